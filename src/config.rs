@@ -1,0 +1,265 @@
+//! TOML → [`Config`]: the one configuration file (SPEC, Configuration).
+//!
+//! Unknown keys and bad values are errors that name `file:line` and say what to
+//! write instead. Secrets are never stored in the file and never printed.
+
+use crate::model::Language;
+use crate::windows::WindowSpec;
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (errors and reloads name it).
+    pub path: PathBuf,
+    pub daemon: DaemonConfig,
+    pub imap: ImapConfig,
+    /// Absent until outgoing mail is configured; nothing is sent without it.
+    pub smtp: Option<SmtpConfig>,
+    /// By name, in name order.
+    pub contracts: BTreeMap<String, Contract>,
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub state_dir: PathBuf,
+    pub rules_dir: PathBuf,
+    /// The inbox address, lower-cased; our own mail is never a request.
+    pub address: String,
+    /// Directory of template overrides (optional).
+    pub templates_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    Implicit,
+    StartTls,
+    /// Plaintext: accepted only when `host` is a loopback address.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// LOGIN / AUTH PLAIN with user and password (or no login when `user` is absent).
+    Password,
+    /// SASL XOAUTH2 with a token from `oauth2_token_command`.
+    XOAuth2,
+}
+
+/// Where a secret comes from. Resolved only when needed; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    None,
+    File(PathBuf),
+    Command(String),
+    /// A systemd credential name, read from `$CREDENTIALS_DIRECTORY/NAME`.
+    Credential(String),
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The source is not secret, but keep Debug output short and obviously free of values.
+        match self {
+            SecretSource::None => f.write_str("None"),
+            SecretSource::File(p) => write!(f, "File({})", p.display()),
+            SecretSource::Command(_) => f.write_str("Command(…)"),
+            SecretSource::Credential(n) => write!(f, "Credential({n})"),
+        }
+    }
+}
+
+/// A secret value. Its Debug and Display print `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Secret(s)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerLogin {
+    pub user: Option<String>,
+    pub auth: AuthMethod,
+    pub password: SecretSource,
+    /// For `auth = "xoauth2"`: a command that prints a fresh access token.
+    pub oauth2_token_command: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum After {
+    Keep,
+    Seen,
+    Move(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstSync {
+    New,
+    All,
+    Since(NaiveDate),
+}
+
+#[derive(Debug, Clone)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub login: ServerLogin,
+    /// Extra CA certificates (PEM) trusted besides the system roots.
+    pub ca_file: Option<PathBuf>,
+    pub mailbox: String,
+    pub after: After,
+    pub idle: bool,
+    pub poll_interval: Duration,
+    pub first_sync: FirstSync,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub login: ServerLogin,
+    pub ca_file: Option<PathBuf>,
+    /// The From header of every mail we send, as written (`Name <addr>`).
+    pub from: String,
+}
+
+/// Who may create tasks for a contract: an exact address, `*@domain`, or `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerPattern {
+    Exact(String),
+    Domain(String),
+    Any,
+}
+
+impl OwnerPattern {
+    /// Does this pattern admit that (already lower-cased) address?
+    pub fn matches(&self, email: &str) -> bool {
+        match self {
+            OwnerPattern::Exact(a) => a == email,
+            OwnerPattern::Domain(d) => email
+                .rsplit_once('@')
+                .is_some_and(|(_, dom)| dom == d),
+            OwnerPattern::Any => true,
+        }
+    }
+
+    /// More specific patterns win when several contracts admit a sender.
+    pub fn specificity(&self) -> u8 {
+        match self {
+            OwnerPattern::Exact(_) => 2,
+            OwnerPattern::Domain(_) => 1,
+            OwnerPattern::Any => 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SummaryConfig {
+    pub cron: cron::Schedule,
+    /// The cron expression as written, for messages.
+    pub cron_source: String,
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rate {
+    pub per_hour: f64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Contract {
+    pub name: String,
+    pub owners: Vec<OwnerPattern>,
+    /// Lower-cased VA addresses; the first is the default assignee.
+    pub vas: Vec<String>,
+    pub timezone: Tz,
+    pub windows: Vec<WindowSpec>,
+    pub holidays: Vec<NaiveDate>,
+    pub language: Language,
+    pub summary: Option<SummaryConfig>,
+    pub rate: Option<Rate>,
+}
+
+impl Contract {
+    /// The best owner match for this address: its specificity, or None.
+    pub fn owner_match(&self, email: &str) -> Option<u8> {
+        self.owners
+            .iter()
+            .filter(|p| p.matches(email))
+            .map(OwnerPattern::specificity)
+            .max()
+    }
+
+    pub fn is_va(&self, email: &str) -> bool {
+        self.vas.iter().any(|v| v == email)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownSenders {
+    Ignore,
+    Quarantine,
+    Task,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub unknown_senders: UnknownSenders,
+    pub max_message_size: u64,
+    pub acks_per_sender_per_day: u32,
+    pub ack_max_age: Duration,
+    pub trusted_authserv_id: Option<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            unknown_senders: UnknownSenders::Ignore,
+            max_message_size: 25 * 1000 * 1000,
+            acks_per_sender_per_day: 20,
+            ack_max_age: Duration::from_secs(3 * 86400),
+            trusted_authserv_id: None,
+        }
+    }
+}
+
+/// The default config path when neither `--config` nor `$MUSAID_CONFIG` is given.
+pub const DEFAULT_PATH: &str = "/etc/musaid/musaid.toml";
+
+/// A configuration problem, located: `file:line: what is wrong; what to write instead`.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .errors.join("\n"))]
+pub struct ConfigError {
+    pub errors: Vec<String>,
+}
+
+/// Read and validate the config file. (Skeleton.)
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let _ = path;
+    unimplemented!("skeleton")
+}
