@@ -1,1 +1,441 @@
+//! message + config + rules + what the store knows → exactly one [`Decision`]. Pure.
+//!
+//! Order of questions (SPEC "The flow"): is it automatic mail? have we seen it?
+//! does it belong to a task's thread? is the sender an owner of a contract?
 
+use crate::commands::{self, Command, ParsedCommand};
+use crate::config::{Config, Contract, UnknownSenders};
+use crate::mail::{auto, Message};
+use crate::model::{normalize_address, Reason, TaskStatus};
+use crate::rules::{Classification, RuleInput, RuleSet};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// What the store knows about a task, enough to decide on a reply to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRef {
+    pub id: i64,
+    pub contract: String,
+    pub status: TaskStatus,
+    pub requester: String,
+    pub assignee: Option<String>,
+}
+
+/// Questions `decide` asks the store. Implemented over SQLite, and over nothing for dry runs.
+pub trait ThreadLookup {
+    /// The task a message with this Message-ID was recorded for, or `Some(None)` when it was
+    /// recorded without one; `None` when it was never seen.
+    fn seen_message(&self, message_id: &str) -> anyhow::Result<Option<Option<i64>>>;
+    /// The task whose thread holds any of these Message-IDs (ours included).
+    fn task_by_thread(&self, message_ids: &[String]) -> anyhow::Result<Option<TaskRef>>;
+    fn task_by_id(&self, id: i64) -> anyhow::Result<Option<TaskRef>>;
+    /// A task of this contract created from the same forwarded original.
+    fn task_by_original(&self, contract: &str, key: &str) -> anyhow::Result<Option<i64>>;
+}
+
+/// Knows nothing: every message is new. For `rules test` without a database.
+pub struct NoHistory;
+
+impl ThreadLookup for NoHistory {
+    fn seen_message(&self, _: &str) -> anyhow::Result<Option<Option<i64>>> {
+        Ok(None)
+    }
+    fn task_by_thread(&self, _: &[String]) -> anyhow::Result<Option<TaskRef>> {
+        Ok(None)
+    }
+    fn task_by_id(&self, _: i64) -> anyhow::Result<Option<TaskRef>> {
+        Ok(None)
+    }
+    fn task_by_original(&self, _: &str, _: &str) -> anyhow::Result<Option<i64>> {
+        Ok(None)
+    }
+}
+
+/// A request that becomes a task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTask {
+    pub contract: String,
+    pub requester: String,
+    pub original_from: Option<String>,
+    pub original_subject: Option<String>,
+    pub original_date: Option<String>,
+    pub subject: String,
+    /// The owner's own words (above a forward, or the whole new text).
+    pub note: String,
+    pub classification: Classification,
+    /// The rule's `assign`, else the contract's first VA.
+    pub assignee: Option<String>,
+    /// From the rule's `due`, counted in the contract's windows.
+    pub due_at: Option<DateTime<Utc>>,
+    /// Identifies the forwarded original, for duplicate detection.
+    pub original_key: Option<String>,
+    /// False when the request was older than `ack_max_age`: task only, no ack, no notification.
+    pub acknowledge: bool,
+}
+
+/// Who wrote a reply, as far as permissions go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Va,
+    Owner,
+    Stranger,
+}
+
+/// A command that will not be applied, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub command: ParsedCommand,
+    pub why: String,
+}
+
+/// A message in an existing task's thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskUpdate {
+    pub task: TaskRef,
+    pub actor: String,
+    pub role: Role,
+    /// The new text, stored as a note (empty when the reply held only commands).
+    pub note: String,
+    pub apply: Vec<Command>,
+    pub refused: Vec<Refused>,
+    /// Every command found, as written (for `rules test --json`).
+    pub commands: Vec<ParsedCommand>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    CreateTask(Box<NewTask>),
+    UpdateTask(Box<TaskUpdate>),
+    Duplicate { task: Option<i64> },
+    Ignore { reason: Reason },
+    Quarantine { reason: Reason, detail: String },
+}
+
+impl Decision {
+    /// The SPEC name of the decision.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Decision::CreateTask(_) => "create_task",
+            Decision::UpdateTask(_) => "update_task",
+            Decision::Duplicate { .. } => "duplicate",
+            Decision::Ignore { .. } => "ignore",
+            Decision::Quarantine { .. } => "quarantine",
+        }
+    }
+
+    pub fn reason(&self) -> Option<Reason> {
+        match self {
+            Decision::Ignore { reason } | Decision::Quarantine { reason, .. } => Some(*reason),
+            _ => None,
+        }
+    }
+}
+
+/// Everything `decide` needs besides the message and the store.
+pub struct Context<'a> {
+    pub config: &'a Config,
+    pub rules: &'a RuleSet,
+    pub now: DateTime<Utc>,
+    /// When the message reached the mailbox (IMAP INTERNALDATE); its Date header otherwise.
+    pub arrived: Option<DateTime<Utc>>,
+}
+
+/// Decide what one parsed message means. The only function that decides.
+pub fn decide(
+    msg: &Message,
+    ctx: &Context<'_>,
+    history: &dyn ThreadLookup,
+) -> anyhow::Result<Decision> {
+    let cfg = ctx.config;
+    if let Some(reason) = auto::classify(msg, &cfg.daemon.address) {
+        return Ok(Decision::Ignore { reason });
+    }
+    if let Some(task) = history.seen_message(&msg.message_id)? {
+        return Ok(Decision::Duplicate { task });
+    }
+    let from = msg.from_email();
+    if from.is_empty() {
+        return Ok(Decision::Quarantine {
+            reason: Reason::Unparseable,
+            detail: "no sender address in From".into(),
+        });
+    }
+
+    if let Some(task) = thread_task(msg, &from, cfg, history)? {
+        return Ok(Decision::UpdateTask(Box::new(update(msg, &from, task, cfg))));
+    }
+
+    let contract = match owner_contract(cfg, &from) {
+        Some(c) => c,
+        None => match cfg.policy.unknown_senders {
+            UnknownSenders::Ignore => {
+                return Ok(Decision::Ignore {
+                    reason: Reason::UnknownSender,
+                })
+            }
+            UnknownSenders::Quarantine => {
+                return Ok(Decision::Quarantine {
+                    reason: Reason::UnknownSender,
+                    detail: format!("{from} is no owner of any contract"),
+                })
+            }
+            UnknownSenders::Task => match single_contract(cfg) {
+                Some(c) => c,
+                None => {
+                    return Ok(Decision::Quarantine {
+                        reason: Reason::UnknownSender,
+                        detail: format!(
+                            "{from} is no owner of any contract, and with several contracts \
+                             there is no telling which one it is for"
+                        ),
+                    })
+                }
+            },
+        },
+    };
+
+    let original_key = original_key(msg);
+    if let Some(key) = &original_key {
+        if let Some(task) = history.task_by_original(&contract.name, key)? {
+            return Ok(Decision::Duplicate { task: Some(task) });
+        }
+    }
+    Ok(Decision::CreateTask(Box::new(new_task(
+        msg,
+        from,
+        contract,
+        original_key,
+        ctx,
+    ))))
+}
+
+/// The contract whose owners admit this sender; the most specific pattern wins, then name order.
+pub fn owner_contract<'c>(cfg: &'c Config, email: &str) -> Option<&'c Contract> {
+    let mut best: Option<(&Contract, u8)> = None;
+    for c in cfg.contracts.values() {
+        if let Some(s) = c.owner_match(email) {
+            if best.is_none_or(|(_, b)| s > b) {
+                best = Some((c, s));
+            }
+        }
+    }
+    best.map(|(c, _)| c)
+}
+
+fn single_contract(cfg: &Config) -> Option<&Contract> {
+    let mut it = cfg.contracts.values();
+    match (it.next(), it.next()) {
+        (Some(c), None) => Some(c),
+        _ => None,
+    }
+}
+
+/// The task this message replies to: by In-Reply-To/References, else by a `[#N]` tag in the
+/// subject from one of that task's participants.
+fn thread_task(
+    msg: &Message,
+    from: &str,
+    cfg: &Config,
+    history: &dyn ThreadLookup,
+) -> anyhow::Result<Option<TaskRef>> {
+    let mut ids: Vec<String> = msg.in_reply_to.clone();
+    ids.extend(msg.references.iter().cloned());
+    if !ids.is_empty() {
+        if let Some(t) = history.task_by_thread(&ids)? {
+            return Ok(Some(t));
+        }
+    }
+    for id in task_tags(&msg.subject) {
+        if let Some(t) = history.task_by_id(id)? {
+            if role(from, &t, cfg) != Role::Stranger {
+                return Ok(Some(t));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Task numbers tagged in a subject: `[#42]`.
+pub fn task_tags(subject: &str) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut rest = subject;
+    while let Some(pos) = rest.find("[#") {
+        rest = &rest[pos + 2..];
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let closed = rest.get(digits.len()..).is_some_and(|r| r.starts_with(']'));
+        if !digits.is_empty() && closed {
+            if let Ok(n) = digits.parse() {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
+fn role(from: &str, task: &TaskRef, cfg: &Config) -> Role {
+    let contract = cfg.contracts.get(&task.contract);
+    if contract.is_some_and(|c| c.is_va(from)) || task.assignee.as_deref() == Some(from) {
+        Role::Va
+    } else if task.requester == from || contract.is_some_and(|c| c.owner_match(from).is_some()) {
+        Role::Owner
+    } else {
+        Role::Stranger
+    }
+}
+
+fn update(msg: &Message, from: &str, task: TaskRef, cfg: &Config) -> TaskUpdate {
+    let role = role(from, &task, cfg);
+    let parsed = commands::parse(&msg.new_text);
+    let mut apply = Vec::new();
+    let mut refused = Vec::new();
+    for pc in &parsed {
+        let verdict = match (&pc.command, role) {
+            (Command::Unknown { error }, _) => Err(error.clone()),
+            (_, Role::Va) => Ok(()),
+            (Command::Status(TaskStatus::Cancelled), Role::Owner) => Ok(()),
+            (_, Role::Owner) => Err(
+                "only the contract's VAs may change a task; an owner may add notes and #cancel"
+                    .to_string(),
+            ),
+            (_, Role::Stranger) => {
+                Err(format!("{from} is neither a VA nor an owner of this task's contract"))
+            }
+        };
+        match verdict {
+            Ok(()) => apply.push(pc.command.clone()),
+            Err(why) => refused.push(Refused {
+                command: pc.clone(),
+                why,
+            }),
+        }
+    }
+    TaskUpdate {
+        note: note_without_commands(&msg.new_text, &parsed),
+        task,
+        actor: from.to_string(),
+        role,
+        apply,
+        refused,
+        commands: parsed,
+    }
+}
+
+/// The reply's new text with its command lines taken out.
+fn note_without_commands(text: &str, cmds: &[ParsedCommand]) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !cmds.iter().any(|c| c.line.trim() == l.trim()))
+        .collect();
+    lines.join("\n").trim().to_string()
+}
+
+fn new_task(
+    msg: &Message,
+    requester: String,
+    contract: &Contract,
+    original_key: Option<String>,
+    ctx: &Context<'_>,
+) -> NewTask {
+    let to: Vec<String> = msg
+        .to
+        .iter()
+        .map(|a| normalize_address(&a.email))
+        .collect();
+    let cc: Vec<String> = msg
+        .cc
+        .iter()
+        .map(|a| normalize_address(&a.email))
+        .collect();
+    let fwd = msg.forward.as_ref();
+    let original_from = fwd
+        .and_then(|f| f.original_from.as_ref())
+        .map(|a| {
+            if a.email.is_empty() {
+                a.name.clone().unwrap_or_default()
+            } else {
+                normalize_address(&a.email)
+            }
+        })
+        .filter(|s| !s.is_empty());
+    let input = RuleInput {
+        contract: &contract.name,
+        from: &requester,
+        to: &to,
+        cc: &cc,
+        subject: &msg.subject,
+        body: &msg.text,
+        original_from: original_from.as_deref().unwrap_or(""),
+        headers: &msg.headers,
+    };
+    let classification = ctx.rules.classify(&input);
+    let arrived = ctx
+        .arrived
+        .or_else(|| msg.date.map(|d| d.with_timezone(&Utc)))
+        .unwrap_or(ctx.now);
+    let age = ctx.now.signed_duration_since(arrived);
+    let max_age = chrono::Duration::from_std(ctx.config.policy.ack_max_age)
+        .unwrap_or(chrono::Duration::MAX);
+    let assignee = classification
+        .assignee
+        .clone()
+        .or_else(|| contract.vas.first().cloned());
+    let due_at = classification
+        .due
+        .and_then(|spec| crate::windows::due_at(contract, spec, ctx.now));
+    NewTask {
+        assignee,
+        due_at,
+        contract: contract.name.clone(),
+        requester,
+        original_from,
+        original_subject: fwd.and_then(|f| f.original_subject.clone()),
+        original_date: fwd.and_then(|f| f.original_date.clone()),
+        subject: msg.subject.clone(),
+        note: fwd
+            .map(|f| f.note.clone())
+            .unwrap_or_else(|| msg.new_text.trim().to_string()),
+        classification,
+        original_key,
+        acknowledge: age <= max_age,
+    }
+}
+
+/// A stable key for a forwarded original: its Message-ID when attached, else its author,
+/// subject, date and the start of its text, normalised.
+pub fn original_key(msg: &Message) -> Option<String> {
+    let f = msg.forward.as_ref()?;
+    let mut h = Sha256::new();
+    if let Some(id) = f.original_message_id.as_deref().filter(|s| !s.is_empty()) {
+        h.update(b"id\0");
+        h.update(id.trim().as_bytes());
+    } else {
+        let from = f
+            .original_from
+            .as_ref()
+            .map(|a| normalize_address(&a.email))
+            .unwrap_or_default();
+        let subject = f.original_subject.as_deref().unwrap_or("").trim().to_lowercase();
+        if from.is_empty() && subject.is_empty() {
+            return None;
+        }
+        let body: String = f
+            .body
+            .split_whitespace()
+            .flat_map(|w| w.chars().chain(std::iter::once(' ')))
+            .take(400)
+            .collect();
+        for part in [
+            from.as_str(),
+            subject.as_str(),
+            f.original_date.as_deref().unwrap_or("").trim(),
+            body.as_str(),
+        ] {
+            h.update(part.as_bytes());
+            h.update(b"\0");
+        }
+    }
+    let digest = h.finalize();
+    Some(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
+}

@@ -5,9 +5,14 @@
 
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod decide;
+pub mod imap;
+pub mod ingest;
+pub mod logging;
 pub mod mail;
 pub mod model;
+pub mod output;
 pub mod rules;
 pub mod store;
 pub mod windows;

@@ -1,1 +1,574 @@
-fn main(){}
+//! The `musaid` command line: parse flags, call the library, print tables or JSON.
+
+use anyhow::{Context as _, Result};
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+use musaid::config::{self, Config};
+use musaid::decide::{self, Decision, NoHistory, ThreadLookup};
+use musaid::ingest::{self, Pipeline};
+use musaid::model::TaskStatus;
+use musaid::output::{self, Table};
+use musaid::rules::RuleSet;
+use musaid::store::{History, Source, Store, TaskFilter};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// musaid turns email into tasks for virtual assistants and the owners they serve.
+///
+/// Owners forward requests to one address; musaid sorts them into tasks with rule files,
+/// acknowledges them inside the VA's response windows, and lets VAs update tasks by replying.
+#[derive(Parser, Debug)]
+#[command(name = "musaid", version, propagate_version = true)]
+struct Cli {
+    /// The configuration file [default: $MUSAID_CONFIG, else /etc/musaid/musaid.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The daemon, in the foreground (systemd Type=notify)
+    Run,
+    /// Validate the config and the rules; every error with its file:line
+    Check,
+    /// Rule files: dry runs
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Feed messages through the same pipeline as the daemon, in the order given
+    Ingest(IngestArgs),
+    /// List, show and change tasks
+    #[command(subcommand)]
+    Tasks(TasksCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum RulesCommand {
+    /// What the daemon would decide for these messages; writes nothing
+    Test {
+        /// .eml files (RFC 5322 messages)
+        #[arg(required = true, value_name = "FILE.eml")]
+        files: Vec<PathBuf>,
+        /// One JSON document: an array with one object per file
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct IngestArgs {
+    /// .eml files, taken as if they arrived in this order
+    #[arg(value_name = "FILE.eml", required_unless_present = "maildir", conflicts_with = "maildir")]
+    files: Vec<PathBuf>,
+    /// A Maildir: every message in new/ and cur/, oldest first by file name
+    #[arg(long, value_name = "DIR")]
+    maildir: Option<PathBuf>,
+    /// One JSON document: an array with one object per message
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum TasksCommand {
+    /// Every task, whatever its status, unless filtered
+    List {
+        /// open, in_progress, waiting, done or cancelled
+        #[arg(long, value_name = "S")]
+        status: Option<TaskStatus>,
+        /// Only this contract's tasks
+        #[arg(long, value_name = "C")]
+        contract: Option<String>,
+        /// The quarantined messages instead of tasks
+        #[arg(long)]
+        quarantine: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One task with its events
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a task's status by hand (recorded with you as the actor)
+    Set {
+        id: i64,
+        /// open, in_progress, waiting, done or cancelled
+        status: TaskStatus,
+        /// A note recorded with the change
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+    },
+}
+
+/// An error with the exit code it deserves: 2 for usage and configuration, 1 otherwise.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            code: 1,
+            error: e.into(),
+        }
+    }
+}
+
+fn config_failure(e: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: 2,
+        error: e.into(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("musaid: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
+    let path = config::config_path(cli.config.as_deref());
+    match cli.command {
+        Command::Run => run(&path),
+        Command::Check => check(&path),
+        Command::Rules(RulesCommand::Test { files, json }) => rules_test(&path, &files, json),
+        Command::Ingest(args) => ingest_cmd(&path, args),
+        Command::Tasks(cmd) => tasks(&path, cmd),
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config, Failure> {
+    config::load(path).map_err(config_failure)
+}
+
+fn load_pipeline(path: &Path) -> Result<Pipeline, Failure> {
+    let config = load_config(path)?;
+    let rules = RuleSet::load(&config.daemon.rules_dir).map_err(config_failure)?;
+    Ok(Pipeline { config, rules })
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn run(path: &Path) -> Result<ExitCode, Failure> {
+    let p = load_pipeline(path)?;
+    musaid::logging::init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("Cannot start the async runtime")?;
+    rt.block_on(async move {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            musaid::daemon::wait_for_stop_signal().await;
+            let _ = tx.send(true);
+        });
+        musaid::daemon::run(p, rx).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(path: &Path) -> Result<ExitCode, Failure> {
+    let p = load_pipeline(path)?;
+    println!(
+        "{}: OK — {} contract(s), {} rule(s) from {}",
+        path.display(),
+        p.config.contracts.len(),
+        p.rules.len(),
+        p.config.daemon.rules_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One object of `rules test --json` and `ingest --json` (SPEC field names).
+#[derive(Serialize)]
+struct DecisionJson {
+    file: String,
+    message_id: String,
+    from: Option<String>,
+    original_from: Option<String>,
+    original_subject: Option<String>,
+    subject: Option<String>,
+    contract: Option<String>,
+    decision: &'static str,
+    reason: Option<&'static str>,
+    rule: Option<String>,
+    category: Option<String>,
+    priority: Option<&'static str>,
+    assignee: Option<String>,
+    tags: Vec<String>,
+    commands: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task: Option<i64>,
+}
+
+fn decision_json(
+    file: String,
+    parsed: &ingest::Parsed,
+    raw: &[u8],
+    decision: &Decision,
+    config: &Config,
+) -> DecisionJson {
+    let msg = parsed.as_ref().ok();
+    let from = msg.map(|m| m.from_email()).filter(|f| !f.is_empty());
+    let mut j = DecisionJson {
+        file,
+        message_id: msg
+            .map(|m| m.message_id.clone())
+            .unwrap_or_else(|| ingest::derived_message_id(raw)),
+        contract: from
+            .as_deref()
+            .and_then(|f| decide::owner_contract(config, f))
+            .map(|c| c.name.clone()),
+        from,
+        original_from: None,
+        original_subject: msg
+            .and_then(|m| m.forward.as_ref())
+            .and_then(|f| f.original_subject.clone()),
+        subject: msg.map(|m| m.subject.clone()),
+        decision: decision.kind(),
+        reason: decision.reason().map(|r| r.as_str()),
+        rule: None,
+        category: None,
+        priority: None,
+        assignee: None,
+        tags: Vec::new(),
+        commands: Vec::new(),
+        task: None,
+    };
+    match decision {
+        Decision::CreateTask(t) => {
+            j.contract = Some(t.contract.clone());
+            j.original_from = t.original_from.clone();
+            j.rule = t.classification.rule.clone();
+            j.category = Some(t.classification.category.clone());
+            j.priority = Some(t.classification.priority.as_str());
+            j.assignee = t.assignee.clone();
+            j.tags = t.classification.tags.clone();
+        }
+        Decision::UpdateTask(u) => {
+            j.contract = Some(u.task.contract.clone());
+            j.task = Some(u.task.id);
+            j.commands = u.commands.iter().map(|c| c.command.to_string()).collect();
+        }
+        Decision::Duplicate { task } => j.task = *task,
+        _ => {}
+    }
+    j
+}
+
+fn read_message(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path)
+        .with_context(|| format!("Cannot read {}", path.display()))
+        .map_err(Failure::from)
+}
+
+fn rules_test(path: &Path, files: &[PathBuf], json: bool) -> Result<ExitCode, Failure> {
+    let p = load_pipeline(path)?;
+    let store = Store::open_existing(&p.config.daemon.state_dir).ok().flatten();
+    let history: Box<dyn ThreadLookup + '_> = match &store {
+        Some(s) => Box::new(History(s.conn())),
+        None => Box::new(NoHistory),
+    };
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for f in files {
+        let raw = read_message(f)?;
+        let parsed = ingest::parse_guarded(&raw);
+        let d = p.decide(&parsed, history.as_ref(), None, now)?;
+        out.push(decision_json(f.display().to_string(), &parsed, &raw, &d, &p.config));
+    }
+    if json {
+        print_json(&out)?;
+    } else {
+        let mut t = Table::new(&["FILE", "DECISION", "REASON/RULE", "CATEGORY", "CONTRACT", "FROM", "SUBJECT"]);
+        for j in &out {
+            t.row(vec![
+                j.file.clone(),
+                j.decision.to_string(),
+                j.reason.map(str::to_string).or(j.rule.clone()).unwrap_or_default(),
+                j.category.clone().unwrap_or_default(),
+                j.contract.clone().unwrap_or_default(),
+                j.from.clone().unwrap_or_default(),
+                j.subject.clone().unwrap_or_default(),
+            ]);
+        }
+        print!("{}", t.render());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Maildir messages in arrival order: new/ and cur/, sorted by file name (which starts
+/// with the delivery time).
+fn maildir_files(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
+    let mut files = Vec::new();
+    for sub in ["new", "cur"] {
+        let d = dir.join(sub);
+        if !d.is_dir() {
+            continue;
+        }
+        for e in std::fs::read_dir(&d).with_context(|| format!("Cannot read {}", d.display()))? {
+            let e = e?;
+            if e.file_type()?.is_file() {
+                files.push(e.path());
+            }
+        }
+    }
+    if files.is_empty() && !dir.join("new").is_dir() && !dir.join("cur").is_dir() {
+        return Err(config_failure(anyhow::anyhow!(
+            "{} is not a Maildir (no new/ or cur/ inside)",
+            dir.display()
+        )));
+    }
+    files.sort_by_key(|p| p.file_name().map(|n| n.to_os_string()));
+    Ok(files)
+}
+
+fn ingest_cmd(path: &Path, args: IngestArgs) -> Result<ExitCode, Failure> {
+    let p = load_pipeline(path)?;
+    let files = match &args.maildir {
+        Some(d) => maildir_files(d)?,
+        None => args.files.clone(),
+    };
+    let mut store = Store::open(&p.config.daemon.state_dir)?;
+    let max = p.config.policy.max_message_size;
+    let mut out = Vec::new();
+    let mut failed = 0;
+    for f in &files {
+        let name = f.display().to_string();
+        let source = Source::File(name.clone());
+        let now = Utc::now();
+        let size = match std::fs::metadata(f) {
+            Ok(m) => m.len(),
+            Err(e) => {
+                eprintln!("musaid: cannot read {name}: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        let result = if size > max {
+            let tx = store.transaction()?;
+            let id = format!("oversized-{size}-{}", ingest::derived_message_id(name.as_bytes()));
+            let o = p.process_oversized(&tx, &source, &id, size, now);
+            tx.commit()?;
+            o.map(|o| (o, ingest::Parsed::Err("oversized".into()), Vec::new()))
+        } else {
+            let raw = read_message(f)?;
+            p.ingest_one(&mut store, &source, &raw, now).map(|o| {
+                let parsed = ingest::parse_guarded(&raw);
+                (o, parsed, raw)
+            })
+        };
+        match result {
+            Ok((o, parsed, raw)) => {
+                let mut j = decision_json(name, &parsed, &raw, &o.decision, &p.config);
+                j.message_id = o.message_id.clone();
+                j.task = o.task_id;
+                out.push(j);
+            }
+            Err(e) => {
+                eprintln!("musaid: {name}: {e:#}");
+                failed += 1;
+            }
+        }
+    }
+    if args.json {
+        print_json(&out)?;
+    } else {
+        for j in &out {
+            let detail = match (j.decision, j.task) {
+                ("create_task", Some(t)) => format!(
+                    "task #{t} ({}, {})",
+                    j.category.as_deref().unwrap_or("general"),
+                    j.contract.as_deref().unwrap_or("")
+                ),
+                ("update_task", Some(t)) if j.commands.is_empty() => format!("task #{t}: note"),
+                ("update_task", Some(t)) => format!("task #{t}: {}", j.commands.join(" ")),
+                ("duplicate", Some(t)) => format!("of task #{t}"),
+                (_, _) => j.reason.unwrap_or("").to_string(),
+            };
+            println!("{}: {} {}", j.file, j.decision, detail);
+        }
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn tasks(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {
+    let cfg = load_config(path)?;
+    let tz_of = |contract: &str| {
+        cfg.contracts
+            .get(contract)
+            .map(|c| c.timezone)
+            .unwrap_or(chrono_tz::UTC)
+    };
+    let mut store = Store::open(&cfg.daemon.state_dir)?;
+    match cmd {
+        TasksCommand::List {
+            quarantine: true,
+            json,
+            ..
+        } => {
+            let rows = store.quarantined()?;
+            if json {
+                #[derive(Serialize)]
+                struct Q<'a> {
+                    id: i64,
+                    at: Option<String>,
+                    message_id: &'a str,
+                    from: &'a str,
+                    subject: &'a str,
+                    reason: &'a str,
+                    detail: &'a str,
+                    source: Option<&'a str>,
+                }
+                let v: Vec<Q> = rows
+                    .iter()
+                    .map(|q| Q {
+                        id: q.id,
+                        at: output::rfc3339(q.at, chrono_tz::UTC),
+                        message_id: &q.message_id,
+                        from: &q.sender,
+                        subject: &q.subject,
+                        reason: &q.reason,
+                        detail: &q.detail,
+                        source: q.source.as_deref(),
+                    })
+                    .collect();
+                print_json(&v)?;
+            } else if rows.is_empty() {
+                println!("No quarantined messages.");
+            } else {
+                let mut t = Table::new(&["ID", "AT (UTC)", "REASON", "FROM", "SUBJECT", "DETAIL"]);
+                for q in &rows {
+                    t.row(vec![
+                        q.id.to_string(),
+                        output::short_time(q.at, chrono_tz::UTC),
+                        q.reason.clone(),
+                        q.sender.clone(),
+                        q.subject.clone(),
+                        q.detail.clone(),
+                    ]);
+                }
+                print!("{}", t.render());
+            }
+        }
+        TasksCommand::List {
+            status,
+            contract,
+            json,
+            ..
+        } => {
+            let rows = store.tasks(&TaskFilter { status, contract })?;
+            if json {
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|t| output::task_json(t, tz_of(&t.contract), None))
+                    .collect();
+                print_json(&v)?;
+            } else if rows.is_empty() {
+                println!("No tasks.");
+            } else {
+                let mut t = Table::new(&[
+                    "ID", "STATUS", "PRIORITY", "CATEGORY", "CONTRACT", "ASSIGNEE", "FROM", "SUBJECT",
+                    "CREATED",
+                ]);
+                for r in &rows {
+                    t.row(vec![
+                        format!("#{}", r.id),
+                        r.status.to_string(),
+                        r.priority.to_string(),
+                        r.category.clone(),
+                        r.contract.clone(),
+                        r.assignee.clone().unwrap_or_default(),
+                        r.original_from.clone().unwrap_or_else(|| r.requester.clone()),
+                        r.original_subject.clone().unwrap_or_else(|| r.subject.clone()),
+                        output::short_time(r.created_at, tz_of(&r.contract)),
+                    ]);
+                }
+                print!("{}", t.render());
+            }
+        }
+        TasksCommand::Show { id, json } => {
+            let task = store
+                .task(id)?
+                .ok_or_else(|| anyhow::anyhow!("No task #{id}"))?;
+            let events = store.events(id)?;
+            let tz = tz_of(&task.contract);
+            if json {
+                print_json(&output::task_json(&task, tz, Some(&events)))?;
+            } else {
+                print!("{}", show_task(&task, &events, tz));
+            }
+        }
+        TasksCommand::Set { id, status, note } => {
+            let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+            let t = store.set_task_status(id, status, note.as_deref(), &actor, Utc::now().timestamp())?;
+            println!("Task #{} is now {}", t.id, t.status);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show_task(t: &musaid::store::TaskRow, events: &[musaid::store::EventRow], tz: chrono_tz::Tz) -> String {
+    let mut s = String::new();
+    let opt = |o: Option<i64>| o.map(|x| output::short_time(x, tz)).unwrap_or_else(|| "—".into());
+    let field = |s: &mut String, k: &str, v: &str| s.push_str(&format!("{k:<17}{v}\n"));
+    field(&mut s, "Task", &format!("#{} [{}]", t.id, t.status));
+    field(&mut s, "Subject", &t.subject);
+    field(&mut s, "Contract", &t.contract);
+    field(&mut s, "Category", &t.category);
+    field(&mut s, "Priority", t.priority.as_str());
+    field(&mut s, "Assignee", t.assignee.as_deref().unwrap_or("—"));
+    field(&mut s, "Requester", &t.requester);
+    if let Some(f) = &t.original_from {
+        field(&mut s, "Original from", f);
+    }
+    if let Some(f) = &t.original_subject {
+        field(&mut s, "Original subject", f);
+    }
+    if !t.tags.is_empty() {
+        field(&mut s, "Tags", &t.tags.join(", "));
+    }
+    field(&mut s, "Created", &opt(Some(t.created_at)));
+    field(&mut s, "Acknowledged", &opt(t.acked_at));
+    field(&mut s, "Due", &opt(t.due_at));
+    field(&mut s, "Done", &opt(t.done_at));
+    field(&mut s, "Message-ID", &t.message_id);
+    if !t.note.is_empty() {
+        s.push_str("\nNote:\n");
+        for l in t.note.lines() {
+            s.push_str(&format!("  {l}\n"));
+        }
+    }
+    s.push_str("\nEvents:\n");
+    let mut table = Table::new(&["AT", "ACTOR", "EVENT", "DETAIL"]);
+    for e in events {
+        let detail = match (&e.from_status, &e.to_status, e.minutes) {
+            (_, _, Some(m)) => format!("{}h{:02}m worked", m / 60, m % 60),
+            (Some(f), Some(to), _) => format!("{f} → {to}{}", e.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()),
+            (None, Some(to), _) => format!("{to}{}", e.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()),
+            _ => e.note.clone().unwrap_or_default(),
+        };
+        table.row(vec![output::short_time(e.at, tz), e.actor.clone(), e.kind.clone(), detail]);
+    }
+    s.push_str(&table.render());
+    s
+}

@@ -1,1 +1,169 @@
-pub struct Store;
+//! SQLite: schema and migrations, and the one function that writes a message's effects.
+//!
+//! WAL mode, STRICT tables, explicit column lists. Times are Unix seconds (UTC).
+
+pub mod record;
+mod schema;
+pub mod sync;
+mod tasks;
+
+pub use record::{record, Recorded, Source};
+pub use tasks::{EventRow, QuarantineRow, TaskFilter, TaskRow};
+
+use crate::decide::{TaskRef, ThreadLookup};
+use crate::model::TaskStatus;
+use anyhow::{Context as _, Result};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The database file inside the state directory.
+pub const DB_FILE: &str = "musaid.db";
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating when missing) `STATE/musaid.db` and bring its schema up to date.
+    pub fn open(state_dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("Cannot create state directory {}", state_dir.display()))?;
+        let path = state_dir.join(DB_FILE);
+        let mut conn = Connection::open(&path)
+            .with_context(|| format!("Cannot open database {}", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn).with_context(|| format!("Cannot migrate database {}", path.display()))?;
+        Ok(Store { conn, path })
+    }
+
+    /// Open an existing database without writing to it (dry runs, `tasks list`).
+    pub fn open_existing(state_dir: &Path) -> Result<Option<Store>> {
+        if !state_dir.join(DB_FILE).exists() {
+            return Ok(None);
+        }
+        Store::open(state_dir).map(Some)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn transaction(&mut self) -> Result<Transaction<'_>> {
+        self.conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .context("Cannot begin a database transaction")
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > schema::MIGRATIONS.len() {
+        anyhow::bail!(
+            "The database is at schema version {version}, newer than this musaid knows ({}); \
+             run the newer musaid or restore a backup",
+            schema::MIGRATIONS.len()
+        );
+    }
+    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("Migration {} failed", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// [`ThreadLookup`] over a connection or an open transaction.
+pub struct History<'c>(pub &'c Connection);
+
+fn task_ref(row: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRef> {
+    let status: String = row.get(2)?;
+    Ok(TaskRef {
+        id: row.get(0)?,
+        contract: row.get(1)?,
+        status: status.parse().unwrap_or(TaskStatus::Open),
+        requester: row.get(3)?,
+        assignee: row.get(4)?,
+    })
+}
+
+const TASK_REF_COLUMNS: &str = "id, contract, status, requester, assignee";
+
+impl ThreadLookup for History<'_> {
+    fn seen_message(&self, message_id: &str) -> Result<Option<Option<i64>>> {
+        let found = self
+            .0
+            .query_row(
+                "SELECT task_id FROM messages WHERE message_id = ?1 ORDER BY id LIMIT 1",
+                params![message_id],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .optional()?;
+        Ok(found)
+    }
+
+    fn task_by_thread(&self, message_ids: &[String]) -> Result<Option<TaskRef>> {
+        let mut stmt = self.0.prepare_cached(&format!(
+            "SELECT {TASK_REF_COLUMNS} FROM tasks WHERE id = \
+             (SELECT task_id FROM thread WHERE message_id = ?1)"
+        ))?;
+        // The nearest parent first: In-Reply-To, then References from the newest.
+        for id in message_ids {
+            if let Some(t) = stmt.query_row(params![id], task_ref).optional()? {
+                return Ok(Some(t));
+            }
+        }
+        Ok(None)
+    }
+
+    fn task_by_id(&self, id: i64) -> Result<Option<TaskRef>> {
+        Ok(self
+            .0
+            .query_row(
+                &format!("SELECT {TASK_REF_COLUMNS} FROM tasks WHERE id = ?1"),
+                params![id],
+                task_ref,
+            )
+            .optional()?)
+    }
+
+    fn task_by_original(&self, contract: &str, key: &str) -> Result<Option<i64>> {
+        Ok(self
+            .0
+            .query_row(
+                "SELECT id FROM tasks WHERE contract = ?1 AND original_key = ?2 ORDER BY id LIMIT 1",
+                params![contract, key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
+
+/// Small persistent facts (`meta` table).
+pub fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}

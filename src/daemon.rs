@@ -1,0 +1,350 @@
+//! The supervisor: the IMAP loop (sync, IDLE or poll, reconnect), signals and sd_notify.
+//!
+//! `run` is a library function so tests can boot the daemon in-process; `musaid run` is a
+//! thin wrapper around it.
+
+use crate::config::{After, FirstSync};
+use crate::decide::Decision;
+use crate::imap::{self, IdleOutcome, ImapSession};
+use crate::ingest::Pipeline;
+use crate::store::{sync, Source, Store};
+use anyhow::{Context as _, Result};
+use chrono::Utc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::{debug, info, info_span, warn};
+
+/// Re-issue IDLE at least this often: servers drop IDLE after 30 minutes (RFC 2177), and a
+/// fresh command is also how a dead connection is noticed.
+const IDLE_REISSUE: Duration = Duration::from_secs(4 * 60);
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(180);
+
+/// Stop when the value turns true.
+pub type Shutdown = watch::Receiver<bool>;
+
+/// Run the daemon until `shutdown` turns true. The message in hand is finished first.
+pub async fn run(pipeline: Pipeline, mut shutdown: Shutdown) -> Result<()> {
+    let mut store = Store::open(&pipeline.config.daemon.state_dir)?;
+    let heartbeat = Arc::new(AtomicI64::new(Utc::now().timestamp()));
+    let watchdog = spawn_watchdog(heartbeat.clone(), shutdown.clone());
+    notify(&[sd_notify::NotifyState::Ready]);
+    info!(
+        contracts = pipeline.config.contracts.len(),
+        rules = pipeline.rules.len(),
+        "musaid started"
+    );
+
+    let mut backoff = BACKOFF_MIN;
+    let mut failing: Option<String> = None;
+    while !*shutdown.borrow() {
+        heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
+        let result = session(&pipeline, &mut store, &mut shutdown, &heartbeat).await;
+        if *shutdown.borrow() {
+            break;
+        }
+        if let Err(e) = result {
+            let text = format!("{e:#}");
+            // Logged once per state change, not on every try.
+            if failing.as_deref() != Some(text.as_str()) {
+                warn!(error = %text, "IMAP session failed; reconnecting with backoff");
+                let _ = store::record_error(&store, &text);
+                failing = Some(text);
+            } else {
+                debug!(error = %text, "IMAP still failing");
+            }
+            let wait = jitter(backoff);
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
+        } else {
+            backoff = BACKOFF_MIN;
+        }
+    }
+    notify(&[sd_notify::NotifyState::Stopping]);
+    watchdog.abort();
+    info!("musaid stopped");
+    Ok(())
+}
+
+mod store {
+    pub use crate::store::*;
+
+    /// Remember the last error for `musaid status`.
+    pub fn record_error(store: &Store, text: &str) -> anyhow::Result<()> {
+        let now = chrono::Utc::now().to_rfc3339();
+        meta_set(store.conn(), "last_error", &format!("{now} {text}"))
+    }
+}
+
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    // Not under systemd: NOTIFY_SOCKET is unset and this is a no-op.
+    let _ = sd_notify::notify(false, state);
+}
+
+/// Ping systemd's watchdog while the IMAP loop shows signs of life.
+fn spawn_watchdog(heartbeat: Arc<AtomicI64>, shutdown: Shutdown) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut usec = 0;
+        if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+            return;
+        }
+        let period = Duration::from_micros(usec);
+        let mut tick = tokio::time::interval(period / 2);
+        loop {
+            tick.tick().await;
+            if *shutdown.borrow() {
+                return;
+            }
+            let age = Utc::now().timestamp() - heartbeat.load(Ordering::Relaxed);
+            if age >= 0 && (age as u64) < period.as_secs().max(1) {
+                notify(&[sd_notify::NotifyState::Watchdog]);
+            }
+        }
+    })
+}
+
+fn jitter(d: Duration) -> Duration {
+    let f: f64 = rand::random_range(0.75..1.25);
+    d.mul_f64(f)
+}
+
+/// One IMAP connection's life: connect, sync, wait, sync, … until an error or shutdown.
+async fn session(
+    p: &Pipeline,
+    store: &mut Store,
+    shutdown: &mut Shutdown,
+    heartbeat: &AtomicI64,
+) -> Result<()> {
+    let cfg = &p.config.imap;
+    let mut s = imap::connect(cfg).await?;
+    let caps = s.capabilities().await?;
+    if let After::Move(folder) = &cfg.after {
+        s.create_if_missing(folder).await?;
+    }
+    let mailbox = s.select(&cfg.mailbox).await?;
+    let uidvalidity = mailbox.uidvalidity;
+    let mut last = start_uid(p, store, &mut s, &mailbox).await?;
+    info!(mailbox = %cfg.mailbox, uidvalidity, last_uid = last, idle = caps.idle && cfg.idle, "IMAP connected");
+    reconcile_after(p, store, &mut s, uidvalidity, last).await?;
+
+    let wait = if cfg.idle && caps.idle {
+        (p.config.imap.poll_interval).max(Duration::from_secs(1))
+    } else {
+        cfg.poll_interval
+    };
+    loop {
+        heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
+        last = sync_new(p, store, &mut s, uidvalidity, last, shutdown, heartbeat).await?;
+        if *shutdown.borrow() {
+            let _ = s.logout().await;
+            return Ok(());
+        }
+        if cfg.idle && caps.idle {
+            let limit = IDLE_REISSUE.min(watchdog_half());
+            tokio::select! {
+                r = s.idle_wait(limit) => {
+                    if let IdleOutcome::NewData = r? {
+                        debug!("IDLE: new data");
+                    }
+                }
+                _ = shutdown.changed() => {
+                    return Ok(());
+                }
+            }
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(wait.min(watchdog_half())) => {}
+                _ = shutdown.changed() => {
+                    let _ = s.logout().await;
+                    return Ok(());
+                }
+            }
+            s.noop().await?;
+        }
+    }
+}
+
+/// Half the systemd watchdog period, or a long time when there is none.
+fn watchdog_half() -> Duration {
+    let mut usec = 0;
+    if sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
+        Duration::from_micros(usec / 2).max(Duration::from_secs(1))
+    } else {
+        Duration::from_secs(3600)
+    }
+}
+
+/// Where to start in this mailbox: the stored last UID, or per `first_sync` at the very first
+/// start, or 0 after a UIDVALIDITY change (everything is re-read and re-mapped by Message-ID).
+async fn start_uid(
+    p: &Pipeline,
+    store: &mut Store,
+    s: &mut ImapSession,
+    mb: &imap::Mailbox,
+) -> Result<u32> {
+    let name = &p.config.imap.mailbox;
+    if let Some(last) = sync::last_uid(store.conn(), name, mb.uidvalidity)? {
+        return Ok(last);
+    }
+    let start = if sync::mailbox_known(store.conn(), name)? {
+        warn!(mailbox = %name, uidvalidity = mb.uidvalidity, "UIDVALIDITY changed; re-reading the mailbox, matching by Message-ID");
+        0
+    } else {
+        match &p.config.imap.first_sync {
+            FirstSync::All => 0,
+            FirstSync::New => match mb.uidnext {
+                Some(next) => next.saturating_sub(1),
+                None => s.uid_search_after(0).await?.into_iter().max().unwrap_or(0),
+            },
+            FirstSync::Since(date) => {
+                let uids = s.uid_search_since(*date).await?;
+                match uids.iter().min() {
+                    Some(min) => min.saturating_sub(1),
+                    None => mb.uidnext.unwrap_or(1).saturating_sub(1),
+                }
+            }
+        }
+    };
+    let tx = store.transaction()?;
+    sync::set_last_uid(&tx, name, mb.uidvalidity, start, Utc::now().timestamp())?;
+    tx.commit()?;
+    Ok(start)
+}
+
+/// Fetch and record every message after `last`, in batches; returns the new last UID.
+async fn sync_new(
+    p: &Pipeline,
+    store: &mut Store,
+    s: &mut ImapSession,
+    uidvalidity: u32,
+    mut last: u32,
+    shutdown: &Shutdown,
+    heartbeat: &AtomicI64,
+) -> Result<u32> {
+    let mailbox = p.config.imap.mailbox.clone();
+    let uids: Vec<u32> = s
+        .uid_search_after(last)
+        .await?
+        .into_iter()
+        .filter(|u| *u > last)
+        .collect();
+    if uids.is_empty() {
+        return Ok(last);
+    }
+    let max_size = p.config.policy.max_message_size;
+    for chunk in uids.chunks(imap::FETCH_BATCH) {
+        let sizes = s.fetch_sizes(chunk).await?;
+        let small: Vec<u32> = sizes
+            .iter()
+            .filter(|(_, size)| *size <= max_size)
+            .map(|(u, _)| *u)
+            .collect();
+        let mut bodies = s.fetch_bodies(&small).await?;
+        bodies.sort_by_key(|(u, _)| *u);
+        let now = Utc::now();
+        let tx = store.transaction()?;
+        let mut done = Vec::with_capacity(chunk.len());
+        for &uid in chunk {
+            let source = Source::Imap {
+                mailbox: mailbox.clone(),
+                uidvalidity,
+                uid,
+            };
+            if sync::is_recorded(&tx, &mailbox, uidvalidity, uid)? {
+                continue;
+            }
+            let size = sizes.iter().find(|(u, _)| *u == uid).map(|(_, s)| *s);
+            let outcome = match (size, bodies.binary_search_by_key(&uid, |(u, _)| *u)) {
+                (Some(size), _) if size > max_size => {
+                    let id = format!("oversized.{uidvalidity}.{uid}@musaid.invalid");
+                    p.process_oversized(&tx, &source, &id, size, now)?
+                }
+                (_, Ok(i)) => {
+                    let raw = bodies.get(i).map(|(_, b)| b.as_slice()).unwrap_or_default();
+                    p.process(&tx, &source, raw, None, now)?
+                }
+                // Gone from the server between SEARCH and FETCH (expunged elsewhere).
+                _ => continue,
+            };
+            let span = info_span!("message", uid, message_id = %outcome.message_id);
+            let _g = span.enter();
+            log_outcome(&outcome);
+            done.push(uid);
+        }
+        let chunk_last = chunk.iter().copied().max().unwrap_or(last);
+        sync::set_last_uid(&tx, &mailbox, uidvalidity, chunk_last, now.timestamp())?;
+        crate::store::meta_set(&tx, "last_sync", &now.timestamp().to_string())?;
+        tx.commit().context("Cannot commit the batch")?;
+        last = chunk_last;
+        heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
+        for uid in done {
+            apply_after(p, s, uid).await?;
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+    Ok(last)
+}
+
+fn log_outcome(o: &crate::ingest::Outcome) {
+    match &o.decision {
+        Decision::Ignore { reason } | Decision::Quarantine { reason, .. } => {
+            info!(decision = o.decision.kind(), reason = %reason, "recorded")
+        }
+        d => info!(decision = d.kind(), task = o.task_id, "recorded"),
+    }
+}
+
+/// `imap.after`, applied only once the message's record is committed.
+async fn apply_after(p: &Pipeline, s: &mut ImapSession, uid: u32) -> Result<()> {
+    match &p.config.imap.after {
+        After::Keep => Ok(()),
+        After::Seen => s.mark_seen(uid).await,
+        After::Move(folder) => s.move_to(uid, folder).await,
+    }
+}
+
+/// After a crash between commit and `after`, recorded messages may still sit in the mailbox:
+/// apply `after` to those (and only those) now.
+async fn reconcile_after(
+    p: &Pipeline,
+    store: &Store,
+    s: &mut ImapSession,
+    uidvalidity: u32,
+    last: u32,
+) -> Result<()> {
+    if p.config.imap.after == After::Keep || last == 0 {
+        return Ok(());
+    }
+    let mailbox = &p.config.imap.mailbox;
+    let present = s.uid_search_range(1, last).await?;
+    for uid in present {
+        if sync::is_recorded(store.conn(), mailbox, uidvalidity, uid)? {
+            apply_after(p, s, uid).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers there is nothing to wait for but Ctrl-C.
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: finishing the message in hand, then stopping"),
+        _ = int.recv() => info!("SIGINT: finishing the message in hand, then stopping"),
+    }
+}

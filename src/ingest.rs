@@ -1,0 +1,169 @@
+//! The pipeline every message goes through, from the daemon or `musaid ingest`:
+//! bytes → parse → decide → one transaction with the message record and its effects.
+
+use crate::config::Config;
+use crate::decide::{self, Context, Decision, ThreadLookup};
+use crate::mail::{self, Message};
+use crate::model::Reason;
+use crate::rules::RuleSet;
+use crate::store::{self, History, Source, Store};
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::Transaction;
+use sha2::{Digest, Sha256};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+/// The loaded configuration and rule set: what a reload replaces as a whole.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    pub config: Config,
+    pub rules: RuleSet,
+}
+
+/// What happened to one message.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub message_id: String,
+    pub decision: Decision,
+    pub task_id: Option<i64>,
+}
+
+/// A parsed message, or why there is none.
+pub type Parsed = std::result::Result<Message, String>;
+
+/// Parse without ever letting a panic in a parser escape: a message that makes one is
+/// unparseable, not a crash.
+pub fn parse_guarded(raw: &[u8]) -> Parsed {
+    match catch_unwind(AssertUnwindSafe(|| mail::parse(raw))) {
+        Ok(Ok(m)) => Ok(m),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the MIME parser failed on this message".into()),
+    }
+}
+
+/// The Message-ID given to bytes that could not be parsed: stable for the same bytes.
+pub fn derived_message_id(raw: &[u8]) -> String {
+    let digest = Sha256::digest(raw);
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("sha256-{hex}@musaid.invalid")
+}
+
+impl Pipeline {
+    /// Load the config file and the rule set it names.
+    pub fn load(config_path: &Path) -> Result<Pipeline> {
+        let config = crate::config::load(config_path)?;
+        let rules = RuleSet::load(&config.daemon.rules_dir)?;
+        Ok(Pipeline { config, rules })
+    }
+
+    /// What the pipeline would decide for these bytes, without writing anything.
+    pub fn decide(
+        &self,
+        parsed: &Parsed,
+        history: &dyn ThreadLookup,
+        arrived: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Decision> {
+        let msg = match parsed {
+            Ok(m) => m,
+            Err(e) => {
+                return Ok(Decision::Quarantine {
+                    reason: Reason::Unparseable,
+                    detail: e.clone(),
+                })
+            }
+        };
+        let ctx = Context {
+            config: &self.config,
+            rules: &self.rules,
+            now,
+            arrived,
+        };
+        match catch_unwind(AssertUnwindSafe(|| decide::decide(msg, &ctx, history))) {
+            Ok(d) => d,
+            Err(_) => Ok(Decision::Quarantine {
+                reason: Reason::Unparseable,
+                detail: "deciding on this message failed".into(),
+            }),
+        }
+    }
+
+    /// Parse, decide and record one message inside `tx`. The caller commits (with the
+    /// mailbox's last UID, when it comes from IMAP).
+    pub fn process(
+        &self,
+        tx: &Transaction<'_>,
+        source: &Source,
+        raw: &[u8],
+        arrived: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
+        let parsed = parse_guarded(raw);
+        let decision = self.decide(&parsed, &History(tx), arrived, now)?;
+        let fallback_id;
+        let (msg, message_id) = match &parsed {
+            Ok(m) => (Ok(m), m.message_id.clone()),
+            Err(_) => {
+                fallback_id = derived_message_id(raw);
+                (
+                    Err(store::record::Unparsed {
+                        message_id: &fallback_id,
+                        size: raw.len(),
+                    }),
+                    fallback_id.clone(),
+                )
+            }
+        };
+        let keep_raw = matches!(decision, Decision::Quarantine { .. }).then_some(raw);
+        let rec = store::record(tx, source, msg, keep_raw, &decision, now)
+            .with_context(|| format!("Cannot record message <{message_id}>"))?;
+        Ok(Outcome {
+            message_id,
+            decision,
+            task_id: rec.task_id,
+        })
+    }
+
+    /// Record a message that is too large to load: quarantined as `oversized`, bytes not kept.
+    pub fn process_oversized(
+        &self,
+        tx: &Transaction<'_>,
+        source: &Source,
+        message_id: &str,
+        size: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
+        let decision = Decision::Quarantine {
+            reason: Reason::Oversized,
+            detail: format!(
+                "{size} bytes, over max_message_size ({} bytes); not loaded",
+                self.config.policy.max_message_size
+            ),
+        };
+        let unparsed = store::record::Unparsed {
+            message_id,
+            size: usize::try_from(size).unwrap_or(usize::MAX),
+        };
+        store::record(tx, source, Err(unparsed), None, &decision, now)?;
+        Ok(Outcome {
+            message_id: message_id.to_string(),
+            decision,
+            task_id: None,
+        })
+    }
+
+    /// Feed one message in its own transaction.
+    pub fn ingest_one(
+        &self,
+        store: &mut Store,
+        source: &Source,
+        raw: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
+        let tx = store.transaction()?;
+        let out = self.process(&tx, source, raw, None, now)?;
+        tx.commit().context("Cannot commit the message's record")?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,215 @@
+//! How the command line shows things: readable tables, and JSON with SPEC's field names.
+
+use crate::store::{EventRow, TaskRow};
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use unicode_width::UnicodeWidthStr;
+
+/// A Unix time as RFC 3339 with the zone's offset.
+pub fn rfc3339(ts: i64, tz: Tz) -> Option<String> {
+    let t: DateTime<Utc> = Utc.timestamp_opt(ts, 0).single()?;
+    Some(t.with_timezone(&tz).to_rfc3339())
+}
+
+/// A Unix time for a table: `2026-11-27 14:05` in the zone.
+pub fn short_time(ts: i64, tz: Tz) -> String {
+    Utc.timestamp_opt(ts, 0)
+        .single()
+        .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// A task in `--json` (SPEC, Command line).
+#[derive(Debug, Serialize)]
+pub struct TaskJson<'a> {
+    pub id: i64,
+    pub contract: &'a str,
+    pub status: &'a str,
+    pub category: &'a str,
+    pub priority: &'a str,
+    pub assignee: Option<&'a str>,
+    pub requester: &'a str,
+    pub original_from: Option<&'a str>,
+    pub original_subject: Option<&'a str>,
+    pub subject: &'a str,
+    pub tags: &'a [String],
+    pub note: &'a str,
+    pub created_at: Option<String>,
+    pub acked_at: Option<String>,
+    pub due_at: Option<String>,
+    pub done_at: Option<String>,
+    pub message_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<EventJson<'a>>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventJson<'a> {
+    pub at: Option<String>,
+    pub actor: &'a str,
+    pub kind: &'a str,
+    pub from_status: Option<&'a str>,
+    pub to_status: Option<&'a str>,
+    pub note: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<u32>,
+}
+
+pub fn task_json<'a>(t: &'a TaskRow, tz: Tz, events: Option<&'a [EventRow]>) -> TaskJson<'a> {
+    TaskJson {
+        id: t.id,
+        contract: &t.contract,
+        status: t.status.as_str(),
+        category: &t.category,
+        priority: t.priority.as_str(),
+        assignee: t.assignee.as_deref(),
+        requester: &t.requester,
+        original_from: t.original_from.as_deref(),
+        original_subject: t.original_subject.as_deref(),
+        subject: &t.subject,
+        tags: &t.tags,
+        note: &t.note,
+        created_at: rfc3339(t.created_at, tz),
+        acked_at: t.acked_at.and_then(|x| rfc3339(x, tz)),
+        due_at: t.due_at.and_then(|x| rfc3339(x, tz)),
+        done_at: t.done_at.and_then(|x| rfc3339(x, tz)),
+        message_id: &t.message_id,
+        events: events.map(|evs| {
+            evs.iter()
+                .map(|e| EventJson {
+                    at: rfc3339(e.at, tz),
+                    actor: &e.actor,
+                    kind: &e.kind,
+                    from_status: e.from_status.as_deref(),
+                    to_status: e.to_status.as_deref(),
+                    note: e.note.as_deref(),
+                    minutes: e.minutes,
+                })
+                .collect()
+        }),
+    }
+}
+
+/// A plain-text table. Cells holding right-to-left text are wrapped in Unicode isolates
+/// (FSI … PDI) so a terminal's bidi algorithm cannot reorder the columns around them.
+#[derive(Debug, Default)]
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+/// Longest cell, in terminal columns, before it is cut with an ellipsis.
+const MAX_CELL: usize = 48;
+
+fn has_rtl(s: &str) -> bool {
+    s.chars().any(|c| {
+        matches!(c as u32,
+            0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF)
+    })
+}
+
+/// One line, control characters replaced, cut to `max` columns with an ellipsis.
+fn clean_cell(s: &str, max: usize) -> String {
+    let one_line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let one_line = one_line.trim();
+    if one_line.width() <= max {
+        return one_line.to_string();
+    }
+    let mut out = String::new();
+    let mut width = 0;
+    for c in one_line.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if width + w >= max {
+            break;
+        }
+        out.push(c);
+        width += w;
+    }
+    out.push('…');
+    out
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Table {
+        Table {
+            header: header.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells.iter().map(|c| clean_cell(c, MAX_CELL)).collect());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn render(&self) -> String {
+        let cols = self.header.len();
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.width()).collect();
+        for r in &self.rows {
+            for (i, c) in r.iter().enumerate().take(cols) {
+                if let Some(w) = widths.get_mut(i) {
+                    *w = (*w).max(c.width());
+                }
+            }
+        }
+        let mut out = String::new();
+        let line = |cells: &[String], out: &mut String| {
+            let mut parts = Vec::with_capacity(cols);
+            for (i, c) in cells.iter().enumerate().take(cols) {
+                let w = widths.get(i).copied().unwrap_or(0);
+                let pad = " ".repeat(w.saturating_sub(c.width()));
+                let last = i + 1 == cols;
+                let cell = if has_rtl(c) {
+                    format!("\u{2068}{c}\u{2069}")
+                } else {
+                    c.clone()
+                };
+                parts.push(if last { cell } else { format!("{cell}{pad}") });
+            }
+            out.push_str(parts.join("  ").trim_end());
+            out.push('\n');
+        };
+        line(&self.header, &mut out);
+        for r in &self.rows {
+            line(r, &mut out);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arabic_cells_are_isolated_and_columns_line_up() {
+        let mut t = Table::new(&["ID", "SUBJECT", "STATUS"]);
+        t.row(vec!["1".into(), "فاتورة شهر نوفمبر".into(), "open".into()]);
+        t.row(vec!["2".into(), "Invoice".into(), "done".into()]);
+        let out = t.render();
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[1].contains("\u{2068}فاتورة شهر نوفمبر\u{2069}"));
+        // The STATUS column starts at the same display column on every line.
+        let col = |l: &str| {
+            let idx = l.rfind("  ").unwrap_or(0);
+            l[..idx].replace(['\u{2068}', '\u{2069}'], "").width()
+        };
+        assert_eq!(col(lines[1]), col(lines[2]));
+    }
+
+    #[test]
+    fn long_and_multiline_cells_are_cut_to_one_line() {
+        let long = "word ".repeat(40);
+        let c = clean_cell(&format!("first\nsecond {long}"), 20);
+        assert!(!c.contains('\n'));
+        assert!(c.width() <= 20, "{c}");
+        assert!(c.ends_with('…'));
+    }
+}

@@ -1,0 +1,277 @@
+//! One message's record and all its effects, written in the caller's transaction.
+
+use crate::commands::Command;
+use crate::decide::{Decision, NewTask, TaskUpdate};
+use crate::mail::Message;
+use crate::model::{Reason, TaskStatus};
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Transaction};
+
+/// Where a message came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file fed by `musaid ingest`.
+    File(String),
+    Imap {
+        mailbox: String,
+        uidvalidity: u32,
+        uid: u32,
+    },
+}
+
+/// What recording a message produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub message_row: i64,
+    pub task_id: Option<i64>,
+}
+
+/// What is known of a message that is recorded without being parsed (oversized, unparseable).
+pub struct Unparsed<'a> {
+    pub message_id: &'a str,
+    pub size: usize,
+}
+
+/// Write the message row and every effect of `decision`. The caller commits.
+///
+/// `msg` is None for messages that were never parsed (oversized, unparseable); `raw` is kept
+/// for quarantined messages so nothing is lost.
+pub fn record(
+    tx: &Transaction<'_>,
+    source: &Source,
+    msg: Result<&Message, Unparsed<'_>>,
+    raw: Option<&[u8]>,
+    decision: &Decision,
+    now: DateTime<Utc>,
+) -> Result<Recorded> {
+    let ts = now.timestamp();
+    let (message_id, sender, subject, size) = match &msg {
+        Ok(m) => (
+            m.message_id.as_str(),
+            m.from_email(),
+            m.subject.as_str(),
+            m.size,
+        ),
+        Err(u) => (u.message_id, String::new(), "", u.size),
+    };
+    let task_id = match decision {
+        Decision::CreateTask(t) => Some(create_task(tx, t, message_id, ts)?),
+        Decision::UpdateTask(u) => Some(update_task(tx, u, message_id, ts)?),
+        Decision::Duplicate { task } => *task,
+        Decision::Ignore { .. } | Decision::Quarantine { .. } => None,
+    };
+    let (mailbox, uidvalidity, uid, file) = match source {
+        Source::File(f) => (None, None, None, Some(f.as_str())),
+        Source::Imap {
+            mailbox,
+            uidvalidity,
+            uid,
+        } => (Some(mailbox.as_str()), Some(*uidvalidity), Some(*uid), None),
+    };
+    tx.execute(
+        "INSERT INTO messages (mailbox, uidvalidity, uid, message_id, sender, subject, size, \
+         decision, reason, task_id, source, recorded_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            mailbox,
+            uidvalidity,
+            uid,
+            message_id,
+            sender,
+            subject,
+            size as i64,
+            decision.kind(),
+            decision.reason().map(Reason::as_str),
+            task_id,
+            file,
+            ts
+        ],
+    )
+    .context("Cannot record the message")?;
+    let message_row = tx.last_insert_rowid();
+    if let Decision::Quarantine { reason, detail } = decision {
+        tx.execute(
+            "INSERT INTO quarantine (message_row, reason, detail, raw, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![message_row, reason.as_str(), detail, raw, ts],
+        )
+        .context("Cannot record the quarantined message")?;
+    }
+    Ok(Recorded {
+        message_row,
+        task_id,
+    })
+}
+
+fn create_task(
+    tx: &Transaction<'_>,
+    t: &NewTask,
+    message_id: &str,
+    ts: i64,
+) -> Result<i64> {
+    let c = &t.classification;
+    let tags = serde_json::to_string(&c.tags)?;
+    tx.execute(
+        "INSERT INTO tasks (contract, status, category, priority, assignee, requester, \
+         original_from, original_subject, original_date, subject, note, rule, tags, original_key, \
+         message_id, created_at, due_at, updated_at) \
+         VALUES (?1, 'open', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?15)",
+        params![
+            t.contract,
+            c.category,
+            c.priority.as_str(),
+            t.assignee,
+            t.requester,
+            t.original_from,
+            t.original_subject,
+            t.original_date,
+            t.subject,
+            t.note,
+            c.rule,
+            tags,
+            t.original_key,
+            message_id,
+            ts,
+            t.due_at.map(|d| d.timestamp()),
+        ],
+    )
+    .context("Cannot create the task")?;
+    let id = tx.last_insert_rowid();
+    add_to_thread(tx, message_id, id)?;
+    event(
+        tx,
+        id,
+        ts,
+        &t.requester,
+        "created",
+        None,
+        Some(TaskStatus::Open),
+        Some(&t.note).filter(|n| !n.is_empty()).map(String::as_str),
+        None,
+        message_id,
+    )?;
+    Ok(id)
+}
+
+fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) -> Result<i64> {
+    let id = u.task.id;
+    add_to_thread(tx, message_id, id)?;
+    let actor = u.actor.as_str();
+    if !u.note.is_empty() {
+        event(tx, id, ts, actor, "note", None, None, Some(&u.note), None, message_id)?;
+    }
+    let mut status = current_status(tx, id)?;
+    for cmd in &u.apply {
+        match cmd {
+            Command::Status(to) => {
+                set_status(tx, id, status, *to, ts)?;
+                event(tx, id, ts, actor, "status", Some(status), Some(*to), None, None, message_id)?;
+                status = *to;
+            }
+            Command::Priority(p) => {
+                tx.execute(
+                    "UPDATE tasks SET priority = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![id, p.as_str(), ts],
+                )?;
+                let note = format!("priority {p}");
+                event(tx, id, ts, actor, "priority", None, None, Some(&note), None, message_id)?;
+            }
+            Command::Due(d) => {
+                let due = d
+                    .and_hms_opt(23, 59, 59)
+                    .map(|t| t.and_utc().timestamp());
+                tx.execute(
+                    "UPDATE tasks SET due_at = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![id, due, ts],
+                )?;
+                let note = format!("due {d}");
+                event(tx, id, ts, actor, "due", None, None, Some(&note), None, message_id)?;
+            }
+            Command::Assign(a) => {
+                tx.execute(
+                    "UPDATE tasks SET assignee = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![id, a, ts],
+                )?;
+                let note = format!("assigned to {a}");
+                event(tx, id, ts, actor, "assign", None, None, Some(&note), None, message_id)?;
+            }
+            Command::Time(minutes) => {
+                event(tx, id, ts, actor, "time", None, None, None, Some(*minutes), message_id)?;
+            }
+            Command::Unknown { .. } => {}
+        }
+    }
+    for r in &u.refused {
+        let note = format!("{}: {}", r.command.line.trim(), r.why);
+        event(tx, id, ts, actor, "refused", None, None, Some(&note), None, message_id)?;
+    }
+    Ok(id)
+}
+
+fn current_status(tx: &Transaction<'_>, id: i64) -> Result<TaskStatus> {
+    let s: String = tx.query_row("SELECT status FROM tasks WHERE id = ?1", params![id], |r| {
+        r.get(0)
+    })?;
+    s.parse().map_err(anyhow::Error::msg)
+}
+
+/// Change a task's status, keeping `done_at` true to it.
+pub(crate) fn set_status(
+    tx: &Transaction<'_>,
+    id: i64,
+    from: TaskStatus,
+    to: TaskStatus,
+    ts: i64,
+) -> Result<()> {
+    let done_at = match (from.is_closed(), to.is_closed()) {
+        (_, true) if from == to => "done_at",
+        (_, true) => "?3",
+        (true, false) => "NULL",
+        (false, false) => "done_at",
+    };
+    tx.execute(
+        &format!("UPDATE tasks SET status = ?2, done_at = {done_at}, updated_at = ?3 WHERE id = ?1"),
+        params![id, to.as_str(), ts],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn add_to_thread(tx: &Transaction<'_>, message_id: &str, task: i64) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO thread (message_id, task_id) VALUES (?1, ?2)",
+        params![message_id, task],
+    )?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn event(
+    tx: &Transaction<'_>,
+    task: i64,
+    ts: i64,
+    actor: &str,
+    kind: &str,
+    from: Option<TaskStatus>,
+    to: Option<TaskStatus>,
+    note: Option<&str>,
+    minutes: Option<u32>,
+    message_id: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO events (task_id, at, actor, kind, from_status, to_status, note, minutes, message_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            task,
+            ts,
+            actor,
+            kind,
+            from.map(TaskStatus::as_str),
+            to.map(TaskStatus::as_str),
+            note,
+            minutes,
+            Some(message_id).filter(|m| !m.is_empty())
+        ],
+    )
+    .context("Cannot record the task event")?;
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! Per (mailbox, UIDVALIDITY): the last UID whose effects are committed.
+
+use super::Store;
+use anyhow::Result;
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// The last UID done for this mailbox at this UIDVALIDITY, if it was ever synced.
+pub fn last_uid(conn: &Connection, mailbox: &str, uidvalidity: u32) -> Result<Option<u32>> {
+    Ok(conn
+        .query_row(
+            "SELECT last_uid FROM sync_state WHERE mailbox = ?1 AND uidvalidity = ?2",
+            params![mailbox, uidvalidity],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Was this mailbox ever synced, at any UIDVALIDITY?
+pub fn mailbox_known(conn: &Connection, mailbox: &str) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM sync_state WHERE mailbox = ?1 LIMIT 1",
+            params![mailbox],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Record progress; call inside the transaction that holds the messages' effects.
+pub fn set_last_uid(
+    conn: &Connection,
+    mailbox: &str,
+    uidvalidity: u32,
+    uid: u32,
+    now: i64,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO sync_state (mailbox, uidvalidity, last_uid, synced_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT(mailbox, uidvalidity) DO UPDATE SET \
+         last_uid = max(last_uid, excluded.last_uid), synced_at = excluded.synced_at",
+        params![mailbox, uidvalidity, uid, now],
+    )?;
+    Ok(())
+}
+
+/// Is this (mailbox, UIDVALIDITY, UID) recorded? (`after` is only ever applied to those.)
+pub fn is_recorded(conn: &Connection, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM messages WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3",
+            params![mailbox, uidvalidity, uid],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+impl Store {
+    /// How many messages are recorded in all.
+    pub fn message_count(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?)
+    }
+}

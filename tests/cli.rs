@@ -1,0 +1,173 @@
+//! End to end through the command line: a real Arabic Gmail forward becomes a task, and the
+//! VA's `#تم` reply closes it.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/e2e")
+        .join(name)
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+fn setup(extra: &str) -> Setup {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let config = dir.path().join("musaid.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[daemon]
+state_dir = "{state}"
+rules_dir = "{rules}"
+address = "tasks@va.example"
+
+[imap]
+host = "127.0.0.1"
+port = 1143
+tls = "none"
+user = "tasks@va.example"
+password_file = "imap.pass"
+
+[contracts.acme]
+owners = ["boss@acme.example"]
+vas = ["sara@va.example"]
+timezone = "Asia/Riyadh"
+windows = ["Sun-Thu 08:00-17:00"]
+language = "ar"
+{extra}
+"#,
+            state = dir.path().join("state").display(),
+            rules = rules.display(),
+        ),
+    )
+    .expect("write config");
+    Setup { _dir: dir, config }
+}
+
+fn musaid(s: &Setup, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_musaid"))
+        .arg("--config")
+        .arg(&s.config)
+        .args(args)
+        .env_remove("MUSAID_CONFIG")
+        .output()
+        .expect("run musaid")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "musaid failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
+}
+
+#[test]
+fn arabic_gmail_forward_becomes_a_task_and_the_va_closes_it_with_tam() {
+    let s = setup("");
+    let req = fixture("request-ar-gmail.eml");
+    let reply = fixture("va-reply-done-ar.eml");
+
+    let out = json(&musaid(&s, &["ingest", "--json", req.to_str().unwrap_or_default()]));
+    assert_eq!(out[0]["decision"], "create_task");
+    let id = out[0]["task"].as_i64().expect("task id");
+
+    let list = json(&musaid(&s, &["tasks", "list", "--json"]));
+    let task = &list[0];
+    assert_eq!(task["id"], id);
+    assert_eq!(task["status"], "open");
+    assert_eq!(task["contract"], "acme");
+    assert_eq!(task["requester"], "boss@acme.example");
+    assert_eq!(task["original_from"], "khaled@customer.example");
+    assert_eq!(task["original_subject"], "طلب فاتورة لشهر نوفمبر");
+    assert_eq!(task["category"], "bookkeeping");
+    assert_eq!(task["assignee"], "sara@va.example");
+    assert!(task["created_at"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("+03:00")));
+
+    // The VA's reply threads by References and closes the task.
+    let out = json(&musaid(&s, &["ingest", "--json", reply.to_str().unwrap_or_default()]));
+    assert_eq!(out[0]["decision"], "update_task");
+    assert_eq!(out[0]["task"], id);
+
+    let shown = json(&musaid(&s, &["tasks", "show", &id.to_string(), "--json"]));
+    assert_eq!(shown["status"], "done");
+    assert!(shown["done_at"].is_string());
+    let events = shown["events"].as_array().expect("events");
+    let closed = events
+        .iter()
+        .find(|e| e["kind"] == "status")
+        .expect("a status event");
+    assert_eq!(closed["actor"], "sara@va.example");
+    assert_eq!(closed["from_status"], "open");
+    assert_eq!(closed["to_status"], "done");
+    let time = events.iter().find(|e| e["kind"] == "time").expect("time event");
+    assert_eq!(time["minutes"], 90);
+    let note = events.iter().find(|e| e["kind"] == "note").expect("note event");
+    assert!(note["note"]
+        .as_str()
+        .is_some_and(|n| n.contains("أرسلت الفاتورة") && !n.contains("كتب")));
+
+    // Feeding the same request again records a duplicate, not a second task.
+    let again = json(&musaid(&s, &["ingest", "--json", req.to_str().unwrap_or_default()]));
+    assert_eq!(again[0]["decision"], "duplicate");
+    let list = json(&musaid(&s, &["tasks", "list", "--json"]));
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+
+    // The readable table shows the Arabic subject, isolated for right-to-left display.
+    let table = musaid(&s, &["tasks", "list"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("\u{2068}طلب فاتورة لشهر نوفمبر\u{2069}"), "{text}");
+}
+
+#[test]
+fn a_stranger_cannot_close_a_task_and_the_attempt_is_recorded() {
+    let s = setup("");
+    let req = fixture("request-ar-gmail.eml");
+    json(&musaid(&s, &["ingest", "--json", req.to_str().unwrap_or_default()]));
+    let dir = tempfile::tempdir().expect("temp");
+    let forged = dir.path().join("forged.eml");
+    let raw = std::fs::read_to_string(fixture("va-reply-done-ar.eml")).expect("fixture");
+    std::fs::write(
+        &forged,
+        raw.replace("From: Sara <sara@va.example>", "From: Mallory <mallory@evil.example>")
+            .replace("CAHy-va-reply-002", "forged-003"),
+    )
+    .expect("write");
+    let out = json(&musaid(&s, &["ingest", "--json", forged.to_str().unwrap_or_default()]));
+    assert_eq!(out[0]["decision"], "update_task");
+    let shown = json(&musaid(&s, &["tasks", "show", "1", "--json"]));
+    assert_eq!(shown["status"], "open");
+    let events = shown["events"].as_array().expect("events");
+    assert!(events
+        .iter()
+        .any(|e| e["kind"] == "refused" && e["actor"] == "mallory@evil.example"));
+}
+
+#[test]
+fn rules_test_writes_nothing_and_check_reports_file_and_line() {
+    let s = setup("");
+    let req = fixture("request-ar-gmail.eml");
+    let out = json(&musaid(&s, &["rules", "test", "--json", req.to_str().unwrap_or_default()]));
+    assert_eq!(out[0]["decision"], "create_task");
+    assert_eq!(out[0]["category"], "bookkeeping");
+    assert_eq!(out[0]["original_from"], "khaled@customer.example");
+    assert!(!s.config.with_file_name("state").join("musaid.db").exists());
+
+    let bad = setup("bogus_key = 1");
+    let out = musaid(&bad, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("musaid.toml:"), "{err}");
+    assert!(err.contains("bogus_key"), "{err}");
+}
