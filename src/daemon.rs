@@ -83,17 +83,15 @@ mod store {
 
 fn notify(state: &[sd_notify::NotifyState<'_>]) {
     // Not under systemd: NOTIFY_SOCKET is unset and this is a no-op.
-    let _ = sd_notify::notify(false, state);
+    let _ = sd_notify::notify(state);
 }
 
 /// Ping systemd's watchdog while the IMAP loop shows signs of life.
 fn spawn_watchdog(heartbeat: Arc<AtomicI64>, shutdown: Shutdown) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut usec = 0;
-        if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+        let Some(period) = sd_notify::watchdog_enabled().filter(|p| !p.is_zero()) else {
             return;
-        }
-        let period = Duration::from_micros(usec);
+        };
         let mut tick = tokio::time::interval(period / 2);
         loop {
             tick.tick().await;
@@ -171,11 +169,9 @@ async fn session(
 
 /// Half the systemd watchdog period, or a long time when there is none.
 fn watchdog_half() -> Duration {
-    let mut usec = 0;
-    if sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
-        Duration::from_micros(usec / 2).max(Duration::from_secs(1))
-    } else {
-        Duration::from_secs(3600)
+    match sd_notify::watchdog_enabled() {
+        Some(p) if !p.is_zero() => (p / 2).max(Duration::from_secs(1)),
+        _ => Duration::from_secs(3600),
     }
 }
 

@@ -6,6 +6,7 @@ use crate::decide::{self, Context, Decision, ThreadLookup};
 use crate::mail::{self, Message};
 use crate::model::Reason;
 use crate::rules::RuleSet;
+use crate::templates::Templates;
 use crate::store::{self, History, Source, Store};
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
@@ -19,6 +20,7 @@ use std::path::Path;
 pub struct Pipeline {
     pub config: Config,
     pub rules: RuleSet,
+    pub templates: Templates,
 }
 
 /// What happened to one message.
@@ -54,7 +56,17 @@ impl Pipeline {
     pub fn load(config_path: &Path) -> Result<Pipeline> {
         let config = crate::config::load(config_path)?;
         let rules = RuleSet::load(&config.daemon.rules_dir)?;
-        Ok(Pipeline { config, rules })
+        Pipeline::new(config, rules)
+    }
+
+    /// Put a pipeline together from a loaded config and rule set (loads the templates).
+    pub fn new(config: Config, rules: RuleSet) -> Result<Pipeline> {
+        let templates = Templates::load(config.daemon.templates_dir.as_deref())?;
+        Ok(Pipeline {
+            config,
+            rules,
+            templates,
+        })
     }
 
     /// What the pipeline would decide for these bytes, without writing anything.
@@ -118,6 +130,16 @@ impl Pipeline {
         let keep_raw = matches!(decision, Decision::Quarantine { .. }).then_some(raw);
         let rec = store::record(tx, source, msg, keep_raw, &decision, now)
             .with_context(|| format!("Cannot record message <{message_id}>"))?;
+        crate::outbox::effects(
+            tx,
+            &self.config,
+            &self.templates,
+            &decision,
+            rec.task_id,
+            parsed.as_ref().ok(),
+            now,
+        )
+        .with_context(|| format!("Cannot queue the mail for message <{message_id}>"))?;
         Ok(Outcome {
             message_id,
             decision,

@@ -155,7 +155,7 @@ fn load_config(path: &Path) -> Result<Config, Failure> {
 fn load_pipeline(path: &Path) -> Result<Pipeline, Failure> {
     let config = load_config(path)?;
     let rules = RuleSet::load(&config.daemon.rules_dir).map_err(config_failure)?;
-    Ok(Pipeline { config, rules })
+    Pipeline::new(config, rules).map_err(config_failure)
 }
 
 fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {

@@ -1,0 +1,499 @@
+//! The outbox: mail to send, written in the transaction of the decision that causes it.
+//!
+//! Owner-facing mail (acknowledgements, done notices) is *windowed*: it waits for one of the
+//! contract's response windows and is re-checked at the instant of sending. VA-facing mail
+//! (new-task notifications, follow-ups, error replies) goes at once.
+
+use crate::config::{Config, Contract};
+use crate::decide::{Decision, NewTask, Role, TaskUpdate};
+use crate::commands::Command;
+use crate::mail::Message;
+use crate::model::TaskStatus;
+use crate::store::record::{add_to_thread, event};
+use crate::templates::{Rendered, Templates};
+use crate::windows;
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Connection, Transaction};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// What a row of the outbox is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Ack,
+    Notify,
+    Done,
+    Followup,
+    Error,
+    Summary,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ack => "ack",
+            Kind::Notify => "notify",
+            Kind::Done => "done",
+            Kind::Followup => "followup",
+            Kind::Error => "error",
+            Kind::Summary => "summary",
+        }
+    }
+
+    /// RFC 3834 `Auto-Submitted` value.
+    pub fn auto_submitted(self) -> &'static str {
+        match self {
+            Kind::Summary => "auto-generated",
+            _ => "auto-replied",
+        }
+    }
+}
+
+/// One mail to queue.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub kind: Kind,
+    pub task_id: Option<i64>,
+    pub contract: Option<String>,
+    pub recipient: String,
+    pub rendered: Rendered,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub reply_to: Option<String>,
+    /// Bound by the contract's response windows.
+    pub windowed: bool,
+    pub not_before: DateTime<Utc>,
+}
+
+/// The domain of our Message-IDs: the inbox address's.
+pub fn id_domain(cfg: &Config) -> &str {
+    cfg.daemon
+        .address
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .filter(|d| !d.is_empty())
+        .unwrap_or("musaid.invalid")
+}
+
+/// Queue one mail; its Message-ID joins the task's thread so replies to it find the task.
+pub fn enqueue(tx: &Transaction<'_>, cfg: &Config, d: &Draft, now: DateTime<Utc>) -> Result<String> {
+    let nonce: u64 = rand::random();
+    let message_id = format!(
+        "musaid.{}.{}.{nonce:016x}@{}",
+        d.task_id.map(|t| t.to_string()).unwrap_or_else(|| "0".into()),
+        d.kind.as_str(),
+        id_domain(cfg)
+    );
+    let mut headers = BTreeMap::new();
+    if !d.references.is_empty() {
+        headers.insert("References", d.references.join(" "));
+    }
+    if let Some(r) = &d.reply_to {
+        headers.insert("Reply-To", r.clone());
+    }
+    tx.execute(
+        "INSERT INTO outbox (task_id, contract, kind, recipient, message_id, subject, body_text, \
+         body_html, in_reply_to, headers, windowed, not_before, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![
+            d.task_id,
+            d.contract,
+            d.kind.as_str(),
+            d.recipient,
+            message_id,
+            d.rendered.subject,
+            d.rendered.text,
+            d.rendered.html,
+            d.in_reply_to,
+            serde_json::to_string(&headers)?,
+            d.windowed,
+            d.not_before.timestamp(),
+            now.timestamp()
+        ],
+    )
+    .context("Cannot queue mail in the outbox")?;
+    if let Some(task) = d.task_id {
+        add_to_thread(tx, &message_id, task)?;
+    }
+    Ok(message_id)
+}
+
+/// The earliest instant owner-facing mail of this contract may go: now if a window is open,
+/// else the next opening (far future when the contract never opens).
+pub fn window_start(c: &Contract, now: DateTime<Utc>) -> DateTime<Utc> {
+    windows::next_open(c, now).unwrap_or_else(|| now + chrono::Duration::days(3650))
+}
+
+fn count_recent(tx: &Connection, kind: Kind, recipient: &str, since: i64) -> Result<i64> {
+    Ok(tx.query_row(
+        "SELECT count(*) FROM outbox WHERE kind = ?1 AND recipient = ?2 AND created_at > ?3",
+        params![kind.as_str(), recipient, since],
+        |r| r.get(0),
+    )?)
+}
+
+/// A task title for subjects: the original's subject for a forward, else the request's,
+/// without `Fwd:`/`Re:` prefixes.
+pub fn title(original_subject: Option<&str>, subject: &str) -> String {
+    let s = original_subject.filter(|s| !s.trim().is_empty()).unwrap_or(subject);
+    let mut t = s.trim();
+    loop {
+        let lower = t.to_lowercase();
+        let cut = ["fwd:", "fw:", "re:", "aw:", "wg:", "tr:", "رد:", "إعادة توجيه:", "توجيه:"]
+            .iter()
+            .find(|p| lower.starts_with(*p))
+            .map(|p| p.len());
+        match cut.and_then(|n| t.get(n..)) {
+            Some(rest) => t = rest.trim_start(),
+            None => break,
+        }
+    }
+    let t = crate::templates::one_line(t);
+    if t.is_empty() {
+        "(no subject)".into()
+    } else {
+        t
+    }
+}
+
+fn local(c: &Contract, ts: Option<DateTime<Utc>>) -> Option<String> {
+    ts.map(|t| t.with_timezone(&c.timezone).format("%a %Y-%m-%d %H:%M %Z").to_string())
+}
+
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", s.get(..i).unwrap_or(s)),
+        None => s.to_string(),
+    }
+}
+
+/// Queue what a decision calls for. Called in the decision's transaction.
+#[allow(clippy::too_many_arguments)]
+pub fn effects(
+    tx: &Transaction<'_>,
+    cfg: &Config,
+    templates: &Templates,
+    decision: &Decision,
+    task_id: Option<i64>,
+    msg: Option<&Message>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (Some(task_id), Some(msg)) = (task_id, msg) else {
+        return Ok(());
+    };
+    match decision {
+        Decision::CreateTask(t) => created(tx, cfg, templates, t, task_id, msg, now),
+        Decision::UpdateTask(u) => updated(tx, cfg, templates, u, msg, now),
+        _ => Ok(()),
+    }
+}
+
+fn desk(cfg: &Config) -> String {
+    cfg.smtp
+        .as_ref()
+        .map(|s| {
+            s.from
+                .split('<')
+                .next()
+                .map(|n| n.trim().trim_matches('"').to_string())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| cfg.daemon.address.clone())
+        })
+        .unwrap_or_else(|| cfg.daemon.address.clone())
+}
+
+fn created(
+    tx: &Transaction<'_>,
+    cfg: &Config,
+    templates: &Templates,
+    t: &NewTask,
+    id: i64,
+    msg: &Message,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(c) = cfg.contracts.get(&t.contract) else {
+        return Ok(());
+    };
+    if !t.acknowledge {
+        event(tx, id, now.timestamp(), "musaid", "ack_skipped", None, None,
+              Some("older than policy.ack_max_age: no acknowledgement, no notification"), None, "")?;
+        return Ok(());
+    }
+    let body = msg
+        .forward
+        .as_ref()
+        .map(|f| f.body.as_str())
+        .unwrap_or(msg.text.as_str());
+    let ctx = json!({
+        "task": {
+            "id": id,
+            "title": title(t.original_subject.as_deref(), &t.subject),
+            "category": t.classification.category,
+            "priority": t.classification.priority.as_str(),
+            "due": local(c, t.due_at),
+            "assignee": t.assignee,
+            "contract": t.contract,
+            "requester": t.requester,
+            "original_from": t.original_from,
+            "note": t.note,
+            "body": cut(body.trim(), 6000),
+        },
+        "desk": desk(cfg),
+    });
+    let mut refs = msg.references.clone();
+    refs.push(msg.message_id.clone());
+    let day_ago = (now - chrono::Duration::days(1)).timestamp();
+    let limit = i64::from(cfg.policy.acks_per_sender_per_day);
+    if count_recent(tx, Kind::Ack, &t.requester, day_ago)? >= limit {
+        let why = format!("acks_per_sender_per_day ({limit}) reached for {}", t.requester);
+        event(tx, id, now.timestamp(), "musaid", "ack_skipped", None, None, Some(&why), None, "")?;
+    } else {
+        let draft = Draft {
+            kind: Kind::Ack,
+            task_id: Some(id),
+            contract: Some(c.name.clone()),
+            recipient: t.requester.clone(),
+            rendered: templates.render("ack", c.language, &ctx)?,
+            in_reply_to: Some(msg.message_id.clone()),
+            references: refs.clone(),
+            reply_to: None,
+            windowed: true,
+            not_before: window_start(c, now),
+        };
+        enqueue(tx, cfg, &draft, now)?;
+    }
+    if let Some(va) = &t.assignee {
+        let draft = Draft {
+            kind: Kind::Notify,
+            task_id: Some(id),
+            contract: Some(c.name.clone()),
+            recipient: va.clone(),
+            rendered: templates.render("notify", c.language, &ctx)?,
+            in_reply_to: None,
+            references: vec![msg.message_id.clone()],
+            reply_to: Some(cfg.daemon.address.clone()),
+            windowed: false,
+            not_before: now,
+        };
+        enqueue(tx, cfg, &draft, now)?;
+    }
+    Ok(())
+}
+
+/// The task's row, as much as the mail about it needs.
+struct TaskFacts {
+    contract: String,
+    requester: String,
+    assignee: Option<String>,
+    title: String,
+    message_id: String,
+    status: TaskStatus,
+}
+
+fn facts(tx: &Connection, id: i64) -> Result<TaskFacts> {
+    tx.query_row(
+        "SELECT contract, requester, assignee, original_subject, subject, message_id, status \
+         FROM tasks WHERE id = ?1",
+        params![id],
+        |r| {
+            let os: Option<String> = r.get(3)?;
+            let s: String = r.get(4)?;
+            let status: String = r.get(6)?;
+            Ok(TaskFacts {
+                contract: r.get(0)?,
+                requester: r.get(1)?,
+                assignee: r.get(2)?,
+                title: title(os.as_deref(), &s),
+                message_id: r.get(5)?,
+                status: status.parse().unwrap_or(TaskStatus::Open),
+            })
+        },
+    )
+    .with_context(|| format!("Cannot read task #{id}"))
+}
+
+fn updated(
+    tx: &Transaction<'_>,
+    cfg: &Config,
+    templates: &Templates,
+    u: &TaskUpdate,
+    msg: &Message,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let id = u.task.id;
+    let f = facts(tx, id)?;
+    let Some(c) = cfg.contracts.get(&f.contract) else {
+        return Ok(());
+    };
+    let ctx = |extra: serde_json::Value| {
+        let mut v = json!({
+            "task": {"id": id, "title": f.title, "contract": f.contract, "requester": f.requester},
+            "desk": desk(cfg),
+            "actor": u.actor,
+            "note": u.note,
+        });
+        if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        v
+    };
+    let mut refs = msg.references.clone();
+    refs.push(msg.message_id.clone());
+    let closed_now = u.task.status != TaskStatus::Done
+        && f.status == TaskStatus::Done
+        && u.apply.contains(&Command::Status(TaskStatus::Done));
+    if closed_now && u.role == Role::Va {
+        let draft = Draft {
+            kind: Kind::Done,
+            task_id: Some(id),
+            contract: Some(c.name.clone()),
+            recipient: f.requester.clone(),
+            rendered: templates.render("done", c.language, ctx(json!({})))?,
+            in_reply_to: Some(f.message_id.clone()),
+            references: vec![f.message_id.clone()],
+            reply_to: None,
+            windowed: true,
+            not_before: window_start(c, now),
+        };
+        enqueue(tx, cfg, &draft, now)?;
+    }
+    // An owner's words in the thread reach the VA at once.
+    if u.role == Role::Owner && (!u.note.is_empty() || !u.apply.is_empty()) {
+        if let Some(va) = f.assignee.as_ref().or(c.vas.first()) {
+            let mut note = u.note.clone();
+            if u.apply.contains(&Command::Status(TaskStatus::Cancelled)) {
+                note = format!("#cancel\n{note}").trim().to_string();
+            }
+            let draft = Draft {
+                kind: Kind::Followup,
+                task_id: Some(id),
+                contract: Some(c.name.clone()),
+                recipient: va.clone(),
+                rendered: templates.render("followup", c.language, ctx(json!({"note": note})))?,
+                in_reply_to: Some(msg.message_id.clone()),
+                references: refs.clone(),
+                reply_to: Some(cfg.daemon.address.clone()),
+                windowed: false,
+                not_before: now,
+            };
+            enqueue(tx, cfg, &draft, now)?;
+        }
+    }
+    // One short error reply to a VA or owner whose command was refused; strangers get
+    // nothing (no backscatter). At most one an hour to the same address.
+    if !u.refused.is_empty() && u.role != Role::Stranger {
+        let hour_ago = (now - chrono::Duration::hours(1)).timestamp();
+        if count_recent(tx, Kind::Error, &u.actor, hour_ago)? == 0 {
+            let refused: Vec<_> = u
+                .refused
+                .iter()
+                .map(|r| json!({"line": crate::templates::one_line(&r.command.line), "why": r.why}))
+                .collect();
+            let draft = Draft {
+                kind: Kind::Error,
+                task_id: Some(id),
+                contract: Some(c.name.clone()),
+                recipient: u.actor.clone(),
+                rendered: templates.render("error", c.language, ctx(json!({"refused": refused})))?,
+                in_reply_to: Some(msg.message_id.clone()),
+                references: refs,
+                reply_to: Some(cfg.daemon.address.clone()),
+                windowed: false,
+                not_before: now,
+            };
+            enqueue(tx, cfg, &draft, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// A row of the outbox, for `musaid outbox` and the sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub id: i64,
+    pub task_id: Option<i64>,
+    pub contract: Option<String>,
+    pub kind: String,
+    pub recipient: String,
+    pub message_id: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub windowed: bool,
+    pub not_before: i64,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+const ROW_COLUMNS: &str = "id, task_id, contract, kind, recipient, message_id, subject, body_text, \
+    body_html, in_reply_to, headers, windowed, not_before, status, attempts, last_error, \
+    created_at, sent_at";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    let headers: String = r.get(10)?;
+    Ok(Row {
+        id: r.get(0)?,
+        task_id: r.get(1)?,
+        contract: r.get(2)?,
+        kind: r.get(3)?,
+        recipient: r.get(4)?,
+        message_id: r.get(5)?,
+        subject: r.get(6)?,
+        body_text: r.get(7)?,
+        body_html: r.get(8)?,
+        in_reply_to: r.get(9)?,
+        headers: serde_json::from_str(&headers).unwrap_or_default(),
+        windowed: r.get(11)?,
+        not_before: r.get(12)?,
+        status: r.get(13)?,
+        attempts: r.get(14)?,
+        last_error: r.get(15)?,
+        created_at: r.get(16)?,
+        sent_at: r.get(17)?,
+    })
+}
+
+/// Rows still to send (pending), or every row with `all`.
+pub fn list(conn: &Connection, all: bool) -> Result<Vec<Row>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {ROW_COLUMNS} FROM outbox WHERE (?1 OR status = 'pending') ORDER BY not_before, id"
+    ))?;
+    let rows = stmt
+        .query_map(params![all], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Pending rows due at `now`.
+pub fn due(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ROW_COLUMNS} FROM outbox WHERE status = 'pending' AND not_before <= ?1 \
+         ORDER BY not_before, id LIMIT ?2"
+    ))?;
+    let rows = stmt
+        .query_map(params![now, limit], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// When the next pending row falls due.
+pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
+    Ok(conn.query_row(
+        "SELECT min(not_before) FROM outbox WHERE status = 'pending'",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// A time for tables and JSON.
+pub fn utc(ts: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(ts, 0).single().unwrap_or_default()
+}

@@ -1,0 +1,147 @@
+//! The texts of the mail musaid sends: `templates/KIND.LANG.j2` (minijinja), each with a
+//! `subject`, a `text` and an `html` block. The defaults are built in; a file of the same name
+//! in `daemon.templates_dir` replaces one.
+
+use crate::model::Language;
+use anyhow::{Context as _, Result};
+use minijinja::Environment;
+use serde::Serialize;
+use std::path::Path;
+
+const BUILT_IN: &[(&str, &str)] = &[
+    ("ack.en.j2", include_str!("../templates/ack.en.j2")),
+    ("ack.ar.j2", include_str!("../templates/ack.ar.j2")),
+    ("notify.en.j2", include_str!("../templates/notify.en.j2")),
+    ("notify.ar.j2", include_str!("../templates/notify.ar.j2")),
+    ("done.en.j2", include_str!("../templates/done.en.j2")),
+    ("done.ar.j2", include_str!("../templates/done.ar.j2")),
+    ("followup.en.j2", include_str!("../templates/followup.en.j2")),
+    ("followup.ar.j2", include_str!("../templates/followup.ar.j2")),
+    ("error.en.j2", include_str!("../templates/error.en.j2")),
+    ("error.ar.j2", include_str!("../templates/error.ar.j2")),
+];
+
+/// A rendered mail: one-line subject, plain text and HTML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// The built-in templates, each replaced by a file of the same name in `dir` if present.
+    pub fn load(dir: Option<&Path>) -> Result<Templates> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
+        for (name, source) in BUILT_IN {
+            let custom = dir.map(|d| d.join(name)).filter(|p| p.is_file());
+            let text = match &custom {
+                Some(p) => std::fs::read_to_string(p)
+                    .with_context(|| format!("Cannot read template {}", p.display()))?,
+                None => (*source).to_string(),
+            };
+            env.add_template_owned(name.to_string(), text)
+                .with_context(|| match &custom {
+                    Some(p) => format!("Template {} does not compile", p.display()),
+                    None => format!("Built-in template {name} does not compile"),
+                })?;
+        }
+        Ok(Templates { env })
+    }
+
+    /// Render `KIND.LANG.j2` with `ctx`.
+    pub fn render<S: Serialize>(&self, kind: &str, lang: Language, ctx: S) -> Result<Rendered> {
+        let name = format!("{kind}.{}.j2", lang.as_str());
+        let tmpl = self
+            .env
+            .get_template(&name)
+            .with_context(|| format!("No template {name}"))?;
+        let mut state = tmpl
+            .eval_to_state(ctx)
+            .with_context(|| format!("Cannot render {name}"))?;
+        let mut block = |b: &str| {
+            state
+                .render_block(b)
+                .with_context(|| format!("Cannot render block {b} of {name}"))
+        };
+        let subject = one_line(&block("subject")?);
+        let text = block("text")?.trim().to_string() + "\n";
+        let html = block("html")?.trim().to_string() + "\n";
+        Ok(Rendered {
+            subject,
+            text,
+            html,
+        })
+    }
+}
+
+/// Collapse every control character (CR, LF, tabs, …) into single spaces: nothing that came
+/// from a mail can start a new header line.
+pub fn one_line(s: &str) -> String {
+    s.split(|c: char| c.is_control())
+        .flat_map(str::split_whitespace)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx(title: &str) -> serde_json::Value {
+        json!({
+            "task": {"id": 7, "title": title, "category": "bookkeeping", "due": "2026-12-01 17:00",
+                     "assignee": "sara@va.example", "contract": "acme", "requester": "boss@acme.example",
+                     "priority": "high", "note": "<b>please</b>", "body": "x"},
+            "desk": "Sara's desk",
+        })
+    }
+
+    #[test]
+    fn every_kind_renders_in_both_languages() {
+        let t = Templates::load(None).expect("built-ins compile");
+        for kind in ["ack", "notify", "done", "followup", "error"] {
+            for lang in [Language::En, Language::Ar] {
+                let r = t.render(kind, lang, ctx("Invoice")).expect("renders");
+                assert!(r.subject.contains("[#7]"), "{kind}.{lang:?}: {}", r.subject);
+                assert!(r.html.contains("<html"), "{kind}.{lang:?}");
+                assert!(!r.text.trim().is_empty());
+                if lang == Language::Ar {
+                    assert!(r.html.contains("dir=\"rtl\""), "{kind}: Arabic HTML is right-to-left");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_hostile_subject_cannot_break_the_header_or_the_html() {
+        let t = Templates::load(None).expect("built-ins compile");
+        let r = t
+            .render("ack", Language::En, ctx("Hi\r\nBcc: victim@example.com <script>"))
+            .expect("renders");
+        assert!(!r.subject.contains('\n') && !r.subject.contains('\r'));
+        assert!(r.subject.contains("Hi Bcc: victim@example.com"));
+        assert!(!r.html.contains("<script>"), "HTML is escaped");
+        assert!(r.html.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn a_template_in_the_override_directory_replaces_the_built_in() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(
+            dir.path().join("ack.en.j2"),
+            "{% block subject %}Got it #{{ task.id }}{% endblock %}{% block text %}ok{% endblock %}{% block html %}<p>ok</p>{% endblock %}",
+        )
+        .expect("write");
+        let t = Templates::load(Some(dir.path())).expect("loads");
+        assert_eq!(t.render("ack", Language::En, ctx("x")).expect("r").subject, "Got it #7");
+        assert!(t.render("ack", Language::Ar, ctx("x")).expect("r").subject.contains("[#7]"));
+    }
+}
