@@ -284,9 +284,10 @@ pub(crate) fn label_line(line: &str) -> Option<(Field, &str)> {
         return None;
     }
     let field = *LABEL_MAP.get(&fold(label))?;
-    let value = t
-        .get(colon + clen..)?
-        .trim_matches([' ', '\t', '*', '\u{a0}', '\r']);
+    let value = t.get(colon + clen..)?.trim_matches([
+        ' ', '\t', '*', '\u{a0}', '\r', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}',
+        '\u{202d}', '\u{202e}',
+    ]);
     Some((field, value))
 }
 
@@ -336,7 +337,12 @@ pub fn parse_address(value: &str) -> Option<Address> {
     let clean_name = |n: &str| {
         let n = n
             .trim()
-            .trim_matches(|c: char| c == '"' || c == '\'' || c == '*' || c.is_whitespace())
+            .trim_matches(|c: char| {
+                matches!(
+                    c,
+                    '"' | '\'' | '*' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}'
+                ) || c.is_whitespace()
+            })
             .trim();
         (!n.is_empty()).then(|| n.to_string())
     };

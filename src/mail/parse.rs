@@ -304,7 +304,49 @@ fn body_text(msg: &mail_parser::Message<'_>) -> String {
             _ => {}
         }
     }
-    html.map(|h| html_to_text(&h)).unwrap_or_default()
+    if let Some(h) = html {
+        return html_to_text(&h);
+    }
+    // Broken MIME (a multipart without its boundary) leaves the whole body as one text part.
+    let text = msg.parts.iter().find_map(|p| match &p.body {
+        PartType::Text(t) => Some(t.replace("\r\n", "\n")),
+        _ => None,
+    });
+    let text = text.or_else(|| {
+        // No part at all: the raw bytes after the header.
+        let raw: &[u8] = &msg.raw_message;
+        let end = raw.windows(2).position(|w| w == b"\n\n" || w == b"\n\r")?;
+        let body = raw.get(end + 2..)?;
+        if body.iter().take(4096).any(|&b| b == 0) {
+            return None;
+        }
+        Some(String::from_utf8_lossy(body).replace("\r\n", "\n"))
+    });
+    text.map(|t| unwrap_unannounced_parts(&t))
+        .unwrap_or_default()
+}
+
+/// A body that still holds `--boundary` lines: the first part that is plain text, without
+/// its part headers; the text unchanged when it holds no such part.
+fn unwrap_unannounced_parts(text: &str) -> String {
+    let Some(first) = text.lines().find(|l| !l.trim().is_empty()) else {
+        return String::new();
+    };
+    let first = first.trim_end();
+    let is_delimiter = first.len() > 2 && first.starts_with("--") && !first.contains(' ');
+    if !is_delimiter {
+        return text.to_string();
+    }
+    for part in text.split(first).skip(1) {
+        let (head, body) = part.split_once("\n\n").unwrap_or(("", part));
+        let head = head.to_ascii_lowercase();
+        let plain = !head.contains("content-type:") || head.contains("text/plain");
+        let body = body.trim().trim_end_matches("--").trim_end();
+        if plain && !body.is_empty() && !head.starts_with("--") {
+            return body.to_string();
+        }
+    }
+    text.to_string()
 }
 
 fn content_type_of(part: &mail_parser::MessagePart<'_>) -> String {
