@@ -389,3 +389,36 @@ fn replies_give_the_new_text() {
     }
     report("replies", total - failures.len(), total, &failures, total);
 }
+
+/// reply_bodies/expected/ holds the whole expected new text for the ert__ files.
+const ERT_EXCEPTIONS: &[(&str, &str)] = &[(
+    "ert__embedded_email_7.txt",
+    "an interleaved reply: upstream keeps the inline `>` quote and the text below it; musaid keeps the text above the quote",
+)];
+
+#[test]
+fn reply_bodies_full_expected_text() {
+    let Some(root) = corpus() else { return };
+    let all = files(&root, "reply_bodies/expected");
+    let mut failures = Vec::new();
+    for p in &all {
+        let file = p
+            .file_name()
+            .map(|f| f.to_string_lossy().replace(".trimmed.txt", ".txt"))
+            .unwrap_or_default();
+        let src = std::fs::read_to_string(root.join("reply_bodies").join(&file)).expect("read");
+        let want = std::fs::read_to_string(p).expect("read");
+        let got = quote::new_text(&src);
+        let known = ERT_EXCEPTIONS.iter().any(|(f, _)| *f == file);
+        if got.trim() != want.trim() && !known {
+            failures.push(format!("{file}: got {got:?}"));
+        }
+    }
+    report(
+        "reply_bodies/expected (whole text)",
+        all.len() - failures.len(),
+        all.len(),
+        &failures,
+        all.len(),
+    );
+}

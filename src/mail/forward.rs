@@ -24,6 +24,9 @@ pub(crate) enum Field {
 /// Fold text for label matching: lower-case, Arabic diacritics (harakat U+064B–U+065F,
 /// U+0670) and tatweel removed, alef forms (أ إ آ ٱ) unified to ا, invisible marks dropped.
 pub(crate) fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -298,7 +301,11 @@ pub(crate) fn separator(line: &str) -> Option<(&'static str, &str)> {
     if content.len() > 4000 || content.is_empty() {
         return None;
     }
-    if let Some(c) = DASHED.captures(content) {
+    let dashed = content.starts_with("--");
+    if !dashed && content.len() > 120 {
+        return None;
+    }
+    if let Some(c) = dashed.then(|| DASHED.captures(content)).flatten() {
         let dashes = c.get(1).map_or(0, |m| m.as_str().len());
         let phrase = c.get(2).map_or("", |m| m.as_str());
         let rest = c.get(3).map_or("", |m| m.as_str());
@@ -316,6 +323,10 @@ pub(crate) fn separator(line: &str) -> Option<(&'static str, &str)> {
     let bare = content
         .trim_matches(['-', '_', ' ', '\t', '*'])
         .trim_end_matches([':', '：', ' ']);
+    // Separator phrases have at most five words.
+    if bare.is_empty() || bare.split_whitespace().nth(5).is_some() {
+        return None;
+    }
     let folded = fold(bare);
     let style = SEPARATOR_MAP.get(&folded)?;
     let style = if folded == "forwarded message" {

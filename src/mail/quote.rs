@@ -65,15 +65,19 @@ pub(crate) fn attribution_at(lines: &[&str], i: usize) -> Option<(usize, usize)>
     if end != i && !f.contains('@') {
         return None;
     }
-    if i > 0 && !ATTRIBUTION_START.is_match(&f) {
-        if let Some(prev) = lines.get(i - 1) {
+    // Headers wrapped over up to three lines: walk back to the line that starts them.
+    if !ATTRIBUTION_START.is_match(&f) {
+        for k in 1..=2 {
+            let Some(prev) = i.checked_sub(k).and_then(|p| lines.get(p)) else {
+                break;
+            };
             let (pd, pc) = unquote(prev);
-            if pd == depth
-                && !pc.trim().is_empty()
-                && ATTRIBUTION_START.is_match(&fold(pc))
-                && pc.len() < 200
-            {
-                start = i - 1;
+            if pd != depth || pc.trim().is_empty() || pc.len() >= 200 {
+                break;
+            }
+            if ATTRIBUTION_START.is_match(&fold(pc)) {
+                start = i - k;
+                break;
             }
         }
     }
