@@ -526,10 +526,16 @@ pub fn find_inline_with_subject(text: &str, subject: Option<&str>) -> Option<For
     let kind = subject_kind(subject);
     let lines: Vec<&str> = text.lines().take(MAX_LINES).collect();
     for (i, line) in lines.iter().enumerate() {
-        let (_, content) = unquote(line);
+        let (depth, content) = unquote(line);
         let trimmed = content.trim();
         if trimmed.is_empty() {
             continue;
+        }
+        // In a reply, a forward block inside the quoted original is not this mail's forward.
+        if kind == SubjectKind::Reply
+            && (depth > 0 || super::quote::attribution_at(&lines, i).is_some())
+        {
+            return None;
         }
         let note = || join_trim(lines.get(..i).unwrap_or_default());
         if let Some((style, rest)) = separator(line) {
@@ -701,6 +707,15 @@ mod tests {
         assert_eq!(email(&f), "john.doe@acme.com");
         assert_eq!(f.original_subject.as_deref(), Some("Integer"));
         assert!(find_inline(t).is_none());
+    }
+
+    #[test]
+    fn reply_quoting_a_forward_is_not_a_forward() {
+        let t = "Done.\n\nOn Mon, 1 Dec 2026 at 10:00, musaid <tasks@va.example> wrote:\n> Task #42\n> ---------- Forwarded message ---------\n> From: Jane <jane@x.example>\n> Subject: Invoice\n";
+        assert!(find_inline_with_subject(t, Some("Re: [#42] Invoice")).is_none());
+        let t = "Also this one.\n\n---------- Forwarded message ---------\nFrom: Jane <jane@x.example>\nSubject: Invoice 2\n\nPay.";
+        let f = find_inline_with_subject(t, Some("Re: [#42] Invoice")).unwrap();
+        assert_eq!(f.original_subject.as_deref(), Some("Invoice 2"));
     }
 
     #[test]

@@ -51,17 +51,31 @@ pub fn parse(raw: &[u8]) -> Result<Message, ParseError> {
         .and_then(|p| p.content_type())
         .and_then(|ct| ct.attribute("charset"))
         .and_then(|cs| mail_parser::decoders::charsets::map::charset_decoder(cs.as_bytes()));
+    // Address headers written in raw 8-bit are parsed again from their decoded text.
+    let mut redecoded: Vec<(String, String)> = Vec::new();
     for h in parsed.headers().iter().take(MAX_HEADERS) {
         let name = h.name().to_string();
         let value = header_text_with(&parsed, h, fallback);
+        if fallback.is_some() && is_raw_8bit(&parsed, h) {
+            redecoded.push((name.to_ascii_lowercase(), value.clone()));
+        }
         msg.headers.push((name, value));
     }
+    let pick = |name: &str, parsed_value: Option<&mail_parser::Address<'_>>| -> Vec<Address> {
+        match redecoded.iter().find(|(n, _)| n == name) {
+            Some((_, text)) => reparse_addresses(text),
+            None => addresses(parsed_value),
+        }
+    };
 
-    msg.from = first_address(parsed.from());
-    msg.sender = first_address(parsed.sender()).filter(|s| Some(s) != msg.from.as_ref());
-    msg.reply_to = addresses(parsed.reply_to());
-    msg.to = addresses(parsed.to());
-    msg.cc = addresses(parsed.cc());
+    msg.from = pick("from", parsed.from()).into_iter().next();
+    msg.sender = pick("sender", parsed.sender())
+        .into_iter()
+        .next()
+        .filter(|s| Some(s) != msg.from.as_ref());
+    msg.reply_to = pick("reply-to", parsed.reply_to());
+    msg.to = pick("to", parsed.to());
+    msg.cc = pick("cc", parsed.cc());
     msg.subject = truncate(msg.header("Subject").unwrap_or("").trim(), MAX_FIELD);
     msg.date = parsed.date().and_then(to_chrono);
 
@@ -130,20 +144,38 @@ fn header_text(msg: &mail_parser::Message<'_>, h: &mail_parser::Header<'_>) -> S
 
 type Decoder = fn(&[u8]) -> String;
 
+fn raw_value<'a>(msg: &'a mail_parser::Message<'_>, h: &mail_parser::Header<'_>) -> &'a [u8] {
+    let raw = msg
+        .raw_message
+        .get(h.offset_start as usize..h.offset_end as usize)
+        .unwrap_or_default();
+    raw.get(..raw.len().min(MAX_HEADER_VALUE * 4))
+        .unwrap_or_default()
+}
+
+/// Raw 8-bit text (not UTF-8, no RFC 2047 words): written in the message's charset.
+fn is_raw_8bit(msg: &mail_parser::Message<'_>, h: &mail_parser::Header<'_>) -> bool {
+    let raw = raw_value(msg, h);
+    std::str::from_utf8(raw).is_err() && !raw.windows(2).any(|w| w == b"=?")
+}
+
+/// Addresses from an already decoded header value.
+fn reparse_addresses(text: &str) -> Vec<Address> {
+    let line = format!("{text}\n");
+    match MessageStream::new(line.as_bytes()).parse_address() {
+        HeaderValue::Address(a) => addresses(Some(&a)),
+        _ => Vec::new(),
+    }
+}
+
 fn header_text_with(
     msg: &mail_parser::Message<'_>,
     h: &mail_parser::Header<'_>,
     fallback: Option<Decoder>,
 ) -> String {
-    let raw = msg
-        .raw_message
-        .get(h.offset_start as usize..h.offset_end as usize)
-        .unwrap_or_default();
-    let raw = raw
-        .get(..raw.len().min(MAX_HEADER_VALUE * 4))
-        .unwrap_or_default();
+    let raw = raw_value(msg, h);
     if let Some(decode) = fallback {
-        if std::str::from_utf8(raw).is_err() && !raw.windows(2).any(|w| w == b"=?") {
+        if is_raw_8bit(msg, h) {
             return truncate(collapse_ws(&decode(raw)).trim(), MAX_HEADER_VALUE);
         }
     }
@@ -304,6 +336,13 @@ fn body_text(msg: &mail_parser::Message<'_>) -> String {
             _ => {}
         }
     }
+    // multipart/related with its HTML root listed after an image leaves the HTML among the parts.
+    let html = html.or_else(|| {
+        msg.parts.iter().find_map(|p| match &p.body {
+            PartType::Html(h) if p.attachment_name().is_none() => Some(h.to_string()),
+            _ => None,
+        })
+    });
     if let Some(h) = html {
         return html_to_text(&h);
     }
@@ -312,7 +351,20 @@ fn body_text(msg: &mail_parser::Message<'_>) -> String {
         PartType::Text(t) => Some(t.replace("\r\n", "\n")),
         _ => None,
     });
+    // A multipart whose boundary is missing comes out as one binary part.
     let text = text.or_else(|| {
+        let root = msg.parts.first()?;
+        match &root.body {
+            PartType::Binary(b) if content_type_of(root).starts_with("multipart/") => {
+                Some(String::from_utf8_lossy(b).replace("\r\n", "\n"))
+            }
+            _ => None,
+        }
+    });
+    let text = text.or_else(|| {
+        if !msg.parts.is_empty() {
+            return None;
+        }
         // No part at all: the raw bytes after the header.
         let raw: &[u8] = &msg.raw_message;
         let end = raw.windows(2).position(|w| w == b"\n\n" || w == b"\n\r")?;
@@ -326,27 +378,35 @@ fn body_text(msg: &mail_parser::Message<'_>) -> String {
         .unwrap_or_default()
 }
 
-/// A body that still holds `--boundary` lines: the first part that is plain text, without
-/// its part headers; the text unchanged when it holds no such part.
+/// A body that still holds `--boundary` lines: the first plain-text part (else the first
+/// HTML part, as text) without its part headers; the text unchanged when it holds none.
 fn unwrap_unannounced_parts(text: &str) -> String {
-    let Some(first) = text.lines().find(|l| !l.trim().is_empty()) else {
-        return String::new();
-    };
-    let first = first.trim_end();
-    let is_delimiter = first.len() > 2 && first.starts_with("--") && !first.contains(' ');
-    if !is_delimiter {
+    let delimiter = text.lines().take(50).map(str::trim_end).find(|l| {
+        l.len() > 2
+            && l.starts_with("--")
+            && !l.contains(' ')
+            && !l.trim_start_matches('-').is_empty()
+    });
+    let Some(delimiter) = delimiter else {
         return text.to_string();
-    }
-    for part in text.split(first).skip(1) {
+    };
+    let mut html = None;
+    for part in text.split(delimiter).skip(1) {
+        let part = part.trim_start_matches(['\r', '\n']);
         let (head, body) = part.split_once("\n\n").unwrap_or(("", part));
         let head = head.to_ascii_lowercase();
-        let plain = !head.contains("content-type:") || head.contains("text/plain");
         let body = body.trim().trim_end_matches("--").trim_end();
-        if plain && !body.is_empty() && !head.starts_with("--") {
+        if body.is_empty() || head.starts_with("--") {
+            continue;
+        }
+        if !head.contains("content-type:") || head.contains("text/plain") {
             return body.to_string();
         }
+        if html.is_none() && head.contains("text/html") && !head.contains("base64") {
+            html = Some(html_to_text(body));
+        }
     }
-    text.to_string()
+    html.unwrap_or_else(|| text.to_string())
 }
 
 fn content_type_of(part: &mail_parser::MessagePart<'_>) -> String {
@@ -489,6 +549,22 @@ mod tests {
         assert_eq!(m.header("subject"), Some("a long café"));
         assert!(m.auto.list_header);
         assert_eq!(m.auto.return_path.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn raw_8bit_headers_use_the_message_charset() {
+        let raw = b"From: \xda\xe3\xd1 <omar@acme.example>\r\nSubject: \xd8\xe1\xc8\r\nContent-Type: text/plain; charset=windows-1256\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\xe3\xd1\xcd\xc8\xc7\r\n";
+        let m = parse(raw).unwrap();
+        assert_eq!(m.subject, "طلب");
+        assert_eq!(m.from.as_ref().and_then(|a| a.name.as_deref()), Some("عمر"));
+        assert_eq!(m.from_email(), "omar@acme.example");
+        assert_eq!(m.text.trim(), "مرحبا");
+    }
+
+    #[test]
+    fn multipart_without_boundary_keeps_its_text() {
+        let raw = b"From: a@b.example\r\nContent-Type: multipart/mixed\r\n\r\n--xyz\r\nContent-Type: text/plain\r\n\r\nCall the bank.\r\n--xyz--\r\n";
+        assert_eq!(parse(raw).unwrap().text, "Call the bank.");
     }
 
     #[test]
