@@ -523,7 +523,16 @@ pub fn find_inline(text: &str) -> Option<Forward> {
 /// block is a quoted reply, not a forward; under `Fwd:` a reply-style `On … wrote:` header
 /// (Outlook for Mac) introduces the forwarded original.
 pub fn find_inline_with_subject(text: &str, subject: Option<&str>) -> Option<Forward> {
-    let kind = subject_kind(subject);
+    find_inline_in(text, subject, false)
+}
+
+/// Like [`find_inline_with_subject`]; `in_reply` (the mail has `In-Reply-To`) makes a
+/// subject without `Fwd:`/`Re:` count as a reply.
+pub fn find_inline_in(text: &str, subject: Option<&str>, in_reply: bool) -> Option<Forward> {
+    let kind = match subject_kind(subject) {
+        SubjectKind::Unknown if in_reply => SubjectKind::Reply,
+        k => k,
+    };
     let lines: Vec<&str> = text.lines().take(MAX_LINES).collect();
     for (i, line) in lines.iter().enumerate() {
         let (depth, content) = unquote(line);
@@ -697,6 +706,8 @@ mod tests {
         let t = "Ok\n\n________________________________\nFrom: Jane <jane@x.example>\nSent: Monday\nTo: me@y.example\nSubject: Re: x\n\nhi";
         assert!(find_inline(t).is_some());
         assert!(find_inline_with_subject(t, Some("RE: x")).is_none());
+        assert!(find_inline_in(t, Some("x"), true).is_none());
+        assert!(find_inline_in(t, Some("FW: x"), true).is_some());
     }
 
     #[test]

@@ -97,8 +97,9 @@ pub fn parse(raw: &[u8]) -> Result<Message, ParseError> {
     msg.attachments = attachments(&parsed);
     msg.auto = auto_signals(&msg.headers, &parsed);
 
-    msg.forward = attached_forward(&parsed, &msg.text)
-        .or_else(|| forward::find_inline_with_subject(&msg.text, Some(&msg.subject)));
+    msg.forward = attached_forward(&parsed, &msg.text).or_else(|| {
+        forward::find_inline_in(&msg.text, Some(&msg.subject), !msg.in_reply_to.is_empty())
+    });
     msg.new_text = match &msg.forward {
         Some(f) => quote::new_text(&f.note),
         None => quote::new_text(&msg.text),
