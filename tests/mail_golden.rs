@@ -94,3 +94,47 @@ fn windows_1256_forward_decodes() {
     let f = m.forward.expect("forward");
     assert_eq!(f.body, "القاعة متاحة يوم الثلاثاء.");
 }
+
+/// Truncated and corrupted fixtures parse or fail cleanly, never panic.
+#[test]
+fn damaged_fixtures_never_panic() {
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for entry in std::fs::read_dir(fixtures()).expect("fixtures dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "eml") {
+            continue;
+        }
+        let raw = std::fs::read(&path).expect("read fixture");
+        for cut in (0..raw.len()).step_by(53) {
+            let res = std::panic::catch_unwind(|| {
+                mail::parse(raw.get(..cut).unwrap_or_default())
+                    .map(|m| auto::classify(&m, OUR_ADDRESS))
+            });
+            assert!(res.is_ok(), "{} cut at {cut} panicked", path.display());
+        }
+        for round in 0..30 {
+            let mut bad = raw.clone();
+            for _ in 0..8 {
+                let len = bad.len().max(1) as u64;
+                let at = (next() % len) as usize;
+                if let Some(b) = bad.get_mut(at) {
+                    *b = (next() & 0xff) as u8;
+                }
+            }
+            let res = std::panic::catch_unwind(|| {
+                mail::parse(&bad).map(|m| auto::classify(&m, OUR_ADDRESS))
+            });
+            assert!(
+                res.is_ok(),
+                "{} corruption round {round} panicked",
+                path.display()
+            );
+        }
+    }
+}

@@ -8,6 +8,8 @@ use std::sync::LazyLock;
 
 /// Longer bodies are only scanned this far for a forward block.
 const MAX_LINES: usize = 20_000;
+/// A header block is never longer than this (keeps the scan linear on hostile bodies).
+const MAX_BLOCK_LINES: usize = 40;
 /// How many blank lines may separate a separator from its header block.
 const MAX_GAP: usize = 3;
 
@@ -428,6 +430,9 @@ fn read_block(lines: &[&str], start: usize, skip_blank: bool) -> (Block, usize) 
     let mut gap = 0;
     let mut last: Option<Field> = None;
     while let Some(line) = lines.get(i) {
+        if i >= start + MAX_BLOCK_LINES {
+            break;
+        }
         let (depth, content) = unquote(line);
         if content.trim().is_empty() {
             if b.labels == 0 && skip_blank && gap < MAX_GAP {
@@ -534,7 +539,12 @@ pub fn find_inline_in(text: &str, subject: Option<&str>, in_reply: bool) -> Opti
         k => k,
     };
     let lines: Vec<&str> = text.lines().take(MAX_LINES).collect();
+    // A bare block that is not a whole header block holds no whole block either.
+    let mut skip_until = 0;
     for (i, line) in lines.iter().enumerate() {
+        if i < skip_until {
+            continue;
+        }
         let (depth, content) = unquote(line);
         let trimmed = content.trim();
         if trimmed.is_empty() {
@@ -581,6 +591,7 @@ pub fn find_inline_in(text: &str, subject: Option<&str>, in_reply: bool) -> Opti
                     body_after(&lines, end, b.quoted),
                 ));
             }
+            skip_until = end;
             continue;
         }
         if kind == SubjectKind::Forward {
@@ -727,6 +738,15 @@ mod tests {
         let t = "Also this one.\n\n---------- Forwarded message ---------\nFrom: Jane <jane@x.example>\nSubject: Invoice 2\n\nPay.";
         let f = find_inline_with_subject(t, Some("Re: [#42] Invoice")).unwrap();
         assert_eq!(f.original_subject.as_deref(), Some("Invoice 2"));
+    }
+
+    #[test]
+    fn hostile_bodies_stay_fast() {
+        let t = "To: a@b.example\n".repeat(20_000);
+        let start = std::time::Instant::now();
+        assert!(find_inline(&t).is_none());
+        let _ = crate::mail::quote::new_text(&t);
+        assert!(start.elapsed().as_secs() < 2, "took {:?}", start.elapsed());
     }
 
     #[test]
