@@ -160,13 +160,34 @@ fn find_cut(lines: &[&str]) -> Option<(usize, usize)> {
 }
 
 /// Cut the signature: a `-- ` line, or a "Sent from my iPhone"-style line.
+fn is_device_line(t: &str) -> bool {
+    t.len() < 120 && DEVICE_SIGNATURE.is_match(&fold(t))
+}
+
+/// A device line only counts near the end (at most three lines, or more device lines, follow it), so that
+/// "Sent with the courier this morning." in the middle of a note stays.
 fn strip_signature(lines: &[&str]) -> usize {
+    let non_empty_after = |i: usize| {
+        lines
+            .iter()
+            .skip(i + 1)
+            .filter(|l| !l.trim().is_empty())
+            .take(4)
+            .count()
+    };
+    let next_is_device = |i: usize| {
+        lines
+            .iter()
+            .skip(i + 1)
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| is_device_line(l.trim_end()))
+    };
     for (i, l) in lines.iter().enumerate() {
         let t = l.trim_end();
         if t == "--" || t == "-- " || t == "—" {
             return i;
         }
-        if DEVICE_SIGNATURE.is_match(&fold(t)) {
+        if is_device_line(t) && (non_empty_after(i) <= 3 || next_is_device(i)) {
             return i;
         }
     }
@@ -276,6 +297,12 @@ mod tests {
     fn signature_and_device_lines() {
         assert_eq!(new_text("Done\n\n-- \nSara\nVA"), "Done");
         assert_eq!(new_text("Done\n\nSent from my iPhone"), "Done");
+    }
+
+    #[test]
+    fn device_words_inside_a_note_stay() {
+        let t = "Sent with the courier this morning.\nTracking: 123\nArrives Tuesday.\nInvoice attached.\n#done";
+        assert_eq!(new_text(t), t);
     }
 
     #[test]
