@@ -301,6 +301,12 @@ static BLOCK_TAG: LazyLock<Regex> = LazyLock::new(|| {
 });
 static BR_TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)<br\b[^>]*>").expect("static regex"));
+static QUOTE_OPEN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)<blockquote\b[^>]*>").expect("static regex"));
+static QUOTE_CLOSE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)</blockquote\s*>").expect("static regex"));
+/// Deeper `<blockquote>` nesting is shown at this depth.
+const MAX_QUOTE_DEPTH: usize = 20;
 static MANY_NEWLINES: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\n{3,}").expect("static regex"));
 
@@ -312,15 +318,32 @@ pub fn html_to_text(html: &str) -> String {
         html.to_string()
     };
     let marked = BR_TAG.replace_all(&html, "<br>");
+    let marked = QUOTE_OPEN.replace_all(&marked, "<br>\u{E000}<br>");
+    let marked = QUOTE_CLOSE.replace_all(&marked, "<br>\u{E001}<br>");
     let marked = BLOCK_TAG.replace_all(&marked, "<br>");
     let text = mp_html_to_text(&marked);
-    let lines: Vec<&str> = text.lines().map(|l| l.trim_end()).collect();
-    let joined = lines
-        .iter()
-        .map(|l| l.replace('\u{a0}', " ").trim_end().to_string())
-        .map(|l| l.strip_prefix(' ').map(str::to_string).unwrap_or(l))
-        .collect::<Vec<_>>()
-        .join("\n");
+    // Text inside <blockquote> is quoted with `>` as a plain-text client would.
+    let mut depth = 0usize;
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let mut l = String::with_capacity(line.len());
+        for c in line.chars() {
+            match c {
+                '\u{E000}' => depth += 1,
+                '\u{E001}' => depth = depth.saturating_sub(1),
+                '\u{a0}' => l.push(' '),
+                c => l.push(c),
+            }
+        }
+        let l = l.trim_end();
+        let l = l.strip_prefix(' ').unwrap_or(l);
+        if depth > 0 && !l.is_empty() {
+            lines.push(format!("{} {l}", ">".repeat(depth.min(MAX_QUOTE_DEPTH))));
+        } else {
+            lines.push(l.to_string());
+        }
+    }
+    let joined = lines.join("\n");
     MANY_NEWLINES
         .replace_all(&joined, "\n\n")
         .trim()
@@ -573,5 +596,9 @@ mod tests {
         let t = html_to_text("<div>Hi &amp; bye</div><div>second</div><p>third&nbsp;x</p>");
         assert_eq!(t, "Hi & bye\nsecond\nthird x");
         assert_eq!(html_to_text("a<br/>b<br><br>c"), "a\nb\n\nc");
+        assert_eq!(
+            html_to_text("<div>Yes</div><blockquote type=\"cite\">old<br>text</blockquote>"),
+            "Yes\n\n> old\n> text"
+        );
     }
 }

@@ -11,7 +11,7 @@ const MAX_LINES: usize = 20_000;
 /// "wrote" in the languages clients write quote headers in (folded, lower-case).
 static WROTE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?x)(wrote|writes|schrieb|a\s+écrit|escribió|escribio|пишет|пише|написал|написала|написав|napisał|napisala|kirjoitti|skrev|schreef|geschreven|ha\s+scritto|scrisse|escreveu|yazdı|写道|寫道|のメッセージ|كتب)",
+        r"(?x)(wrote|writes|schrieb|a\s+écrit|escribió|escribio|пишет|пише|написал|написала|написав|napisał|napisala|kirjoitti|skrev|schreef|geschreven|ha\s+scritto|scrisse|escreveu|yazdı|写道|寫道|のメッセージ|كتب|كتابة\s+ما\s+يلي)",
     )
     .expect("static regex")
 });
@@ -271,6 +271,12 @@ mod tests {
         assert_eq!(new_text(t), "#تم\nتم الإرسال");
         let t = "حسنا\n\nكتب علي <ali@x.example>:\n> نص";
         assert_eq!(new_text(t), "حسنا");
+    }
+
+    #[test]
+    fn arabic_outlook_header_block() {
+        let t = "تم الحجز.\n\nمن: musaid <tasks@va.example>\nأُرسل: الاثنين، ١ ديسمبر ٢٠٢٦ ١٠:٠٠ ص\nإلى: سارة <sara@va.example>\nالموضوع: [#43] حجز قاعة\n\nتم إنشاء المهمة";
+        assert_eq!(new_text(t), "تم الحجز.");
     }
 
     #[test]
