@@ -668,6 +668,7 @@ mod tests {
             (a.name.as_deref(), a.email.as_str()),
             (Some("John Doe"), "")
         );
+        assert_eq!(a.to_string(), "John Doe");
         let a = parse_address(
             "John<mailto:j@acme.com> <j@acme.com<mailto:j@acme.com>> on behalf of t@acme.com",
         )
