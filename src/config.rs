@@ -160,9 +160,7 @@ impl OwnerPattern {
     pub fn matches(&self, email: &str) -> bool {
         match self {
             OwnerPattern::Exact(a) => a == email,
-            OwnerPattern::Domain(d) => email
-                .rsplit_once('@')
-                .is_some_and(|(_, dom)| dom == d),
+            OwnerPattern::Domain(d) => email.rsplit_once('@').is_some_and(|(_, dom)| dom == d),
             OwnerPattern::Any => true,
         }
     }

@@ -26,7 +26,9 @@ pub struct Address {
 impl std::fmt::Display for Address {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.name {
-            Some(n) if !n.is_empty() => write!(f, "{n} <{}>", self.email),
+            Some(n) if !n.is_empty() && !self.email.is_empty() => write!(f, "{n} <{}>", self.email),
+            // A forward block may name its author without an address.
+            Some(n) if !n.is_empty() => f.write_str(n),
             _ => f.write_str(&self.email),
         }
     }
