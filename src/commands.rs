@@ -12,7 +12,9 @@ pub enum Command {
     /// Minutes worked, from `#time 1h30m`, `90m`, `1:30`.
     Time(u32),
     /// A `#word` that is no command, or a command whose argument is wrong.
-    Unknown { error: String },
+    Unknown {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
