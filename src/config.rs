@@ -1,7 +1,25 @@
 //! TOML → [`Config`]: the one configuration file (SPEC, Configuration).
 //!
 //! Unknown keys and bad values are errors that name `file:line` and say what to
-//! write instead. Secrets are never stored in the file and never printed.
+//! write instead; as many as can be found are reported at once. Secrets are never
+//! stored in the file and never printed.
+//!
+//! Relative paths (`state_dir`, `rules_dir`, `templates_dir`, `password_file`, `ca_file`)
+//! are resolved against the directory of the config file, so a config and its rules can
+//! move together. Defaults: `state_dir = "/var/lib/musaid"`, `rules_dir = "rules"` (next to
+//! the config file), IMAP port 993 (143 without implicit TLS), SMTP port 465 (587 for
+//! starttls, 25 for none), `tls = "implicit"`, `mailbox = "INBOX"`, `after = "keep"`,
+//! `idle = true`, `poll_interval = "60s"`, `first_sync = "new"`, `language = "en"`, and the
+//! `[policy]` of [`Policy::default`].
+
+mod diag;
+mod load;
+mod secret;
+pub mod units;
+
+pub(crate) use diag::{did_you_mean, Diag};
+
+pub use load::{is_valid_address, load, load_str};
 
 use crate::model::Language;
 use crate::windows::WindowSpec;
@@ -256,8 +274,38 @@ pub struct ConfigError {
     pub errors: Vec<String>,
 }
 
-/// Read and validate the config file. (Skeleton.)
-pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let _ = path;
-    unimplemented!("skeleton")
+/// The config file to read: `--config PATH`, else `$MUSAID_CONFIG`, else [`DEFAULT_PATH`].
+pub fn config_path(cli: Option<&Path>) -> PathBuf {
+    choose_config_path(cli, std::env::var_os("MUSAID_CONFIG"))
+}
+
+fn choose_config_path(cli: Option<&Path>, env: Option<std::ffi::OsString>) -> PathBuf {
+    match (cli, env) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(e)) if !e.is_empty() => PathBuf::from(e),
+        _ => PathBuf::from(DEFAULT_PATH),
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    #[test]
+    fn config_path_prefers_flag_then_env_then_default() {
+        let flag = Path::new("/tmp/flag.toml");
+        assert_eq!(
+            choose_config_path(Some(flag), Some("/tmp/env.toml".into())),
+            flag
+        );
+        assert_eq!(
+            choose_config_path(None, Some("/tmp/env.toml".into())),
+            Path::new("/tmp/env.toml")
+        );
+        assert_eq!(
+            choose_config_path(None, Some("".into())),
+            Path::new(DEFAULT_PATH)
+        );
+        assert_eq!(choose_config_path(None, None), Path::new(DEFAULT_PATH));
+    }
 }

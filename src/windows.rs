@@ -1,6 +1,8 @@
 //! Response windows, holidays and business time. Pure: `now` is always an argument.
 
 use chrono::{NaiveTime, Weekday};
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// One contracted response window as written in the config.
@@ -32,6 +34,248 @@ pub enum DueSpec {
     BusinessHours(u32),
     /// Plain wall-clock time (`"3 days"`, `"48h"`).
     Wall(Duration),
+}
+
+/// The longest window a cron start may open (a window is at most a week).
+const MAX_CRON_WINDOW: Duration = Duration::from_secs(7 * 86400);
+
+impl WindowSpec {
+    /// The cron form `{ cron = "0 0 8 * * Sun-Thu", for = "2h" }`: each instant of
+    /// `expr` opens a window of length `length`.
+    pub fn cron(expr: &str, length: &str) -> Result<WindowSpec, String> {
+        let schedule = parse_cron(expr)?;
+        let length = crate::config::units::parse_duration(length)
+            .map_err(|e| format!("for = \"{length}\": {e}"))?;
+        if length.is_zero() || length > MAX_CRON_WINDOW {
+            return Err(format!(
+                "for = \"{}\": a window lasts more than 0 and at most 7 days (e.g. \"2h\")",
+                crate::config::units::format_duration(length)
+            ));
+        }
+        Ok(WindowSpec::Cron {
+            schedule,
+            length,
+            source: format!(
+                "{{ cron = \"{}\", for = \"{}\" }}",
+                expr.trim(),
+                length_source(length)
+            ),
+        })
+    }
+
+    /// The window as written in the config, for messages.
+    pub fn source(&self) -> &str {
+        match self {
+            WindowSpec::Weekly { source, .. } | WindowSpec::Cron { source, .. } => source,
+        }
+    }
+}
+
+fn length_source(d: Duration) -> String {
+    crate::config::units::format_duration(d)
+}
+
+impl fmt::Display for WindowSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.source())
+    }
+}
+
+const WINDOW_EXAMPLE: &str =
+    "write e.g. \"Sun-Thu 08:00-10:00\", \"Fri 10:00-12:00\" or \"Mon,Wed 09:00-11:00\"";
+
+impl FromStr for WindowSpec {
+    type Err = String;
+
+    /// `DAYS HH:MM-HH:MM`: DAYS is a day (`Fri`), a range (`Sun-Thu`, wrapping allowed:
+    /// `Sat-Thu`) or a comma list of both (`Mon,Wed`, `Sun-Tue,Thu`); the end may be `24:00`,
+    /// and an end at or before the start runs past midnight (`Mon-Fri 22:00-02:00`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        let mut parts = text.split_whitespace();
+        let (Some(days_part), Some(span_part), None) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!(
+                "window \"{text}\" is not `DAYS START-END`; {WINDOW_EXAMPLE}"
+            ));
+        };
+        let days = parse_days(days_part).map_err(|e| format!("window \"{text}\": {e}"))?;
+        let (start_s, end_s) = span_part.split_once('-').ok_or_else(|| {
+            format!("window \"{text}\": `{span_part}` is not a time span like 08:00-10:00")
+        })?;
+        let start = parse_clock(start_s, false).map_err(|e| format!("window \"{text}\": {e}"))?;
+        let end = parse_clock(end_s, true).map_err(|e| format!("window \"{text}\": {e}"))?;
+        if start == end && !(start == NaiveTime::MIN && end_s.trim() == "24:00") {
+            return Err(format!(
+                "window \"{text}\": start and end are the same; for a whole day write 00:00-24:00"
+            ));
+        }
+        Ok(WindowSpec::Weekly {
+            days,
+            start,
+            end,
+            source: text.to_string(),
+        })
+    }
+}
+
+/// `Sun-Thu`, `Fri`, `Mon,Wed`, `Sat-Thu` (wrapping), in the order written, without repeats.
+fn parse_days(s: &str) -> Result<Vec<Weekday>, String> {
+    let mut days: Vec<Weekday> = Vec::new();
+    for item in s.split(',') {
+        let item = item.trim();
+        let mut push = |d: Weekday| {
+            if !days.contains(&d) {
+                days.push(d);
+            }
+        };
+        match item.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (parse_weekday(a)?, parse_weekday(b)?);
+                let mut d = a;
+                loop {
+                    push(d);
+                    if d == b {
+                        break;
+                    }
+                    d = d.succ();
+                }
+            }
+            None => push(parse_weekday(item)?),
+        }
+    }
+    Ok(days)
+}
+
+/// An English day name, three letters or in full, any case.
+pub fn parse_weekday(s: &str) -> Result<Weekday, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    let day = match lower.as_str() {
+        "mon" | "monday" => Weekday::Mon,
+        "tue" | "tues" | "tuesday" => Weekday::Tue,
+        "wed" | "wednesday" => Weekday::Wed,
+        "thu" | "thur" | "thurs" | "thursday" => Weekday::Thu,
+        "fri" | "friday" => Weekday::Fri,
+        "sat" | "saturday" => Weekday::Sat,
+        "sun" | "sunday" => Weekday::Sun,
+        _ => {
+            return Err(format!(
+                "`{}` is not a day; use Mon, Tue, Wed, Thu, Fri, Sat or Sun",
+                s.trim()
+            ))
+        }
+    };
+    Ok(day)
+}
+
+/// `HH:MM` on a 24-hour clock; `24:00` only as an end (returned as midnight).
+fn parse_clock(s: &str, is_end: bool) -> Result<NaiveTime, String> {
+    let s = s.trim();
+    let bad = || format!("`{s}` is not a time of day; write HH:MM on a 24-hour clock, e.g. 08:00");
+    let (h, m) = s.split_once(':').ok_or_else(bad)?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    let h: u32 = h.parse().map_err(|_| bad())?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    if h == 24 && m == 0 {
+        return if is_end {
+            Ok(NaiveTime::MIN)
+        } else {
+            Err("a window cannot start at 24:00; write 00:00".to_string())
+        };
+    }
+    NaiveTime::from_hms_opt(h, m, 0).ok_or_else(bad)
+}
+
+/// A cron expression of the `cron` crate: 6 or 7 fields, seconds first.
+/// A classic 5-field expression gets an error that shows it with seconds added.
+pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
+    let expr = expr.trim();
+    let fields = expr.split_whitespace().count();
+    if fields == 5 {
+        return Err(format!(
+            "cron \"{expr}\" has 5 fields; these cron expressions start with seconds: write \"0 {expr}\""
+        ));
+    }
+    if !(6..=7).contains(&fields) {
+        return Err(format!(
+            "cron \"{expr}\" has {fields} fields; write 6 (sec min hour day month weekday), e.g. \"0 0 8 * * Sun-Thu\""
+        ));
+    }
+    cron::Schedule::from_str(expr).map_err(|e| {
+        format!("cron \"{expr}\" is not valid ({e}); write e.g. \"0 0 8 * * Sun-Thu\"")
+    })
+}
+
+const DUE_EXAMPLE: &str =
+    "write e.g. \"2 business days\", \"4 business hours\", \"3 days\", \"48h\" or \"30m\"";
+
+impl FromStr for DueSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        let lower = text.to_ascii_lowercase();
+        let words: Vec<&str> = lower.split_whitespace().collect();
+        let count = |n: &str| -> Result<u32, String> {
+            match n.parse::<u32>() {
+                Ok(0) => Err(format!("due \"{text}\": the count must be at least 1")),
+                Ok(v) => Ok(v),
+                Err(_) => Err(format!(
+                    "due \"{text}\": `{n}` is not a whole number; {DUE_EXAMPLE}"
+                )),
+            }
+        };
+        let spec = match words.as_slice() {
+            [n, "business", unit] => match *unit {
+                "day" | "days" => DueSpec::BusinessDays(count(n)?),
+                "hour" | "hours" => DueSpec::BusinessHours(count(n)?),
+                _ => {
+                    return Err(format!(
+                        "due \"{text}\": business time counts days or hours; {DUE_EXAMPLE}"
+                    ))
+                }
+            },
+            [n, unit] => {
+                let n = u64::from(count(n)?);
+                let secs = match *unit {
+                    "day" | "days" => n * 86400,
+                    "hour" | "hours" => n * 3600,
+                    "minute" | "minutes" | "min" | "mins" => n * 60,
+                    "week" | "weeks" => n * 7 * 86400,
+                    _ => {
+                        return Err(format!(
+                            "due \"{text}\": unknown unit `{unit}`; {DUE_EXAMPLE}"
+                        ))
+                    }
+                };
+                DueSpec::Wall(Duration::from_secs(secs))
+            }
+            [one] => {
+                let d = crate::config::units::parse_duration(one)
+                    .map_err(|e| format!("due \"{text}\": {e}; {DUE_EXAMPLE}"))?;
+                if d.is_zero() {
+                    return Err(format!("due \"{text}\": must be more than 0"));
+                }
+                DueSpec::Wall(d)
+            }
+            _ => return Err(format!("due \"{text}\" is not understood; {DUE_EXAMPLE}")),
+        };
+        Ok(spec)
+    }
+}
+
+impl fmt::Display for DueSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DueSpec::BusinessDays(1) => f.write_str("1 business day"),
+            DueSpec::BusinessDays(n) => write!(f, "{n} business days"),
+            DueSpec::BusinessHours(1) => f.write_str("1 business hour"),
+            DueSpec::BusinessHours(n) => write!(f, "{n} business hours"),
+            DueSpec::Wall(d) => f.write_str(&crate::config::units::format_duration(*d)),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -258,6 +502,143 @@ pub fn due_at(c: &Contract, spec: DueSpec, from: DateTime<Utc>) -> Option<DateTi
                 }
             }
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    fn weekly(s: &str) -> (Vec<Weekday>, NaiveTime, NaiveTime) {
+        match s.parse::<WindowSpec>() {
+            Ok(WindowSpec::Weekly {
+                days,
+                start,
+                end,
+                source,
+            }) => {
+                assert_eq!(source, s.trim());
+                (days, start, end)
+            }
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn weekly_windows_parse() {
+        use Weekday::*;
+        assert_eq!(
+            weekly("Sun-Thu 08:00-10:00"),
+            (vec![Sun, Mon, Tue, Wed, Thu], t(8, 0), t(10, 0))
+        );
+        assert_eq!(
+            weekly("Sat-Thu 09:00-17:00"),
+            (vec![Sat, Sun, Mon, Tue, Wed, Thu], t(9, 0), t(17, 0))
+        );
+        assert_eq!(weekly("Fri 10:00-12:00"), (vec![Fri], t(10, 0), t(12, 0)));
+        assert_eq!(
+            weekly("Mon,Wed 09:00-11:00"),
+            (vec![Mon, Wed], t(9, 0), t(11, 0))
+        );
+        assert_eq!(
+            weekly("Mon-Fri 22:00-02:00"),
+            (vec![Mon, Tue, Wed, Thu, Fri], t(22, 0), t(2, 0))
+        );
+        assert_eq!(
+            weekly("sunday-tue,thu 8:30-24:00"),
+            (vec![Sun, Mon, Tue, Thu], t(8, 30), t(0, 0))
+        );
+        assert_eq!(
+            weekly(" Mon-Sun 00:00-24:00 "),
+            (vec![Mon, Tue, Wed, Thu, Fri, Sat, Sun], t(0, 0), t(0, 0))
+        );
+    }
+
+    #[test]
+    fn weekly_window_errors_say_what_to_write() {
+        let cases = [
+            ("08:00-10:00", "DAYS START-END"),
+            ("Sun-Thu", "DAYS START-END"),
+            ("Sun-Xyz 08:00-10:00", "`Xyz` is not a day; use Mon"),
+            ("Sun-Thu 8-10", "not a time of day; write HH:MM"),
+            ("Sun-Thu 08:00", "not a time span like 08:00-10:00"),
+            ("Sun-Thu 25:00-26:00", "`25:00` is not a time of day"),
+            ("Sun-Thu 24:00-10:00", "cannot start at 24:00"),
+            ("Sun-Thu 08:00-08:00", "for a whole day write 00:00-24:00"),
+            ("Sun-Thu 08:60-09:00", "`08:60` is not a time of day"),
+        ];
+        for (input, want) in cases {
+            let err = input.parse::<WindowSpec>().unwrap_err();
+            assert!(err.contains(want), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn cron_windows() {
+        let w = WindowSpec::cron("0 0 8 * * Sun-Thu", "2h").unwrap();
+        match &w {
+            WindowSpec::Cron { length, source, .. } => {
+                assert_eq!(*length, Duration::from_secs(7200));
+                assert_eq!(source, "{ cron = \"0 0 8 * * Sun-Thu\", for = \"2h\" }");
+            }
+            other => panic!("{other:?}"),
+        }
+        let five = WindowSpec::cron("0 8 * * Sun-Thu", "2h").unwrap_err();
+        assert!(five.contains("write \"0 0 8 * * Sun-Thu\""), "{five}");
+        let bad = WindowSpec::cron("0 0 8 * * Funday", "2h").unwrap_err();
+        assert!(bad.contains("is not valid"), "{bad}");
+        let zero = WindowSpec::cron("0 0 8 * * Sun", "0s").unwrap_err();
+        assert!(zero.contains("more than 0"), "{zero}");
+        let long = WindowSpec::cron("0 0 8 * * Sun", "8d").unwrap_err();
+        assert!(long.contains("at most 7 days"), "{long}");
+        let unit = WindowSpec::cron("0 0 8 * * Sun", "2 hours").unwrap_err();
+        assert!(unit.contains("for = \"2 hours\""), "{unit}");
+    }
+
+    #[test]
+    fn due_specs_parse() {
+        let cases = [
+            ("2 business days", DueSpec::BusinessDays(2)),
+            ("1 business day", DueSpec::BusinessDays(1)),
+            ("4 business hours", DueSpec::BusinessHours(4)),
+            ("1 Business Hour", DueSpec::BusinessHours(1)),
+            ("3 days", DueSpec::Wall(Duration::from_secs(3 * 86400))),
+            ("48h", DueSpec::Wall(Duration::from_secs(48 * 3600))),
+            ("30m", DueSpec::Wall(Duration::from_secs(1800))),
+            ("1h30m", DueSpec::Wall(Duration::from_secs(5400))),
+            ("2 hours", DueSpec::Wall(Duration::from_secs(7200))),
+            ("1 week", DueSpec::Wall(Duration::from_secs(7 * 86400))),
+        ];
+        for (input, want) in cases {
+            assert_eq!(input.parse::<DueSpec>(), Ok(want), "{input}");
+        }
+        assert_eq!(DueSpec::BusinessDays(2).to_string(), "2 business days");
+        assert_eq!(DueSpec::BusinessHours(1).to_string(), "1 business hour");
+        assert_eq!(
+            DueSpec::Wall(Duration::from_secs(5400)).to_string(),
+            "1h30m"
+        );
+    }
+
+    #[test]
+    fn due_spec_errors() {
+        let cases = [
+            ("0 business days", "at least 1"),
+            ("two business days", "not a whole number"),
+            ("2 business weeks", "counts days or hours"),
+            ("3 fortnights", "unknown unit `fortnights`"),
+            ("soon", "due \"soon\""),
+            ("0s", "more than 0"),
+            ("", "not understood"),
+        ];
+        for (input, want) in cases {
+            let err = input.parse::<DueSpec>().unwrap_err();
+            assert!(err.contains(want), "{input}: {err}");
         }
     }
 }

@@ -1,0 +1,1623 @@
+//! Reading the config file: TOML with spans → raw `deny_unknown_fields` structs → validated
+//! [`Config`], every problem reported with `file:line` and what to write instead.
+
+use super::units::{parse_duration, parse_size};
+use super::*;
+use crate::config::diag::Diag;
+use serde::de::{self, MapAccess, Visitor};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::str::FromStr;
+use toml::de::DeValue;
+use toml::Spanned;
+
+type S<T> = Spanned<T>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    state_dir: Option<S<String>>,
+    rules_dir: Option<S<String>>,
+    address: Option<S<String>>,
+    templates_dir: Option<S<String>>,
+}
+
+/// The login keys shared by `[imap]` and `[smtp]`.
+struct RawLogin<'r> {
+    user: &'r Option<S<String>>,
+    auth: &'r Option<S<String>>,
+    password_file: &'r Option<S<String>>,
+    password_command: &'r Option<S<String>>,
+    password_credential: &'r Option<S<String>>,
+    oauth2_token_command: &'r Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImap {
+    host: Option<S<String>>,
+    port: Option<S<i64>>,
+    tls: Option<S<String>>,
+    user: Option<S<String>>,
+    auth: Option<S<String>>,
+    password_file: Option<S<String>>,
+    password_command: Option<S<String>>,
+    password_credential: Option<S<String>>,
+    oauth2_token_command: Option<S<String>>,
+    ca_file: Option<S<String>>,
+    mailbox: Option<S<String>>,
+    after: Option<S<String>>,
+    idle: Option<S<bool>>,
+    poll_interval: Option<S<String>>,
+    first_sync: Option<S<DateOrString>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: Option<S<String>>,
+    port: Option<S<i64>>,
+    tls: Option<S<String>>,
+    user: Option<S<String>>,
+    auth: Option<S<String>>,
+    password_file: Option<S<String>>,
+    password_command: Option<S<String>>,
+    password_credential: Option<S<String>>,
+    oauth2_token_command: Option<S<String>>,
+    ca_file: Option<S<String>>,
+    from: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContract {
+    owners: Option<S<Vec<S<String>>>>,
+    vas: Option<S<Vec<S<String>>>>,
+    timezone: Option<S<String>>,
+    windows: Option<S<Vec<S<RawWindow>>>>,
+    holidays: Option<S<Vec<S<DateOrString>>>>,
+    language: Option<S<String>>,
+    summary: Option<S<RawSummary>>,
+    rate: Option<S<RawRate>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSummary {
+    cron: Option<S<String>>,
+    to: Option<S<Vec<S<String>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRate {
+    per_hour: Option<S<f64>>,
+    currency: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCronWindow {
+    cron: Option<S<String>>,
+    #[serde(rename = "for")]
+    length: Option<S<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    unknown_senders: Option<S<String>>,
+    max_message_size: Option<S<SizeValue>>,
+    acks_per_sender_per_day: Option<S<i64>>,
+    ack_max_age: Option<S<String>>,
+    trusted_authserv_id: Option<S<String>>,
+}
+
+/// A window: `"Sun-Thu 08:00-10:00"` or `{ cron = "…", for = "2h" }`.
+enum RawWindow {
+    Text(String),
+    Cron(RawCronWindow),
+}
+
+impl<'de> Deserialize<'de> for RawWindow {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawWindow;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a window like \"Sun-Thu 08:00-10:00\" or { cron = \"0 0 8 * * Sun-Thu\", for = \"2h\" }",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawWindow, E> {
+                Ok(RawWindow::Text(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawWindow, A::Error> {
+                RawCronWindow::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawWindow::Cron)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A date written as a string (`"2026-12-02"`) or as a TOML date (`2026-12-02`).
+struct DateOrString(String);
+
+impl<'de> Deserialize<'de> for DateOrString {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DateOrString;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a date like \"2026-12-02\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DateOrString, E> {
+                Ok(DateOrString(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<DateOrString, A::Error> {
+                let dt =
+                    toml::value::Datetime::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(DateOrString(dt.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A size: a number of bytes or a string with a unit.
+enum SizeValue {
+    Bytes(i64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for SizeValue {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SizeValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a size like \"25MB\" or a number of bytes")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SizeValue, E> {
+                Ok(SizeValue::Text(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SizeValue, E> {
+                Ok(SizeValue::Bytes(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<SizeValue, E> {
+                i64::try_from(v)
+                    .map(SizeValue::Bytes)
+                    .map_err(|_| E::custom("size is too large"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Read and validate the config file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        errors: vec![format!(
+            "{}: cannot read the config file: {e}; pass --config PATH or set $MUSAID_CONFIG",
+            path.display()
+        )],
+    })?;
+    load_str(&text, path)
+}
+
+/// Validate config `text` as if read from `path` (relative paths resolve against its directory).
+pub fn load_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let mut d = Diag::new(path.display(), text);
+    let config = build(&mut d, text, path);
+    match config {
+        Some(c) if d.count() == 0 => Ok(c),
+        _ => Err(ConfigError { errors: d.finish() }),
+    }
+}
+
+const SECTIONS: [&str; 5] = ["daemon", "imap", "smtp", "contracts", "policy"];
+
+fn build(d: &mut Diag<'_>, text: &str, path: &Path) -> Option<Config> {
+    let root = d.parse()?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let whole = 0..text.len().min(1);
+    for (key, value) in root.get_ref().iter() {
+        if !SECTIONS.contains(&key.get_ref().as_ref()) {
+            let hint = match super::did_you_mean(key.get_ref(), SECTIONS) {
+                Some(s) => format!("did you mean [{s}]?"),
+                None => format!("the sections are [{}]", SECTIONS.join("], [")),
+            };
+            d.at(
+                &key.span(),
+                format!("unknown section `{}`; {hint}", key.get_ref()),
+            );
+            let _ = value;
+        }
+    }
+    let section = |name: &str| {
+        root.get_ref()
+            .iter()
+            .find(|(k, _)| k.get_ref() == name)
+            .map(|(_, v)| v.clone())
+    };
+
+    let daemon = match section("daemon") {
+        Some(v) => d
+            .deserialize::<RawDaemon>(&v, "[daemon]")
+            .and_then(|(raw, dropped)| daemon_config(d, raw, &dropped, &v.span(), &base)),
+        None => {
+            d.at(
+                &whole,
+                "[daemon] is missing; add it with at least `address = \"tasks@va.example\"`",
+            );
+            None
+        }
+    };
+    let imap = match section("imap") {
+        Some(v) => d
+            .deserialize::<RawImap>(&v, "[imap]")
+            .and_then(|(raw, dropped)| imap_config(d, raw, &dropped, &v.span(), &base)),
+        None => {
+            d.at(
+                &whole,
+                "[imap] is missing; add it with at least `host = \"imap.example.com\"`",
+            );
+            None
+        }
+    };
+    let smtp = match section("smtp") {
+        Some(v) => d
+            .deserialize::<RawSmtp>(&v, "[smtp]")
+            .and_then(|(raw, dropped)| smtp_config(d, raw, &dropped, &v.span(), &base)),
+        None => None,
+    };
+    let mut contracts = BTreeMap::new();
+    match section("contracts") {
+        Some(v) => match v.get_ref() {
+            DeValue::Table(t) if !t.is_empty() => {
+                for (name, value) in t.iter() {
+                    let name_s = name.get_ref().to_string();
+                    if !valid_contract_name(&name_s) {
+                        d.at(
+                            &name.span(),
+                            format!(
+                                "contract name `{name_s}`: use letters, digits, `-`, `_` and `.` \
+                                 (it names a directory), e.g. [contracts.acme]"
+                            ),
+                        );
+                        continue;
+                    }
+                    let section = format!("[contracts.{name_s}]");
+                    if let Some(c) = d
+                        .deserialize::<RawContract>(value, &section)
+                        .and_then(|(raw, dropped)| contract(d, &name_s, raw, &dropped, &value.span()))
+                    {
+                        contracts.insert(name_s, c);
+                    }
+                }
+            }
+            DeValue::Table(_) => d.at(
+                &v.span(),
+                "[contracts] is empty; add a contract as [contracts.NAME] with owners, vas, timezone and windows",
+            ),
+            other => d.at(
+                &v.span(),
+                format!("contracts must be tables like [contracts.acme], not a {}", other.type_str()),
+            ),
+        },
+        None => d.at(
+            &whole,
+            "no contract: add one as [contracts.NAME] with owners, vas, timezone and windows, \
+             or no request will ever become a task",
+        ),
+    }
+    let policy = match section("policy") {
+        Some(v) => d
+            .deserialize::<RawPolicy>(&v, "[policy]")
+            .and_then(|(raw, _)| policy(d, raw)),
+        None => Some(Policy::default()),
+    };
+
+    Some(Config {
+        path: path.to_path_buf(),
+        daemon: daemon?,
+        imap: imap?,
+        smtp,
+        contracts,
+        policy: policy?,
+    })
+}
+
+/// Report a required key that is absent (and was not already reported as broken).
+fn required<'v, T>(
+    d: &mut Diag<'_>,
+    value: &'v Option<S<T>>,
+    dropped: &BTreeSet<String>,
+    key: &str,
+    section: &str,
+    span: &Range<usize>,
+    example: &str,
+) -> Option<&'v S<T>> {
+    if value.is_none() && !dropped.contains(key) {
+        d.at(
+            span,
+            format!("{section}: `{key}` is missing; add e.g. `{key} = {example}`"),
+        );
+    }
+    value.as_ref()
+}
+
+fn resolve_path(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+fn path_value(d: &mut Diag<'_>, v: &S<String>, key: &str, base: &Path) -> Option<PathBuf> {
+    if v.get_ref().trim().is_empty() {
+        d.at_spanned(v, format!("`{key}` is empty; write a path"));
+        return None;
+    }
+    Some(resolve_path(base, v.get_ref()))
+}
+
+fn daemon_config(
+    d: &mut Diag<'_>,
+    raw: RawDaemon,
+    dropped: &BTreeSet<String>,
+    span: &Range<usize>,
+    base: &Path,
+) -> Option<DaemonConfig> {
+    let address = required(
+        d,
+        &raw.address,
+        dropped,
+        "address",
+        "[daemon]",
+        span,
+        "\"tasks@va.example\"",
+    )
+    .and_then(|a| address_value(d, a, "daemon.address"));
+    let state_dir = match &raw.state_dir {
+        Some(v) => path_value(d, v, "state_dir", base),
+        None => Some(PathBuf::from("/var/lib/musaid")),
+    };
+    let rules_dir = match &raw.rules_dir {
+        Some(v) => path_value(d, v, "rules_dir", base),
+        None => Some(base.join("rules")),
+    };
+    let templates_dir = match &raw.templates_dir {
+        Some(v) => Some(path_value(d, v, "templates_dir", base)?),
+        None => None,
+    };
+    Some(DaemonConfig {
+        state_dir: state_dir?,
+        rules_dir: rules_dir?,
+        address: address?,
+        templates_dir,
+    })
+}
+
+/// Is this a plausible mail address (`local@domain`, nothing else)?
+pub fn is_valid_address(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+}
+
+fn address_value(d: &mut Diag<'_>, v: &S<String>, key: &str) -> Option<String> {
+    let a = crate::model::normalize_address(v.get_ref());
+    if is_valid_address(&a) && !v.get_ref().contains('<') {
+        return Some(a);
+    }
+    let hint = match v.get_ref().rsplit_once('<') {
+        Some((_, inner)) => format!(
+            "write only the address, e.g. \"{}\"",
+            inner.trim_end_matches('>').trim()
+        ),
+        None => "write an address like \"sara@va.example\"".to_string(),
+    };
+    d.at_spanned(
+        v,
+        format!("{key} = \"{}\" is not a mail address; {hint}", v.get_ref()),
+    );
+    None
+}
+
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn tls_value(d: &mut Diag<'_>, v: &Option<S<String>>, section: &str) -> Option<TlsMode> {
+    let Some(v) = v else {
+        return Some(TlsMode::Implicit);
+    };
+    match v.get_ref().trim().to_ascii_lowercase().as_str() {
+        "implicit" => Some(TlsMode::Implicit),
+        "starttls" => Some(TlsMode::StartTls),
+        "none" => Some(TlsMode::None),
+        _ => {
+            let extra = match v.get_ref().to_ascii_lowercase().as_str() {
+                "ssl" | "tls" | "true" => " (\"ssl\"/\"tls\" is implicit)",
+                _ => "",
+            };
+            d.at_spanned(
+                v,
+                format!(
+                    "{section} tls = \"{}\": use implicit, starttls or none{extra}",
+                    v.get_ref()
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn host_and_tls(
+    d: &mut Diag<'_>,
+    host: &Option<S<String>>,
+    tls: &Option<S<String>>,
+    dropped: &BTreeSet<String>,
+    section: &str,
+    span: &Range<usize>,
+    example: &str,
+) -> (Option<String>, Option<TlsMode>) {
+    let host_v = required(d, host, dropped, "host", section, span, example);
+    let host = host_v.and_then(|h| {
+        let t = h.get_ref().trim();
+        if t.is_empty() || t.contains(char::is_whitespace) || t.contains('/') || t.contains("://") {
+            d.at_spanned(
+                h,
+                format!(
+                    "{section} host = \"{}\": write a host name like {example}",
+                    h.get_ref()
+                ),
+            );
+            None
+        } else {
+            Some(t.to_string())
+        }
+    });
+    let mode = tls_value(d, tls, section);
+    if let (Some(h), Some(TlsMode::None)) = (&host, mode) {
+        if !is_loopback(h) {
+            let at = tls.as_ref().map_or(span.clone(), |t| t.span());
+            d.at(
+                &at,
+                format!(
+                    "{section} tls = \"none\" would send the password in plain text to `{h}`; \
+                     plaintext is allowed only to a loopback host (127.0.0.1, ::1, localhost): \
+                     use implicit or starttls"
+                ),
+            );
+            return (Some(h.clone()), None);
+        }
+    }
+    (host, mode)
+}
+
+fn port_value(d: &mut Diag<'_>, v: &Option<S<i64>>, default: u16, section: &str) -> Option<u16> {
+    let Some(v) = v else {
+        return Some(default);
+    };
+    match u16::try_from(*v.get_ref()) {
+        Ok(p) if p > 0 => Some(p),
+        _ => {
+            d.at_spanned(
+                v,
+                format!(
+                    "{section} port = {}: use a port from 1 to 65535 (e.g. {default})",
+                    v.get_ref()
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn login(d: &mut Diag<'_>, raw: RawLogin<'_>, section: &str, base: &Path) -> Option<ServerLogin> {
+    let mut ok = true;
+    let auth = match raw.auth {
+        None => AuthMethod::Password,
+        Some(a) => match a.get_ref().trim().to_ascii_lowercase().as_str() {
+            "password" | "plain" | "login" => AuthMethod::Password,
+            "xoauth2" | "oauth2" => AuthMethod::XOAuth2,
+            _ => {
+                d.at_spanned(
+                    a,
+                    format!(
+                        "{section} auth = \"{}\": use password or xoauth2",
+                        a.get_ref()
+                    ),
+                );
+                return None;
+            }
+        },
+    };
+    let sources: Vec<(&str, &S<String>)> = [
+        ("password_file", raw.password_file),
+        ("password_command", raw.password_command),
+        ("password_credential", raw.password_credential),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+    .collect();
+    if let [(_, first), _, ..] = sources.as_slice() {
+        let names: Vec<&str> = sources.iter().map(|(k, _)| *k).collect();
+        d.at_spanned(
+            first,
+            format!(
+                "{section} sets {}: keep only one source for the password",
+                names.join(" and ")
+            ),
+        );
+        ok = false;
+    }
+    let mut password = SecretSource::None;
+    if let Some((key, v)) = sources.first() {
+        let text = v.get_ref().trim();
+        if text.is_empty() {
+            d.at_spanned(v, format!("{section} {key} is empty"));
+            ok = false;
+        } else {
+            password = match *key {
+                "password_file" => SecretSource::File(resolve_path(base, text)),
+                "password_command" => SecretSource::Command(text.to_string()),
+                _ if text.contains('/') => {
+                    d.at_spanned(
+                        v,
+                        format!(
+                            "{section} password_credential = \"{text}\": write the credential's name \
+                             (as in LoadCredential=NAME:…), not a path; for a path use password_file"
+                        ),
+                    );
+                    ok = false;
+                    SecretSource::None
+                }
+                _ => SecretSource::Credential(text.to_string()),
+            };
+        }
+    }
+    let user = raw.user.as_ref().map(|u| u.get_ref().trim().to_string());
+    if let Some(u) = raw.user.as_ref().filter(|u| u.get_ref().trim().is_empty()) {
+        d.at_spanned(
+            u,
+            format!("{section} user is empty; remove it for a server without login"),
+        );
+        ok = false;
+    }
+    let token_cmd = raw
+        .oauth2_token_command
+        .as_ref()
+        .map(|c| c.get_ref().trim().to_string());
+    match auth {
+        AuthMethod::XOAuth2 => {
+            let at = raw.auth.as_ref().map_or(0..0, |a| a.span());
+            if token_cmd.as_deref().is_none_or(str::is_empty) {
+                d.at(
+                    &at,
+                    format!(
+                        "{section} auth = \"xoauth2\" needs oauth2_token_command, a command that prints \
+                         a fresh access token"
+                    ),
+                );
+                ok = false;
+            }
+            if user.is_none() {
+                d.at(
+                    &at,
+                    format!("{section} auth = \"xoauth2\" needs `user`, the account's address"),
+                );
+                ok = false;
+            }
+            if let Some((key, v)) = sources.first() {
+                d.at_spanned(
+                    v,
+                    format!("{section} {key} is not used with auth = \"xoauth2\"; remove it"),
+                );
+                ok = false;
+            }
+        }
+        AuthMethod::Password => {
+            if let Some(c) = raw.oauth2_token_command {
+                d.at_spanned(
+                    c,
+                    format!("{section} oauth2_token_command needs auth = \"xoauth2\"; add it or remove the command"),
+                );
+                ok = false;
+            }
+            if let (None, Some((key, v))) = (&user, sources.first()) {
+                d.at_spanned(
+                    v,
+                    format!("{section} has {key} but no `user`; add user = \"…\""),
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(ServerLogin {
+        user,
+        auth,
+        password,
+        oauth2_token_command: token_cmd.filter(|_| auth == AuthMethod::XOAuth2),
+    })
+}
+
+fn imap_config(
+    d: &mut Diag<'_>,
+    raw: RawImap,
+    dropped: &BTreeSet<String>,
+    span: &Range<usize>,
+    base: &Path,
+) -> Option<ImapConfig> {
+    let (host, tls) = host_and_tls(
+        d,
+        &raw.host,
+        &raw.tls,
+        dropped,
+        "[imap]",
+        span,
+        "\"imap.example.com\"",
+    );
+    let default_port = if tls == Some(TlsMode::Implicit) {
+        993
+    } else {
+        143
+    };
+    let port = port_value(d, &raw.port, default_port, "[imap]");
+    let login = login(
+        d,
+        RawLogin {
+            user: &raw.user,
+            auth: &raw.auth,
+            password_file: &raw.password_file,
+            password_command: &raw.password_command,
+            password_credential: &raw.password_credential,
+            oauth2_token_command: &raw.oauth2_token_command,
+        },
+        "[imap]",
+        base,
+    );
+    let ca_file = match &raw.ca_file {
+        Some(v) => path_value(d, v, "ca_file", base).map(Some),
+        None => Some(None),
+    };
+    let mailbox = match &raw.mailbox {
+        Some(m) if m.get_ref().trim().is_empty() => {
+            d.at_spanned(m, "[imap] mailbox is empty; write e.g. mailbox = \"INBOX\"");
+            None
+        }
+        Some(m) => Some(m.get_ref().trim().to_string()),
+        None => Some("INBOX".to_string()),
+    };
+    let after = match &raw.after {
+        None => Some(After::Keep),
+        Some(a) => {
+            let t = a.get_ref().trim();
+            match t.to_ascii_lowercase().as_str() {
+                "keep" => Some(After::Keep),
+                "seen" => Some(After::Seen),
+                _ => match t.split_once(':') {
+                    Some((m, folder))
+                        if m.eq_ignore_ascii_case("move") && !folder.trim().is_empty() =>
+                    {
+                        Some(After::Move(folder.trim().to_string()))
+                    }
+                    _ => {
+                        d.at_spanned(
+                            a,
+                            format!(
+                                "[imap] after = \"{t}\": use keep, seen or move:FOLDER (e.g. \"move:Processed\"); \
+                                 musaid never deletes mail"
+                            ),
+                        );
+                        None
+                    }
+                },
+            }
+        }
+    };
+    let poll_interval = match &raw.poll_interval {
+        None => Some(Duration::from_secs(60)),
+        Some(p) => match parse_duration(p.get_ref()) {
+            Ok(v) if v >= Duration::from_secs(1) => Some(v),
+            Ok(_) => {
+                d.at_spanned(
+                    p,
+                    "[imap] poll_interval must be at least 1s; write e.g. \"60s\"",
+                );
+                None
+            }
+            Err(e) => {
+                d.at_spanned(
+                    p,
+                    format!("[imap] poll_interval = \"{}\": {e}", p.get_ref()),
+                );
+                None
+            }
+        },
+    };
+    let first_sync = match &raw.first_sync {
+        None => Some(FirstSync::New),
+        Some(f) => {
+            let t = f.get_ref().0.trim().to_string();
+            match t.to_ascii_lowercase().as_str() {
+                "new" => Some(FirstSync::New),
+                "all" => Some(FirstSync::All),
+                _ => match NaiveDate::parse_from_str(&t, "%Y-%m-%d") {
+                    Ok(date) => Some(FirstSync::Since(date)),
+                    Err(_) => {
+                        d.at_spanned(
+                            f,
+                            format!("[imap] first_sync = \"{t}\": use new, all or a date like \"2026-11-01\""),
+                        );
+                        None
+                    }
+                },
+            }
+        }
+    };
+    Some(ImapConfig {
+        host: host?,
+        port: port?,
+        tls: tls?,
+        login: login?,
+        ca_file: ca_file?,
+        mailbox: mailbox?,
+        after: after?,
+        idle: raw.idle.map_or(true, |i| *i.get_ref()),
+        poll_interval: poll_interval?,
+        first_sync: first_sync?,
+    })
+}
+
+fn smtp_config(
+    d: &mut Diag<'_>,
+    raw: RawSmtp,
+    dropped: &BTreeSet<String>,
+    span: &Range<usize>,
+    base: &Path,
+) -> Option<SmtpConfig> {
+    let (host, tls) = host_and_tls(
+        d,
+        &raw.host,
+        &raw.tls,
+        dropped,
+        "[smtp]",
+        span,
+        "\"smtp.example.com\"",
+    );
+    let default_port = match tls {
+        Some(TlsMode::StartTls) => 587,
+        Some(TlsMode::None) => 25,
+        _ => 465,
+    };
+    let port = port_value(d, &raw.port, default_port, "[smtp]");
+    let login = login(
+        d,
+        RawLogin {
+            user: &raw.user,
+            auth: &raw.auth,
+            password_file: &raw.password_file,
+            password_command: &raw.password_command,
+            password_credential: &raw.password_credential,
+            oauth2_token_command: &raw.oauth2_token_command,
+        },
+        "[smtp]",
+        base,
+    );
+    let ca_file = match &raw.ca_file {
+        Some(v) => path_value(d, v, "ca_file", base).map(Some),
+        None => Some(None),
+    };
+    let from = required(d, &raw.from, dropped, "from", "[smtp]", span, "\"Sara's desk <tasks@va.example>\"")
+        .and_then(|f| {
+            let t = f.get_ref().trim();
+            let addr = match t.rsplit_once('<') {
+                Some((_, inner)) => inner.strip_suffix('>').unwrap_or("").trim(),
+                None => t,
+            };
+            if is_valid_address(addr) {
+                Some(t.to_string())
+            } else {
+                d.at_spanned(
+                    f,
+                    format!("[smtp] from = \"{t}\": write an address, e.g. \"Sara's desk <tasks@va.example>\""),
+                );
+                None
+            }
+        });
+    Some(SmtpConfig {
+        host: host?,
+        port: port?,
+        tls: tls?,
+        login: login?,
+        ca_file: ca_file?,
+        from: from?,
+    })
+}
+
+fn valid_contract_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn owner_pattern(d: &mut Diag<'_>, v: &S<String>, section: &str) -> Option<OwnerPattern> {
+    let t = crate::model::normalize_address(v.get_ref());
+    if t == "*" {
+        return Some(OwnerPattern::Any);
+    }
+    if let Some(domain) = t.strip_prefix("*@") {
+        if is_valid_address(&format!("x@{domain}")) {
+            return Some(OwnerPattern::Domain(domain.to_string()));
+        }
+    } else if is_valid_address(&t) && !v.get_ref().contains('<') {
+        return Some(OwnerPattern::Exact(t));
+    }
+    let hint = if let Some(domain) = t.strip_prefix('@') {
+        format!("for everyone at a domain write \"*@{domain}\"")
+    } else {
+        "write an address (\"boss@acme.example\"), a domain (\"*@acme.example\") or \"*\""
+            .to_string()
+    };
+    d.at_spanned(
+        v,
+        format!(
+            "{section} owners: \"{}\" is no owner pattern; {hint}",
+            v.get_ref()
+        ),
+    );
+    None
+}
+
+fn timezone_value(d: &mut Diag<'_>, v: &S<String>, section: &str) -> Option<Tz> {
+    let t = v.get_ref().trim();
+    if let Ok(tz) = Tz::from_str(t) {
+        return Some(tz);
+    }
+    // A case slip, or a city without its region ("Riyadh" → "Asia/Riyadh").
+    let lower = t.to_ascii_lowercase().replace(' ', "_");
+    let guess = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|z| z.name())
+        .find(|n| {
+            n.eq_ignore_ascii_case(t)
+                || n.rsplit('/')
+                    .next()
+                    .is_some_and(|city| city.eq_ignore_ascii_case(&lower))
+        })
+        .or_else(|| super::did_you_mean(t, chrono_tz::TZ_VARIANTS.iter().map(|z| z.name())));
+    let hint = match guess {
+        Some(g) => format!("did you mean \"{g}\"?"),
+        None => "write an IANA name such as \"Asia/Riyadh\", \"Africa/Cairo\" or \"Europe/London\""
+            .to_string(),
+    };
+    d.at_spanned(
+        v,
+        format!("{section} timezone = \"{t}\" is not an IANA time zone; {hint}"),
+    );
+    None
+}
+
+fn date_value(d: &mut Diag<'_>, v: &S<DateOrString>, what: &str) -> Option<NaiveDate> {
+    let t = v.get_ref().0.trim();
+    match NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        Ok(date) if t.len() == 10 => Some(date),
+        _ => {
+            d.at_spanned(
+                v,
+                format!("{what}: \"{t}\" is not a date; write YYYY-MM-DD, e.g. \"2026-12-02\""),
+            );
+            None
+        }
+    }
+}
+
+fn window_value(d: &mut Diag<'_>, v: &S<RawWindow>, section: &str) -> Option<WindowSpec> {
+    let result = match v.get_ref() {
+        RawWindow::Text(t) => WindowSpec::from_str(t),
+        RawWindow::Cron(c) => match (&c.cron, &c.length) {
+            (Some(cron), Some(length)) => WindowSpec::cron(cron.get_ref(), length.get_ref()),
+            _ => Err(
+                "a cron window needs both keys: { cron = \"0 0 8 * * Sun-Thu\", for = \"2h\" }"
+                    .to_string(),
+            ),
+        },
+    };
+    result
+        .map_err(|e| d.at_spanned(v, format!("{section} windows: {e}")))
+        .ok()
+}
+
+fn contract(
+    d: &mut Diag<'_>,
+    name: &str,
+    raw: RawContract,
+    dropped: &BTreeSet<String>,
+    span: &Range<usize>,
+) -> Option<Contract> {
+    let section = format!("[contracts.{name}]");
+    let sec = section.as_str();
+    let before = d.count();
+
+    let mut owners = Vec::new();
+    if let Some(list) = required(
+        d,
+        &raw.owners,
+        dropped,
+        "owners",
+        sec,
+        span,
+        "[\"boss@acme.example\"]",
+    ) {
+        if list.get_ref().is_empty() {
+            d.at_spanned(
+                list,
+                format!("{sec} owners is empty: list who may create tasks"),
+            );
+        }
+        for o in list.get_ref() {
+            owners.extend(owner_pattern(d, o, sec));
+        }
+    }
+    let mut vas = Vec::new();
+    if let Some(list) = required(
+        d,
+        &raw.vas,
+        dropped,
+        "vas",
+        sec,
+        span,
+        "[\"sara@va.example\"]",
+    ) {
+        if list.get_ref().is_empty() {
+            d.at_spanned(
+                list,
+                format!("{sec} vas is empty: list the VAs who work on the tasks"),
+            );
+        }
+        for v in list.get_ref() {
+            vas.extend(address_value(d, v, &format!("{sec} vas")));
+        }
+    }
+    let timezone = required(
+        d,
+        &raw.timezone,
+        dropped,
+        "timezone",
+        sec,
+        span,
+        "\"Asia/Riyadh\"",
+    )
+    .and_then(|t| timezone_value(d, t, sec));
+    let mut windows = Vec::new();
+    match &raw.windows {
+        Some(list) if list.get_ref().is_empty() => d.at_spanned(
+            list,
+            format!("{sec} windows is empty: acknowledgements could never be sent; add e.g. [\"Sun-Thu 08:00-10:00\"]"),
+        ),
+        Some(list) => {
+            for w in list.get_ref() {
+                windows.extend(window_value(d, w, sec));
+            }
+        }
+        None if !dropped.contains("windows") => d.at(
+            span,
+            format!(
+                "{sec} has no windows: acknowledgements could never be sent; add e.g. \
+                 windows = [\"Sun-Thu 08:00-10:00\"]"
+            ),
+        ),
+        None => {}
+    }
+    let mut holidays = Vec::new();
+    if let Some(list) = &raw.holidays {
+        for h in list.get_ref() {
+            holidays.extend(date_value(d, h, &format!("{sec} holidays")));
+        }
+    }
+    holidays.sort_unstable();
+    holidays.dedup();
+    let language = match &raw.language {
+        None => Language::En,
+        Some(l) => match l.get_ref().trim().to_ascii_lowercase().as_str() {
+            "en" | "english" => Language::En,
+            "ar" | "arabic" => Language::Ar,
+            _ => {
+                d.at_spanned(
+                    l,
+                    format!("{sec} language = \"{}\": use ar or en", l.get_ref()),
+                );
+                Language::En
+            }
+        },
+    };
+    let summary = raw.summary.as_ref().and_then(|s| {
+        let cron = match &s.get_ref().cron {
+            Some(c) => crate::windows::parse_cron(c.get_ref())
+                .map(|sch| (sch, c.get_ref().trim().to_string()))
+                .map_err(|e| d.at_spanned(c, format!("{sec} summary: {e}")))
+                .ok(),
+            None => {
+                d.at_spanned(s, format!("{sec} summary needs cron, e.g. {{ cron = \"0 0 17 * * Thu\", to = [\"boss@acme.example\"] }}"));
+                None
+            }
+        };
+        let mut to = Vec::new();
+        match &s.get_ref().to {
+            Some(list) if !list.get_ref().is_empty() => {
+                for a in list.get_ref() {
+                    to.extend(address_value(d, a, &format!("{sec} summary.to")));
+                }
+            }
+            _ => d.at_spanned(s, format!("{sec} summary needs to = [\"…\"], who receives the weekly summary")),
+        }
+        let (schedule, source) = cron?;
+        Some(SummaryConfig {
+            cron: schedule,
+            cron_source: source,
+            to,
+        })
+    });
+    let rate = raw.rate.as_ref().and_then(|r| {
+        let per_hour = match &r.get_ref().per_hour {
+            Some(p) if p.get_ref().is_finite() && *p.get_ref() > 0.0 => Some(*p.get_ref()),
+            Some(p) => {
+                d.at_spanned(p, format!("{sec} rate.per_hour = {}: write a positive amount, e.g. 12.5", p.get_ref()));
+                None
+            }
+            None => {
+                d.at_spanned(r, format!("{sec} rate needs per_hour, e.g. {{ per_hour = 12.5, currency = \"USD\" }}"));
+                None
+            }
+        };
+        let currency = match &r.get_ref().currency {
+            Some(c) if c.get_ref().trim().len() == 3 && c.get_ref().trim().chars().all(|c| c.is_ascii_alphabetic()) => {
+                Some(c.get_ref().trim().to_ascii_uppercase())
+            }
+            Some(c) => {
+                d.at_spanned(c, format!("{sec} rate.currency = \"{}\": write a 3-letter ISO code like \"USD\" or \"SAR\"", c.get_ref()));
+                None
+            }
+            None => {
+                d.at_spanned(r, format!("{sec} rate needs currency, e.g. \"USD\""));
+                None
+            }
+        };
+        Some(Rate {
+            per_hour: per_hour?,
+            currency: currency?,
+        })
+    });
+    if d.count() > before {
+        return None;
+    }
+    Some(Contract {
+        name: name.to_string(),
+        owners,
+        vas,
+        timezone: timezone?,
+        windows,
+        holidays,
+        language,
+        summary,
+        rate,
+    })
+}
+
+fn policy(d: &mut Diag<'_>, raw: RawPolicy) -> Option<Policy> {
+    let mut p = Policy::default();
+    let before = d.count();
+    if let Some(u) = &raw.unknown_senders {
+        match u.get_ref().trim().to_ascii_lowercase().as_str() {
+            "ignore" => p.unknown_senders = UnknownSenders::Ignore,
+            "quarantine" => p.unknown_senders = UnknownSenders::Quarantine,
+            "task" => p.unknown_senders = UnknownSenders::Task,
+            _ => d.at_spanned(
+                u,
+                format!(
+                    "[policy] unknown_senders = \"{}\": use ignore, quarantine or task",
+                    u.get_ref()
+                ),
+            ),
+        }
+    }
+    if let Some(m) = &raw.max_message_size {
+        let parsed = match m.get_ref() {
+            SizeValue::Bytes(b) => {
+                u64::try_from(*b).map_err(|_| "a size cannot be negative".to_string())
+            }
+            SizeValue::Text(t) => parse_size(t),
+        };
+        match parsed {
+            Ok(0) => d.at_spanned(
+                m,
+                "[policy] max_message_size must be more than 0; write e.g. \"25MB\"",
+            ),
+            Ok(v) => p.max_message_size = v,
+            Err(e) => d.at_spanned(m, format!("[policy] max_message_size: {e}")),
+        }
+    }
+    if let Some(a) = &raw.acks_per_sender_per_day {
+        match u32::try_from(*a.get_ref()) {
+            Ok(v) => p.acks_per_sender_per_day = v,
+            Err(_) => d.at_spanned(
+                a,
+                format!("[policy] acks_per_sender_per_day = {}: write a whole number from 0 up, e.g. 20", a.get_ref()),
+            ),
+        }
+    }
+    if let Some(a) = &raw.ack_max_age {
+        match parse_duration(a.get_ref()) {
+            Ok(v) if !v.is_zero() => p.ack_max_age = v,
+            Ok(_) => d.at_spanned(
+                a,
+                "[policy] ack_max_age must be more than 0; write e.g. \"3d\"",
+            ),
+            Err(e) => d.at_spanned(
+                a,
+                format!("[policy] ack_max_age = \"{}\": {e}", a.get_ref()),
+            ),
+        }
+    }
+    if let Some(t) = &raw.trusted_authserv_id {
+        let v = t.get_ref().trim();
+        if v.is_empty() || v.contains(char::is_whitespace) {
+            d.at_spanned(t, "[policy] trusted_authserv_id: write the authserv-id of your MX, e.g. \"mx.va.example\"");
+        } else {
+            p.trusted_authserv_id = Some(v.to_ascii_lowercase());
+        }
+    }
+    (d.count() == before).then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+[daemon]
+state_dir = "/var/lib/musaid"          # SQLite database and summaries live here
+rules_dir = "/etc/musaid/rules"
+address   = "Tasks@VA.example"
+
+[imap]
+host = "imap.va.example"
+port = 993
+tls  = "implicit"
+user = "tasks@va.example"
+password_file = "/etc/musaid/imap.pass"
+mailbox = "INBOX"
+after = "move:Processed"
+idle = true
+poll_interval = "60s"
+first_sync = "2026-11-01"
+
+[smtp]
+host = "smtp.va.example"
+port = 465
+tls  = "implicit"
+user = "tasks@va.example"
+password_credential = "smtp"
+from = "Sara's desk <tasks@va.example>"
+
+[contracts.acme]
+owners   = ["Boss@Acme.example", "*@acme.example"]
+vas      = ["sara@va.example"]
+timezone = "Asia/Riyadh"
+windows  = ["Sun-Thu 08:00-10:00", "Sun-Thu 16:00-17:00", { cron = "0 0 8 * * Sat", for = "2h" }]
+holidays = ["2026-12-02", 2026-12-03]
+language = "ar"
+summary  = { cron = "0 0 17 * * Thu", to = ["boss@acme.example"] }
+rate     = { per_hour = 12.5, currency = "usd" }
+
+[contracts.beta]
+owners = ["*"]
+vas = ["ali@va.example", "sara@va.example"]
+timezone = "Europe/London"
+windows = ["Mon-Fri 22:00-02:00"]
+
+[policy]
+unknown_senders = "quarantine"
+max_message_size = "1GiB"
+acks_per_sender_per_day = 5
+ack_max_age = "1h30m"
+trusted_authserv_id = "mx.va.example"
+"#;
+
+    fn errors(text: &str) -> Vec<String> {
+        match load_str(text, Path::new("/etc/musaid/musaid.toml")) {
+            Ok(_) => panic!("expected errors for:\n{text}"),
+            Err(e) => e.errors,
+        }
+    }
+
+    /// The error list contains one that starts with `file:line:` and contains every hint.
+    #[track_caller]
+    fn assert_error(errors: &[String], line: usize, hints: &[&str]) {
+        let loc = format!("/etc/musaid/musaid.toml:{line}: ");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with(&loc) && hints.iter().all(|h| e.contains(h))),
+            "no error at line {line} with {hints:?} in:\n{}",
+            errors.join("\n")
+        );
+    }
+
+    const MINIMAL: &str =
+        "[daemon]\naddress = \"tasks@va.example\"\n[imap]\nhost = \"imap.va.example\"\n\
+        [contracts.acme]\nowners = [\"*@acme.example\"]\nvas = [\"sara@va.example\"]\n\
+        timezone = \"Asia/Riyadh\"\nwindows = [\"Sun-Thu 08:00-10:00\"]\n";
+
+    #[test]
+    fn spec_example_parses() {
+        let c = load_str(FULL, Path::new("/etc/musaid/musaid.toml")).unwrap();
+        assert_eq!(c.daemon.address, "tasks@va.example");
+        assert_eq!(c.daemon.state_dir, Path::new("/var/lib/musaid"));
+        assert_eq!(c.imap.port, 993);
+        assert_eq!(c.imap.tls, TlsMode::Implicit);
+        assert_eq!(c.imap.after, After::Move("Processed".into()));
+        assert_eq!(
+            c.imap.first_sync,
+            FirstSync::Since(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap())
+        );
+        assert_eq!(c.imap.poll_interval, Duration::from_secs(60));
+        assert_eq!(
+            c.imap.login.password,
+            SecretSource::File("/etc/musaid/imap.pass".into())
+        );
+        let smtp = c.smtp.as_ref().unwrap();
+        assert_eq!(smtp.login.password, SecretSource::Credential("smtp".into()));
+        assert_eq!(smtp.from, "Sara's desk <tasks@va.example>");
+        let acme = &c.contracts["acme"];
+        assert_eq!(
+            acme.owners,
+            vec![
+                OwnerPattern::Exact("boss@acme.example".into()),
+                OwnerPattern::Domain("acme.example".into())
+            ]
+        );
+        assert_eq!(acme.owner_match("boss@acme.example"), Some(2));
+        assert_eq!(acme.owner_match("x@acme.example"), Some(1));
+        assert_eq!(acme.timezone, chrono_tz::Asia::Riyadh);
+        assert_eq!(acme.windows.len(), 3);
+        assert_eq!(acme.holidays.len(), 2);
+        assert_eq!(acme.language, Language::Ar);
+        assert_eq!(acme.summary.as_ref().unwrap().to, vec!["boss@acme.example"]);
+        assert_eq!(
+            acme.rate,
+            Some(Rate {
+                per_hour: 12.5,
+                currency: "USD".into()
+            })
+        );
+        assert_eq!(c.contracts["beta"].owners, vec![OwnerPattern::Any]);
+        assert_eq!(c.policy.unknown_senders, UnknownSenders::Quarantine);
+        assert_eq!(c.policy.max_message_size, 1 << 30);
+        assert_eq!(c.policy.acks_per_sender_per_day, 5);
+        assert_eq!(c.policy.ack_max_age, Duration::from_secs(5400));
+        assert_eq!(
+            c.policy.trusted_authserv_id.as_deref(),
+            Some("mx.va.example")
+        );
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults_and_relative_paths() {
+        let text = format!("{MINIMAL}[daemon.x]\n").replace("[daemon.x]\n", "");
+        let text = text.replace(
+            "address = \"tasks@va.example\"\n",
+            "address = \"tasks@va.example\"\nstate_dir = \"state\"\ntemplates_dir = \"tpl\"\n",
+        );
+        let c = load_str(&text, Path::new("/srv/musaid/musaid.toml")).unwrap();
+        assert_eq!(c.daemon.state_dir, Path::new("/srv/musaid/state"));
+        assert_eq!(c.daemon.rules_dir, Path::new("/srv/musaid/rules"));
+        assert_eq!(
+            c.daemon.templates_dir.as_deref(),
+            Some(Path::new("/srv/musaid/tpl"))
+        );
+        assert_eq!(c.imap.port, 993);
+        assert_eq!(c.imap.mailbox, "INBOX");
+        assert_eq!(c.imap.after, After::Keep);
+        assert!(c.imap.idle);
+        assert_eq!(c.imap.first_sync, FirstSync::New);
+        assert_eq!(c.imap.login.user, None);
+        assert_eq!(c.imap.login.password, SecretSource::None);
+        assert!(c.smtp.is_none());
+        assert_eq!(c.contracts["acme"].language, Language::En);
+        assert_eq!(
+            c.policy.max_message_size,
+            Policy::default().max_message_size
+        );
+    }
+
+    #[test]
+    fn unknown_keys_name_the_line_and_suggest() {
+        let text = MINIMAL.replace(
+            "host = \"imap.va.example\"\n",
+            "host = \"imap.va.example\"\npol_interval = \"60s\"\nidel = true\n",
+        );
+        let errs = errors(&text);
+        assert_error(
+            &errs,
+            5,
+            &[
+                "unknown key `pol_interval` in [imap]",
+                "did you mean `poll_interval`?",
+            ],
+        );
+        assert_error(&errs, 6, &["unknown key `idel`", "did you mean `idle`?"]);
+        let errs = errors(&format!("{MINIMAL}[polcy]\nx = 1\n"));
+        assert_error(
+            &errs,
+            10,
+            &["unknown section `polcy`", "did you mean [policy]?"],
+        );
+        let errs = errors(&MINIMAL.replace("windows =", "colour = 1\nwindows ="));
+        assert_error(
+            &errs,
+            9,
+            &[
+                "unknown key `colour` in [contracts.acme]",
+                "the keys here are",
+            ],
+        );
+    }
+
+    #[test]
+    fn tls_errors() {
+        let errs = errors(&MINIMAL.replace(
+            "host = \"imap.va.example\"\n",
+            "host = \"imap.va.example\"\ntls = \"ssl\"\n",
+        ));
+        assert_error(&errs, 5, &["tls = \"ssl\": use implicit, starttls or none"]);
+        let errs = errors(&MINIMAL.replace(
+            "host = \"imap.va.example\"\n",
+            "host = \"imap.va.example\"\ntls = \"none\"\n",
+        ));
+        assert_error(
+            &errs,
+            5,
+            &["plain text", "loopback", "use implicit or starttls"],
+        );
+        for host in ["127.0.0.1", "::1", "[::1]", "localhost", "127.1.2.3"] {
+            let text = MINIMAL.replace(
+                "host = \"imap.va.example\"\n",
+                &format!("host = \"{host}\"\ntls = \"none\"\n"),
+            );
+            let c = load_str(&text, Path::new("/etc/musaid/musaid.toml")).unwrap();
+            assert_eq!(c.imap.tls, TlsMode::None);
+            assert_eq!(c.imap.port, 143, "{host}");
+        }
+    }
+
+    #[test]
+    fn value_errors_each_with_line_and_hint() {
+        let text = r#"[daemon]
+address = "not an address"
+[imap]
+host = "imap.va.example"
+port = 70000
+after = "delete"
+poll_interval = "60"
+first_sync = "yesterday"
+auth = "kerberos"
+[smtp]
+host = "smtp.va.example"
+from = "nobody"
+password_file = "/x"
+password_command = "pass show smtp"
+user = "u"
+[contracts.acme]
+owners = ["@acme.example"]
+vas = ["Sara <sara@va.example>"]
+timezone = "Riyadh"
+windows = ["Sun-Thu 08:00", { cron = "0 8 * * Sun-Thu", for = "2h" }]
+holidays = ["2026-13-01"]
+language = "fr"
+summary = { cron = "0 0 17 * * Thu" }
+rate = { per_hour = -1, currency = "dollars" }
+[policy]
+unknown_senders = "drop"
+max_message_size = "25 megabytes"
+acks_per_sender_per_day = -1
+ack_max_age = "3 days"
+trusted_authserv_id = ""
+"#;
+        let errs = errors(text);
+        assert_error(&errs, 2, &["not a mail address", "sara@va.example"]);
+        assert_error(&errs, 5, &["port = 70000", "1 to 65535"]);
+        assert_error(
+            &errs,
+            6,
+            &["after = \"delete\"", "keep, seen or move:FOLDER"],
+        );
+        assert_error(&errs, 7, &["poll_interval", "has no unit", "60s"]);
+        assert_error(
+            &errs,
+            8,
+            &["first_sync = \"yesterday\"", "new, all or a date"],
+        );
+        assert_error(&errs, 9, &["auth = \"kerberos\"", "password or xoauth2"]);
+        assert_error(&errs, 12, &["from = \"nobody\"", "<tasks@va.example>"]);
+        assert_error(
+            &errs,
+            13,
+            &["password_file and password_command", "only one"],
+        );
+        assert_error(&errs, 17, &["\"@acme.example\"", "\"*@acme.example\""]);
+        assert_error(
+            &errs,
+            18,
+            &[
+                "not a mail address",
+                "write only the address, e.g. \"sara@va.example\"",
+            ],
+        );
+        assert_error(
+            &errs,
+            19,
+            &["timezone = \"Riyadh\"", "did you mean \"Asia/Riyadh\"?"],
+        );
+        assert_error(&errs, 20, &["Sun-Thu 08:00", "08:00-10:00"]);
+        assert_error(&errs, 20, &["5 fields", "\"0 0 8 * * Sun-Thu\""]);
+        assert_error(&errs, 21, &["\"2026-13-01\" is not a date", "YYYY-MM-DD"]);
+        assert_error(&errs, 22, &["language = \"fr\"", "ar or en"]);
+        assert_error(&errs, 23, &["summary needs to"]);
+        assert_error(&errs, 24, &["per_hour = -1", "positive"]);
+        assert_error(&errs, 24, &["currency = \"dollars\"", "USD"]);
+        assert_error(
+            &errs,
+            26,
+            &["unknown_senders = \"drop\"", "ignore, quarantine or task"],
+        );
+        assert_error(&errs, 27, &["max_message_size", "25MB"]);
+        assert_error(&errs, 28, &["acks_per_sender_per_day = -1"]);
+        assert_error(&errs, 29, &["ack_max_age = \"3 days\"", "3d"]);
+        assert_error(&errs, 30, &["trusted_authserv_id"]);
+        assert!(errs.len() >= 23, "{}", errs.join("\n"));
+    }
+
+    #[test]
+    fn type_errors_are_located_and_the_rest_still_checked() {
+        let text = MINIMAL.replace(
+            "host = \"imap.va.example\"\n",
+            "host = \"imap.va.example\"\nport = \"993\"\nidle = \"yes\"\n",
+        );
+        let errs = errors(&text);
+        assert_error(&errs, 5, &["[imap].port", "expected a whole number"]);
+        assert_error(&errs, 6, &["[imap].idle", "expected true or false"]);
+    }
+
+    #[test]
+    fn missing_pieces_are_reported() {
+        let errs = errors("[imap]\nhost = \"imap.va.example\"\n");
+        assert_error(&errs, 1, &["[daemon] is missing", "address"]);
+        assert_error(&errs, 1, &["no contract"]);
+        let errs = errors(&MINIMAL.replace("windows = [\"Sun-Thu 08:00-10:00\"]\n", ""));
+        assert_error(
+            &errs,
+            5,
+            &["has no windows", "acknowledgements could never be sent"],
+        );
+        let errs = errors(&MINIMAL.replace("[\"Sun-Thu 08:00-10:00\"]", "[]"));
+        assert_error(&errs, 9, &["windows is empty", "could never be sent"]);
+        let errs = errors(&MINIMAL.replace("host = \"imap.va.example\"\n", ""));
+        assert_error(&errs, 3, &["[imap]: `host` is missing"]);
+        let errs = errors(&MINIMAL.replace("timezone = \"Asia/Riyadh\"\n", ""));
+        assert_error(&errs, 5, &["`timezone` is missing", "Asia/Riyadh"]);
+    }
+
+    #[test]
+    fn secrets_and_oauth() {
+        let errs = errors(&MINIMAL.replace(
+            "host = \"imap.va.example\"\n",
+            "host = \"imap.gmail.com\"\nauth = \"xoauth2\"\n",
+        ));
+        assert_error(&errs, 5, &["needs oauth2_token_command"]);
+        assert_error(&errs, 5, &["needs `user`"]);
+        let ok = MINIMAL.replace(
+            "host = \"imap.va.example\"\n",
+            "host = \"imap.gmail.com\"\nauth = \"xoauth2\"\nuser = \"me@gmail.com\"\noauth2_token_command = \"oauth2 token\"\n",
+        );
+        let c = load_str(&ok, Path::new("/etc/musaid/musaid.toml")).unwrap();
+        assert_eq!(c.imap.login.auth, AuthMethod::XOAuth2);
+        assert_eq!(
+            c.imap.login.oauth2_token_command.as_deref(),
+            Some("oauth2 token")
+        );
+        let errs = errors(&MINIMAL.replace(
+            "host = \"imap.va.example\"\n",
+            "host = \"imap.va.example\"\npassword_file = \"pass\"\n",
+        ));
+        assert_error(&errs, 5, &["no `user`"]);
+        let rel = MINIMAL.replace(
+            "host = \"imap.va.example\"\n",
+            "host = \"imap.va.example\"\nuser = \"u\"\npassword_file = \"imap.pass\"\nca_file = \"ca.pem\"\n",
+        );
+        let c = load_str(&rel, Path::new("/etc/musaid/musaid.toml")).unwrap();
+        assert_eq!(
+            c.imap.login.password,
+            SecretSource::File("/etc/musaid/imap.pass".into())
+        );
+        assert_eq!(
+            c.imap.ca_file.as_deref(),
+            Some(Path::new("/etc/musaid/ca.pem"))
+        );
+        let errs = errors(&MINIMAL.replace(
+            "host = \"imap.va.example\"\n",
+            "host = \"imap.va.example\"\nuser = \"u\"\npassword_credential = \"/run/creds/x\"\n",
+        ));
+        assert_error(&errs, 6, &["credential's name", "password_file"]);
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let text = MINIMAL.replace(
+            "host = \"imap.va.example\"\n",
+            "host = \"imap.va.example\"\nuser = \"u\"\npassword_command = \"echo hunter2\"\n",
+        );
+        let c = load_str(&text, Path::new("/etc/musaid/musaid.toml")).unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        let errs = errors("[daemon]\naddress = \"tasks@va.example\n[imap]\n");
+        assert_error(&errs, 2, &["TOML syntax"]);
+    }
+
+    #[test]
+    fn one_error_per_contract_at_least() {
+        let text = format!(
+            "{MINIMAL}[contracts.b]\nowners = [\"x\"]\nvas = [\"v@x.example\"]\ntimezone = \"UTC\"\nwindows = [\"Fri 10:00-12:00\"]\n\
+             [contracts.c]\nowners = [\"*\"]\nvas = [\"v@x.example\"]\ntimezone = \"Mars/Olympus\"\nwindows = [\"Fri 10:00-12:00\"]\n"
+        );
+        let errs = errors(&text);
+        assert_error(&errs, 11, &["[contracts.b] owners: \"x\""]);
+        assert_error(
+            &errs,
+            18,
+            &["[contracts.c] timezone = \"Mars/Olympus\"", "Asia/Riyadh"],
+        );
+        let errs = errors(&format!("{MINIMAL}[contracts.\"a b\"]\nowners = [\"*\"]\n"));
+        assert_error(&errs, 10, &["contract name `a b`"]);
+    }
+
+    #[test]
+    fn load_reads_a_file_and_names_a_missing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("musaid.toml");
+        std::fs::write(&path, MINIMAL).unwrap();
+        let c = load(&path).unwrap();
+        assert_eq!(c.path, path);
+        assert_eq!(c.daemon.rules_dir, dir.path().join("rules"));
+        let err = load(&dir.path().join("none.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("none.toml: cannot read the config file"),
+            "{err}"
+        );
+    }
+}
