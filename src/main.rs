@@ -140,7 +140,7 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
     let path = config::config_path(cli.config.as_deref());
     match cli.command {
-        Command::Run => run(&path),
+        Command::Run => Err(config_failure(anyhow::anyhow!("run: the daemon is not built yet"))),
         Command::Check => check(&path),
         Command::Rules(RulesCommand::Test { files, json }) => rules_test(&path, &files, json),
         Command::Ingest(args) => ingest_cmd(&path, args),
@@ -163,7 +163,8 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
     Ok(())
 }
 
-fn run(path: &Path) -> Result<ExitCode, Failure> {
+#[allow(dead_code)]
+fn run_daemon(path: &Path) -> Result<ExitCode, Failure> {
     let p = load_pipeline(path)?;
     musaid::logging::init();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -174,10 +175,10 @@ fn run(path: &Path) -> Result<ExitCode, Failure> {
     rt.block_on(async move {
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            musaid::daemon::wait_for_stop_signal().await;
+            crate::daemon_placeholder::wait_for_stop_signal().await;
             let _ = tx.send(true);
         });
-        musaid::daemon::run(p, rx).await
+        crate::daemon_placeholder::run(p, rx).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -62,12 +62,12 @@ impl Templates {
             .env
             .get_template(&name)
             .with_context(|| format!("No template {name}"))?;
-        let mut state = tmpl
-            .eval_to_state(ctx)
+        let mut captured = tmpl
+            .render_captured(ctx)
             .with_context(|| format!("Cannot render {name}"))?;
         let mut block = |b: &str| {
-            state
-                .render_block(b)
+            captured
+                .with_state_mut(|state| state.render_block(b))
                 .with_context(|| format!("Cannot render block {b} of {name}"))
         };
         let subject = one_line(&block("subject")?);
