@@ -163,7 +163,7 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
     Ok(())
 }
 
-#[allow(dead_code)]
+#[cfg(any())] // enabled when the IMAP layer lands
 fn run_daemon(path: &Path) -> Result<ExitCode, Failure> {
     let p = load_pipeline(path)?;
     musaid::logging::init();
@@ -175,10 +175,10 @@ fn run_daemon(path: &Path) -> Result<ExitCode, Failure> {
     rt.block_on(async move {
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            crate::daemon_placeholder::wait_for_stop_signal().await;
+            musaid::daemon::wait_for_stop_signal().await;
             let _ = tx.send(true);
         });
-        crate::daemon_placeholder::run(p, rx).await
+        musaid::daemon::run(p, rx).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
