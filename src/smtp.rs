@@ -1,0 +1,256 @@
+//! The outbox sender: hands finished mail to the SMTP server, only when it may go.
+//!
+//! A windowed row (owner-facing) is checked against the contract's response windows at the
+//! instant of sending; if its window has closed it waits for the next one. Temporary failures
+//! are retried with jittered backoff; permanent ones are recorded on the task.
+
+use crate::config::{AuthMethod, Config, SmtpConfig, TlsMode};
+use crate::mail::LOOP_HEADER;
+use crate::outbox::{self, Row};
+use crate::store::record::event;
+use crate::store::Store;
+use crate::windows;
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use rusqlite::params;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Give up on a row after this many temporary failures (about two days with backoff).
+const MAX_ATTEMPTS: i64 = 40;
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A transport for the `[smtp]` settings: TLS verified, plaintext only to loopback.
+pub fn transport(cfg: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let tls_params = || -> Result<TlsParameters> {
+        let mut b = TlsParameters::builder(cfg.host.clone());
+        if let Some(ca) = &cfg.ca_file {
+            let pem = std::fs::read(ca)
+                .with_context(|| format!("Cannot read ca_file {}", ca.display()))?;
+            b = b.add_root_certificate(
+                Certificate::from_pem(&pem)
+                    .with_context(|| format!("No certificate in ca_file {}", ca.display()))?,
+            );
+        }
+        b.build_rustls().context("Cannot set up TLS for SMTP")
+    };
+    let tls = match cfg.tls {
+        TlsMode::Implicit => Tls::Wrapper(tls_params()?),
+        TlsMode::StartTls => Tls::Required(tls_params()?),
+        TlsMode::None => {
+            anyhow::ensure!(
+                is_loopback(&cfg.host),
+                "smtp.tls = \"none\" is only allowed to a loopback host, not {}",
+                cfg.host
+            );
+            Tls::None
+        }
+    };
+    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.clone())
+        .port(cfg.port)
+        .tls(tls)
+        .timeout(Some(Duration::from_secs(30)));
+    if let Some(user) = &cfg.login.user {
+        match cfg.login.auth {
+            AuthMethod::Password => {
+                let pass = cfg.login.password.resolve()?.context("SMTP user set but no password")?;
+                b = b
+                    .credentials(Credentials::new(user.clone(), pass.expose().to_string()))
+                    .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+            }
+            AuthMethod::XOAuth2 => {
+                let token = cfg.login.oauth2_token()?;
+                b = b
+                    .credentials(Credentials::new(user.clone(), token.expose().to_string()))
+                    .authentication(vec![Mechanism::Xoauth2]);
+            }
+        }
+    }
+    Ok(b.build())
+}
+
+fn header(name: &'static str, value: String) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
+}
+
+/// The one function that builds outgoing mail from an outbox row.
+pub fn build(cfg: &Config, smtp: &SmtpConfig, row: &Row) -> Result<lettre::Message> {
+    let from: Mailbox = smtp
+        .from
+        .parse()
+        .with_context(|| format!("smtp.from `{}` is not an address", smtp.from))?;
+    let to: Mailbox = row
+        .recipient
+        .parse()
+        .with_context(|| format!("Recipient `{}` is not an address", row.recipient))?;
+    let kind = match row.kind.as_str() {
+        "summary" => outbox::Kind::Summary,
+        _ => outbox::Kind::Ack,
+    };
+    let mut b = lettre::Message::builder()
+        .from(from)
+        .to(to)
+        .subject(crate::templates::one_line(&row.subject))
+        .message_id(Some(format!("<{}>", row.message_id)))
+        .raw_header(header("Auto-Submitted", kind.auto_submitted().into()))
+        .raw_header(header("X-Auto-Response-Suppress", "All".into()))
+        .raw_header(header("Precedence", "bulk".into()))
+        .raw_header(header(LOOP_HEADER, cfg.daemon.address.clone()));
+    if let Some(irt) = &row.in_reply_to {
+        b = b.in_reply_to(format!("<{irt}>"));
+    }
+    if let Some(refs) = row.headers.get("References") {
+        let refs: Vec<String> = refs.split_whitespace().map(|r| format!("<{r}>")).collect();
+        if !refs.is_empty() {
+            b = b.references(refs.join(" "));
+        }
+    }
+    if let Some(rt) = row.headers.get("Reply-To") {
+        if let Ok(m) = rt.parse::<Mailbox>() {
+            b = b.reply_to(m);
+        }
+    }
+    let body = match &row.body_html {
+        Some(html) => b.multipart(MultiPart::alternative_plain_html(
+            row.body_text.clone(),
+            html.clone(),
+        )),
+        None => b.body(row.body_text.clone()),
+    };
+    body.context("Cannot build the mail")
+}
+
+/// What became of one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    Sent,
+    /// Its window is closed; moved to the next opening.
+    Deferred,
+    Retry,
+    Failed,
+}
+
+/// Send every due row once. Returns how many were sent.
+pub async fn send_due(
+    store: &mut Store,
+    cfg: &Config,
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    now_fn: &dyn Fn() -> DateTime<Utc>,
+) -> Result<usize> {
+    let Some(smtp) = &cfg.smtp else {
+        return Ok(0);
+    };
+    let mut sent = 0;
+    let rows = outbox::due(store.conn(), now_fn().timestamp(), 100)?;
+    for row in rows {
+        if send_row(store, cfg, smtp, transport, &row, now_fn).await? == Sent::Sent {
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
+async fn send_row(
+    store: &mut Store,
+    cfg: &Config,
+    smtp: &SmtpConfig,
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    row: &Row,
+    now_fn: &dyn Fn() -> DateTime<Utc>,
+) -> Result<Sent> {
+    // The window is checked at the instant of sending, not when the row was queued.
+    let now = now_fn();
+    if row.windowed {
+        let contract = row.contract.as_ref().and_then(|c| cfg.contracts.get(c));
+        let open = contract.is_some_and(|c| windows::is_open(c, now));
+        if !open {
+            let next = contract
+                .map(|c| outbox::window_start(c, now))
+                .unwrap_or(now + chrono::Duration::days(3650));
+            store.conn().execute(
+                "UPDATE outbox SET not_before = ?2 WHERE id = ?1 AND status = 'pending'",
+                params![row.id, next.timestamp().max(now.timestamp() + 1)],
+            )?;
+            return Ok(Sent::Deferred);
+        }
+    }
+    let email = match build(cfg, smtp, row) {
+        Ok(m) => m,
+        Err(e) => return fail(store, row, &format!("{e:#}"), now).map(|_| Sent::Failed),
+    };
+    match transport.send(email).await {
+        Ok(_) => {
+            let ts = now_fn().timestamp();
+            let tx = store.transaction()?;
+            tx.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, \
+                 last_error = NULL WHERE id = ?1",
+                params![row.id, ts],
+            )?;
+            if row.kind == "ack" {
+                if let Some(task) = row.task_id {
+                    tx.execute(
+                        "UPDATE tasks SET acked_at = coalesce(acked_at, ?2) WHERE id = ?1",
+                        params![task, ts],
+                    )?;
+                }
+            }
+            tx.commit()?;
+            info!(kind = %row.kind, task = row.task_id, to = %row.recipient, "mail sent");
+            Ok(Sent::Sent)
+        }
+        Err(e) if e.is_permanent() => {
+            fail(store, row, &format!("{e}"), now)?;
+            Ok(Sent::Failed)
+        }
+        Err(e) => {
+            let attempts = row.attempts + 1;
+            if attempts >= MAX_ATTEMPTS {
+                fail(store, row, &format!("gave up after {attempts} tries: {e}"), now)?;
+                return Ok(Sent::Failed);
+            }
+            let wait = retry_delay(attempts);
+            store.conn().execute(
+                "UPDATE outbox SET attempts = ?2, last_error = ?3, not_before = ?4 WHERE id = ?1",
+                params![row.id, attempts, e.to_string(), (now + wait).timestamp()],
+            )?;
+            if attempts == 1 {
+                warn!(kind = %row.kind, to = %row.recipient, error = %e, "SMTP failed; will retry");
+            }
+            Ok(Sent::Retry)
+        }
+    }
+}
+
+/// 30 s, 1 min, 2 min … capped at an hour, with ±25 % jitter.
+fn retry_delay(attempts: i64) -> chrono::Duration {
+    let base = 30i64.saturating_mul(1 << attempts.clamp(0, 7)).min(3600);
+    let f: f64 = rand::random_range(0.75..1.25);
+    chrono::Duration::seconds((base as f64 * f) as i64)
+}
+
+fn fail(store: &mut Store, row: &Row, why: &str, now: DateTime<Utc>) -> Result<()> {
+    let tx = store.transaction()?;
+    tx.execute(
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+        params![row.id, why],
+    )?;
+    if let Some(task) = row.task_id {
+        let note = format!("{} to {} failed: {why}", row.kind, row.recipient);
+        event(&tx, task, now.timestamp(), "musaid", "mail_failed", None, None, Some(&note), None, "")?;
+    }
+    tx.commit()?;
+    warn!(kind = %row.kind, to = %row.recipient, error = %why, "mail failed permanently");
+    Ok(())
+}
