@@ -43,6 +43,25 @@ enum Command {
     /// List, show and change tasks
     #[command(subcommand)]
     Tasks(TasksCommand),
+    /// Queued mail with its earliest send time
+    Outbox {
+        /// Sent and failed mail too, not only what waits
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Response windows: open now? the next openings, in the contract's zone and in UTC
+    Windows {
+        /// Only this contract
+        #[arg(long, value_name = "C")]
+        contract: Option<String>,
+        /// How many openings to list
+        #[arg(long, default_value_t = 5, value_name = "N")]
+        next: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,6 +164,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Rules(RulesCommand::Test { files, json }) => rules_test(&path, &files, json),
         Command::Ingest(args) => ingest_cmd(&path, args),
         Command::Tasks(cmd) => tasks(&path, cmd),
+        Command::Outbox { all, json } => outbox_cmd(&path, all, json),
+        Command::Windows {
+            contract,
+            next,
+            json,
+        } => windows_cmd(&path, contract.as_deref(), next, json),
     }
 }
 
@@ -572,4 +597,150 @@ fn show_task(t: &musaid::store::TaskRow, events: &[musaid::store::EventRow], tz:
     }
     s.push_str(&table.render());
     s
+}
+
+fn outbox_cmd(path: &Path, all: bool, json: bool) -> Result<ExitCode, Failure> {
+    let cfg = load_config(path)?;
+    let store = Store::open(&cfg.daemon.state_dir)?;
+    let rows = musaid::outbox::list(store.conn(), all)?;
+    let tz_of = |c: &Option<String>| {
+        c.as_ref()
+            .and_then(|c| cfg.contracts.get(c))
+            .map(|c| c.timezone)
+            .unwrap_or(chrono_tz::UTC)
+    };
+    if json {
+        #[derive(Serialize)]
+        struct O<'a> {
+            id: i64,
+            task: Option<i64>,
+            contract: Option<&'a str>,
+            kind: &'a str,
+            to: &'a str,
+            subject: &'a str,
+            message_id: &'a str,
+            status: &'a str,
+            windowed: bool,
+            not_before: Option<String>,
+            attempts: i64,
+            last_error: Option<&'a str>,
+            created_at: Option<String>,
+            sent_at: Option<String>,
+        }
+        let v: Vec<O> = rows
+            .iter()
+            .map(|r| {
+                let tz = tz_of(&r.contract);
+                O {
+                    id: r.id,
+                    task: r.task_id,
+                    contract: r.contract.as_deref(),
+                    kind: &r.kind,
+                    to: &r.recipient,
+                    subject: &r.subject,
+                    message_id: &r.message_id,
+                    status: &r.status,
+                    windowed: r.windowed,
+                    not_before: output::rfc3339(r.not_before, tz),
+                    attempts: r.attempts,
+                    last_error: r.last_error.as_deref(),
+                    created_at: output::rfc3339(r.created_at, tz),
+                    sent_at: r.sent_at.and_then(|t| output::rfc3339(t, tz)),
+                }
+            })
+            .collect();
+        print_json(&v)?;
+    } else if rows.is_empty() {
+        println!("{}", if all { "The outbox is empty." } else { "Nothing waits in the outbox." });
+    } else {
+        let mut t = Table::new(&["ID", "TASK", "KIND", "TO", "STATUS", "EARLIEST SEND", "TRIES", "SUBJECT"]);
+        for r in &rows {
+            let when = if r.status == "pending" {
+                output::short_time(r.not_before, tz_of(&r.contract))
+                    + if r.windowed { " (window)" } else { "" }
+            } else {
+                r.sent_at.map(|t| output::short_time(t, tz_of(&r.contract))).unwrap_or_default()
+            };
+            t.row(vec![
+                r.id.to_string(),
+                r.task_id.map(|t| format!("#{t}")).unwrap_or_default(),
+                r.kind.clone(),
+                r.recipient.clone(),
+                r.status.clone(),
+                when,
+                r.attempts.to_string(),
+                r.subject.clone(),
+            ]);
+        }
+        print!("{}", t.render());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn windows_cmd(path: &Path, only: Option<&str>, next: usize, json: bool) -> Result<ExitCode, Failure> {
+    let cfg = load_config(path)?;
+    if let Some(c) = only {
+        if !cfg.contracts.contains_key(c) {
+            return Err(config_failure(anyhow::anyhow!(
+                "No contract `{c}` in {}; the contracts are: {}",
+                path.display(),
+                cfg.contracts.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    let now = Utc::now();
+    #[derive(Serialize)]
+    struct Opening {
+        local: String,
+        utc: String,
+    }
+    #[derive(Serialize)]
+    struct W<'a> {
+        contract: &'a str,
+        timezone: &'a str,
+        open_now: bool,
+        closes_at: Option<String>,
+        next_openings: Vec<Opening>,
+        windows: Vec<&'a str>,
+        holidays: Vec<String>,
+    }
+    let mut out = Vec::new();
+    for c in cfg.contracts.values().filter(|c| only.is_none_or(|o| o == c.name)) {
+        let tz = c.timezone;
+        out.push(W {
+            contract: &c.name,
+            timezone: tz.name(),
+            open_now: musaid::windows::is_open(c, now),
+            closes_at: musaid::windows::next_close(c, now).map(|t| t.with_timezone(&tz).to_rfc3339()),
+            next_openings: musaid::windows::next_openings(c, now, next)
+                .into_iter()
+                .map(|t| Opening {
+                    local: t.with_timezone(&tz).to_rfc3339(),
+                    utc: t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                })
+                .collect(),
+            windows: c.windows.iter().map(|w| w.source()).collect(),
+            holidays: c.holidays.iter().map(|d| d.to_string()).collect(),
+        });
+    }
+    if json {
+        print_json(&out)?;
+    } else {
+        for w in &out {
+            let state = match &w.closes_at {
+                Some(t) if w.open_now => format!("OPEN now, closes {t}"),
+                _ => "closed now".to_string(),
+            };
+            println!("{} ({}): {state}", w.contract, w.timezone);
+            println!("  windows: {}", w.windows.join("; "));
+            let mut t = Table::new(&["NEXT OPENING (LOCAL)", "UTC"]);
+            for o in &w.next_openings {
+                t.row(vec![o.local.clone(), o.utc.clone()]);
+            }
+            for line in t.render().lines() {
+                println!("  {line}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
