@@ -806,6 +806,46 @@ mod tests {
         );
     }
 
+    /// The example of SPEC.md, Rule files, verbatim.
+    const SPEC_RULE: &str = r#"[[rule]]
+name = "invoices"
+contract = "acme"                      # optional: only for this contract
+match.subject = '(?i)\b(invoice|receipt|فاتورة|إيصال)\b'
+match.original_from = '@supplier\.example$'          # also: from, to, cc, body, header."List-Id"
+category = "bookkeeping"
+priority = "high"                      # low | normal | high | urgent
+assign   = "sara@va.example"
+due      = "2 business days"           # counted in the contract's windows and holidays
+tags     = ["finance"]
+"#;
+
+    #[test]
+    fn spec_example_rule() {
+        let rules = set(&[("spec.toml", SPEC_RULE)]);
+        let mut i = input("Invoice 7 attached", "");
+        i.original_from = "billing@supplier.example";
+        let c = rules.classify(&i);
+        assert_eq!(c.rule.as_deref(), Some("invoices"));
+        assert_eq!(
+            (c.category.as_str(), c.priority),
+            ("bookkeeping", Priority::High)
+        );
+        assert_eq!(c.assignee.as_deref(), Some("sara@va.example"));
+        assert_eq!(c.due, Some(DueSpec::BusinessDays(2)));
+        assert_eq!(c.tags, vec!["finance"]);
+        i.subject = "مرفق فاتورة الشهر";
+        assert_eq!(rules.classify(&i).category, "bookkeeping");
+        i.subject = "الفاتورة";
+        assert_eq!(
+            rules.classify(&i).category,
+            "general",
+            "\\b as the SPEC example wrote it"
+        );
+        i.subject = "Invoice 7";
+        i.contract = "other";
+        assert_eq!(rules.classify(&i).category, "general");
+    }
+
     #[test]
     fn first_matching_rule_classifies_in_file_then_table_order() {
         let rules = set(&[

@@ -170,8 +170,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 0..=a.len() {
         m[i * w] = i;
     }
-    for j in 0..=b.len() {
-        m[j] = j;
+    for (j, cell) in m.iter_mut().enumerate().take(w) {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

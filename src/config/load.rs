@@ -781,7 +781,7 @@ fn imap_config(
         ca_file: ca_file?,
         mailbox: mailbox?,
         after: after?,
-        idle: raw.idle.map_or(true, |i| *i.get_ref()),
+        idle: raw.idle.is_none_or(|i| *i.get_ref()),
         poll_interval: poll_interval?,
         first_sync: first_sync?,
     })
@@ -1270,6 +1270,74 @@ trusted_authserv_id = "mx.va.example"
         [contracts.acme]\nowners = [\"*@acme.example\"]\nvas = [\"sara@va.example\"]\n\
         timezone = \"Asia/Riyadh\"\nwindows = [\"Sun-Thu 08:00-10:00\"]\n";
 
+    /// The example of SPEC.md, Configuration, verbatim.
+    const SPEC_EXAMPLE: &str = r#"[daemon]
+state_dir = "/var/lib/musaid"          # SQLite database and summaries live here
+rules_dir = "/etc/musaid/rules"        # *.toml, read in file-name order
+address   = "tasks@va.example"         # the inbox address; our own mail is never a request
+
+[imap]
+host = "imap.va.example"
+port = 993
+tls  = "implicit"                      # implicit | starttls | none (none only for 127.0.0.1 / ::1)
+user = "tasks@va.example"
+password_file = "/etc/musaid/imap.pass"
+mailbox = "INBOX"
+after = "keep"                         # keep | seen | move:Processed — what is done on the server once recorded
+idle = true                            # IMAP IDLE when offered, else polling
+poll_interval = "60s"
+first_sync = "new"                     # at the very first start: new (only mail arriving from now on),
+                                       # all, or a date "2026-11-01" — a full inbox floods nobody
+
+[smtp]
+host = "smtp.va.example"
+port = 465
+tls  = "implicit"                      # implicit | starttls | none (loopback only)
+user = "tasks@va.example"
+password_file = "/etc/musaid/smtp.pass"
+from = "Sara's desk <tasks@va.example>"
+
+[contracts.acme]
+owners   = ["boss@acme.example", "*@acme.example"]   # who may create tasks
+vas      = ["sara@va.example"]                        # who may update them
+timezone = "Asia/Riyadh"                              # IANA name; DST handled
+windows  = ["Sun-Thu 08:00-10:00", "Sun-Thu 16:00-17:00"]   # contracted response windows
+# windows may also be cron starts with a length: { cron = "0 0 8 * * Sun-Thu", for = "2h" }
+holidays = ["2026-12-02", "2026-12-03"]
+language = "ar"                                       # ar | en: acknowledgements and summaries
+summary  = { cron = "0 0 17 * * Thu", to = ["boss@acme.example"] }
+rate     = { per_hour = 12.5, currency = "USD" }      # optional: the summary shows what the week's hours cost
+
+[policy]
+unknown_senders = "ignore"             # ignore | quarantine | task
+max_message_size = "25MB"              # larger mail is recorded (reason oversized), never loaded
+acks_per_sender_per_day = 20
+ack_max_age = "3d"                     # a request older than this when ingested gets no ack and no
+                                       # VA notification (a backlog or a long outage), only its task
+trusted_authserv_id = "mx.va.example"  # optional: trust a From address for permissions only when
+                                       # this server's Authentication-Results says DMARC passed
+"#;
+
+    #[test]
+    fn spec_example_verbatim_parses() {
+        let c = load_str(SPEC_EXAMPLE, Path::new("/etc/musaid/musaid.toml")).unwrap();
+        assert_eq!(c.daemon.rules_dir, Path::new("/etc/musaid/rules"));
+        assert_eq!(c.imap.after, After::Keep);
+        assert_eq!(c.imap.first_sync, FirstSync::New);
+        let acme = &c.contracts["acme"];
+        assert_eq!(acme.windows.len(), 2);
+        assert_eq!(acme.holidays.len(), 2);
+        assert_eq!(acme.summary.as_ref().unwrap().cron_source, "0 0 17 * * Thu");
+        assert_eq!(c.policy.max_message_size, 25_000_000);
+        assert_eq!(c.policy.ack_max_age, Duration::from_secs(3 * 86400));
+        let text = SPEC_EXAMPLE.replace("first_sync = \"new\"", "first_sync = 2026-11-01");
+        let c = load_str(&text, Path::new("/etc/musaid/musaid.toml")).unwrap();
+        assert_eq!(
+            c.imap.first_sync,
+            FirstSync::Since(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap())
+        );
+    }
+
     #[test]
     fn spec_example_parses() {
         let c = load_str(FULL, Path::new("/etc/musaid/musaid.toml")).unwrap();
@@ -1578,9 +1646,15 @@ trusted_authserv_id = ""
             "host = \"imap.va.example\"\n",
             "host = \"imap.va.example\"\nuser = \"u\"\npassword_command = \"echo hunter2\"\n",
         );
+        let text = format!(
+            "{text}[smtp]\nhost = \"smtp.gmail.com\"\nauth = \"xoauth2\"\nuser = \"me@gmail.com\"\n\
+             oauth2_token_command = \"get-token --client-secret s3cr3t\"\nfrom = \"me@gmail.com\"\n"
+        );
         let c = load_str(&text, Path::new("/etc/musaid/musaid.toml")).unwrap();
         let debug = format!("{c:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(debug.contains("me@gmail.com"), "{debug}");
     }
 
     #[test]
