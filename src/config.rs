@@ -12,9 +12,11 @@
 //! `idle = true`, `poll_interval = "60s"`, `first_sync = "new"`, `language = "en"`, and the
 //! `[policy]` of [`Policy::default`].
 
+mod contract;
 mod diag;
 mod load;
 mod secret;
+mod server;
 pub mod units;
 
 pub(crate) use diag::{did_you_mean, Diag};
