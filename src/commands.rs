@@ -1,7 +1,15 @@
-//! The VA command grammar, English and Arabic. (Skeleton.)
+//! The VA command grammar, English and Arabic (SPEC, VA replies).
+//!
+//! One command per line, anywhere in the reply's new text: `#done`, `#priority high`,
+//! `#موعد 2026-12-01`, `Status: done`, `الحالة: تم`. Matching ignores case, Arabic
+//! diacritics and tatweel, the hamza forms of alef (أ إ آ → ا), ة/ه and ى/ي, and reads
+//! Arabic-Indic digits. A line whose first word is `#word` but no command becomes
+//! [`Command::Unknown`] with a message for the VA; `#1` and `# heading` are plain text.
 
+use crate::config::{did_you_mean, is_valid_address};
 use crate::model::{Priority, TaskStatus};
 use chrono::NaiveDate;
+use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -24,8 +32,520 @@ pub struct ParsedCommand {
     pub line: String,
 }
 
+/// The canonical English form: `#done`, `#priority high`, `#due 2026-12-01`, `#time 90m`.
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Status(TaskStatus::Done) => f.write_str("#done"),
+            Command::Status(TaskStatus::InProgress) => f.write_str("#wip"),
+            Command::Status(TaskStatus::Waiting) => f.write_str("#waiting"),
+            Command::Status(TaskStatus::Cancelled) => f.write_str("#cancel"),
+            Command::Status(TaskStatus::Open) => f.write_str("#reopen"),
+            Command::Priority(p) => write!(f, "#priority {p}"),
+            Command::Due(d) => write!(f, "#due {}", d.format("%Y-%m-%d")),
+            Command::Assign(a) => write!(f, "#assign {a}"),
+            Command::Time(m) => write!(f, "#time {m}m"),
+            Command::Unknown { error } => write!(f, "#unknown {error}"),
+        }
+    }
+}
+
 /// Every command line in a reply's new text, in order.
 pub fn parse(text: &str) -> Vec<ParsedCommand> {
-    let _ = text;
-    unimplemented!("skeleton")
+    text.lines()
+        .filter_map(|line| {
+            parse_line(line).map(|command| ParsedCommand {
+                command,
+                line: line.trim().to_string(),
+            })
+        })
+        .collect()
+}
+
+const COMMANDS: &str = "#done, #wip, #waiting, #cancel, #reopen, #priority, #due, #assign, #time \
+                        (#تم، #جاري، #انتظار، #إلغاء، #فتح، #أولوية، #موعد، #وقت)";
+
+/// What a command word does, before its argument is read.
+#[derive(Clone, Copy)]
+enum Verb {
+    Status(TaskStatus),
+    Priority,
+    Due,
+    Assign,
+    Time,
+}
+
+/// Command words, already normalized (see [`normalize`]).
+const VERBS: &[(&str, Verb)] = &[
+    ("done", Verb::Status(TaskStatus::Done)),
+    ("تم", Verb::Status(TaskStatus::Done)),
+    ("منجز", Verb::Status(TaskStatus::Done)),
+    ("wip", Verb::Status(TaskStatus::InProgress)),
+    ("inprogress", Verb::Status(TaskStatus::InProgress)),
+    ("جاري", Verb::Status(TaskStatus::InProgress)),
+    ("waiting", Verb::Status(TaskStatus::Waiting)),
+    ("wait", Verb::Status(TaskStatus::Waiting)),
+    ("انتظار", Verb::Status(TaskStatus::Waiting)),
+    ("بانتظار", Verb::Status(TaskStatus::Waiting)),
+    ("cancel", Verb::Status(TaskStatus::Cancelled)),
+    ("cancelled", Verb::Status(TaskStatus::Cancelled)),
+    ("canceled", Verb::Status(TaskStatus::Cancelled)),
+    ("الغاء", Verb::Status(TaskStatus::Cancelled)),
+    ("reopen", Verb::Status(TaskStatus::Open)),
+    ("open", Verb::Status(TaskStatus::Open)),
+    ("فتح", Verb::Status(TaskStatus::Open)),
+    ("priority", Verb::Priority),
+    ("prio", Verb::Priority),
+    ("اولويه", Verb::Priority),
+    ("due", Verb::Due),
+    ("موعد", Verb::Due),
+    ("assign", Verb::Assign),
+    ("تعيين", Verb::Assign),
+    ("اسناد", Verb::Assign),
+    ("time", Verb::Time),
+    ("وقت", Verb::Time),
+];
+
+fn parse_line(raw: &str) -> Option<Command> {
+    let line = normalize(raw);
+    let line = line.trim();
+    // Messages quote the line as the VA wrote it.
+    let shown = trim_punctuation(raw.trim());
+    if let Some(rest) = line.strip_prefix('#') {
+        // `#1 in my list`, `# heading`, `##`: not commands.
+        if !rest.chars().next().is_some_and(char::is_alphabetic) {
+            return None;
+        }
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let (word, args) = rest.split_at(end);
+        return Some(hash_command(word, trim_punctuation(args.trim()), shown));
+    }
+    rt_status(line, shown)
+}
+
+fn hash_command(word: &str, args: &str, shown: &str) -> Command {
+    let Some(verb) = VERBS.iter().find(|(w, _)| *w == word).map(|(_, v)| *v) else {
+        let hint = match did_you_mean(word, VERBS.iter().map(|(w, _)| *w)) {
+            Some(w) => format!("did you mean #{}? ", written(w)),
+            None => String::new(),
+        };
+        let token = shown.split_whitespace().next().unwrap_or(shown);
+        let token = trim_punctuation(token);
+        return Command::Unknown {
+            error: format!("`{token}` is not a command; {hint}the commands are {COMMANDS}"),
+        };
+    };
+    let first = args.split_whitespace().next().unwrap_or("");
+    let unknown = |error: String| Command::Unknown { error };
+    match verb {
+        Verb::Status(s) => Command::Status(s),
+        Verb::Priority => match priority_word(first) {
+            Some(p) => Command::Priority(p),
+            None if first.is_empty() => unknown(format!(
+                "`{shown}` needs a priority: low, normal, high or urgent (منخفضة، عادية، عالية، عاجلة)"
+            )),
+            None => unknown(format!(
+                "`{shown}`: `{}` is no priority; use low, normal, high or urgent \
+                 (منخفضة، عادية، عالية، عاجلة)",
+                shown.split_whitespace().nth(1).unwrap_or(first)
+            )),
+        },
+        Verb::Due => match parse_date(first) {
+            Some(d) => Command::Due(d),
+            None if first.is_empty() => unknown(format!("`{shown}` needs a date: write e.g. #due 2026-12-01")),
+            None => unknown(format!("`{shown}`: write the date as YYYY-MM-DD, e.g. #due 2026-12-01")),
+        },
+        Verb::Assign => {
+            let addr = crate::model::normalize_address(first.trim_start_matches("mailto:"));
+            if is_valid_address(&addr) {
+                Command::Assign(addr)
+            } else if first.is_empty() {
+                unknown(format!("`{shown}` needs an address: write e.g. #assign ali@va.example"))
+            } else {
+                unknown(format!("`{shown}`: write the VA's address, e.g. #assign ali@va.example"))
+            }
+        }
+        Verb::Time => match parse_minutes(args) {
+            Ok(m) => Command::Time(m),
+            Err(e) => unknown(format!("`{shown}`: {e}")),
+        },
+    }
+}
+
+/// `Status: done` (RT style) and `الحالة: تم`.
+/// A normalized command word as people write it.
+fn written(w: &str) -> &str {
+    match w {
+        "اولويه" => "أولوية",
+        "الغاء" => "إلغاء",
+        "اسناد" => "إسناد",
+        other => other,
+    }
+}
+
+fn rt_status(line: &str, shown: &str) -> Option<Command> {
+    let (key, value) = line.split_once(':')?;
+    if !matches!(key.trim(), "status" | "state" | "الحاله" | "حاله") {
+        return None;
+    }
+    let value = trim_punctuation(value.trim());
+    let status = match value {
+        "open" | "new" | "reopen" | "reopened" | "مفتوح" | "مفتوحه" | "فتح" | "جديد" => TaskStatus::Open,
+        "wip" | "in progress" | "in_progress" | "in-progress" | "inprogress" | "working" | "جاري"
+        | "قيد التنفيذ" | "جاري العمل" | "قيد العمل" => TaskStatus::InProgress,
+        "waiting" | "stalled" | "pending" | "on hold" | "انتظار" | "بانتظار" | "في الانتظار" | "معلق" => {
+            TaskStatus::Waiting
+        }
+        "done" | "resolved" | "closed" | "complete" | "completed" | "تم" | "منجز" | "مكتمل" | "منتهي" => {
+            TaskStatus::Done
+        }
+        "cancelled" | "canceled" | "cancel" | "rejected" | "ملغي" | "ملغاه" | "الغاء" => TaskStatus::Cancelled,
+        // A sentence after "Status:" is prose, not a command.
+        _ if value.is_empty() || value.split_whitespace().count() > 2 => return None,
+        _ => {
+            return Some(Command::Unknown {
+                error: format!(
+                    "`{shown}`: use open, wip, waiting, done or cancelled (مفتوح، جاري، انتظار، تم، ملغي)"
+                ),
+            })
+        }
+    };
+    Some(Command::Status(status))
+}
+
+fn priority_word(w: &str) -> Option<Priority> {
+    Some(match w {
+        "low" | "منخفضه" | "منخفض" => Priority::Low,
+        "normal" | "medium" | "عاديه" | "عادي" | "متوسطه" => Priority::Normal,
+        "high" | "عاليه" | "عالي" | "مرتفعه" => Priority::High,
+        "urgent" | "عاجله" | "عاجل" => Priority::Urgent,
+        _ => return None,
+    })
+}
+
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    let s = s.replace('/', "-");
+    let mut parts = s.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    if y.len() != 4 || !(1..=2).contains(&m.len()) || !(1..=2).contains(&d.len()) {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+}
+
+/// `1h30m`, `1h 30m`, `90m`, `2h`, `1.5h`, `1:30`, `90 min`, `2 hours`, `ساعتين`… as minutes.
+fn parse_minutes(args: &str) -> Result<u32, String> {
+    const HINT: &str = "write the time worked like 1h30m, 90m, 1:30 or 2h";
+    let s = args.trim();
+    if s.is_empty() {
+        return Err(format!("needs the time worked; {HINT}"));
+    }
+    let minutes: f64 = if let Some((h, m)) = s.split_once(':') {
+        let (h, m) = (h.trim(), m.trim());
+        if m.len() != 2 {
+            return Err(HINT.to_string());
+        }
+        let h: u32 = h.parse().map_err(|_| HINT.to_string())?;
+        let m: u32 = m.parse().map_err(|_| HINT.to_string())?;
+        if m >= 60 {
+            return Err(HINT.to_string());
+        }
+        f64::from(h * 60 + m)
+    } else {
+        // Pairs of number and unit; Arabic may give a unit alone ("ساعه" = one hour).
+        let mut total = 0.0;
+        let mut rest = s;
+        let mut any = false;
+        while !rest.is_empty() {
+            let num_end = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(rest.len());
+            let (num, after) = rest.split_at(num_end);
+            let after = after.trim_start();
+            let unit_end = after
+                .find(|c: char| c.is_ascii_digit() || c.is_whitespace())
+                .unwrap_or(after.len());
+            let (unit, tail) = after.split_at(unit_end);
+            let n: f64 = if num.is_empty() {
+                1.0
+            } else {
+                num.parse().map_err(|_| HINT.to_string())?
+            };
+            let per = match unit {
+                "h" | "hr" | "hrs" | "hour" | "hours" | "ساعه" | "ساعات" | "س" => 60.0,
+                "ساعتين" | "ساعتان" => 120.0,
+                "m" | "min" | "mins" | "minute" | "minutes" | "د" | "دقيقه" | "دقائق"
+                | "دقيقتين" => 1.0,
+                "" if !num.is_empty() => {
+                    return Err(format!("`{num}` has no unit; {HINT}"));
+                }
+                _ => return Err(HINT.to_string()),
+            };
+            let per = if unit == "دقيقتين" { 2.0 } else { per };
+            total += n * per;
+            any = true;
+            rest = tail.trim_start();
+            // "و" (and) may join the parts: "ساعه و 30 دقيقه".
+            rest = rest.strip_prefix("و").map_or(rest, str::trim_start);
+        }
+        if !any {
+            return Err(HINT.to_string());
+        }
+        total
+    };
+    let minutes = minutes.round();
+    if minutes < 1.0 {
+        return Err(format!("the time worked must be at least 1 minute; {HINT}"));
+    }
+    if minutes > 24.0 * 60.0 {
+        return Err(
+            "more than 24 hours in one entry; check the value or split it by day".to_string(),
+        );
+    }
+    Ok(minutes as u32)
+}
+
+fn trim_punctuation(s: &str) -> &str {
+    s.trim_end_matches(|c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '.' | ',' | '!' | '?' | ';' | '؟' | '،' | '؛' | '…' | ')' | ']'
+            )
+    })
+}
+
+/// Lower case without Arabic diacritics, tatweel or direction marks; one alef, ة→ه, ى→ي;
+/// Arabic-Indic digits as ASCII.
+fn normalize(s: &str) -> String {
+    s.chars()
+        .filter_map(|c| match c {
+            // Harakat, Quranic marks, superscript alef, tatweel.
+            '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0640}' => None,
+            // Direction marks and zero-width characters that mail clients put in Arabic text.
+            '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}' => None,
+            'أ' | 'إ' | 'آ' | 'ٱ' => Some('ا'),
+            'ة' => Some('ه'),
+            'ى' => Some('ي'),
+            '\u{0660}'..='\u{0669}' => char::from_u32(c as u32 - 0x0660 + u32::from(b'0')),
+            '\u{06F0}'..='\u{06F9}' => char::from_u32(c as u32 - 0x06F0 + u32::from(b'0')),
+            '＃' => Some('#'),
+            '：' => Some(':'),
+            _ => Some(c),
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Command::*;
+    use TaskStatus::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn one(line: &str) -> Option<Command> {
+        let parsed = parse(line);
+        assert!(parsed.len() <= 1, "{line}: {parsed:?}");
+        parsed.into_iter().next().map(|p| p.command)
+    }
+
+    #[test]
+    fn english_commands() {
+        let cases = [
+            ("#done", Status(Done)),
+            ("#DONE", Status(Done)),
+            ("  #done.", Status(Done)),
+            ("#done!", Status(Done)),
+            ("#done - sent the invoice", Status(Done)),
+            ("#wip", Status(InProgress)),
+            ("#waiting", Status(Waiting)),
+            ("#cancel", Status(Cancelled)),
+            ("#cancelled", Status(Cancelled)),
+            ("#reopen", Status(Open)),
+            ("#priority high", Priority(crate::model::Priority::High)),
+            (
+                "#Priority URGENT.",
+                Priority(crate::model::Priority::Urgent),
+            ),
+            ("#priority low", Priority(crate::model::Priority::Low)),
+            ("#priority normal", Priority(crate::model::Priority::Normal)),
+            ("#due 2026-12-01", Due(date(2026, 12, 1))),
+            ("#due 2026/1/5.", Due(date(2026, 1, 5))),
+            ("#assign Ali@VA.example", Assign("ali@va.example".into())),
+            ("#assign <ali@va.example>", Assign("ali@va.example".into())),
+            ("#time 1h30m", Time(90)),
+            ("#time 90m", Time(90)),
+            ("#time 1:30", Time(90)),
+            ("#time 2h", Time(120)),
+            ("#time 1h 15m", Time(75)),
+            ("#time 1.5h", Time(90)),
+            ("#time 45 min", Time(45)),
+            ("#time 2 hours", Time(120)),
+            ("Status: done", Status(Done)),
+            ("status: In Progress", Status(InProgress)),
+            ("Status: resolved", Status(Done)),
+            ("STATUS: waiting", Status(Waiting)),
+            ("Status: open", Status(Open)),
+            ("Status: cancelled.", Status(Cancelled)),
+        ];
+        for (line, want) in cases {
+            assert_eq!(one(line), Some(want), "{line}");
+        }
+    }
+
+    #[test]
+    fn arabic_commands() {
+        let cases = [
+            ("#تم", Status(Done)),
+            ("#تمّ", Status(Done)),
+            ("#تـــم", Status(Done)),
+            ("\u{200F}#تم.", Status(Done)),
+            ("#جاري", Status(InProgress)),
+            ("#جارى", Status(InProgress)),
+            ("#انتظار", Status(Waiting)),
+            ("#إلغاء", Status(Cancelled)),
+            ("#الغاء", Status(Cancelled)),
+            ("#فتح", Status(Open)),
+            ("#أولوية عالية", Priority(crate::model::Priority::High)),
+            ("#اولويه عاليه", Priority(crate::model::Priority::High)),
+            ("#أولويّة عادية", Priority(crate::model::Priority::Normal)),
+            ("#أولوية منخفضة", Priority(crate::model::Priority::Low)),
+            ("#أولوية عاجلة!", Priority(crate::model::Priority::Urgent)),
+            ("#priority عالية", Priority(crate::model::Priority::High)),
+            ("#موعد 2026-12-01", Due(date(2026, 12, 1))),
+            ("#موعد ٢٠٢٦-١٢-٠١", Due(date(2026, 12, 1))),
+            ("#موعد ۲۰۲۶-۱۲-۰۱", Due(date(2026, 12, 1))),
+            ("#وقت 1:30", Time(90)),
+            ("#وقت ١:٣٠", Time(90)),
+            ("#وقت ساعة", Time(60)),
+            ("#وقت ساعتين", Time(120)),
+            ("#وقت 2 ساعات", Time(120)),
+            ("#وقت 45 دقيقة", Time(45)),
+            ("#وقت ساعة و 30 دقيقة", Time(90)),
+            ("الحالة: تم", Status(Done)),
+            ("الحاله: تم", Status(Done)),
+            ("الحالة: قيد التنفيذ", Status(InProgress)),
+            ("الحالة: بانتظار", Status(Waiting)),
+            ("الحالة: ملغي", Status(Cancelled)),
+            ("الحالة: مفتوح", Status(Open)),
+            ("الحالة: منجز.", Status(Done)),
+        ];
+        for (line, want) in cases {
+            assert_eq!(one(line), Some(want), "{line}");
+        }
+    }
+
+    #[test]
+    fn not_commands() {
+        for line in [
+            "#1 in my list",
+            "# heading",
+            "## Notes",
+            "#",
+            "#123",
+            "I am done #done",
+            "Thanks, done.",
+            "> #done",
+            "Status: the project is going well overall",
+            "status update: all good",
+            "",
+        ] {
+            assert_eq!(one(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn unknown_commands_explain_themselves() {
+        let cases: [(&str, &[&str]); 13] = [
+            (
+                "#donee",
+                &["`#donee` is not a command", "did you mean #done?", "#wip"],
+            ),
+            (
+                "#ramadan campaign is live",
+                &["`#ramadan` is not a command", "the commands are"],
+            ),
+            (
+                "#priority banana",
+                &[
+                    "`#priority banana`",
+                    "`banana` is no priority",
+                    "low, normal, high or urgent",
+                ],
+            ),
+            ("#priority", &["needs a priority"]),
+            ("#أولوية قصوى", &["`قصوى` is no priority", "عالية"]),
+            ("#اولوية", &["needs a priority"]),
+            ("#due tomorrow", &["`#due tomorrow`", "YYYY-MM-DD"]),
+            ("#due 2026-02-30", &["YYYY-MM-DD"]),
+            ("#assign ali", &["`#assign ali`", "ali@va.example"]),
+            ("#time 90", &["`90` has no unit", "1h30m"]),
+            ("#time 0m", &["at least 1 minute"]),
+            ("#time 30h", &["more than 24 hours"]),
+            (
+                "Status: maybe",
+                &["`Status: maybe`", "open, wip, waiting, done or cancelled"],
+            ),
+        ];
+        for (line, hints) in cases {
+            match one(line) {
+                Some(Unknown { error }) => {
+                    for h in hints {
+                        assert!(error.contains(h), "{line}: {error} lacks {h}");
+                    }
+                }
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        match one("#الغاءء") {
+            Some(Unknown { error }) => assert!(error.contains("#إلغاء"), "{error}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn several_lines_keep_order_and_text() {
+        let text =
+            "Hi,\n\n#wip\nworking on it now\n#time 1:30\n#موعد 2026-12-01\nStatus: waiting\n\nSara";
+        let parsed = parse(text);
+        let got: Vec<String> = parsed.iter().map(|p| p.command.to_string()).collect();
+        assert_eq!(got, ["#wip", "#time 90m", "#due 2026-12-01", "#waiting"]);
+        assert_eq!(parsed[2].line, "#موعد 2026-12-01");
+    }
+
+    #[test]
+    fn display_is_canonical_english() {
+        let cases = [
+            (Status(Done), "#done"),
+            (Status(InProgress), "#wip"),
+            (Status(Waiting), "#waiting"),
+            (Status(Cancelled), "#cancel"),
+            (Status(Open), "#reopen"),
+            (Priority(crate::model::Priority::High), "#priority high"),
+            (Due(date(2026, 12, 1)), "#due 2026-12-01"),
+            (Assign("a@b.example".into()), "#assign a@b.example"),
+            (Time(90), "#time 90m"),
+            (Unknown { error: "x".into() }, "#unknown x"),
+        ];
+        for (cmd, want) in cases {
+            assert_eq!(cmd.to_string(), want);
+            // The canonical form parses back to the same command.
+            if !matches!(cmd, Unknown { .. }) {
+                assert_eq!(one(want), Some(cmd.clone()), "{want}");
+            }
+        }
+    }
 }

@@ -12,9 +12,11 @@
 //! `idle = true`, `poll_interval = "60s"`, `first_sync = "new"`, `language = "en"`, and the
 //! `[policy]` of [`Policy::default`].
 
+mod contract;
 mod diag;
 mod load;
 mod secret;
+mod server;
 pub mod units;
 
 pub(crate) use diag::{did_you_mean, Diag};
@@ -116,13 +118,28 @@ impl std::fmt::Display for Secret {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServerLogin {
     pub user: Option<String>,
     pub auth: AuthMethod,
     pub password: SecretSource,
     /// For `auth = "xoauth2"`: a command that prints a fresh access token.
     pub oauth2_token_command: Option<String>,
+}
+
+impl std::fmt::Debug for ServerLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Commands may carry a secret on their command line: like SecretSource, never print them.
+        f.debug_struct("ServerLogin")
+            .field("user", &self.user)
+            .field("auth", &self.auth)
+            .field("password", &self.password)
+            .field(
+                "oauth2_token_command",
+                &self.oauth2_token_command.as_ref().map(|_| "…"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

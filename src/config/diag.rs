@@ -86,7 +86,7 @@ impl<'a> Diag<'a> {
             self.at(
                 &span,
                 format!(
-                    "{section} must be a table, not a {}",
+                    "{section} must be a table, not {}",
                     value.get_ref().type_str()
                 ),
             );
@@ -141,7 +141,7 @@ fn explain(section: &str, key: Option<&str>, message: &str) -> String {
         .replace("expected a sequence", "expected a list like [\"a\", \"b\"]")
         .replace("expected a boolean", "expected true or false");
     match key {
-        Some(k) => format!("{section}.{k}: {message}"),
+        Some(k) => format!("{section} {k}: {message}"),
         None => format!("{section}: {message}"),
     }
 }
@@ -170,8 +170,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 0..=a.len() {
         m[i * w] = i;
     }
-    for j in 0..=b.len() {
-        m[j] = j;
+    for (j, cell) in m.iter_mut().enumerate().take(w) {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

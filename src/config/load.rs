@@ -1,6 +1,8 @@
 //! Reading the config file: TOML with spans → raw `deny_unknown_fields` structs → validated
 //! [`Config`], every problem reported with `file:line` and what to write instead.
 
+use super::contract::{contract, valid_contract_name, RawContract};
+use super::server::{imap_config, smtp_config, RawImap, RawSmtp};
 use super::units::{parse_duration, parse_size};
 use super::*;
 use crate::config::diag::Diag;
@@ -8,11 +10,10 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::ops::Range;
-use std::str::FromStr;
 use toml::de::DeValue;
 use toml::Spanned;
 
-type S<T> = Spanned<T>;
+pub(super) type S<T> = Spanned<T>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,87 +22,6 @@ struct RawDaemon {
     rules_dir: Option<S<String>>,
     address: Option<S<String>>,
     templates_dir: Option<S<String>>,
-}
-
-/// The login keys shared by `[imap]` and `[smtp]`.
-struct RawLogin<'r> {
-    user: &'r Option<S<String>>,
-    auth: &'r Option<S<String>>,
-    password_file: &'r Option<S<String>>,
-    password_command: &'r Option<S<String>>,
-    password_credential: &'r Option<S<String>>,
-    oauth2_token_command: &'r Option<S<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawImap {
-    host: Option<S<String>>,
-    port: Option<S<i64>>,
-    tls: Option<S<String>>,
-    user: Option<S<String>>,
-    auth: Option<S<String>>,
-    password_file: Option<S<String>>,
-    password_command: Option<S<String>>,
-    password_credential: Option<S<String>>,
-    oauth2_token_command: Option<S<String>>,
-    ca_file: Option<S<String>>,
-    mailbox: Option<S<String>>,
-    after: Option<S<String>>,
-    idle: Option<S<bool>>,
-    poll_interval: Option<S<String>>,
-    first_sync: Option<S<DateOrString>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSmtp {
-    host: Option<S<String>>,
-    port: Option<S<i64>>,
-    tls: Option<S<String>>,
-    user: Option<S<String>>,
-    auth: Option<S<String>>,
-    password_file: Option<S<String>>,
-    password_command: Option<S<String>>,
-    password_credential: Option<S<String>>,
-    oauth2_token_command: Option<S<String>>,
-    ca_file: Option<S<String>>,
-    from: Option<S<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawContract {
-    owners: Option<S<Vec<S<String>>>>,
-    vas: Option<S<Vec<S<String>>>>,
-    timezone: Option<S<String>>,
-    windows: Option<S<Vec<S<RawWindow>>>>,
-    holidays: Option<S<Vec<S<DateOrString>>>>,
-    language: Option<S<String>>,
-    summary: Option<S<RawSummary>>,
-    rate: Option<S<RawRate>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSummary {
-    cron: Option<S<String>>,
-    to: Option<S<Vec<S<String>>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRate {
-    per_hour: Option<S<f64>>,
-    currency: Option<S<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCronWindow {
-    cron: Option<S<String>>,
-    #[serde(rename = "for")]
-    length: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -114,36 +34,8 @@ struct RawPolicy {
     trusted_authserv_id: Option<S<String>>,
 }
 
-/// A window: `"Sun-Thu 08:00-10:00"` or `{ cron = "…", for = "2h" }`.
-enum RawWindow {
-    Text(String),
-    Cron(RawCronWindow),
-}
-
-impl<'de> Deserialize<'de> for RawWindow {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawWindow;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str(
-                    "a window like \"Sun-Thu 08:00-10:00\" or { cron = \"0 0 8 * * Sun-Thu\", for = \"2h\" }",
-                )
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawWindow, E> {
-                Ok(RawWindow::Text(v.to_string()))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawWindow, A::Error> {
-                RawCronWindow::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawWindow::Cron)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// A date written as a string (`"2026-12-02"`) or as a TOML date (`2026-12-02`).
-struct DateOrString(String);
+pub(super) struct DateOrString(pub(super) String);
 
 impl<'de> Deserialize<'de> for DateOrString {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -304,7 +196,7 @@ fn build(d: &mut Diag<'_>, text: &str, path: &Path) -> Option<Config> {
             ),
             other => d.at(
                 &v.span(),
-                format!("contracts must be tables like [contracts.acme], not a {}", other.type_str()),
+                format!("contracts must be tables like [contracts.acme], not {}", other.type_str()),
             ),
         },
         None => d.at(
@@ -331,7 +223,7 @@ fn build(d: &mut Diag<'_>, text: &str, path: &Path) -> Option<Config> {
 }
 
 /// Report a required key that is absent (and was not already reported as broken).
-fn required<'v, T>(
+pub(super) fn required<'v, T>(
     d: &mut Diag<'_>,
     value: &'v Option<S<T>>,
     dropped: &BTreeSet<String>,
@@ -349,7 +241,7 @@ fn required<'v, T>(
     value.as_ref()
 }
 
-fn resolve_path(base: &Path, p: &str) -> PathBuf {
+pub(super) fn resolve_path(base: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
     if p.is_absolute() {
         p.to_path_buf()
@@ -358,7 +250,12 @@ fn resolve_path(base: &Path, p: &str) -> PathBuf {
     }
 }
 
-fn path_value(d: &mut Diag<'_>, v: &S<String>, key: &str, base: &Path) -> Option<PathBuf> {
+pub(super) fn path_value(
+    d: &mut Diag<'_>,
+    v: &S<String>,
+    key: &str,
+    base: &Path,
+) -> Option<PathBuf> {
     if v.get_ref().trim().is_empty() {
         d.at_spanned(v, format!("`{key}` is empty; write a path"));
         return None;
@@ -418,7 +315,7 @@ pub fn is_valid_address(s: &str) -> bool {
             .any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '"'))
 }
 
-fn address_value(d: &mut Diag<'_>, v: &S<String>, key: &str) -> Option<String> {
+pub(super) fn address_value(d: &mut Diag<'_>, v: &S<String>, key: &str) -> Option<String> {
     let a = crate::model::normalize_address(v.get_ref());
     if is_valid_address(&a) && !v.get_ref().contains('<') {
         return Some(a);
@@ -435,694 +332,6 @@ fn address_value(d: &mut Diag<'_>, v: &S<String>, key: &str) -> Option<String> {
         format!("{key} = \"{}\" is not a mail address; {hint}", v.get_ref()),
     );
     None
-}
-
-fn is_loopback(host: &str) -> bool {
-    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn tls_value(d: &mut Diag<'_>, v: &Option<S<String>>, section: &str) -> Option<TlsMode> {
-    let Some(v) = v else {
-        return Some(TlsMode::Implicit);
-    };
-    match v.get_ref().trim().to_ascii_lowercase().as_str() {
-        "implicit" => Some(TlsMode::Implicit),
-        "starttls" => Some(TlsMode::StartTls),
-        "none" => Some(TlsMode::None),
-        _ => {
-            let extra = match v.get_ref().to_ascii_lowercase().as_str() {
-                "ssl" | "tls" | "true" => " (\"ssl\"/\"tls\" is implicit)",
-                _ => "",
-            };
-            d.at_spanned(
-                v,
-                format!(
-                    "{section} tls = \"{}\": use implicit, starttls or none{extra}",
-                    v.get_ref()
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn host_and_tls(
-    d: &mut Diag<'_>,
-    host: &Option<S<String>>,
-    tls: &Option<S<String>>,
-    dropped: &BTreeSet<String>,
-    section: &str,
-    span: &Range<usize>,
-    example: &str,
-) -> (Option<String>, Option<TlsMode>) {
-    let host_v = required(d, host, dropped, "host", section, span, example);
-    let host = host_v.and_then(|h| {
-        let t = h.get_ref().trim();
-        if t.is_empty() || t.contains(char::is_whitespace) || t.contains('/') || t.contains("://") {
-            d.at_spanned(
-                h,
-                format!(
-                    "{section} host = \"{}\": write a host name like {example}",
-                    h.get_ref()
-                ),
-            );
-            None
-        } else {
-            Some(t.to_string())
-        }
-    });
-    let mode = tls_value(d, tls, section);
-    if let (Some(h), Some(TlsMode::None)) = (&host, mode) {
-        if !is_loopback(h) {
-            let at = tls.as_ref().map_or(span.clone(), |t| t.span());
-            d.at(
-                &at,
-                format!(
-                    "{section} tls = \"none\" would send the password in plain text to `{h}`; \
-                     plaintext is allowed only to a loopback host (127.0.0.1, ::1, localhost): \
-                     use implicit or starttls"
-                ),
-            );
-            return (Some(h.clone()), None);
-        }
-    }
-    (host, mode)
-}
-
-fn port_value(d: &mut Diag<'_>, v: &Option<S<i64>>, default: u16, section: &str) -> Option<u16> {
-    let Some(v) = v else {
-        return Some(default);
-    };
-    match u16::try_from(*v.get_ref()) {
-        Ok(p) if p > 0 => Some(p),
-        _ => {
-            d.at_spanned(
-                v,
-                format!(
-                    "{section} port = {}: use a port from 1 to 65535 (e.g. {default})",
-                    v.get_ref()
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn login(d: &mut Diag<'_>, raw: RawLogin<'_>, section: &str, base: &Path) -> Option<ServerLogin> {
-    let mut ok = true;
-    let auth = match raw.auth {
-        None => AuthMethod::Password,
-        Some(a) => match a.get_ref().trim().to_ascii_lowercase().as_str() {
-            "password" | "plain" | "login" => AuthMethod::Password,
-            "xoauth2" | "oauth2" => AuthMethod::XOAuth2,
-            _ => {
-                d.at_spanned(
-                    a,
-                    format!(
-                        "{section} auth = \"{}\": use password or xoauth2",
-                        a.get_ref()
-                    ),
-                );
-                return None;
-            }
-        },
-    };
-    let sources: Vec<(&str, &S<String>)> = [
-        ("password_file", raw.password_file),
-        ("password_command", raw.password_command),
-        ("password_credential", raw.password_credential),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-    .collect();
-    if let [(_, first), _, ..] = sources.as_slice() {
-        let names: Vec<&str> = sources.iter().map(|(k, _)| *k).collect();
-        d.at_spanned(
-            first,
-            format!(
-                "{section} sets {}: keep only one source for the password",
-                names.join(" and ")
-            ),
-        );
-        ok = false;
-    }
-    let mut password = SecretSource::None;
-    if let Some((key, v)) = sources.first() {
-        let text = v.get_ref().trim();
-        if text.is_empty() {
-            d.at_spanned(v, format!("{section} {key} is empty"));
-            ok = false;
-        } else {
-            password = match *key {
-                "password_file" => SecretSource::File(resolve_path(base, text)),
-                "password_command" => SecretSource::Command(text.to_string()),
-                _ if text.contains('/') => {
-                    d.at_spanned(
-                        v,
-                        format!(
-                            "{section} password_credential = \"{text}\": write the credential's name \
-                             (as in LoadCredential=NAME:…), not a path; for a path use password_file"
-                        ),
-                    );
-                    ok = false;
-                    SecretSource::None
-                }
-                _ => SecretSource::Credential(text.to_string()),
-            };
-        }
-    }
-    let user = raw.user.as_ref().map(|u| u.get_ref().trim().to_string());
-    if let Some(u) = raw.user.as_ref().filter(|u| u.get_ref().trim().is_empty()) {
-        d.at_spanned(
-            u,
-            format!("{section} user is empty; remove it for a server without login"),
-        );
-        ok = false;
-    }
-    let token_cmd = raw
-        .oauth2_token_command
-        .as_ref()
-        .map(|c| c.get_ref().trim().to_string());
-    match auth {
-        AuthMethod::XOAuth2 => {
-            let at = raw.auth.as_ref().map_or(0..0, |a| a.span());
-            if token_cmd.as_deref().is_none_or(str::is_empty) {
-                d.at(
-                    &at,
-                    format!(
-                        "{section} auth = \"xoauth2\" needs oauth2_token_command, a command that prints \
-                         a fresh access token"
-                    ),
-                );
-                ok = false;
-            }
-            if user.is_none() {
-                d.at(
-                    &at,
-                    format!("{section} auth = \"xoauth2\" needs `user`, the account's address"),
-                );
-                ok = false;
-            }
-            if let Some((key, v)) = sources.first() {
-                d.at_spanned(
-                    v,
-                    format!("{section} {key} is not used with auth = \"xoauth2\"; remove it"),
-                );
-                ok = false;
-            }
-        }
-        AuthMethod::Password => {
-            if let Some(c) = raw.oauth2_token_command {
-                d.at_spanned(
-                    c,
-                    format!("{section} oauth2_token_command needs auth = \"xoauth2\"; add it or remove the command"),
-                );
-                ok = false;
-            }
-            if let (None, Some((key, v))) = (&user, sources.first()) {
-                d.at_spanned(
-                    v,
-                    format!("{section} has {key} but no `user`; add user = \"…\""),
-                );
-                ok = false;
-            }
-        }
-    }
-    ok.then_some(ServerLogin {
-        user,
-        auth,
-        password,
-        oauth2_token_command: token_cmd.filter(|_| auth == AuthMethod::XOAuth2),
-    })
-}
-
-fn imap_config(
-    d: &mut Diag<'_>,
-    raw: RawImap,
-    dropped: &BTreeSet<String>,
-    span: &Range<usize>,
-    base: &Path,
-) -> Option<ImapConfig> {
-    let (host, tls) = host_and_tls(
-        d,
-        &raw.host,
-        &raw.tls,
-        dropped,
-        "[imap]",
-        span,
-        "\"imap.example.com\"",
-    );
-    let default_port = if tls == Some(TlsMode::Implicit) {
-        993
-    } else {
-        143
-    };
-    let port = port_value(d, &raw.port, default_port, "[imap]");
-    let login = login(
-        d,
-        RawLogin {
-            user: &raw.user,
-            auth: &raw.auth,
-            password_file: &raw.password_file,
-            password_command: &raw.password_command,
-            password_credential: &raw.password_credential,
-            oauth2_token_command: &raw.oauth2_token_command,
-        },
-        "[imap]",
-        base,
-    );
-    let ca_file = match &raw.ca_file {
-        Some(v) => path_value(d, v, "ca_file", base).map(Some),
-        None => Some(None),
-    };
-    let mailbox = match &raw.mailbox {
-        Some(m) if m.get_ref().trim().is_empty() => {
-            d.at_spanned(m, "[imap] mailbox is empty; write e.g. mailbox = \"INBOX\"");
-            None
-        }
-        Some(m) => Some(m.get_ref().trim().to_string()),
-        None => Some("INBOX".to_string()),
-    };
-    let after = match &raw.after {
-        None => Some(After::Keep),
-        Some(a) => {
-            let t = a.get_ref().trim();
-            match t.to_ascii_lowercase().as_str() {
-                "keep" => Some(After::Keep),
-                "seen" => Some(After::Seen),
-                _ => match t.split_once(':') {
-                    Some((m, folder))
-                        if m.eq_ignore_ascii_case("move") && !folder.trim().is_empty() =>
-                    {
-                        Some(After::Move(folder.trim().to_string()))
-                    }
-                    _ => {
-                        d.at_spanned(
-                            a,
-                            format!(
-                                "[imap] after = \"{t}\": use keep, seen or move:FOLDER (e.g. \"move:Processed\"); \
-                                 musaid never deletes mail"
-                            ),
-                        );
-                        None
-                    }
-                },
-            }
-        }
-    };
-    let poll_interval = match &raw.poll_interval {
-        None => Some(Duration::from_secs(60)),
-        Some(p) => match parse_duration(p.get_ref()) {
-            Ok(v) if v >= Duration::from_secs(1) => Some(v),
-            Ok(_) => {
-                d.at_spanned(
-                    p,
-                    "[imap] poll_interval must be at least 1s; write e.g. \"60s\"",
-                );
-                None
-            }
-            Err(e) => {
-                d.at_spanned(
-                    p,
-                    format!("[imap] poll_interval = \"{}\": {e}", p.get_ref()),
-                );
-                None
-            }
-        },
-    };
-    let first_sync = match &raw.first_sync {
-        None => Some(FirstSync::New),
-        Some(f) => {
-            let t = f.get_ref().0.trim().to_string();
-            match t.to_ascii_lowercase().as_str() {
-                "new" => Some(FirstSync::New),
-                "all" => Some(FirstSync::All),
-                _ => match NaiveDate::parse_from_str(&t, "%Y-%m-%d") {
-                    Ok(date) => Some(FirstSync::Since(date)),
-                    Err(_) => {
-                        d.at_spanned(
-                            f,
-                            format!("[imap] first_sync = \"{t}\": use new, all or a date like \"2026-11-01\""),
-                        );
-                        None
-                    }
-                },
-            }
-        }
-    };
-    Some(ImapConfig {
-        host: host?,
-        port: port?,
-        tls: tls?,
-        login: login?,
-        ca_file: ca_file?,
-        mailbox: mailbox?,
-        after: after?,
-        idle: raw.idle.map_or(true, |i| *i.get_ref()),
-        poll_interval: poll_interval?,
-        first_sync: first_sync?,
-    })
-}
-
-fn smtp_config(
-    d: &mut Diag<'_>,
-    raw: RawSmtp,
-    dropped: &BTreeSet<String>,
-    span: &Range<usize>,
-    base: &Path,
-) -> Option<SmtpConfig> {
-    let (host, tls) = host_and_tls(
-        d,
-        &raw.host,
-        &raw.tls,
-        dropped,
-        "[smtp]",
-        span,
-        "\"smtp.example.com\"",
-    );
-    let default_port = match tls {
-        Some(TlsMode::StartTls) => 587,
-        Some(TlsMode::None) => 25,
-        _ => 465,
-    };
-    let port = port_value(d, &raw.port, default_port, "[smtp]");
-    let login = login(
-        d,
-        RawLogin {
-            user: &raw.user,
-            auth: &raw.auth,
-            password_file: &raw.password_file,
-            password_command: &raw.password_command,
-            password_credential: &raw.password_credential,
-            oauth2_token_command: &raw.oauth2_token_command,
-        },
-        "[smtp]",
-        base,
-    );
-    let ca_file = match &raw.ca_file {
-        Some(v) => path_value(d, v, "ca_file", base).map(Some),
-        None => Some(None),
-    };
-    let from = required(d, &raw.from, dropped, "from", "[smtp]", span, "\"Sara's desk <tasks@va.example>\"")
-        .and_then(|f| {
-            let t = f.get_ref().trim();
-            let addr = match t.rsplit_once('<') {
-                Some((_, inner)) => inner.strip_suffix('>').unwrap_or("").trim(),
-                None => t,
-            };
-            if is_valid_address(addr) {
-                Some(t.to_string())
-            } else {
-                d.at_spanned(
-                    f,
-                    format!("[smtp] from = \"{t}\": write an address, e.g. \"Sara's desk <tasks@va.example>\""),
-                );
-                None
-            }
-        });
-    Some(SmtpConfig {
-        host: host?,
-        port: port?,
-        tls: tls?,
-        login: login?,
-        ca_file: ca_file?,
-        from: from?,
-    })
-}
-
-fn valid_contract_name(name: &str) -> bool {
-    name.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-fn owner_pattern(d: &mut Diag<'_>, v: &S<String>, section: &str) -> Option<OwnerPattern> {
-    let t = crate::model::normalize_address(v.get_ref());
-    if t == "*" {
-        return Some(OwnerPattern::Any);
-    }
-    if let Some(domain) = t.strip_prefix("*@") {
-        if is_valid_address(&format!("x@{domain}")) {
-            return Some(OwnerPattern::Domain(domain.to_string()));
-        }
-    } else if is_valid_address(&t) && !v.get_ref().contains('<') {
-        return Some(OwnerPattern::Exact(t));
-    }
-    let hint = if let Some(domain) = t.strip_prefix('@') {
-        format!("for everyone at a domain write \"*@{domain}\"")
-    } else {
-        "write an address (\"boss@acme.example\"), a domain (\"*@acme.example\") or \"*\""
-            .to_string()
-    };
-    d.at_spanned(
-        v,
-        format!(
-            "{section} owners: \"{}\" is no owner pattern; {hint}",
-            v.get_ref()
-        ),
-    );
-    None
-}
-
-fn timezone_value(d: &mut Diag<'_>, v: &S<String>, section: &str) -> Option<Tz> {
-    let t = v.get_ref().trim();
-    if let Ok(tz) = Tz::from_str(t) {
-        return Some(tz);
-    }
-    // A case slip, or a city without its region ("Riyadh" → "Asia/Riyadh").
-    let lower = t.to_ascii_lowercase().replace(' ', "_");
-    let guess = chrono_tz::TZ_VARIANTS
-        .iter()
-        .map(|z| z.name())
-        .find(|n| {
-            n.eq_ignore_ascii_case(t)
-                || n.rsplit('/')
-                    .next()
-                    .is_some_and(|city| city.eq_ignore_ascii_case(&lower))
-        })
-        .or_else(|| super::did_you_mean(t, chrono_tz::TZ_VARIANTS.iter().map(|z| z.name())));
-    let hint = match guess {
-        Some(g) => format!("did you mean \"{g}\"?"),
-        None => "write an IANA name such as \"Asia/Riyadh\", \"Africa/Cairo\" or \"Europe/London\""
-            .to_string(),
-    };
-    d.at_spanned(
-        v,
-        format!("{section} timezone = \"{t}\" is not an IANA time zone; {hint}"),
-    );
-    None
-}
-
-fn date_value(d: &mut Diag<'_>, v: &S<DateOrString>, what: &str) -> Option<NaiveDate> {
-    let t = v.get_ref().0.trim();
-    match NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        Ok(date) if t.len() == 10 => Some(date),
-        _ => {
-            d.at_spanned(
-                v,
-                format!("{what}: \"{t}\" is not a date; write YYYY-MM-DD, e.g. \"2026-12-02\""),
-            );
-            None
-        }
-    }
-}
-
-fn window_value(d: &mut Diag<'_>, v: &S<RawWindow>, section: &str) -> Option<WindowSpec> {
-    let result = match v.get_ref() {
-        RawWindow::Text(t) => WindowSpec::from_str(t),
-        RawWindow::Cron(c) => match (&c.cron, &c.length) {
-            (Some(cron), Some(length)) => WindowSpec::cron(cron.get_ref(), length.get_ref()),
-            _ => Err(
-                "a cron window needs both keys: { cron = \"0 0 8 * * Sun-Thu\", for = \"2h\" }"
-                    .to_string(),
-            ),
-        },
-    };
-    result
-        .map_err(|e| d.at_spanned(v, format!("{section} windows: {e}")))
-        .ok()
-}
-
-fn contract(
-    d: &mut Diag<'_>,
-    name: &str,
-    raw: RawContract,
-    dropped: &BTreeSet<String>,
-    span: &Range<usize>,
-) -> Option<Contract> {
-    let section = format!("[contracts.{name}]");
-    let sec = section.as_str();
-    let before = d.count();
-
-    let mut owners = Vec::new();
-    if let Some(list) = required(
-        d,
-        &raw.owners,
-        dropped,
-        "owners",
-        sec,
-        span,
-        "[\"boss@acme.example\"]",
-    ) {
-        if list.get_ref().is_empty() {
-            d.at_spanned(
-                list,
-                format!("{sec} owners is empty: list who may create tasks"),
-            );
-        }
-        for o in list.get_ref() {
-            owners.extend(owner_pattern(d, o, sec));
-        }
-    }
-    let mut vas = Vec::new();
-    if let Some(list) = required(
-        d,
-        &raw.vas,
-        dropped,
-        "vas",
-        sec,
-        span,
-        "[\"sara@va.example\"]",
-    ) {
-        if list.get_ref().is_empty() {
-            d.at_spanned(
-                list,
-                format!("{sec} vas is empty: list the VAs who work on the tasks"),
-            );
-        }
-        for v in list.get_ref() {
-            vas.extend(address_value(d, v, &format!("{sec} vas")));
-        }
-    }
-    let timezone = required(
-        d,
-        &raw.timezone,
-        dropped,
-        "timezone",
-        sec,
-        span,
-        "\"Asia/Riyadh\"",
-    )
-    .and_then(|t| timezone_value(d, t, sec));
-    let mut windows = Vec::new();
-    match &raw.windows {
-        Some(list) if list.get_ref().is_empty() => d.at_spanned(
-            list,
-            format!("{sec} windows is empty: acknowledgements could never be sent; add e.g. [\"Sun-Thu 08:00-10:00\"]"),
-        ),
-        Some(list) => {
-            for w in list.get_ref() {
-                windows.extend(window_value(d, w, sec));
-            }
-        }
-        None if !dropped.contains("windows") => d.at(
-            span,
-            format!(
-                "{sec} has no windows: acknowledgements could never be sent; add e.g. \
-                 windows = [\"Sun-Thu 08:00-10:00\"]"
-            ),
-        ),
-        None => {}
-    }
-    let mut holidays = Vec::new();
-    if let Some(list) = &raw.holidays {
-        for h in list.get_ref() {
-            holidays.extend(date_value(d, h, &format!("{sec} holidays")));
-        }
-    }
-    holidays.sort_unstable();
-    holidays.dedup();
-    let language = match &raw.language {
-        None => Language::En,
-        Some(l) => match l.get_ref().trim().to_ascii_lowercase().as_str() {
-            "en" | "english" => Language::En,
-            "ar" | "arabic" => Language::Ar,
-            _ => {
-                d.at_spanned(
-                    l,
-                    format!("{sec} language = \"{}\": use ar or en", l.get_ref()),
-                );
-                Language::En
-            }
-        },
-    };
-    let summary = raw.summary.as_ref().and_then(|s| {
-        let cron = match &s.get_ref().cron {
-            Some(c) => crate::windows::parse_cron(c.get_ref())
-                .map(|sch| (sch, c.get_ref().trim().to_string()))
-                .map_err(|e| d.at_spanned(c, format!("{sec} summary: {e}")))
-                .ok(),
-            None => {
-                d.at_spanned(s, format!("{sec} summary needs cron, e.g. {{ cron = \"0 0 17 * * Thu\", to = [\"boss@acme.example\"] }}"));
-                None
-            }
-        };
-        let mut to = Vec::new();
-        match &s.get_ref().to {
-            Some(list) if !list.get_ref().is_empty() => {
-                for a in list.get_ref() {
-                    to.extend(address_value(d, a, &format!("{sec} summary.to")));
-                }
-            }
-            _ => d.at_spanned(s, format!("{sec} summary needs to = [\"…\"], who receives the weekly summary")),
-        }
-        let (schedule, source) = cron?;
-        Some(SummaryConfig {
-            cron: schedule,
-            cron_source: source,
-            to,
-        })
-    });
-    let rate = raw.rate.as_ref().and_then(|r| {
-        let per_hour = match &r.get_ref().per_hour {
-            Some(p) if p.get_ref().is_finite() && *p.get_ref() > 0.0 => Some(*p.get_ref()),
-            Some(p) => {
-                d.at_spanned(p, format!("{sec} rate.per_hour = {}: write a positive amount, e.g. 12.5", p.get_ref()));
-                None
-            }
-            None => {
-                d.at_spanned(r, format!("{sec} rate needs per_hour, e.g. {{ per_hour = 12.5, currency = \"USD\" }}"));
-                None
-            }
-        };
-        let currency = match &r.get_ref().currency {
-            Some(c) if c.get_ref().trim().len() == 3 && c.get_ref().trim().chars().all(|c| c.is_ascii_alphabetic()) => {
-                Some(c.get_ref().trim().to_ascii_uppercase())
-            }
-            Some(c) => {
-                d.at_spanned(c, format!("{sec} rate.currency = \"{}\": write a 3-letter ISO code like \"USD\" or \"SAR\"", c.get_ref()));
-                None
-            }
-            None => {
-                d.at_spanned(r, format!("{sec} rate needs currency, e.g. \"USD\""));
-                None
-            }
-        };
-        Some(Rate {
-            per_hour: per_hour?,
-            currency: currency?,
-        })
-    });
-    if d.count() > before {
-        return None;
-    }
-    Some(Contract {
-        name: name.to_string(),
-        owners,
-        vas,
-        timezone: timezone?,
-        windows,
-        holidays,
-        language,
-        summary,
-        rate,
-    })
 }
 
 fn policy(d: &mut Diag<'_>, raw: RawPolicy) -> Option<Policy> {
@@ -1269,6 +478,74 @@ trusted_authserv_id = "mx.va.example"
         "[daemon]\naddress = \"tasks@va.example\"\n[imap]\nhost = \"imap.va.example\"\n\
         [contracts.acme]\nowners = [\"*@acme.example\"]\nvas = [\"sara@va.example\"]\n\
         timezone = \"Asia/Riyadh\"\nwindows = [\"Sun-Thu 08:00-10:00\"]\n";
+
+    /// The example of SPEC.md, Configuration, verbatim.
+    const SPEC_EXAMPLE: &str = r#"[daemon]
+state_dir = "/var/lib/musaid"          # SQLite database and summaries live here
+rules_dir = "/etc/musaid/rules"        # *.toml, read in file-name order
+address   = "tasks@va.example"         # the inbox address; our own mail is never a request
+
+[imap]
+host = "imap.va.example"
+port = 993
+tls  = "implicit"                      # implicit | starttls | none (none only for 127.0.0.1 / ::1)
+user = "tasks@va.example"
+password_file = "/etc/musaid/imap.pass"
+mailbox = "INBOX"
+after = "keep"                         # keep | seen | move:Processed — what is done on the server once recorded
+idle = true                            # IMAP IDLE when offered, else polling
+poll_interval = "60s"
+first_sync = "new"                     # at the very first start: new (only mail arriving from now on),
+                                       # all, or a date "2026-11-01" — a full inbox floods nobody
+
+[smtp]
+host = "smtp.va.example"
+port = 465
+tls  = "implicit"                      # implicit | starttls | none (loopback only)
+user = "tasks@va.example"
+password_file = "/etc/musaid/smtp.pass"
+from = "Sara's desk <tasks@va.example>"
+
+[contracts.acme]
+owners   = ["boss@acme.example", "*@acme.example"]   # who may create tasks
+vas      = ["sara@va.example"]                        # who may update them
+timezone = "Asia/Riyadh"                              # IANA name; DST handled
+windows  = ["Sun-Thu 08:00-10:00", "Sun-Thu 16:00-17:00"]   # contracted response windows
+# windows may also be cron starts with a length: { cron = "0 0 8 * * Sun-Thu", for = "2h" }
+holidays = ["2026-12-02", "2026-12-03"]
+language = "ar"                                       # ar | en: acknowledgements and summaries
+summary  = { cron = "0 0 17 * * Thu", to = ["boss@acme.example"] }
+rate     = { per_hour = 12.5, currency = "USD" }      # optional: the summary shows what the week's hours cost
+
+[policy]
+unknown_senders = "ignore"             # ignore | quarantine | task
+max_message_size = "25MB"              # larger mail is recorded (reason oversized), never loaded
+acks_per_sender_per_day = 20
+ack_max_age = "3d"                     # a request older than this when ingested gets no ack and no
+                                       # VA notification (a backlog or a long outage), only its task
+trusted_authserv_id = "mx.va.example"  # optional: trust a From address for permissions only when
+                                       # this server's Authentication-Results says DMARC passed
+"#;
+
+    #[test]
+    fn spec_example_verbatim_parses() {
+        let c = load_str(SPEC_EXAMPLE, Path::new("/etc/musaid/musaid.toml")).unwrap();
+        assert_eq!(c.daemon.rules_dir, Path::new("/etc/musaid/rules"));
+        assert_eq!(c.imap.after, After::Keep);
+        assert_eq!(c.imap.first_sync, FirstSync::New);
+        let acme = &c.contracts["acme"];
+        assert_eq!(acme.windows.len(), 2);
+        assert_eq!(acme.holidays.len(), 2);
+        assert_eq!(acme.summary.as_ref().unwrap().cron_source, "0 0 17 * * Thu");
+        assert_eq!(c.policy.max_message_size, 25_000_000);
+        assert_eq!(c.policy.ack_max_age, Duration::from_secs(3 * 86400));
+        let text = SPEC_EXAMPLE.replace("first_sync = \"new\"", "first_sync = 2026-11-01");
+        let c = load_str(&text, Path::new("/etc/musaid/musaid.toml")).unwrap();
+        assert_eq!(
+            c.imap.first_sync,
+            FirstSync::Since(NaiveDate::from_ymd_opt(2026, 11, 1).unwrap())
+        );
+    }
 
     #[test]
     fn spec_example_parses() {
@@ -1506,8 +783,16 @@ trusted_authserv_id = ""
             "host = \"imap.va.example\"\nport = \"993\"\nidle = \"yes\"\n",
         );
         let errs = errors(&text);
-        assert_error(&errs, 5, &["[imap].port", "expected a whole number"]);
-        assert_error(&errs, 6, &["[imap].idle", "expected true or false"]);
+        assert_error(
+            &errs,
+            5,
+            &["[imap] port: invalid type", "expected a whole number"],
+        );
+        assert_error(
+            &errs,
+            6,
+            &["[imap] idle: invalid type", "expected true or false"],
+        );
     }
 
     #[test]
@@ -1578,9 +863,15 @@ trusted_authserv_id = ""
             "host = \"imap.va.example\"\n",
             "host = \"imap.va.example\"\nuser = \"u\"\npassword_command = \"echo hunter2\"\n",
         );
+        let text = format!(
+            "{text}[smtp]\nhost = \"smtp.gmail.com\"\nauth = \"xoauth2\"\nuser = \"me@gmail.com\"\n\
+             oauth2_token_command = \"get-token --client-secret s3cr3t\"\nfrom = \"me@gmail.com\"\n"
+        );
         let c = load_str(&text, Path::new("/etc/musaid/musaid.toml")).unwrap();
         let debug = format!("{c:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(debug.contains("me@gmail.com"), "{debug}");
     }
 
     #[test]
