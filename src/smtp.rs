@@ -254,3 +254,61 @@ fn fail(store: &mut Store, row: &Row, why: &str, now: DateTime<Utc>) -> Result<(
     warn!(kind = %row.kind, to = %row.recipient, error = %why, "mail failed permanently");
     Ok(())
 }
+
+/// The sender task: sends due rows, then sleeps until the next row falls due, new mail is
+/// queued (`wake`), or shutdown. Errors are logged and retried; the outbox keeps everything.
+pub async fn run_sender(
+    cfg: std::sync::Arc<Config>,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let Some(smtp) = cfg.smtp.clone() else {
+        info!("no [smtp] section: mail waits in the outbox");
+        return;
+    };
+    let mut store = match Store::open(&cfg.daemon.state_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "outbox sender cannot open the database");
+            return;
+        }
+    };
+    let mut transport = None;
+    let mut failing = false;
+    while !*shutdown.borrow() {
+        if transport.is_none() {
+            match self::transport(&smtp) {
+                Ok(t) => transport = Some(t),
+                Err(e) => {
+                    if !failing {
+                        warn!(error = %format!("{e:#}"), "cannot set up SMTP; retrying");
+                    }
+                    failing = true;
+                }
+            }
+        }
+        if let Some(t) = &transport {
+            match send_due(&mut store, &cfg, t, &Utc::now).await {
+                Ok(_) => failing = false,
+                Err(e) => {
+                    if !failing {
+                        warn!(error = %format!("{e:#}"), "outbox sender failed; retrying");
+                    }
+                    failing = true;
+                }
+            }
+        }
+        let now = Utc::now().timestamp();
+        let next = outbox::next_due(store.conn()).ok().flatten();
+        let wait = match next {
+            Some(t) if t <= now && !failing => Duration::from_millis(50),
+            Some(t) => Duration::from_secs(u64::try_from(t - now).unwrap_or(1).clamp(1, 60)),
+            None => Duration::from_secs(60),
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = wake.notified() => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
