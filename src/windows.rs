@@ -93,14 +93,21 @@ impl FromStr for WindowSpec {
     /// and an end at or before the start runs past midnight (`Mon-Fri 22:00-02:00`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let text = s.trim();
-        let mut parts = text.split_whitespace();
-        let (Some(days_part), Some(span_part), None) = (parts.next(), parts.next(), parts.next())
-        else {
+        // Days hold no digits: the times start at the first one. Spaces inside either part
+        // (`Mon, Wed`, `08:00 - 10:00`) are fine.
+        let split = text
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (days_part, span_part) = text.split_at(split);
+        let days_part: String = days_part.split_whitespace().collect();
+        let span_part: String = span_part.split_whitespace().collect();
+        if days_part.is_empty() || span_part.is_empty() {
             return Err(format!(
                 "window \"{text}\" is not `DAYS START-END`; {WINDOW_EXAMPLE}"
             ));
-        };
-        let days = parse_days(days_part).map_err(|e| format!("window \"{text}\": {e}"))?;
+        }
+        let span_part = span_part.as_str();
+        let days = parse_days(&days_part).map_err(|e| format!("window \"{text}\": {e}"))?;
         let (start_s, end_s) = span_part.split_once('-').ok_or_else(|| {
             format!("window \"{text}\": `{span_part}` is not a time span like 08:00-10:00")
         })?;
@@ -325,6 +332,10 @@ mod tests {
         assert_eq!(
             weekly("sunday-tue,thu 8:30-24:00"),
             (vec![Sun, Mon, Tue, Thu], t(8, 30), t(0, 0))
+        );
+        assert_eq!(
+            weekly("Mon, Wed 09:00 - 11:00"),
+            (vec![Mon, Wed], t(9, 0), t(11, 0))
         );
         assert_eq!(
             weekly(" Mon-Sun 00:00-24:00 "),

@@ -115,7 +115,7 @@ fn build(d: &mut Diag<'_>, text: &str, path: &Path) -> Option<Config> {
     let root = d.parse()?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let whole = 0..text.len().min(1);
-    for (key, value) in root.get_ref().iter() {
+    for key in root.get_ref().keys() {
         if !SECTIONS.contains(&key.get_ref().as_ref()) {
             let hint = match super::did_you_mean(key.get_ref(), SECTIONS) {
                 Some(s) => format!("did you mean [{s}]?"),
@@ -125,7 +125,6 @@ fn build(d: &mut Diag<'_>, text: &str, path: &Path) -> Option<Config> {
                 &key.span(),
                 format!("unknown section `{}`; {hint}", key.get_ref()),
             );
-            let _ = value;
         }
     }
     let section = |name: &str| {
