@@ -120,7 +120,9 @@ fn parse_line(raw: &str) -> Option<Command> {
             .find(|c: char| !(c.is_alphanumeric() || c == '_'))
             .unwrap_or(rest.len());
         let (word, args) = rest.split_at(end);
-        return Some(hash_command(word, trim_punctuation(args.trim()), shown));
+        // `#priority: high` reads like `#priority high`.
+        let args = args.trim().trim_start_matches([':', '=']).trim();
+        return Some(hash_command(word, trim_punctuation(args), shown));
     }
     rt_status(line, shown)
 }
@@ -376,6 +378,9 @@ mod tests {
             ("#cancelled", Status(Cancelled)),
             ("#reopen", Status(Open)),
             ("#priority high", Priority(crate::model::Priority::High)),
+            ("#priority: high", Priority(crate::model::Priority::High)),
+            ("#wip: on it", Status(InProgress)),
+            ("#time: 1h", Time(60)),
             (
                 "#Priority URGENT.",
                 Priority(crate::model::Priority::Urgent),
