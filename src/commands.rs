@@ -474,7 +474,7 @@ mod tests {
 
     #[test]
     fn unknown_commands_explain_themselves() {
-        let cases: [(&str, &[&str]); 13] = [
+        let cases: [(&str, &[&str]); 17] = [
             (
                 "#donee",
                 &["`#donee` is not a command", "did you mean #done?", "#wip"],
@@ -495,6 +495,10 @@ mod tests {
             ("#أولوية قصوى", &["`قصوى` is no priority", "عالية"]),
             ("#اولوية", &["needs a priority"]),
             ("#due tomorrow", &["`#due tomorrow`", "YYYY-MM-DD"]),
+            ("#due", &["needs a date"]),
+            ("#assign", &["needs an address"]),
+            ("#time", &["needs the time worked"]),
+            ("#time 1:75", &["1h30m, 90m, 1:30 or 2h"]),
             ("#due 2026-02-30", &["YYYY-MM-DD"]),
             ("#assign ali", &["`#assign ali`", "ali@va.example"]),
             ("#time 90", &["`90` has no unit", "1h30m"]),
