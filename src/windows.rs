@@ -211,6 +211,16 @@ pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
             "cron \"{expr}\" has {fields} fields; write 6 (sec min hour day month weekday), e.g. \"0 0 8 * * Sun-Thu\""
         ));
     }
+    // Classic cron counts weekdays 0-6 from Sunday, this one 1-7 from Sunday: "1-5" would
+    // silently mean Sun-Thu. Names say the same thing in both.
+    if let Some(dow) = expr.split_whitespace().nth(5) {
+        if dow.contains(|c: char| c.is_ascii_digit()) {
+            return Err(format!(
+                "cron \"{expr}\": write the weekdays as names (Mon-Fri, Sun-Thu), not numbers \
+                 like `{dow}`, whose meaning differs between cron dialects"
+            ));
+        }
+    }
     cron::Schedule::from_str(expr).map_err(|e| {
         format!("cron \"{expr}\" is not valid ({e}); write e.g. \"0 0 8 * * Sun-Thu\"")
     })
@@ -374,6 +384,9 @@ mod tests {
         }
         let five = WindowSpec::cron("0 8 * * Sun-Thu", "2h").unwrap_err();
         assert!(five.contains("write \"0 0 8 * * Sun-Thu\""), "{five}");
+        let numeric = WindowSpec::cron("0 0 8 * * 1-5", "2h").unwrap_err();
+        assert!(numeric.contains("names (Mon-Fri, Sun-Thu)"), "{numeric}");
+        assert!(WindowSpec::cron("0 30 8 1,15 * *", "1h").is_ok());
         let bad = WindowSpec::cron("0 0 8 * * Funday", "2h").unwrap_err();
         assert!(bad.contains("is not valid"), "{bad}");
         let zero = WindowSpec::cron("0 0 8 * * Sun", "0s").unwrap_err();
