@@ -120,7 +120,9 @@ fn parse_line(raw: &str) -> Option<Command> {
             .find(|c: char| !(c.is_alphanumeric() || c == '_'))
             .unwrap_or(rest.len());
         let (word, args) = rest.split_at(end);
-        return Some(hash_command(word, trim_punctuation(args.trim()), shown));
+        // `#priority: high` reads like `#priority high`.
+        let args = args.trim().trim_start_matches([':', '=']).trim();
+        return Some(hash_command(word, trim_punctuation(args), shown));
     }
     rt_status(line, shown)
 }
@@ -376,6 +378,9 @@ mod tests {
             ("#cancelled", Status(Cancelled)),
             ("#reopen", Status(Open)),
             ("#priority high", Priority(crate::model::Priority::High)),
+            ("#priority: high", Priority(crate::model::Priority::High)),
+            ("#wip: on it", Status(InProgress)),
+            ("#time: 1h", Time(60)),
             (
                 "#Priority URGENT.",
                 Priority(crate::model::Priority::Urgent),
@@ -469,7 +474,7 @@ mod tests {
 
     #[test]
     fn unknown_commands_explain_themselves() {
-        let cases: [(&str, &[&str]); 13] = [
+        let cases: [(&str, &[&str]); 17] = [
             (
                 "#donee",
                 &["`#donee` is not a command", "did you mean #done?", "#wip"],
@@ -490,6 +495,10 @@ mod tests {
             ("#أولوية قصوى", &["`قصوى` is no priority", "عالية"]),
             ("#اولوية", &["needs a priority"]),
             ("#due tomorrow", &["`#due tomorrow`", "YYYY-MM-DD"]),
+            ("#due", &["needs a date"]),
+            ("#assign", &["needs an address"]),
+            ("#time", &["needs the time worked"]),
+            ("#time 1:75", &["1h30m, 90m, 1:30 or 2h"]),
             ("#due 2026-02-30", &["YYYY-MM-DD"]),
             ("#assign ali", &["`#assign ali`", "ali@va.example"]),
             ("#time 90", &["`90` has no unit", "1h30m"]),

@@ -366,7 +366,8 @@ fn new_task(
         cc: &cc,
         subject: &msg.subject,
         body: &msg.text,
-        original_from: original_from.as_deref().unwrap_or(""),
+        // The original author; for a request that forwards nothing, its sender.
+        original_from: original_from.as_deref().unwrap_or(requester.as_str()),
         headers: &msg.headers,
     };
     let classification = ctx.rules.classify(&input);

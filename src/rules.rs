@@ -1194,6 +1194,45 @@ continue = true
     }
 
     #[test]
+    fn more_error_paths() {
+        let cases: [(&str, usize, &[&str]); 6] = [
+            (
+                "[[rule]]\nname = \" \"\ncategory = \"x\"\n",
+                2,
+                &["name is empty"],
+            ),
+            (
+                "[[rule]]\nname = \"a\"\ncategory = \"\"\n",
+                3,
+                &["rule `a`: category is empty"],
+            ),
+            (
+                "[[rule]]\nname = \"a\"\ncategory = \"x\"\ntags = [\"\"]\n",
+                4,
+                &["a tag is empty"],
+            ),
+            (
+                "[[rule]]\nname = \"a\"\ncategory = \"x\"\nmatch.sender = 'x'\n",
+                4,
+                &["unknown key `sender`", "the keys here are from"],
+            ),
+            (
+                "[[rule]]\nname = \"a\"\ncategory = \"x\"\ncontinue = \"yes\"\n",
+                4,
+                &["continue", "expected true or false"],
+            ),
+            ("rule = [1]\n", 1, &["[[rule]] must be a table"]),
+        ];
+        for (text, line, hints) in cases {
+            assert_error(&errors(text), line, hints);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bad.toml"), b"\xff\xfe").unwrap();
+        let err = RuleSet::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("bad.toml:1: not UTF-8 text"), "{err}");
+    }
+
+    #[test]
     fn duplicate_names_across_files_and_unknown_contracts() {
         let err = RuleSet::from_files(&[
             ("a.toml", "[[rule]]\nname = \"x\"\ncategory = \"c\"\n"),

@@ -93,14 +93,21 @@ impl FromStr for WindowSpec {
     /// and an end at or before the start runs past midnight (`Mon-Fri 22:00-02:00`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let text = s.trim();
-        let mut parts = text.split_whitespace();
-        let (Some(days_part), Some(span_part), None) = (parts.next(), parts.next(), parts.next())
-        else {
+        // Days hold no digits: the times start at the first one. Spaces inside either part
+        // (`Mon, Wed`, `08:00 - 10:00`) are fine.
+        let split = text
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (days_part, span_part) = text.split_at(split);
+        let days_part: String = days_part.split_whitespace().collect();
+        let span_part: String = span_part.split_whitespace().collect();
+        if days_part.is_empty() || span_part.is_empty() {
             return Err(format!(
                 "window \"{text}\" is not `DAYS START-END`; {WINDOW_EXAMPLE}"
             ));
-        };
-        let days = parse_days(days_part).map_err(|e| format!("window \"{text}\": {e}"))?;
+        }
+        let span_part = span_part.as_str();
+        let days = parse_days(&days_part).map_err(|e| format!("window \"{text}\": {e}"))?;
         let (start_s, end_s) = span_part.split_once('-').ok_or_else(|| {
             format!("window \"{text}\": `{span_part}` is not a time span like 08:00-10:00")
         })?;
@@ -203,6 +210,16 @@ pub fn parse_cron(expr: &str) -> Result<cron::Schedule, String> {
         return Err(format!(
             "cron \"{expr}\" has {fields} fields; write 6 (sec min hour day month weekday), e.g. \"0 0 8 * * Sun-Thu\""
         ));
+    }
+    // Classic cron counts weekdays 0-6 from Sunday, this one 1-7 from Sunday: "1-5" would
+    // silently mean Sun-Thu. Names say the same thing in both.
+    if let Some(dow) = expr.split_whitespace().nth(5) {
+        if dow.contains(|c: char| c.is_ascii_digit()) {
+            return Err(format!(
+                "cron \"{expr}\": write the weekdays as names (Mon-Fri, Sun-Thu), not numbers \
+                 like `{dow}`, whose meaning differs between cron dialects"
+            ));
+        }
     }
     cron::Schedule::from_str(expr).map_err(|e| {
         format!("cron \"{expr}\" is not valid ({e}); write e.g. \"0 0 8 * * Sun-Thu\"")
@@ -555,6 +572,10 @@ mod tests {
             (vec![Sun, Mon, Tue, Thu], t(8, 30), t(0, 0))
         );
         assert_eq!(
+            weekly("Mon, Wed 09:00 - 11:00"),
+            (vec![Mon, Wed], t(9, 0), t(11, 0))
+        );
+        assert_eq!(
             weekly(" Mon-Sun 00:00-24:00 "),
             (vec![Mon, Tue, Wed, Thu, Fri, Sat, Sun], t(0, 0), t(0, 0))
         );
@@ -591,6 +612,9 @@ mod tests {
         }
         let five = WindowSpec::cron("0 8 * * Sun-Thu", "2h").unwrap_err();
         assert!(five.contains("write \"0 0 8 * * Sun-Thu\""), "{five}");
+        let numeric = WindowSpec::cron("0 0 8 * * 1-5", "2h").unwrap_err();
+        assert!(numeric.contains("names (Mon-Fri, Sun-Thu)"), "{numeric}");
+        assert!(WindowSpec::cron("0 30 8 1,15 * *", "1h").is_ok());
         let bad = WindowSpec::cron("0 0 8 * * Funday", "2h").unwrap_err();
         assert!(bad.contains("is not valid"), "{bad}");
         let zero = WindowSpec::cron("0 0 8 * * Sun", "0s").unwrap_err();

@@ -152,7 +152,7 @@ pub(crate) fn did_you_mean<'c>(
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
     let word = word.to_lowercase();
-    let limit = (word.chars().count() / 3).max(1) + usize::from(word.chars().count() > 8);
+    let limit = (word.chars().count() / 4).max(1);
     candidates
         .into_iter()
         .map(|c| (edit_distance(&word, &c.to_lowercase()), c))

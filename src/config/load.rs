@@ -115,7 +115,7 @@ fn build(d: &mut Diag<'_>, text: &str, path: &Path) -> Option<Config> {
     let root = d.parse()?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let whole = 0..text.len().min(1);
-    for (key, value) in root.get_ref().iter() {
+    for key in root.get_ref().keys() {
         if !SECTIONS.contains(&key.get_ref().as_ref()) {
             let hint = match super::did_you_mean(key.get_ref(), SECTIONS) {
                 Some(s) => format!("did you mean [{s}]?"),
@@ -125,7 +125,6 @@ fn build(d: &mut Diag<'_>, text: &str, path: &Path) -> Option<Config> {
                 &key.span(),
                 format!("unknown section `{}`; {hint}", key.get_ref()),
             );
-            let _ = value;
         }
     }
     let section = |name: &str| {
@@ -872,6 +871,92 @@ trusted_authserv_id = ""
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(!debug.contains("s3cr3t"), "{debug}");
         assert!(debug.contains("me@gmail.com"), "{debug}");
+    }
+
+    /// Every other error path: (what to replace in MINIMAL, with what, line, hints).
+    #[test]
+    fn more_error_paths() {
+        let imap = "host = \"imap.va.example\"\n";
+        let contract_tail = "windows = [\"Sun-Thu 08:00-10:00\"]\n";
+        let cases: Vec<(&str, String, usize, Vec<&str>)> = vec![
+            (imap, format!("{imap}mailbox = \" \"\n"), 5, vec!["mailbox is empty", "INBOX"]),
+            (imap, format!("{imap}poll_interval = \"0s\"\n"), 5, vec!["at least 1s"]),
+            (imap, format!("{imap}user = \"\"\n"), 5, vec!["user is empty"]),
+            (imap, format!("{imap}user = \"u\"\npassword_file = \"\"\n"), 6, vec!["password_file is empty"]),
+            (imap, format!("{imap}oauth2_token_command = \"x\"\n"), 5, vec!["needs auth = \"xoauth2\""]),
+            (
+                imap,
+                format!("{imap}auth = \"xoauth2\"\nuser = \"u@x.example\"\noauth2_token_command = \"t\"\npassword_file = \"p\"\n"),
+                8,
+                vec!["password_file is not used with auth = \"xoauth2\""],
+            ),
+            (imap, "host = \"imaps://imap.va.example\"\n".to_string(), 4, vec!["write a host name"]),
+            (imap, format!("{imap}ca_file = \"\"\n"), 5, vec!["`ca_file` is empty"]),
+            (imap, format!("{imap}first_sync = 2026-02-30\n"), 5, vec!["TOML syntax"]),
+            (
+                "address = \"tasks@va.example\"\n",
+                "address = \"tasks@va.example\"\nstate_dir = \"\"\n".to_string(),
+                3,
+                vec!["`state_dir` is empty"],
+            ),
+            (contract_tail, "windows = \"Sun-Thu 08:00-10:00\"\n".to_string(), 9, vec!["windows", "expected a list"]),
+            (contract_tail, "windows = [{ cron = \"0 0 8 * * Sun\" }]\n".to_string(), 9, vec!["needs both keys"]),
+            (contract_tail, "windows = [{ cron = \"0 0 8 * * Sun\", for = \"2h\", to = \"x\" }]\n".to_string(), 9, vec!["unknown key `to`"]),
+            (contract_tail, format!("{contract_tail}summary = {{ to = [\"a@x.example\"] }}\n"), 10, vec!["summary needs cron"]),
+            (contract_tail, format!("{contract_tail}rate = {{ currency = \"USD\" }}\n"), 10, vec!["rate needs per_hour"]),
+            (contract_tail, format!("{contract_tail}rate = {{ per_hour = 10 }}\n"), 10, vec!["rate needs currency"]),
+            (contract_tail, format!("{contract_tail}holidays = [\"2026-1-5\"]\n"), 10, vec!["YYYY-MM-DD"]),
+            ("vas = [\"sara@va.example\"]\n", "vas = []\n".to_string(), 7, vec!["vas is empty"]),
+            ("owners = [\"*@acme.example\"]\n", "owners = []\n".to_string(), 6, vec!["owners is empty"]),
+            ("[contracts.acme]\n", "[contracts.acme]\nvas2 = 1\n".to_string(), 6, vec!["unknown key `vas2`", "did you mean `vas`?"]),
+        ];
+        for (from, to, line, hints) in cases {
+            assert!(MINIMAL.contains(from), "{from}");
+            let errs = errors(&MINIMAL.replacen(from, &to, 1));
+            assert_error(&errs, line, &hints);
+        }
+        let smtp = "[smtp]\nhost = \"smtp.va.example\"\n";
+        let errs = errors(&format!("{MINIMAL}{smtp}tls = \"tls\"\n"));
+        assert_error(&errs, 10, &["[smtp]: `from` is missing"]);
+        assert_error(
+            &errs,
+            12,
+            &[
+                "tls = \"tls\": use implicit, starttls or none",
+                "\"ssl\"/\"tls\" is implicit",
+            ],
+        );
+        let errs = errors(&format!(
+            "{MINIMAL}[policy]\nmax_message_size = 0\nack_max_age = \"0s\"\n"
+        ));
+        assert_error(&errs, 11, &["max_message_size must be more than 0"]);
+        assert_error(&errs, 12, &["ack_max_age must be more than 0"]);
+        let errs = errors(&format!("{MINIMAL}[frobnicate]\n"));
+        assert_error(
+            &errs,
+            10,
+            &["unknown section `frobnicate`", "the sections are [daemon]"],
+        );
+        let errs = errors(
+            "[daemon]\naddress = \"tasks@va.example\"\n[imap]\nhost = \"h.example\"\n[contracts]\n",
+        );
+        assert_error(&errs, 5, &["[contracts] is empty"]);
+        let errs = errors("daemon = 1\ncontracts = 2\n[imap]\nhost = \"h.example\"\n");
+        assert_error(&errs, 1, &["[daemon] must be a table"]);
+        assert_error(
+            &errs,
+            2,
+            &["contracts must be tables like [contracts.acme]"],
+        );
+        let smtp_ok = load_str(
+            &format!("{MINIMAL}{smtp}tls = \"starttls\"\nfrom = \"tasks@va.example\"\n"),
+            Path::new("/etc/musaid/musaid.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            smtp_ok.smtp.map(|s| (s.port, s.tls)),
+            Some((587, TlsMode::StartTls))
+        );
     }
 
     #[test]
