@@ -180,6 +180,9 @@ fn load_config(path: &Path) -> Result<Config, Failure> {
 fn load_pipeline(path: &Path) -> Result<Pipeline, Failure> {
     let config = load_config(path)?;
     let rules = RuleSet::load(&config.daemon.rules_dir).map_err(config_failure)?;
+    rules
+        .check_contracts(config.contracts.keys().map(String::as_str))
+        .map_err(config_failure)?;
     Pipeline::new(config, rules).map_err(config_failure)
 }
 
