@@ -2,7 +2,7 @@
 
 use anyhow::{Context as _, Result};
 use chrono::Utc;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 use musaid::config::{self, Config};
 use musaid::decide::{self, Decision, NoHistory, ThreadLookup};
 use musaid::ingest::{self, Pipeline};
@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// The daemon, in the foreground (systemd Type=notify)
-    Run,
+    Run(RunArgs),
     /// Validate the config and the rules; every error with its file:line
     Check,
     /// Rule files: dry runs
@@ -62,6 +62,66 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Health for monitoring: last sync and its age, backlog, next windows, last error
+    ///
+    /// Exit code 0 when the daemon synced within --max-age; 1 when the last sync is older, or
+    /// when it never synced (no database yet, or no sync recorded in it); 2 on a config error.
+    /// Use it as a monitoring check (Nagios/Icinga, a systemd timer, cron).
+    Status(StatusArgs),
+    /// Write a commented musaid.toml and the example rules into DIR (default: .)
+    ///
+    /// Existing files are never overwritten: if any is there, nothing is written.
+    Init {
+        /// Where to write musaid.toml and rules/ (e.g. /etc/musaid)
+        #[arg(value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Copy the database to DEST with SQLite's online backup (safe while the daemon runs)
+    ///
+    /// DEST must not exist. Restore by stopping the daemon and copying DEST over
+    /// STATE/musaid.db (removing musaid.db-wal and musaid.db-shm).
+    Backup {
+        /// The new file to write
+        #[arg(value_name = "DEST")]
+        dest: PathBuf,
+    },
+    /// Print a shell completion script (e.g. musaid completions bash > /etc/bash_completion.d/musaid)
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page in roff (e.g. musaid man > /usr/local/share/man/man1/musaid.1)
+    Man,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Log format: auto (journal under systemd, else text), text, journal or json
+    ///
+    /// Under systemd (when $JOURNAL_STREAM is set) auto writes one line per event with a
+    /// syslog priority prefix (<3> error … <7> debug) and no timestamp; json writes one
+    /// object per line for log shippers.
+    #[arg(long, value_name = "FORMAT", default_value = "auto")]
+    log_format: musaid::logging::LogFormat,
+    /// Log level or filter (error, warn, info, debug, trace, or e.g. musaid=debug); wins
+    /// over $RUST_LOG [default: $RUST_LOG, else info]
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct StatusArgs {
+    /// Unhealthy (exit code 1) when the last sync is older than this: 90s, 15m, 2h, 1d
+    #[arg(long, value_name = "AGE", default_value = "15m", value_parser = parse_age)]
+    max_age: std::time::Duration,
+    /// One JSON object (field names in the README, "Monitoring")
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+    config::units::parse_duration(s)
 }
 
 #[derive(Subcommand, Debug)]
@@ -150,7 +210,13 @@ fn main() -> ExitCode {
     match dispatch(cli) {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("musaid: {:#}", f.error);
+            let text = format!("musaid: {:#}", f.error);
+            if std::env::var_os("JOURNAL_STREAM").is_some_and(|v| !v.is_empty()) {
+                // Under systemd: every line an error in the journal (sd-daemon priority 3).
+                eprint!("{}", musaid::logging::journal_lines(3, &text));
+            } else {
+                eprintln!("{text}");
+            }
             ExitCode::from(f.code)
         }
     }
@@ -159,7 +225,7 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
     let path = config::config_path(cli.config.as_deref());
     match cli.command {
-        Command::Run => Err(config_failure(anyhow::anyhow!("run: the daemon is not built yet"))),
+        Command::Run(args) => run_cmd(&path, &args),
         Command::Check => check(&path),
         Command::Rules(RulesCommand::Test { files, json }) => rules_test(&path, &files, json),
         Command::Ingest(args) => ingest_cmd(&path, args),
@@ -170,6 +236,19 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             next,
             json,
         } => windows_cmd(&path, contract.as_deref(), next, json),
+        Command::Status(args) => status_cmd(&path, &args),
+        Command::Init { dir } => init_cmd(&dir),
+        Command::Backup { dest } => backup_cmd(&path, &dest),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "musaid", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("Cannot write the man page")?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -191,10 +270,30 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `musaid run`: logging first, so the daemon's start-up (and its refusal) is logged.
+fn run_cmd(path: &Path, args: &RunArgs) -> Result<ExitCode, Failure> {
+    let opts = musaid::logging::LogOptions {
+        format: Some(args.log_format),
+        level: args.log_level.clone(),
+    };
+    musaid::logging::try_init(&opts).map_err(|e| config_failure(anyhow::anyhow!(e)))?;
+    tracing::debug!(config = %path.display(), "loading the configuration");
+    run_daemon(path)
+}
+
+#[cfg(not(any()))] // until the IMAP layer lands
+fn run_daemon(path: &Path) -> Result<ExitCode, Failure> {
+    let p = load_pipeline(path)?;
+    tracing::error!(
+        contracts = p.config.contracts.len(),
+        "run: the daemon is not built yet"
+    );
+    Err(config_failure(anyhow::anyhow!("run: the daemon is not built yet")))
+}
+
 #[cfg(any())] // enabled when the IMAP layer lands
 fn run_daemon(path: &Path) -> Result<ExitCode, Failure> {
     let p = load_pipeline(path)?;
-    musaid::logging::init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -745,5 +844,58 @@ fn windows_cmd(path: &Path, only: Option<&str>, next: usize, json: bool) -> Resu
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status_cmd(path: &Path, args: &StatusArgs) -> Result<ExitCode, Failure> {
+    let cfg = load_config(path)?;
+    let now = Utc::now();
+    let database = cfg.daemon.state_dir.join(musaid::store::DB_FILE);
+    let facts = match Store::open_existing(&cfg.daemon.state_dir)? {
+        Some(store) => Some(musaid::status::read(store.conn(), now.timestamp())?),
+        None => None,
+    };
+    let status = musaid::status::build(&cfg, &database, facts.as_ref(), now, args.max_age);
+    if args.json {
+        print_json(&status)?;
+    } else {
+        print!("{}", musaid::status::render(&status));
+    }
+    Ok(if status.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn init_cmd(dir: &Path) -> Result<ExitCode, Failure> {
+    let written = musaid::init::write(dir)?;
+    for f in &written {
+        println!("wrote {}", f.display());
+    }
+    println!();
+    print!("{}", musaid::init::next_steps(dir));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn backup_cmd(path: &Path, dest: &Path) -> Result<ExitCode, Failure> {
+    let cfg = load_config(path)?;
+    let Some(store) = Store::open_existing(&cfg.daemon.state_dir)? else {
+        return Err(anyhow::anyhow!(
+            "No database at {}: nothing to back up",
+            cfg.daemon.state_dir.join(musaid::store::DB_FILE).display()
+        )
+        .into());
+    };
+    let r = store.backup_to(dest)?;
+    println!(
+        "Wrote {}: {} bytes, {} task(s), {} message(s), schema version {} (from {})",
+        dest.display(),
+        r.bytes,
+        r.tasks,
+        r.messages,
+        r.schema_version,
+        store.path().display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,472 @@
+//! Running musaid as a service, through the command line: init, status, backup, completions,
+//! the man page, journal-friendly logs, and no secret in any output.
+
+use musaid::store::{meta_set, Store};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn musaid() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_musaid"));
+    for var in [
+        "MUSAID_CONFIG",
+        "RUST_LOG",
+        "JOURNAL_STREAM",
+        "CREDENTIALS_DIRECTORY",
+        "NOTIFY_SOCKET",
+        "WATCHDOG_USEC",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    musaid().args(args).output().expect("run musaid")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/e2e")
+        .join(name)
+}
+
+/// A config whose state lives in the temp dir; the IMAP server is a loopback port.
+fn config(dir: &Path, imap_port: u16, imap_login: &str, smtp_login: &str) -> PathBuf {
+    let path = dir.join("musaid.toml");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[daemon]
+state_dir = "state"
+rules_dir = "{rules}"
+address = "tasks@va.example"
+
+[imap]
+host = "127.0.0.1"
+port = {imap_port}
+tls = "none"
+user = "tasks@va.example"
+{imap_login}
+poll_interval = "1s"
+
+[smtp]
+host = "127.0.0.1"
+port = 1
+tls = "none"
+user = "tasks@va.example"
+from = "Desk <tasks@va.example>"
+{smtp_login}
+
+[contracts.acme]
+owners = ["boss@acme.example"]
+vas = ["sara@va.example"]
+timezone = "Asia/Riyadh"
+windows = ["Sun-Thu 08:00-17:00"]
+language = "ar"
+"#,
+            rules = rules.display(),
+        ),
+    )
+    .expect("write config");
+    path
+}
+
+fn plain_config(dir: &Path) -> PathBuf {
+    std::fs::write(dir.join("imap.pass"), "x\n").expect("password file");
+    config(
+        dir,
+        1,
+        r#"password_file = "imap.pass""#,
+        r#"password_file = "imap.pass""#,
+    )
+}
+
+/// A loopback port where nothing listens.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+#[test]
+fn init_writes_a_config_that_passes_check_and_never_overwrites() {
+    let tmp = tempfile::tempdir().expect("temp");
+    let dir = tmp.path().join("etc-musaid");
+    let d = dir.to_str().expect("utf-8 path");
+    let out = run(&["init", d]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("musaid check"), "{said}");
+    assert!(said.contains("credentials"), "{said}");
+    let config = dir.join("musaid.toml");
+    let written = std::fs::read_to_string(&config).expect("musaid.toml");
+    assert!(written.contains("tasks@example.com"));
+    assert!(written.contains("[contracts.acme]") && written.contains("[policy]"));
+    assert!(dir.join("rules/10-bookkeeping.toml").is_file());
+
+    // The passwords arrive as systemd credentials.
+    let creds = dir.join("credentials");
+    std::fs::create_dir(&creds).expect("credentials dir");
+    std::fs::write(creds.join("imap.pass"), "secret\n").expect("imap.pass");
+    std::fs::write(creds.join("smtp.pass"), "secret\n").expect("smtp.pass");
+    let check = musaid()
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .output()
+        .expect("check");
+    assert!(check.status.success(), "{}", text(&check));
+    assert!(text(&check).contains("OK"), "{}", text(&check));
+
+    // A second init changes nothing and says why.
+    std::fs::write(&config, "# edited by the sysadmin\n").expect("edit");
+    let again = run(&["init", d]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again).contains("Refusing to overwrite"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).expect("read"),
+        "# edited by the sysadmin\n"
+    );
+}
+
+fn status(config: &Path, extra: &[&str]) -> Output {
+    musaid()
+        .arg("status")
+        .arg("--config")
+        .arg(config)
+        .args(extra)
+        .output()
+        .expect("status")
+}
+
+#[test]
+fn status_is_a_monitoring_check_on_the_last_sync() {
+    let tmp = tempfile::tempdir().expect("temp");
+    let config = plain_config(tmp.path());
+
+    // No database yet: never synced, exit 1.
+    let out = status(&config, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("never synced"), "{}", text(&out));
+
+    // A database, but no sync recorded: still never synced.
+    let store = Store::open(&tmp.path().join("state")).expect("store");
+    let out = status(&config, &["--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["healthy"], false);
+    assert!(v["problem"]
+        .as_str()
+        .is_some_and(|p| p.contains("never synced")));
+    assert_eq!(v["last_sync"], Value::Null);
+
+    // A sync two minutes ago: healthy, exit 0.
+    let now = chrono::Utc::now().timestamp();
+    meta_set(store.conn(), "last_sync", &(now - 120).to_string()).expect("meta");
+    meta_set(
+        store.conn(),
+        "last_error",
+        "2026-11-27T09:00:00+00:00 IMAP session failed: connection refused",
+    )
+    .expect("meta");
+    let out = status(&config, &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["healthy"], true);
+    assert_eq!(v["problem"], Value::Null);
+    assert!(v["last_sync"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("+00:00")));
+    let age = v["last_sync_age_seconds"].as_i64().expect("age");
+    assert!((120..180).contains(&age), "{age}");
+    assert_eq!(v["max_age_seconds"], 900);
+    assert_eq!(v["last_error"]["at"], "2026-11-27T09:00:00+00:00");
+    assert_eq!(
+        v["last_error"]["message"],
+        "IMAP session failed: connection refused"
+    );
+    for key in [
+        "pending",
+        "due_now",
+        "waiting_for_window",
+        "retrying",
+        "failed",
+    ] {
+        assert_eq!(v["outbox"][key], 0, "outbox.{key}");
+    }
+    assert_eq!(v["tasks_open"], 0);
+    assert_eq!(v["quarantined"], 0);
+    assert_eq!(v["messages"], 0);
+    assert_eq!(v["windows"][0]["contract"], "acme");
+    assert_eq!(v["windows"][0]["timezone"], "Asia/Riyadh");
+    assert!(v["windows"][0]["next_open"]
+        .as_str()
+        .is_some_and(|t| t.ends_with("+03:00")));
+
+    // The same sync is too old for a one-minute limit.
+    let out = status(&config, &["--max-age", "1m"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("longer than --max-age 1m"),
+        "{}",
+        text(&out)
+    );
+    let out = status(&config, &["--max-age", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn status_counts_open_tasks() {
+    let tmp = tempfile::tempdir().expect("temp");
+    let config = plain_config(tmp.path());
+    let ingest = musaid()
+        .arg("--config")
+        .arg(&config)
+        .arg("ingest")
+        .arg(fixture("request-ar-gmail.eml"))
+        .output()
+        .expect("ingest");
+    assert!(ingest.status.success(), "{}", text(&ingest));
+    let out = status(&config, &["--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["tasks_open"], 1);
+    assert_eq!(v["messages"], 1);
+}
+
+#[test]
+fn backup_copies_a_live_database_and_refuses_to_overwrite() {
+    let tmp = tempfile::tempdir().expect("temp");
+    let config = plain_config(tmp.path());
+    let ingest = musaid()
+        .arg("--config")
+        .arg(&config)
+        .arg("ingest")
+        .arg(fixture("request-ar-gmail.eml"))
+        .output()
+        .expect("ingest");
+    assert!(ingest.status.success(), "{}", text(&ingest));
+
+    // Another connection (the daemon) is in the middle of a write while the backup runs.
+    let mut daemon = Store::open(&tmp.path().join("state")).expect("store");
+    let tx = daemon.transaction().expect("tx");
+    meta_set(&tx, "last_sync", "1").expect("write in progress");
+
+    let dest = tmp.path().join("backup.db");
+    let out = musaid()
+        .arg("--config")
+        .arg(&config)
+        .arg("backup")
+        .arg(&dest)
+        .output()
+        .expect("backup");
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("backup.db") && said.contains("1 task(s)"),
+        "{said}"
+    );
+    drop(tx);
+
+    let copy = rusqlite::Connection::open(&dest).expect("open the copy");
+    let tasks: i64 = copy
+        .query_row("SELECT count(*) FROM tasks", [], |r| r.get(0))
+        .expect("count");
+    let original: i64 = daemon
+        .conn()
+        .query_row("SELECT count(*) FROM tasks", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(tasks, original);
+    assert_eq!(tasks, 1);
+    // The uncommitted write is not in the copy.
+    let synced: Option<String> = musaid::store::meta_get(&copy, "last_sync").expect("meta");
+    assert_eq!(synced, None);
+
+    let before = std::fs::read(&dest).expect("read");
+    let again = musaid()
+        .arg("--config")
+        .arg(&config)
+        .arg("backup")
+        .arg(&dest)
+        .output()
+        .expect("backup");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again).contains("Refusing to overwrite"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(std::fs::read(&dest).expect("read"), before);
+}
+
+#[test]
+fn completions_for_every_shell_and_a_man_page() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = run(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", text(&out));
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("musaid") && script.contains("status") && script.contains("max-age"),
+            "{shell}: {script}"
+        );
+    }
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+    let man = run(&["man"]);
+    assert!(man.status.success());
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.contains(".TH musaid 1"), "{page}");
+    assert!(page.contains("status"), "{page}");
+}
+
+/// Run `musaid ARGS` for up to `limit`, then stop it; all of its output.
+fn run_for(mut cmd: Command, limit: Duration) -> String {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn musaid");
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    text(&out)
+}
+
+#[test]
+fn no_secret_in_any_output_even_at_trace() {
+    const FILE_SECRET: &str = "FileSecret-4f1d9a";
+    const COMMAND_SECRET: &str = "CommandSecret-8be27c";
+    const TOKEN_SECRET: &str = "TokenSecret-19c3e5";
+    let tmp = tempfile::tempdir().expect("temp");
+    std::fs::write(tmp.path().join("imap.pass"), format!("{FILE_SECRET}\n")).expect("pass");
+    let port = closed_port();
+    let setups = [
+        (
+            r#"password_file = "imap.pass""#.to_string(),
+            format!(r#"password_command = "printf %s {COMMAND_SECRET}""#),
+        ),
+        (
+            format!("auth = \"xoauth2\"\noauth2_token_command = \"echo {TOKEN_SECRET}\""),
+            format!(r#"password_command = "echo {COMMAND_SECRET}; exit 3""#),
+        ),
+    ];
+    for (i, (imap, smtp)) in setups.iter().enumerate() {
+        let dir = tmp.path().join(format!("setup{i}"));
+        std::fs::create_dir(&dir).expect("dir");
+        std::fs::copy(tmp.path().join("imap.pass"), dir.join("imap.pass")).expect("copy");
+        let config = config(&dir, port, imap, smtp);
+        let mut outputs = Vec::new();
+        let mut check = musaid();
+        check
+            .arg("check")
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "trace");
+        outputs.push(("check", run_for(check, Duration::from_secs(10))));
+        for format in ["text", "json", "journal"] {
+            let mut daemon = musaid();
+            daemon
+                .args(["run", "--log-format", format, "--config"])
+                .arg(&config)
+                .env("RUST_LOG", "trace");
+            outputs.push(("run", run_for(daemon, Duration::from_secs(2))));
+        }
+        let mut st = musaid();
+        st.args(["status", "--json", "--config"]).arg(&config);
+        outputs.push(("status", run_for(st, Duration::from_secs(10))));
+        assert!(
+            outputs[0].1.contains("OK"),
+            "setup {i}: check failed: {}",
+            outputs[0].1
+        );
+        for (what, out) in &outputs {
+            for secret in [FILE_SECRET, COMMAND_SECRET, TOKEN_SECRET] {
+                assert!(
+                    !out.contains(secret),
+                    "setup {i}: `musaid {what}` printed a secret:\n{out}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn journal_lines_have_a_priority_and_no_timestamp() {
+    let tmp = tempfile::tempdir().expect("temp");
+    let config = plain_config(tmp.path());
+    let mut cmd = musaid();
+    cmd.args(["run", "--config"])
+        .arg(&config)
+        .env("JOURNAL_STREAM", "8:12345")
+        .env("RUST_LOG", "debug");
+    let out = run_for(cmd, Duration::from_secs(2));
+    let timestamp = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}").expect("regex");
+    let lines: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
+    assert!(!lines.is_empty());
+    for l in &lines {
+        let p = l.strip_prefix('<').and_then(|r| r.chars().next());
+        assert!(
+            p.is_some_and(|c| ('0'..='7').contains(&c)) && l.get(2..3) == Some(">"),
+            "no <N> priority: {l}\n{out}"
+        );
+        assert!(!timestamp.is_match(l), "timestamp in a journal line: {l}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("<7>") && l.contains("loading the configuration")),
+        "{out}"
+    );
+
+    // --log-format text under the journal still has timestamps; json is one object a line.
+    let mut cmd = musaid();
+    cmd.args(["run", "--log-format", "text", "--config"])
+        .arg(&config)
+        .env("JOURNAL_STREAM", "8:12345")
+        .env("RUST_LOG", "debug");
+    let out = run_for(cmd, Duration::from_secs(2));
+    let line = out
+        .lines()
+        .find(|l| l.contains("loading the configuration"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(timestamp.is_match(line) && !line.starts_with('<'), "{line}");
+
+    let mut cmd = musaid();
+    cmd.args([
+        "run",
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+        "--config",
+    ])
+    .arg(&config);
+    let out = run_for(cmd, Duration::from_secs(2));
+    let event: Value = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "loading the configuration")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(event["level"], "DEBUG");
+    assert!(event["timestamp"].is_string());
+}
