@@ -5,6 +5,7 @@ use musaid::store::{meta_set, Store};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn musaid() -> Command {
@@ -351,6 +352,58 @@ fn run_for(mut cmd: Command, limit: Duration) -> String {
     text(&out)
 }
 
+/// A loopback IMAP server that refuses every login; what it was sent, line by line.
+fn refusing_imap_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let log = log.clone();
+            std::thread::spawn(move || serve_refusals(stream, &log));
+        }
+    });
+    (port, seen)
+}
+
+fn serve_refusals(stream: std::net::TcpStream, log: &Mutex<Vec<String>>) {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let Ok(mut out) = stream.try_clone() else {
+        return;
+    };
+    let caps = "IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 IDLE";
+    let _ = write!(out, "* OK [CAPABILITY {caps}] fake ready\r\n");
+    let mut lines = BufReader::new(stream).lines();
+    while let Some(Ok(line)) = lines.next() {
+        if let Ok(mut l) = log.lock() {
+            l.push(line.clone());
+        }
+        let mut words = line.split_whitespace();
+        let tag = words.next().unwrap_or("*").to_string();
+        let reply = match words.next().map(str::to_ascii_uppercase).as_deref() {
+            Some("CAPABILITY") => format!("* CAPABILITY {caps}\r\n{tag} OK done\r\n"),
+            Some("LOGOUT") => format!("* BYE\r\n{tag} OK bye\r\n"),
+            Some("AUTHENTICATE") if words.nth(1).is_none() => {
+                // No initial response: ask for it, then refuse.
+                let _ = write!(out, "+ \r\n");
+                if let Some(Ok(resp)) = lines.next() {
+                    if let Ok(mut l) = log.lock() {
+                        l.push(resp);
+                    }
+                }
+                format!("{tag} NO [AUTHENTICATIONFAILED] Invalid credentials\r\n")
+            }
+            _ => format!("{tag} NO [AUTHENTICATIONFAILED] Invalid credentials\r\n"),
+        };
+        if out.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
 #[test]
 fn no_secret_in_any_output_even_at_trace() {
     const FILE_SECRET: &str = "FileSecret-4f1d9a";
@@ -358,22 +411,32 @@ fn no_secret_in_any_output_even_at_trace() {
     const TOKEN_SECRET: &str = "TokenSecret-19c3e5";
     let tmp = tempfile::tempdir().expect("temp");
     std::fs::write(tmp.path().join("imap.pass"), format!("{FILE_SECRET}\n")).expect("pass");
-    let port = closed_port();
+    let (refusing, server_saw) = refusing_imap_server();
     let setups = [
+        // Nothing listens: the daemon retries with backoff.
         (
+            closed_port(),
             r#"password_file = "imap.pass""#.to_string(),
             format!(r#"password_command = "printf %s {COMMAND_SECRET}""#),
         ),
+        // A server that refuses the token, and an SMTP password command that fails.
         (
+            refusing,
             format!("auth = \"xoauth2\"\noauth2_token_command = \"echo {TOKEN_SECRET}\""),
             format!(r#"password_command = "echo {COMMAND_SECRET}; exit 3""#),
         ),
+        // A server that refuses the password from a command.
+        (
+            refusing,
+            format!(r#"password_command = "printf %s {COMMAND_SECRET}""#),
+            r#"password_file = "imap.pass""#.to_string(),
+        ),
     ];
-    for (i, (imap, smtp)) in setups.iter().enumerate() {
+    for (i, (port, imap, smtp)) in setups.iter().enumerate() {
         let dir = tmp.path().join(format!("setup{i}"));
         std::fs::create_dir(&dir).expect("dir");
         std::fs::copy(tmp.path().join("imap.pass"), dir.join("imap.pass")).expect("copy");
-        let config = config(&dir, port, imap, smtp);
+        let config = config(&dir, *port, imap, smtp);
         let mut outputs = Vec::new();
         let mut check = musaid();
         check
@@ -407,6 +470,9 @@ fn no_secret_in_any_output_even_at_trace() {
             }
         }
     }
+    // Once the daemon logs in, the refusing server shows that the secrets were really used.
+    let saw = server_saw.lock().map(|l| l.len()).unwrap_or(0);
+    println!("the refusing IMAP server received {saw} line(s)");
 }
 
 #[test]
