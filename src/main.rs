@@ -19,7 +19,7 @@ use std::process::ExitCode;
 /// Owners forward requests to one address; musaid sorts them into tasks with rule files,
 /// acknowledges them inside the VA's response windows, and lets VAs update tasks by replying.
 #[derive(Parser, Debug)]
-#[command(name = "musaid", version, propagate_version = true)]
+#[command(name = "musaid", version, propagate_version = true, after_long_help = FOOTER)]
 struct Cli {
     /// The configuration file [default: $MUSAID_CONFIG, else /etc/musaid/musaid.toml]
     #[arg(long, global = true, value_name = "PATH")]
@@ -92,7 +92,11 @@ enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the man page in roff (e.g. musaid man > /usr/local/share/man/man1/musaid.1)
-    Man,
+    Man {
+        /// Write musaid.1 and a page per subcommand (musaid-status.1, …) into DIR instead
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -183,6 +187,21 @@ enum TasksCommand {
     },
 }
 
+/// The end of `musaid --help` and of the man page.
+const FOOTER: &str = "\
+Files:
+  /etc/musaid/musaid.toml   the configuration (--config, $MUSAID_CONFIG)
+  /etc/musaid/rules/*.toml  rule files (daemon.rules_dir)
+  /var/lib/musaid/musaid.db the database (daemon.state_dir)
+
+Environment:
+  MUSAID_CONFIG            the configuration file when --config is not given
+  CREDENTIALS_DIRECTORY    where password_credential files are read (systemd LoadCredential=)
+  RUST_LOG                 log filter of `musaid run` (--log-level wins)
+  JOURNAL_STREAM           set by systemd: logs get <N> priorities and no timestamps
+
+Exit codes: 0 ok, 1 runtime failure (for `status`: unhealthy), 2 usage or configuration error.";
+
 /// An error with the exit code it deserves: 2 for usage and configuration, 1 otherwise.
 struct Failure {
     code: u8,
@@ -243,12 +262,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             clap_complete::generate(shell, &mut Cli::command(), "musaid", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Man => {
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut std::io::stdout())
-                .context("Cannot write the man page")?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Man { out } => man_cmd(out.as_deref()),
     }
 }
 
@@ -897,5 +911,31 @@ fn backup_cmd(path: &Path, dest: &Path) -> Result<ExitCode, Failure> {
         r.schema_version,
         store.path().display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn man_cmd(out: Option<&Path>) -> Result<ExitCode, Failure> {
+    let Some(dir) = out else {
+        clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .context("Cannot write the man page")?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("Cannot create {}", dir.display()))?;
+    clap_mangen::generate_to(Cli::command(), dir)
+        .with_context(|| format!("Cannot write the man pages into {}", dir.display()))?;
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("Cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("musaid") && n.ends_with(".1"))
+        })
+        .collect();
+    pages.sort();
+    for p in pages {
+        println!("wrote {}", p.display());
+    }
     Ok(ExitCode::SUCCESS)
 }

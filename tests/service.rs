@@ -331,6 +331,19 @@ fn completions_for_every_shell_and_a_man_page() {
     let page = String::from_utf8_lossy(&man.stdout);
     assert!(page.contains(".TH musaid 1"), "{page}");
     assert!(page.contains("status"), "{page}");
+    assert!(page.contains("CREDENTIALS_DIRECTORY"), "{page}");
+
+    let dir = tempfile::tempdir().expect("temp");
+    let out = musaid()
+        .args(["man", "--out"])
+        .arg(dir.path())
+        .output()
+        .expect("man --out");
+    assert!(out.status.success(), "{}", text(&out));
+    let status_page =
+        std::fs::read_to_string(dir.path().join("musaid-status.1")).expect("musaid-status.1");
+    assert!(status_page.contains("max\\-age"), "{status_page}");
+    assert!(dir.path().join("musaid.1").is_file());
 }
 
 /// Run `musaid ARGS` for up to `limit`, then stop it; all of its output.
