@@ -16,5 +16,6 @@ pub mod outbox;
 pub mod output;
 pub mod rules;
 pub mod store;
+pub mod summary;
 pub mod templates;
 pub mod windows;

@@ -19,6 +19,8 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("followup.ar.j2", include_str!("../templates/followup.ar.j2")),
     ("error.en.j2", include_str!("../templates/error.en.j2")),
     ("error.ar.j2", include_str!("../templates/error.ar.j2")),
+    ("summary.en.j2", include_str!("../templates/summary.en.j2")),
+    ("summary.ar.j2", include_str!("../templates/summary.ar.j2")),
 ];
 
 /// A rendered mail: one-line subject, plain text and HTML.
