@@ -43,6 +43,28 @@ enum Command {
     /// List, show and change tasks
     #[command(subcommand)]
     Tasks(TasksCommand),
+    /// Weekly summary: received, done, open and overdue tasks, response times, hours worked.
+    ///
+    /// Covers the 7 days that end now, or with --week that ISO week (Monday 00:00 to Monday
+    /// 00:00 in the contract's zone). Writes STATE/summaries/<contract>/<ISO year>-W<week>.md
+    /// and .html (or under --out) and prints the Markdown. Nothing is mailed without --send.
+    Summary {
+        /// Only this contract [default: each contract]
+        #[arg(long, value_name = "C")]
+        contract: Option<String>,
+        /// An ISO week instead of the last 7 days, e.g. 2026-W48
+        #[arg(long, value_name = "YYYY-Www", value_parser = musaid::summary::parse_week)]
+        week: Option<(i32, u32)>,
+        /// Write the files to DIR/<contract>/ instead of STATE/summaries/<contract>/
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Also mail it to the contract's summary.to (queued in the outbox)
+        #[arg(long)]
+        send: bool,
+        /// One JSON document: an array with one summary object per contract
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,6 +167,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Rules(RulesCommand::Test { files, json }) => rules_test(&path, &files, json),
         Command::Ingest(args) => ingest_cmd(&path, args),
         Command::Tasks(cmd) => tasks(&path, cmd),
+        Command::Summary {
+            contract,
+            week,
+            out,
+            send,
+            json,
+        } => summary_cmd(&path, contract.as_deref(), week, out.as_deref(), send, json),
     }
 }
 
@@ -572,4 +601,63 @@ fn show_task(t: &musaid::store::TaskRow, events: &[musaid::store::EventRow], tz:
     }
     s.push_str(&table.render());
     s
+}
+
+fn summary_cmd(
+    path: &Path,
+    contract: Option<&str>,
+    week: Option<(i32, u32)>,
+    out: Option<&Path>,
+    send: bool,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    use musaid::summary;
+    let cfg = load_config(path)?;
+    let templates = musaid::templates::Templates::load(cfg.daemon.templates_dir.as_deref())
+        .map_err(config_failure)?;
+    let contracts: Vec<&config::Contract> = match contract {
+        Some(name) => vec![cfg.contracts.get(name).ok_or_else(|| {
+            let known: Vec<&str> = cfg.contracts.keys().map(String::as_str).collect();
+            config_failure(anyhow::anyhow!(
+                "No contract `{name}` in {}; known: {}",
+                path.display(),
+                known.join(", ")
+            ))
+        })?],
+        None => cfg.contracts.values().collect(),
+    };
+    let mut store = Store::open(&cfg.daemon.state_dir)?;
+    let now = Utc::now();
+    let mut all = Vec::new();
+    for c in contracts {
+        let (start, end) = match week {
+            Some((y, w)) => summary::iso_week_period(c, y, w)?,
+            None => (summary::week_before(c, now), now),
+        };
+        let s = summary::compute(store.conn(), c, start, end)?;
+        let r = summary::render(&templates, &s)?;
+        let (md, html) = match out {
+            Some(dir) => summary::write_to(&dir.join(&c.name), &s, &r)?,
+            None => summary::write_files(&cfg.daemon.state_dir, c, &s, &r)?,
+        };
+        if send {
+            let tx = store.transaction()?;
+            let queued = summary::enqueue_mail(&tx, &cfg, c, &s, &r, now)?;
+            tx.commit().context("Cannot queue the summary mail")?;
+            match queued {
+                0 => eprintln!("{}: no summary.to in the config; nothing mailed", c.name),
+                n => eprintln!("{}: {n} mail(s) queued in the outbox", c.name),
+            }
+        }
+        if !json {
+            print!("{}", r.text);
+            println!();
+        }
+        eprintln!("{}: wrote {} and {}", c.name, md.display(), html.display());
+        all.push(s);
+    }
+    if json {
+        print_json(&all)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
