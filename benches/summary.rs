@@ -310,7 +310,6 @@ fn main() {
         "filled {TASKS} tasks, {events} events, {outbox} outbox rows in {:.1?}",
         t.elapsed()
     );
-    store.conn().execute_batch("ANALYZE").expect("analyze");
 
     let start = week_before(c, end);
     let (cold, _) = time(1, || compute(store.conn(), c, start, end).expect("compute"));
@@ -325,6 +324,15 @@ fn main() {
         "render, one week:    {r_time:.1?} ({} bytes Markdown, {} bytes HTML)",
         r.text.len(),
         r.html.len()
+    );
+    // An old week: every later status change makes a task a candidate for "open at the end".
+    let old_end = end - chrono::Duration::days(26 * 7);
+    let (old, o) = time(3, || {
+        compute(store.conn(), c, week_before(c, old_end), old_end).expect("compute")
+    });
+    println!(
+        "compute, 26 weeks ago: {old:.1?} — received {}, done {}, open {}",
+        o.received, o.done, o.open
     );
     let year_start = end - chrono::Duration::days(365);
     let (year, y) = time(3, || {

@@ -96,42 +96,63 @@ pub fn next_run(cfg: &Config, contract: &str, now: DateTime<Utc>) -> Option<Date
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Write, compute and queue every summary due at `now` ([`due_runs`]). Each contract's files,
-/// outbox rows and marker go in one transaction: a crash before the commit leaves the marker
-/// unchanged (the files are rewritten, harmlessly, on the next try) and one after it never
-/// mails twice. Returns how many summaries were made.
+/// Compute, write and queue every summary due at `now` ([`due_runs`]). Each contract's outbox
+/// rows and marker go in one transaction, with the files written just before its commit: a
+/// crash before the commit leaves the marker unchanged (the files are rewritten, harmlessly,
+/// on the next try) and one after it never mails twice. One contract's failure does not stop
+/// the others; it is returned after they are done. Returns how many summaries were made.
 pub fn run_scheduled(store: &mut Store, pipeline: &Pipeline, now: DateTime<Utc>) -> Result<usize> {
     let cfg = &pipeline.config;
     let runs = due_runs(store.conn(), cfg, now)?;
     let mut made = 0;
+    let mut failed = Vec::new();
     for (name, instant) in runs {
         let Some(c) = cfg.contracts.get(&name) else {
             continue;
         };
-        let tx = store.transaction()?;
-        // Another process (or an earlier loop) may have made it since due_runs looked.
-        if last_run(&tx, &name)?.is_some_and(|last| last >= instant) {
-            continue;
+        match run_one(store, pipeline, c, instant, now) {
+            Ok(true) => made += 1,
+            Ok(false) => {}
+            Err(e) => failed.push(format!("{e:#}")),
         }
-        let s = compute(&tx, c, week_before(c, instant), instant)?;
-        let r = render(&pipeline.templates, &s)
-            .with_context(|| format!("Cannot render the summary of {name}"))?;
-        let (md, _) = write_files(&cfg.daemon.state_dir, c, &s, &r)?;
-        let queued = enqueue_mail(&tx, cfg, c, &s, &r, now)?;
-        meta_set(&tx, &last_run_key(&name), &instant.to_rfc3339())?;
-        tx.commit()
-            .with_context(|| format!("Cannot record the summary of {name}"))?;
-        tracing::info!(
-            contract = %name,
-            week = %s.week,
-            file = %md.display(),
-            mails = queued,
-            "weekly summary written for the period ending {}",
-            super::render::ends(&s)
-        );
-        made += 1;
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("{}", failed.join("; "));
     }
     Ok(made)
+}
+
+fn run_one(
+    store: &mut Store,
+    pipeline: &Pipeline,
+    c: &Contract,
+    instant: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let cfg = &pipeline.config;
+    let name = &c.name;
+    let tx = store.transaction()?;
+    // Another process (or an earlier loop) may have made it since due_runs looked.
+    if last_run(&tx, name)?.is_some_and(|last| last >= instant) {
+        return Ok(false);
+    }
+    let s = compute(&tx, c, week_before(c, instant), instant)?;
+    let r = render(&pipeline.templates, &s)
+        .with_context(|| format!("Cannot render the summary of {name}"))?;
+    let (md, _) = write_files(&cfg.daemon.state_dir, c, &s, &r)?;
+    let queued = enqueue_mail(&tx, cfg, c, &s, &r, now)?;
+    meta_set(&tx, &last_run_key(name), &instant.to_rfc3339())?;
+    tx.commit()
+        .with_context(|| format!("Cannot record the summary of {name}"))?;
+    tracing::info!(
+        contract = %name,
+        week = %s.week,
+        file = %md.display(),
+        mails = queued,
+        "weekly summary written for the period ending {}",
+        super::render::ends(&s)
+    );
+    Ok(true)
 }
 
 /// Write `STATE/summaries/<contract>/<ISO year>-W<week>.md` and `.html` (the week of the
