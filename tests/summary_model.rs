@@ -32,8 +32,8 @@ impl Model {
     fn status_at(&self, t: i64) -> &'static str {
         self.statuses
             .iter()
-            .filter(|(at, _)| *at < t)
-            .last()
+            .rev()
+            .find(|(at, _)| *at < t)
             .map(|s| s.1)
             .unwrap_or("open")
     }
