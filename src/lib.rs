@@ -17,5 +17,6 @@ pub mod output;
 pub mod rules;
 pub mod smtp;
 pub mod store;
+pub mod summary;
 pub mod templates;
 pub mod windows;

@@ -64,7 +64,11 @@ pub fn transport(cfg: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>>
     if let Some(user) = &cfg.login.user {
         match cfg.login.auth {
             AuthMethod::Password => {
-                let pass = cfg.login.password.resolve()?.context("SMTP user set but no password")?;
+                let pass = cfg
+                    .login
+                    .password
+                    .resolve()?
+                    .context("SMTP user set but no password")?;
                 b = b
                     .credentials(Credentials::new(user.clone(), pass.expose().to_string()))
                     .authentication(vec![Mechanism::Plain, Mechanism::Login]);
@@ -217,7 +221,12 @@ async fn send_row(
         Err(e) => {
             let attempts = row.attempts + 1;
             if attempts >= MAX_ATTEMPTS {
-                fail(store, row, &format!("gave up after {attempts} tries: {e}"), now)?;
+                fail(
+                    store,
+                    row,
+                    &format!("gave up after {attempts} tries: {e}"),
+                    now,
+                )?;
                 return Ok(Sent::Failed);
             }
             let wait = retry_delay(attempts);
@@ -248,7 +257,18 @@ fn fail(store: &mut Store, row: &Row, why: &str, now: DateTime<Utc>) -> Result<(
     )?;
     if let Some(task) = row.task_id {
         let note = format!("{} to {} failed: {why}", row.kind, row.recipient);
-        event(&tx, task, now.timestamp(), "musaid", "mail_failed", None, None, Some(&note), None, "")?;
+        event(
+            &tx,
+            task,
+            now.timestamp(),
+            "musaid",
+            "mail_failed",
+            None,
+            None,
+            Some(&note),
+            None,
+            "",
+        )?;
     }
     tx.commit()?;
     warn!(kind = %row.kind, to = %row.recipient, error = %why, "mail failed permanently");

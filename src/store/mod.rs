@@ -37,7 +37,8 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrate(&mut conn).with_context(|| format!("Cannot migrate database {}", path.display()))?;
+        migrate(&mut conn)
+            .with_context(|| format!("Cannot migrate database {}", path.display()))?;
         Ok(Store { conn, path })
     }
 
