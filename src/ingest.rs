@@ -23,6 +23,9 @@ pub struct Pipeline {
     pub templates: Templates,
 }
 
+/// The running pipeline; replaced as a whole by a successful reload.
+pub type Current = tokio::sync::watch::Receiver<std::sync::Arc<Pipeline>>;
+
 /// What happened to one message.
 #[derive(Debug, Clone)]
 pub struct Outcome {

@@ -168,3 +168,11 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
     )?;
     Ok(())
 }
+
+impl Store {
+    /// Remember the last error for `musaid status`: `RFC 3339 time, space, text`.
+    pub fn record_error(&self, text: &str) -> Result<()> {
+        let now = chrono::Utc::now().to_rfc3339();
+        meta_set(&self.conn, "last_error", &format!("{now} {text}"))
+    }
+}
