@@ -10,11 +10,20 @@ use musaid::rules::RuleSet;
 use std::time::Instant;
 
 const WORDS_EN: &[&str] = &[
-    "please", "invoice", "meeting", "tomorrow", "client", "update", "website", "booking",
-    "report", "thanks", "schedule", "payment", "order", "review", "draft", "send",
+    "please", "invoice", "meeting", "tomorrow", "client", "update", "website", "booking", "report",
+    "thanks", "schedule", "payment", "order", "review", "draft", "send",
 ];
 const WORDS_AR: &[&str] = &[
-    "أرجو", "فاتورة", "اجتماع", "غدا", "العميل", "تحديث", "الموقع", "حجز", "تقرير", "شكرا",
+    "أرجو",
+    "فاتورة",
+    "اجتماع",
+    "غدا",
+    "العميل",
+    "تحديث",
+    "الموقع",
+    "حجز",
+    "تقرير",
+    "شكرا",
 ];
 
 fn message(i: usize) -> Vec<u8> {
@@ -23,7 +32,9 @@ fn message(i: usize) -> Vec<u8> {
     let mut body = String::new();
     let mut n = i;
     while body.len() < 3000 {
-        n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        n = n
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         body.push_str(words[(n >> 33) as usize % words.len()]);
         body.push(if (n >> 20) % 11 == 0 { '\n' } else { ' ' });
     }

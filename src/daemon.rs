@@ -13,8 +13,9 @@ use chrono::Utc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
-use tracing::{debug, info, info_span, warn};
+use std::path::PathBuf;
+use tokio::sync::{mpsc, watch, Notify};
+use tracing::{debug, error, info, info_span, warn};
 
 /// Re-issue IDLE at least this often: servers drop IDLE after 30 minutes (RFC 2177), and a
 /// fresh command is also how a dead connection is noticed.
@@ -25,59 +26,166 @@ const BACKOFF_MAX: Duration = Duration::from_secs(180);
 /// Stop when the value turns true.
 pub type Shutdown = watch::Receiver<bool>;
 
+pub use crate::ingest::Current;
+
 /// Run the daemon until `shutdown` turns true. The message in hand is finished first.
-pub async fn run(pipeline: Pipeline, mut shutdown: Shutdown) -> Result<()> {
+pub async fn run(pipeline: Pipeline, shutdown: Shutdown) -> Result<()> {
+    run_reloadable(pipeline, None, shutdown).await
+}
+
+/// [`run`], re-reading `config_path` whenever `reload` receives (SIGHUP in `musaid run`).
+/// A config or rule set that does not load is reported with its `file:line`, and the running
+/// one is kept.
+pub async fn run_reloadable(
+    pipeline: Pipeline,
+    reload: Option<(PathBuf, mpsc::UnboundedReceiver<()>)>,
+    mut shutdown: Shutdown,
+) -> Result<()> {
     let mut store = Store::open(&pipeline.config.daemon.state_dir)?;
     let heartbeat = Arc::new(AtomicI64::new(Utc::now().timestamp()));
+    let (current_tx, mut current) = watch::channel(Arc::new(pipeline));
+    let wake = Arc::new(Notify::new());
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(crate::smtp::run_sender(
+        current.clone(),
+        wake.clone(),
+        shutdown.clone(),
+    ));
+    tasks.spawn(run_summaries(current.clone(), wake.clone(), shutdown.clone()));
+    if let Some((path, hup)) = reload {
+        tasks.spawn(run_reloads(path, hup, current_tx, shutdown.clone()));
+    }
     let watchdog = spawn_watchdog(heartbeat.clone(), shutdown.clone());
     notify(&[sd_notify::NotifyState::Ready]);
-    info!(
-        contracts = pipeline.config.contracts.len(),
-        rules = pipeline.rules.len(),
-        "musaid started"
-    );
+    {
+        let p = current.borrow();
+        info!(
+            contracts = p.config.contracts.len(),
+            rules = p.rules.len(),
+            "musaid started"
+        );
+    }
 
     let mut backoff = BACKOFF_MIN;
     let mut failing: Option<String> = None;
     while !*shutdown.borrow() {
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
-        let result = session(&pipeline, &mut store, &mut shutdown, &heartbeat).await;
+        let p = current.borrow_and_update().clone();
+        let result = session(&p, &mut store, &mut shutdown, &mut current, &heartbeat, &wake).await;
         if *shutdown.borrow() {
             break;
         }
-        if let Err(e) = result {
-            let text = format!("{e:#}");
-            // Logged once per state change, not on every try.
-            if failing.as_deref() != Some(text.as_str()) {
-                warn!(error = %text, "IMAP session failed; reconnecting with backoff");
-                let _ = store::record_error(&store, &text);
-                failing = Some(text);
-            } else {
-                debug!(error = %text, "IMAP still failing");
+        match result {
+            Err(e) => {
+                let text = format!("{e:#}");
+                // Logged once per state change, not on every try.
+                if failing.as_deref() != Some(text.as_str()) {
+                    warn!(error = %text, "IMAP session failed; reconnecting with backoff");
+                    let _ = store.record_error(&text);
+                    failing = Some(text);
+                } else {
+                    debug!(error = %text, "IMAP still failing");
+                }
+                let wait = jitter(backoff);
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => {}
+                }
             }
-            let wait = jitter(backoff);
-            backoff = (backoff * 2).min(BACKOFF_MAX);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => {}
+            Ok(()) => {
+                if failing.take().is_some() {
+                    info!("IMAP connection restored");
+                }
+                backoff = BACKOFF_MIN;
             }
-        } else {
-            backoff = BACKOFF_MIN;
         }
     }
     notify(&[sd_notify::NotifyState::Stopping]);
     watchdog.abort();
+    // The sender finishes the mail in hand; give it a moment, then go.
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
     info!("musaid stopped");
     Ok(())
 }
 
-mod store {
-    pub use crate::store::*;
+/// Re-read the config and rules on each signal; keep the running set when they are broken.
+async fn run_reloads(
+    path: PathBuf,
+    mut hup: mpsc::UnboundedReceiver<()>,
+    current: watch::Sender<Arc<Pipeline>>,
+    mut shutdown: Shutdown,
+) {
+    loop {
+        tokio::select! {
+            got = hup.recv() => if got.is_none() { return },
+            _ = shutdown.changed() => return,
+        }
+        let mut states = vec![sd_notify::NotifyState::Reloading];
+        if let Ok(m) = sd_notify::NotifyState::monotonic_usec_now() {
+            states.push(m);
+        }
+        notify(&states);
+        match Pipeline::load(&path) {
+            Ok(p) => {
+                info!(
+                    contracts = p.config.contracts.len(),
+                    rules = p.rules.len(),
+                    "configuration reloaded"
+                );
+                current.send_replace(Arc::new(p));
+            }
+            Err(e) => error!(
+                "reload refused, the running configuration is kept: {}",
+                format!("{e:#}").replace('\n', "; ")
+            ),
+        }
+        notify(&[sd_notify::NotifyState::Ready]);
+    }
+}
 
-    /// Remember the last error for `musaid status`.
-    pub fn record_error(store: &Store, text: &str) -> anyhow::Result<()> {
-        let now = chrono::Utc::now().to_rfc3339();
-        meta_set(store.conn(), "last_error", &format!("{now} {text}"))
+/// Weekly summaries at each contract's cron time; one that fell due while the daemon was
+/// down is written at start, once.
+async fn run_summaries(mut current: Current, wake: Arc<Notify>, mut shutdown: Shutdown) {
+    let mut store = None;
+    while !*shutdown.borrow() {
+        let p = current.borrow_and_update().clone();
+        if store.is_none() {
+            store = Store::open(&p.config.daemon.state_dir)
+                .map_err(|e| warn!(error = %format!("{e:#}"), "summaries cannot open the database"))
+                .ok();
+        }
+        let now = Utc::now();
+        if let Some(s) = store.as_mut() {
+            match crate::summary::run_scheduled(s, &p, now) {
+                Ok(0) => {}
+                Ok(n) => {
+                    info!(summaries = n, "weekly summaries written");
+                    wake.notify_one();
+                }
+                Err(e) => warn!(error = %format!("{e:#}"), "weekly summary failed"),
+            }
+        }
+        let next = p
+            .config
+            .contracts
+            .keys()
+            .filter_map(|c| crate::summary::next_run(&p.config, c, now))
+            .min();
+        let wait = next
+            .and_then(|t| (t - now).to_std().ok())
+            .unwrap_or(Duration::from_secs(3600))
+            .min(Duration::from_secs(3600))
+            + Duration::from_secs(1);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = current.changed() => {}
+            _ = shutdown.changed() => {}
+        }
     }
 }
 
@@ -116,7 +224,9 @@ async fn session(
     p: &Pipeline,
     store: &mut Store,
     shutdown: &mut Shutdown,
+    current: &mut Current,
     heartbeat: &AtomicI64,
+    wake: &Notify,
 ) -> Result<()> {
     let cfg = &p.config.imap;
     let mut s = imap::connect(cfg).await?;
@@ -127,37 +237,42 @@ async fn session(
     let mailbox = s.select(&cfg.mailbox).await?;
     let uidvalidity = mailbox.uidvalidity;
     let mut last = start_uid(p, store, &mut s, &mailbox).await?;
-    info!(mailbox = %cfg.mailbox, uidvalidity, last_uid = last, idle = caps.idle && cfg.idle, "IMAP connected");
+    let idle = cfg.idle && caps.idle;
+    info!(mailbox = %cfg.mailbox, uidvalidity, last_uid = last, idle, "IMAP connected");
     reconcile_after(p, store, &mut s, uidvalidity, last).await?;
 
-    let wait = if cfg.idle && caps.idle {
-        (p.config.imap.poll_interval).max(Duration::from_secs(1))
-    } else {
-        cfg.poll_interval
-    };
     loop {
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
+        let before = last;
         last = sync_new(p, store, &mut s, uidvalidity, last, shutdown, heartbeat).await?;
+        if last != before {
+            wake.notify_one();
+        }
         if *shutdown.borrow() {
             let _ = s.logout().await;
             return Ok(());
         }
-        if cfg.idle && caps.idle {
-            let limit = IDLE_REISSUE.min(watchdog_half());
+        let limit = if idle { IDLE_REISSUE } else { cfg.poll_interval };
+        let limit = limit.min(watchdog_half());
+        if idle {
             tokio::select! {
                 r = s.idle_wait(limit) => {
                     if let IdleOutcome::NewData = r? {
                         debug!("IDLE: new data");
                     }
                 }
-                _ = shutdown.changed() => {
-                    return Ok(());
-                }
+                _ = shutdown.changed() => return Ok(()),
+                // A reload reconnects with the new settings.
+                _ = current.changed() => return Ok(()),
             }
         } else {
             tokio::select! {
-                _ = tokio::time::sleep(wait.min(watchdog_half())) => {}
+                _ = tokio::time::sleep(limit) => {}
                 _ = shutdown.changed() => {
+                    let _ = s.logout().await;
+                    return Ok(());
+                }
+                _ = current.changed() => {
                     let _ = s.logout().await;
                     return Ok(());
                 }

@@ -164,7 +164,9 @@ pub fn decide(
     }
 
     if let Some(task) = thread_task(msg, &from, cfg, history)? {
-        return Ok(Decision::UpdateTask(Box::new(update(msg, &from, task, cfg))));
+        return Ok(Decision::UpdateTask(Box::new(update(
+            msg, &from, task, cfg,
+        ))));
     }
 
     let contract = match owner_contract(cfg, &from) {
@@ -299,9 +301,9 @@ fn update(msg: &Message, from: &str, task: TaskRef, cfg: &Config) -> TaskUpdate 
                 "only the contract's VAs may change a task; an owner may add notes and #cancel"
                     .to_string(),
             ),
-            (_, Role::Stranger) => {
-                Err(format!("{from} is neither a VA nor an owner of this task's contract"))
-            }
+            (_, Role::Stranger) => Err(format!(
+                "{from} is neither a VA nor an owner of this task's contract"
+            )),
         };
         match verdict {
             Ok(()) => apply.push(pc.command.clone()),
@@ -338,16 +340,8 @@ fn new_task(
     original_key: Option<String>,
     ctx: &Context<'_>,
 ) -> NewTask {
-    let to: Vec<String> = msg
-        .to
-        .iter()
-        .map(|a| normalize_address(&a.email))
-        .collect();
-    let cc: Vec<String> = msg
-        .cc
-        .iter()
-        .map(|a| normalize_address(&a.email))
-        .collect();
+    let to: Vec<String> = msg.to.iter().map(|a| normalize_address(&a.email)).collect();
+    let cc: Vec<String> = msg.cc.iter().map(|a| normalize_address(&a.email)).collect();
     let fwd = msg.forward.as_ref();
     let original_from = fwd
         .and_then(|f| f.original_from.as_ref())
@@ -376,8 +370,8 @@ fn new_task(
         .or_else(|| msg.date.map(|d| d.with_timezone(&Utc)))
         .unwrap_or(ctx.now);
     let age = ctx.now.signed_duration_since(arrived);
-    let max_age = chrono::Duration::from_std(ctx.config.policy.ack_max_age)
-        .unwrap_or(chrono::Duration::MAX);
+    let max_age =
+        chrono::Duration::from_std(ctx.config.policy.ack_max_age).unwrap_or(chrono::Duration::MAX);
     let assignee = classification
         .assignee
         .clone()
@@ -417,7 +411,12 @@ pub fn original_key(msg: &Message) -> Option<String> {
             .as_ref()
             .map(|a| normalize_address(&a.email))
             .unwrap_or_default();
-        let subject = f.original_subject.as_deref().unwrap_or("").trim().to_lowercase();
+        let subject = f
+            .original_subject
+            .as_deref()
+            .unwrap_or("")
+            .trim()
+            .to_lowercase();
         if from.is_empty() && subject.is_empty() {
             return None;
         }

@@ -6,8 +6,8 @@ use crate::decide::{self, Context, Decision, ThreadLookup};
 use crate::mail::{self, Message};
 use crate::model::Reason;
 use crate::rules::RuleSet;
-use crate::templates::Templates;
 use crate::store::{self, History, Source, Store};
+use crate::templates::Templates;
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::Transaction;
@@ -22,6 +22,9 @@ pub struct Pipeline {
     pub rules: RuleSet,
     pub templates: Templates,
 }
+
+/// The running pipeline; replaced as a whole by a successful reload.
+pub type Current = tokio::sync::watch::Receiver<std::sync::Arc<Pipeline>>;
 
 /// What happened to one message.
 #[derive(Debug, Clone)]

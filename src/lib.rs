@@ -19,5 +19,6 @@ pub mod rules;
 pub mod smtp;
 pub mod status;
 pub mod store;
+pub mod summary;
 pub mod templates;
 pub mod windows;

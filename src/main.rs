@@ -62,6 +62,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Weekly summary: received, done, open and overdue tasks, response times, hours worked.
+    ///
+    /// Covers the 7 days that end now, or with --week that ISO week (Monday 00:00 to Monday
+    /// 00:00 in the contract's zone). Writes STATE/summaries/<contract>/<ISO year>-W<week>.md
+    /// and .html (or under --out) and prints the Markdown. Nothing is mailed without --send.
+    Summary {
+        /// Only this contract [default: each contract]
+        #[arg(long, value_name = "C")]
+        contract: Option<String>,
+        /// An ISO week instead of the last 7 days, e.g. 2026-W48
+        #[arg(long, value_name = "YYYY-Www", value_parser = musaid::summary::parse_week)]
+        week: Option<(i32, u32)>,
+        /// Write the files to DIR/<contract>/ instead of STATE/summaries/<contract>/
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Also mail it to the contract's summary.to (queued in the outbox)
+        #[arg(long)]
+        send: bool,
+        /// One JSON document: an array with one summary object per contract
+        #[arg(long)]
+        json: bool,
+    },
     /// Health for monitoring: last sync and its age, backlog, next windows, last error
     ///
     /// Exit code 0 when the daemon synced within --max-age; 1 when the last sync is older, or
@@ -144,7 +166,11 @@ enum RulesCommand {
 #[derive(Args, Debug)]
 struct IngestArgs {
     /// .eml files, taken as if they arrived in this order
-    #[arg(value_name = "FILE.eml", required_unless_present = "maildir", conflicts_with = "maildir")]
+    #[arg(
+        value_name = "FILE.eml",
+        required_unless_present = "maildir",
+        conflicts_with = "maildir"
+    )]
     files: Vec<PathBuf>,
     /// A Maildir: every message in new/ and cur/, oldest first by file name
     #[arg(long, value_name = "DIR")]
@@ -263,6 +289,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Man { out } => man_cmd(out.as_deref()),
+        Command::Summary {
+            contract,
+            week,
+            out,
+            send,
+            json,
+        } => summary_cmd(&path, contract.as_deref(), week, out.as_deref(), send, json),
     }
 }
 
@@ -302,7 +335,9 @@ fn run_daemon(path: &Path) -> Result<ExitCode, Failure> {
         contracts = p.config.contracts.len(),
         "run: the daemon is not built yet"
     );
-    Err(config_failure(anyhow::anyhow!("run: the daemon is not built yet")))
+    Err(config_failure(anyhow::anyhow!(
+        "run: the daemon is not built yet"
+    )))
 }
 
 #[cfg(any())] // enabled when the IMAP layer lands
@@ -421,7 +456,9 @@ fn read_message(path: &Path) -> Result<Vec<u8>, Failure> {
 
 fn rules_test(path: &Path, files: &[PathBuf], json: bool) -> Result<ExitCode, Failure> {
     let p = load_pipeline(path)?;
-    let store = Store::open_existing(&p.config.daemon.state_dir).ok().flatten();
+    let store = Store::open_existing(&p.config.daemon.state_dir)
+        .ok()
+        .flatten();
     let history: Box<dyn ThreadLookup + '_> = match &store {
         Some(s) => Box::new(History(s.conn())),
         None => Box::new(NoHistory),
@@ -432,17 +469,34 @@ fn rules_test(path: &Path, files: &[PathBuf], json: bool) -> Result<ExitCode, Fa
         let raw = read_message(f)?;
         let parsed = ingest::parse_guarded(&raw);
         let d = p.decide(&parsed, history.as_ref(), None, now)?;
-        out.push(decision_json(f.display().to_string(), &parsed, &raw, &d, &p.config));
+        out.push(decision_json(
+            f.display().to_string(),
+            &parsed,
+            &raw,
+            &d,
+            &p.config,
+        ));
     }
     if json {
         print_json(&out)?;
     } else {
-        let mut t = Table::new(&["FILE", "DECISION", "REASON/RULE", "CATEGORY", "CONTRACT", "FROM", "SUBJECT"]);
+        let mut t = Table::new(&[
+            "FILE",
+            "DECISION",
+            "REASON/RULE",
+            "CATEGORY",
+            "CONTRACT",
+            "FROM",
+            "SUBJECT",
+        ]);
         for j in &out {
             t.row(vec![
                 j.file.clone(),
                 j.decision.to_string(),
-                j.reason.map(str::to_string).or(j.rule.clone()).unwrap_or_default(),
+                j.reason
+                    .map(str::to_string)
+                    .or(j.rule.clone())
+                    .unwrap_or_default(),
                 j.category.clone().unwrap_or_default(),
                 j.contract.clone().unwrap_or_default(),
                 j.from.clone().unwrap_or_default(),
@@ -504,7 +558,10 @@ fn ingest_cmd(path: &Path, args: IngestArgs) -> Result<ExitCode, Failure> {
         };
         let result = if size > max {
             let tx = store.transaction()?;
-            let id = format!("oversized-{size}-{}", ingest::derived_message_id(name.as_bytes()));
+            let id = format!(
+                "oversized-{size}-{}",
+                ingest::derived_message_id(name.as_bytes())
+            );
             let o = p.process_oversized(&tx, &source, &id, size, now);
             tx.commit()?;
             o.map(|o| (o, ingest::Parsed::Err("oversized".into()), Vec::new()))
@@ -629,8 +686,8 @@ fn tasks(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {
                 println!("No tasks.");
             } else {
                 let mut t = Table::new(&[
-                    "ID", "STATUS", "PRIORITY", "CATEGORY", "CONTRACT", "ASSIGNEE", "FROM", "SUBJECT",
-                    "CREATED",
+                    "ID", "STATUS", "PRIORITY", "CATEGORY", "CONTRACT", "ASSIGNEE", "FROM",
+                    "SUBJECT", "CREATED",
                 ]);
                 for r in &rows {
                     t.row(vec![
@@ -640,8 +697,12 @@ fn tasks(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {
                         r.category.clone(),
                         r.contract.clone(),
                         r.assignee.clone().unwrap_or_default(),
-                        r.original_from.clone().unwrap_or_else(|| r.requester.clone()),
-                        r.original_subject.clone().unwrap_or_else(|| r.subject.clone()),
+                        r.original_from
+                            .clone()
+                            .unwrap_or_else(|| r.requester.clone()),
+                        r.original_subject
+                            .clone()
+                            .unwrap_or_else(|| r.subject.clone()),
                         output::short_time(r.created_at, tz_of(&r.contract)),
                     ]);
                 }
@@ -661,17 +722,33 @@ fn tasks(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {
             }
         }
         TasksCommand::Set { id, status, note } => {
-            let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
-            let t = store.set_task_status(id, status, note.as_deref(), &actor, Utc::now().timestamp())?;
+            let actor = format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            );
+            let t = store.set_task_status(
+                id,
+                status,
+                note.as_deref(),
+                &actor,
+                Utc::now().timestamp(),
+            )?;
             println!("Task #{} is now {}", t.id, t.status);
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn show_task(t: &musaid::store::TaskRow, events: &[musaid::store::EventRow], tz: chrono_tz::Tz) -> String {
+fn show_task(
+    t: &musaid::store::TaskRow,
+    events: &[musaid::store::EventRow],
+    tz: chrono_tz::Tz,
+) -> String {
     let mut s = String::new();
-    let opt = |o: Option<i64>| o.map(|x| output::short_time(x, tz)).unwrap_or_else(|| "—".into());
+    let opt = |o: Option<i64>| {
+        o.map(|x| output::short_time(x, tz))
+            .unwrap_or_else(|| "—".into())
+    };
     let field = |s: &mut String, k: &str, v: &str| s.push_str(&format!("{k:<17}{v}\n"));
     field(&mut s, "Task", &format!("#{} [{}]", t.id, t.status));
     field(&mut s, "Subject", &t.subject);
@@ -705,11 +782,28 @@ fn show_task(t: &musaid::store::TaskRow, events: &[musaid::store::EventRow], tz:
     for e in events {
         let detail = match (&e.from_status, &e.to_status, e.minutes) {
             (_, _, Some(m)) => format!("{}h{:02}m worked", m / 60, m % 60),
-            (Some(f), Some(to), _) => format!("{f} → {to}{}", e.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()),
-            (None, Some(to), _) => format!("{to}{}", e.note.as_deref().map(|n| format!(": {n}")).unwrap_or_default()),
+            (Some(f), Some(to), _) => format!(
+                "{f} → {to}{}",
+                e.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            ),
+            (None, Some(to), _) => format!(
+                "{to}{}",
+                e.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            ),
             _ => e.note.clone().unwrap_or_default(),
         };
-        table.row(vec![output::short_time(e.at, tz), e.actor.clone(), e.kind.clone(), detail]);
+        table.row(vec![
+            output::short_time(e.at, tz),
+            e.actor.clone(),
+            e.kind.clone(),
+            detail,
+        ]);
     }
     s.push_str(&table.render());
     s
@@ -767,15 +861,33 @@ fn outbox_cmd(path: &Path, all: bool, json: bool) -> Result<ExitCode, Failure> {
             .collect();
         print_json(&v)?;
     } else if rows.is_empty() {
-        println!("{}", if all { "The outbox is empty." } else { "Nothing waits in the outbox." });
+        println!(
+            "{}",
+            if all {
+                "The outbox is empty."
+            } else {
+                "Nothing waits in the outbox."
+            }
+        );
     } else {
-        let mut t = Table::new(&["ID", "TASK", "KIND", "TO", "STATUS", "EARLIEST SEND", "TRIES", "SUBJECT"]);
+        let mut t = Table::new(&[
+            "ID",
+            "TASK",
+            "KIND",
+            "TO",
+            "STATUS",
+            "EARLIEST SEND",
+            "TRIES",
+            "SUBJECT",
+        ]);
         for r in &rows {
             let when = if r.status == "pending" {
                 output::short_time(r.not_before, tz_of(&r.contract))
                     + if r.windowed { " (window)" } else { "" }
             } else {
-                r.sent_at.map(|t| output::short_time(t, tz_of(&r.contract))).unwrap_or_default()
+                r.sent_at
+                    .map(|t| output::short_time(t, tz_of(&r.contract)))
+                    .unwrap_or_default()
             };
             t.row(vec![
                 r.id.to_string(),
@@ -793,7 +905,12 @@ fn outbox_cmd(path: &Path, all: bool, json: bool) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn windows_cmd(path: &Path, only: Option<&str>, next: usize, json: bool) -> Result<ExitCode, Failure> {
+fn windows_cmd(
+    path: &Path,
+    only: Option<&str>,
+    next: usize,
+    json: bool,
+) -> Result<ExitCode, Failure> {
     let cfg = load_config(path)?;
     if let Some(c) = only {
         if !cfg.contracts.contains_key(c) {
@@ -821,13 +938,18 @@ fn windows_cmd(path: &Path, only: Option<&str>, next: usize, json: bool) -> Resu
         holidays: Vec<String>,
     }
     let mut out = Vec::new();
-    for c in cfg.contracts.values().filter(|c| only.is_none_or(|o| o == c.name)) {
+    for c in cfg
+        .contracts
+        .values()
+        .filter(|c| only.is_none_or(|o| o == c.name))
+    {
         let tz = c.timezone;
         out.push(W {
             contract: &c.name,
             timezone: tz.name(),
             open_now: musaid::windows::is_open(c, now),
-            closes_at: musaid::windows::next_close(c, now).map(|t| t.with_timezone(&tz).to_rfc3339()),
+            closes_at: musaid::windows::next_close(c, now)
+                .map(|t| t.with_timezone(&tz).to_rfc3339()),
             next_openings: musaid::windows::next_openings(c, now, next)
                 .into_iter()
                 .map(|t| Opening {
@@ -936,6 +1058,65 @@ fn man_cmd(out: Option<&Path>) -> Result<ExitCode, Failure> {
     pages.sort();
     for p in pages {
         println!("wrote {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn summary_cmd(
+    path: &Path,
+    contract: Option<&str>,
+    week: Option<(i32, u32)>,
+    out: Option<&Path>,
+    send: bool,
+    json: bool,
+) -> Result<ExitCode, Failure> {
+    use musaid::summary;
+    let cfg = load_config(path)?;
+    let templates = musaid::templates::Templates::load(cfg.daemon.templates_dir.as_deref())
+        .map_err(config_failure)?;
+    let contracts: Vec<&config::Contract> = match contract {
+        Some(name) => vec![cfg.contracts.get(name).ok_or_else(|| {
+            let known: Vec<&str> = cfg.contracts.keys().map(String::as_str).collect();
+            config_failure(anyhow::anyhow!(
+                "No contract `{name}` in {}; known: {}",
+                path.display(),
+                known.join(", ")
+            ))
+        })?],
+        None => cfg.contracts.values().collect(),
+    };
+    let mut store = Store::open(&cfg.daemon.state_dir)?;
+    let now = Utc::now();
+    let mut all = Vec::new();
+    for c in contracts {
+        let (start, end) = match week {
+            Some((y, w)) => summary::iso_week_period(c, y, w)?,
+            None => (summary::week_before(c, now), now),
+        };
+        let s = summary::compute(store.conn(), c, start, end)?;
+        let r = summary::render(&templates, &s)?;
+        let (md, html) = match out {
+            Some(dir) => summary::write_to(&dir.join(&c.name), &s, &r)?,
+            None => summary::write_files(&cfg.daemon.state_dir, c, &s, &r)?,
+        };
+        if send {
+            let tx = store.transaction()?;
+            let queued = summary::enqueue_mail(&tx, &cfg, c, &s, &r, now)?;
+            tx.commit().context("Cannot queue the summary mail")?;
+            match queued {
+                0 => eprintln!("{}: no summary.to in the config; nothing mailed", c.name),
+                n => eprintln!("{}: {n} mail(s) queued in the outbox", c.name),
+            }
+        }
+        if !json {
+            print!("{}", r.text);
+            println!();
+        }
+        eprintln!("{}: wrote {} and {}", c.name, md.display(), html.display());
+        all.push(s);
+    }
+    if json {
+        print_json(&all)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -63,7 +63,9 @@ impl FromStr for TaskStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     Low,
@@ -98,7 +100,9 @@ impl FromStr for Priority {
             "normal" => Ok(Priority::Normal),
             "high" => Ok(Priority::High),
             "urgent" => Ok(Priority::Urgent),
-            _ => Err(format!("unknown priority `{s}`; use low, normal, high or urgent")),
+            _ => Err(format!(
+                "unknown priority `{s}`; use low, normal, high or urgent"
+            )),
         }
     }
 }

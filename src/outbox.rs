@@ -4,9 +4,9 @@
 //! contract's response windows and is re-checked at the instant of sending. VA-facing mail
 //! (new-task notifications, follow-ups, error replies) goes at once.
 
+use crate::commands::Command;
 use crate::config::{Config, Contract};
 use crate::decide::{Decision, NewTask, Role, TaskUpdate};
-use crate::commands::Command;
 use crate::mail::Message;
 use crate::model::TaskStatus;
 use crate::store::record::{add_to_thread, event};
@@ -79,11 +79,18 @@ pub fn id_domain(cfg: &Config) -> &str {
 }
 
 /// Queue one mail; its Message-ID joins the task's thread so replies to it find the task.
-pub fn enqueue(tx: &Transaction<'_>, cfg: &Config, d: &Draft, now: DateTime<Utc>) -> Result<String> {
+pub fn enqueue(
+    tx: &Transaction<'_>,
+    cfg: &Config,
+    d: &Draft,
+    now: DateTime<Utc>,
+) -> Result<String> {
     let nonce: u64 = rand::random();
     let message_id = format!(
         "musaid.{}.{}.{nonce:016x}@{}",
-        d.task_id.map(|t| t.to_string()).unwrap_or_else(|| "0".into()),
+        d.task_id
+            .map(|t| t.to_string())
+            .unwrap_or_else(|| "0".into()),
         d.kind.as_str(),
         id_domain(cfg)
     );
@@ -138,14 +145,26 @@ fn count_recent(tx: &Connection, kind: Kind, recipient: &str, since: i64) -> Res
 /// A task title for subjects: the original's subject for a forward, else the request's,
 /// without `Fwd:`/`Re:` prefixes.
 pub fn title(original_subject: Option<&str>, subject: &str) -> String {
-    let s = original_subject.filter(|s| !s.trim().is_empty()).unwrap_or(subject);
+    let s = original_subject
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or(subject);
     let mut t = s.trim();
     loop {
         let lower = t.to_lowercase();
-        let cut = ["fwd:", "fw:", "re:", "aw:", "wg:", "tr:", "رد:", "إعادة توجيه:", "توجيه:"]
-            .iter()
-            .find(|p| lower.starts_with(*p))
-            .map(|p| p.len());
+        let cut = [
+            "fwd:",
+            "fw:",
+            "re:",
+            "aw:",
+            "wg:",
+            "tr:",
+            "رد:",
+            "إعادة توجيه:",
+            "توجيه:",
+        ]
+        .iter()
+        .find(|p| lower.starts_with(*p))
+        .map(|p| p.len());
         match cut.and_then(|n| t.get(n..)) {
             Some(rest) => t = rest.trim_start(),
             None => break,
@@ -160,7 +179,11 @@ pub fn title(original_subject: Option<&str>, subject: &str) -> String {
 }
 
 fn local(c: &Contract, ts: Option<DateTime<Utc>>) -> Option<String> {
-    ts.map(|t| t.with_timezone(&c.timezone).format("%a %Y-%m-%d %H:%M %Z").to_string())
+    ts.map(|t| {
+        t.with_timezone(&c.timezone)
+            .format("%a %Y-%m-%d %H:%M %Z")
+            .to_string()
+    })
 }
 
 fn cut(s: &str, max: usize) -> String {
@@ -218,8 +241,18 @@ fn created(
         return Ok(());
     };
     if !t.acknowledge {
-        event(tx, id, now.timestamp(), "musaid", "ack_skipped", None, None,
-              Some("older than policy.ack_max_age: no acknowledgement, no notification"), None, "")?;
+        event(
+            tx,
+            id,
+            now.timestamp(),
+            "musaid",
+            "ack_skipped",
+            None,
+            None,
+            Some("older than policy.ack_max_age: no acknowledgement, no notification"),
+            None,
+            "",
+        )?;
         return Ok(());
     }
     let body = msg
@@ -248,8 +281,22 @@ fn created(
     let day_ago = (now - chrono::Duration::days(1)).timestamp();
     let limit = i64::from(cfg.policy.acks_per_sender_per_day);
     if count_recent(tx, Kind::Ack, &t.requester, day_ago)? >= limit {
-        let why = format!("acks_per_sender_per_day ({limit}) reached for {}", t.requester);
-        event(tx, id, now.timestamp(), "musaid", "ack_skipped", None, None, Some(&why), None, "")?;
+        let why = format!(
+            "acks_per_sender_per_day ({limit}) reached for {}",
+            t.requester
+        );
+        event(
+            tx,
+            id,
+            now.timestamp(),
+            "musaid",
+            "ack_skipped",
+            None,
+            None,
+            Some(&why),
+            None,
+            "",
+        )?;
     } else {
         let draft = Draft {
             kind: Kind::Ack,
@@ -397,7 +444,11 @@ fn updated(
                 task_id: Some(id),
                 contract: Some(c.name.clone()),
                 recipient: u.actor.clone(),
-                rendered: templates.render("error", c.language, ctx(json!({"refused": refused})))?,
+                rendered: templates.render(
+                    "error",
+                    c.language,
+                    ctx(json!({"refused": refused})),
+                )?,
                 in_reply_to: Some(msg.message_id.clone()),
                 references: refs,
                 reply_to: Some(cfg.daemon.address.clone()),
@@ -433,7 +484,8 @@ pub struct Row {
     pub sent_at: Option<i64>,
 }
 
-const ROW_COLUMNS: &str = "id, task_id, contract, kind, recipient, message_id, subject, body_text, \
+const ROW_COLUMNS: &str =
+    "id, task_id, contract, kind, recipient, message_id, subject, body_text, \
     body_html, in_reply_to, headers, windowed, not_before, status, attempts, last_error, \
     created_at, sent_at";
 

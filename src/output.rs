@@ -142,7 +142,8 @@ impl Table {
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells.iter().map(|c| clean_cell(c, MAX_CELL)).collect());
+        self.rows
+            .push(cells.iter().map(|c| clean_cell(c, MAX_CELL)).collect());
     }
 
     pub fn is_empty(&self) -> bool {

@@ -64,7 +64,11 @@ pub fn transport(cfg: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>>
     if let Some(user) = &cfg.login.user {
         match cfg.login.auth {
             AuthMethod::Password => {
-                let pass = cfg.login.password.resolve()?.context("SMTP user set but no password")?;
+                let pass = cfg
+                    .login
+                    .password
+                    .resolve()?
+                    .context("SMTP user set but no password")?;
                 b = b
                     .credentials(Credentials::new(user.clone(), pass.expose().to_string()))
                     .authentication(vec![Mechanism::Plain, Mechanism::Login]);
@@ -217,7 +221,12 @@ async fn send_row(
         Err(e) => {
             let attempts = row.attempts + 1;
             if attempts >= MAX_ATTEMPTS {
-                fail(store, row, &format!("gave up after {attempts} tries: {e}"), now)?;
+                fail(
+                    store,
+                    row,
+                    &format!("gave up after {attempts} tries: {e}"),
+                    now,
+                )?;
                 return Ok(Sent::Failed);
             }
             let wait = retry_delay(attempts);
@@ -248,7 +257,18 @@ fn fail(store: &mut Store, row: &Row, why: &str, now: DateTime<Utc>) -> Result<(
     )?;
     if let Some(task) = row.task_id {
         let note = format!("{} to {} failed: {why}", row.kind, row.recipient);
-        event(&tx, task, now.timestamp(), "musaid", "mail_failed", None, None, Some(&note), None, "")?;
+        event(
+            &tx,
+            task,
+            now.timestamp(),
+            "musaid",
+            "mail_failed",
+            None,
+            None,
+            Some(&note),
+            None,
+            "",
+        )?;
     }
     tx.commit()?;
     warn!(kind = %row.kind, to = %row.recipient, error = %why, "mail failed permanently");
@@ -258,56 +278,67 @@ fn fail(store: &mut Store, row: &Row, why: &str, now: DateTime<Utc>) -> Result<(
 /// The sender task: sends due rows, then sleeps until the next row falls due, new mail is
 /// queued (`wake`), or shutdown. Errors are logged and retried; the outbox keeps everything.
 pub async fn run_sender(
-    cfg: std::sync::Arc<Config>,
+    mut current: crate::ingest::Current,
     wake: std::sync::Arc<tokio::sync::Notify>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let Some(smtp) = cfg.smtp.clone() else {
-        info!("no [smtp] section: mail waits in the outbox");
-        return;
-    };
-    let mut store = match Store::open(&cfg.daemon.state_dir) {
-        Ok(s) => s,
-        Err(e) => {
-            warn!(error = %format!("{e:#}"), "outbox sender cannot open the database");
-            return;
-        }
-    };
+    let mut store: Option<Store> = None;
     let mut transport = None;
     let mut failing = false;
+    let mut running: Option<std::sync::Arc<crate::ingest::Pipeline>> = None;
     while !*shutdown.borrow() {
+        let p = current.borrow_and_update().clone();
+        if !running.as_ref().is_some_and(|r| std::sync::Arc::ptr_eq(r, &p)) {
+            // A new configuration: new SMTP settings, maybe a new state directory.
+            transport = None;
+            store = None;
+            running = Some(p.clone());
+        }
+        let cfg = &p.config;
+        if store.is_none() {
+            match Store::open(&cfg.daemon.state_dir) {
+                Ok(s) => store = Some(s),
+                Err(e) => warn!(error = %format!("{e:#}"), "outbox sender cannot open the database"),
+            }
+        }
         if transport.is_none() {
-            match self::transport(&smtp) {
-                Ok(t) => transport = Some(t),
-                Err(e) => {
-                    if !failing {
-                        warn!(error = %format!("{e:#}"), "cannot set up SMTP; retrying");
+            if let Some(smtp) = &cfg.smtp {
+                match self::transport(smtp) {
+                    Ok(t) => transport = Some(t),
+                    Err(e) => {
+                        if !failing {
+                            warn!(error = %format!("{e:#}"), "cannot set up SMTP; retrying");
+                        }
+                        failing = true;
                     }
-                    failing = true;
                 }
             }
         }
-        if let Some(t) = &transport {
-            match send_due(&mut store, &cfg, t, &Utc::now).await {
-                Ok(_) => failing = false,
-                Err(e) => {
-                    if !failing {
-                        warn!(error = %format!("{e:#}"), "outbox sender failed; retrying");
+        let mut next = None;
+        if let Some(store) = store.as_mut() {
+            if let Some(t) = &transport {
+                match send_due(store, cfg, t, &Utc::now).await {
+                    Ok(_) => failing = false,
+                    Err(e) => {
+                        if !failing {
+                            warn!(error = %format!("{e:#}"), "outbox sender failed; retrying");
+                        }
+                        failing = true;
                     }
-                    failing = true;
                 }
             }
+            next = outbox::next_due(store.conn()).ok().flatten();
         }
         let now = Utc::now().timestamp();
-        let next = outbox::next_due(store.conn()).ok().flatten();
         let wait = match next {
-            Some(t) if t <= now && !failing => Duration::from_millis(50),
+            Some(t) if t <= now && !failing && transport.is_some() => Duration::from_millis(50),
             Some(t) => Duration::from_secs(u64::try_from(t - now).unwrap_or(1).clamp(1, 60)),
             None => Duration::from_secs(60),
         };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = wake.notified() => {}
+            _ = current.changed() => {}
             _ = shutdown.changed() => {}
         }
     }

@@ -15,10 +15,18 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("notify.ar.j2", include_str!("../templates/notify.ar.j2")),
     ("done.en.j2", include_str!("../templates/done.en.j2")),
     ("done.ar.j2", include_str!("../templates/done.ar.j2")),
-    ("followup.en.j2", include_str!("../templates/followup.en.j2")),
-    ("followup.ar.j2", include_str!("../templates/followup.ar.j2")),
+    (
+        "followup.en.j2",
+        include_str!("../templates/followup.en.j2"),
+    ),
+    (
+        "followup.ar.j2",
+        include_str!("../templates/followup.ar.j2"),
+    ),
     ("error.en.j2", include_str!("../templates/error.en.j2")),
     ("error.ar.j2", include_str!("../templates/error.ar.j2")),
+    ("summary.en.j2", include_str!("../templates/summary.en.j2")),
+    ("summary.ar.j2", include_str!("../templates/summary.ar.j2")),
 ];
 
 /// A rendered mail: one-line subject, plain text and HTML.
@@ -114,7 +122,10 @@ mod tests {
                 assert!(r.html.contains("<html"), "{kind}.{lang:?}");
                 assert!(!r.text.trim().is_empty());
                 if lang == Language::Ar {
-                    assert!(r.html.contains("dir=\"rtl\""), "{kind}: Arabic HTML is right-to-left");
+                    assert!(
+                        r.html.contains("dir=\"rtl\""),
+                        "{kind}: Arabic HTML is right-to-left"
+                    );
                 }
             }
         }
@@ -124,7 +135,11 @@ mod tests {
     fn a_hostile_subject_cannot_break_the_header_or_the_html() {
         let t = Templates::load(None).expect("built-ins compile");
         let r = t
-            .render("ack", Language::En, ctx("Hi\r\nBcc: victim@example.com <script>"))
+            .render(
+                "ack",
+                Language::En,
+                ctx("Hi\r\nBcc: victim@example.com <script>"),
+            )
             .expect("renders");
         assert!(!r.subject.contains('\n') && !r.subject.contains('\r'));
         assert!(r.subject.contains("Hi Bcc: victim@example.com"));
@@ -141,7 +156,14 @@ mod tests {
         )
         .expect("write");
         let t = Templates::load(Some(dir.path())).expect("loads");
-        assert_eq!(t.render("ack", Language::En, ctx("x")).expect("r").subject, "Got it #7");
-        assert!(t.render("ack", Language::Ar, ctx("x")).expect("r").subject.contains("[#7]"));
+        assert_eq!(
+            t.render("ack", Language::En, ctx("x")).expect("r").subject,
+            "Got it #7"
+        );
+        assert!(t
+            .render("ack", Language::Ar, ctx("x"))
+            .expect("r")
+            .subject
+            .contains("[#7]"));
     }
 }

@@ -332,7 +332,11 @@ fn is_holiday(c: &Contract, day: NaiveDate) -> bool {
 }
 
 /// The windows of `c` that start on local calendar day `day`, as UTC intervals.
-fn windows_starting_on(c: &Contract, day: NaiveDate, out: &mut Vec<(DateTime<Utc>, DateTime<Utc>)>) {
+fn windows_starting_on(
+    c: &Contract,
+    day: NaiveDate,
+    out: &mut Vec<(DateTime<Utc>, DateTime<Utc>)>,
+) {
     if is_holiday(c, day) {
         return;
     }

@@ -77,7 +77,10 @@ fn arabic_gmail_forward_becomes_a_task_and_the_va_closes_it_with_tam() {
     let req = fixture("request-ar-gmail.eml");
     let reply = fixture("va-reply-done-ar.eml");
 
-    let out = json(&musaid(&s, &["ingest", "--json", req.to_str().unwrap_or_default()]));
+    let out = json(&musaid(
+        &s,
+        &["ingest", "--json", req.to_str().unwrap_or_default()],
+    ));
     assert_eq!(out[0]["decision"], "create_task");
     let id = out[0]["task"].as_i64().expect("task id");
 
@@ -96,7 +99,10 @@ fn arabic_gmail_forward_becomes_a_task_and_the_va_closes_it_with_tam() {
         .is_some_and(|t| t.ends_with("+03:00")));
 
     // The VA's reply threads by References and closes the task.
-    let out = json(&musaid(&s, &["ingest", "--json", reply.to_str().unwrap_or_default()]));
+    let out = json(&musaid(
+        &s,
+        &["ingest", "--json", reply.to_str().unwrap_or_default()],
+    ));
     assert_eq!(out[0]["decision"], "update_task");
     assert_eq!(out[0]["task"], id);
 
@@ -111,15 +117,24 @@ fn arabic_gmail_forward_becomes_a_task_and_the_va_closes_it_with_tam() {
     assert_eq!(closed["actor"], "sara@va.example");
     assert_eq!(closed["from_status"], "open");
     assert_eq!(closed["to_status"], "done");
-    let time = events.iter().find(|e| e["kind"] == "time").expect("time event");
+    let time = events
+        .iter()
+        .find(|e| e["kind"] == "time")
+        .expect("time event");
     assert_eq!(time["minutes"], 90);
-    let note = events.iter().find(|e| e["kind"] == "note").expect("note event");
+    let note = events
+        .iter()
+        .find(|e| e["kind"] == "note")
+        .expect("note event");
     assert!(note["note"]
         .as_str()
         .is_some_and(|n| n.contains("أرسلت الفاتورة") && !n.contains("كتب")));
 
     // Feeding the same request again records a duplicate, not a second task.
-    let again = json(&musaid(&s, &["ingest", "--json", req.to_str().unwrap_or_default()]));
+    let again = json(&musaid(
+        &s,
+        &["ingest", "--json", req.to_str().unwrap_or_default()],
+    ));
     assert_eq!(again[0]["decision"], "duplicate");
     let list = json(&musaid(&s, &["tasks", "list", "--json"]));
     assert_eq!(list.as_array().map(Vec::len), Some(1));
@@ -127,24 +142,36 @@ fn arabic_gmail_forward_becomes_a_task_and_the_va_closes_it_with_tam() {
     // The readable table shows the Arabic subject, isolated for right-to-left display.
     let table = musaid(&s, &["tasks", "list"]);
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains("\u{2068}طلب فاتورة لشهر نوفمبر\u{2069}"), "{text}");
+    assert!(
+        text.contains("\u{2068}طلب فاتورة لشهر نوفمبر\u{2069}"),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_stranger_cannot_close_a_task_and_the_attempt_is_recorded() {
     let s = setup("");
     let req = fixture("request-ar-gmail.eml");
-    json(&musaid(&s, &["ingest", "--json", req.to_str().unwrap_or_default()]));
+    json(&musaid(
+        &s,
+        &["ingest", "--json", req.to_str().unwrap_or_default()],
+    ));
     let dir = tempfile::tempdir().expect("temp");
     let forged = dir.path().join("forged.eml");
     let raw = std::fs::read_to_string(fixture("va-reply-done-ar.eml")).expect("fixture");
     std::fs::write(
         &forged,
-        raw.replace("From: Sara <sara@va.example>", "From: Mallory <mallory@evil.example>")
-            .replace("CAHy-va-reply-002", "forged-003"),
+        raw.replace(
+            "From: Sara <sara@va.example>",
+            "From: Mallory <mallory@evil.example>",
+        )
+        .replace("CAHy-va-reply-002", "forged-003"),
     )
     .expect("write");
-    let out = json(&musaid(&s, &["ingest", "--json", forged.to_str().unwrap_or_default()]));
+    let out = json(&musaid(
+        &s,
+        &["ingest", "--json", forged.to_str().unwrap_or_default()],
+    ));
     assert_eq!(out[0]["decision"], "update_task");
     let shown = json(&musaid(&s, &["tasks", "show", "1", "--json"]));
     assert_eq!(shown["status"], "open");
@@ -158,7 +185,10 @@ fn a_stranger_cannot_close_a_task_and_the_attempt_is_recorded() {
 fn rules_test_writes_nothing_and_check_reports_file_and_line() {
     let s = setup("");
     let req = fixture("request-ar-gmail.eml");
-    let out = json(&musaid(&s, &["rules", "test", "--json", req.to_str().unwrap_or_default()]));
+    let out = json(&musaid(
+        &s,
+        &["rules", "test", "--json", req.to_str().unwrap_or_default()],
+    ));
     assert_eq!(out[0]["decision"], "create_task");
     assert_eq!(out[0]["category"], "bookkeeping");
     assert_eq!(out[0]["original_from"], "khaled@customer.example");

@@ -84,7 +84,11 @@ fn every_corpus_message_gets_a_decision_and_automatic_mail_never_becomes_a_task(
         eprintln!("{folder:>15}: {counts:?}");
     }
     assert!(total > 200, "the corpus looks incomplete: {total} messages");
-    assert!(wrong.is_empty(), "automatic mail became tasks:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "automatic mail became tasks:\n{}",
+        wrong.join("\n")
+    );
     // Forwards from a sender admitted by `*` are requests.
     let fwd = by_folder.get("forwarded").cloned().unwrap_or_default();
     assert!(

@@ -27,7 +27,9 @@ fn at(tz: &str, y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
 }
 
 fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).single().expect("valid")
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
+        .single()
+        .expect("valid")
 }
 
 const RIYADH: &str = "Asia/Riyadh";
@@ -41,7 +43,10 @@ fn riyadh_sunday_to_thursday_two_windows_a_day_and_holidays() {
     );
     // Thursday 26 November 2026.
     assert!(is_open(&c, at(RIYADH, 2026, 11, 26, 9, 0)));
-    assert!(!is_open(&c, at(RIYADH, 2026, 11, 26, 10, 0)), "end is exclusive");
+    assert!(
+        !is_open(&c, at(RIYADH, 2026, 11, 26, 10, 0)),
+        "end is exclusive"
+    );
     assert!(is_open(&c, at(RIYADH, 2026, 11, 26, 16, 30)));
     // Friday and Saturday are closed; after Thursday's last window the next is Sunday 08:00.
     assert!(!is_open(&c, at(RIYADH, 2026, 11, 27, 9, 0)));
@@ -68,9 +73,18 @@ fn riyadh_sunday_to_thursday_two_windows_a_day_and_holidays() {
 #[test]
 fn wrapping_day_ranges_and_windows_past_midnight() {
     let sat_thu = contract(RIYADH, r#""Sat-Thu 09:00-17:00""#, "");
-    assert!(is_open(&sat_thu, at(RIYADH, 2026, 11, 28, 10, 0)), "Saturday");
-    assert!(is_open(&sat_thu, at(RIYADH, 2026, 11, 26, 10, 0)), "Thursday");
-    assert!(!is_open(&sat_thu, at(RIYADH, 2026, 11, 27, 10, 0)), "Friday");
+    assert!(
+        is_open(&sat_thu, at(RIYADH, 2026, 11, 28, 10, 0)),
+        "Saturday"
+    );
+    assert!(
+        is_open(&sat_thu, at(RIYADH, 2026, 11, 26, 10, 0)),
+        "Thursday"
+    );
+    assert!(
+        !is_open(&sat_thu, at(RIYADH, 2026, 11, 27, 10, 0)),
+        "Friday"
+    );
 
     let fri = contract(RIYADH, r#""Fri 10:00-12:00""#, "");
     assert!(is_open(&fri, at(RIYADH, 2026, 11, 27, 11, 0)));
@@ -78,10 +92,22 @@ fn wrapping_day_ranges_and_windows_past_midnight() {
 
     let night = contract("Europe/London", r#""Mon-Fri 22:00-02:00""#, "");
     let lon = "Europe/London";
-    assert!(is_open(&night, at(lon, 2026, 11, 24, 1, 0)), "Tuesday 01:00 from Monday's window");
-    assert!(is_open(&night, at(lon, 2026, 11, 28, 1, 30)), "Saturday 01:30 from Friday's window");
-    assert!(!is_open(&night, at(lon, 2026, 11, 29, 1, 0)), "Sunday 01:00");
-    assert!(!is_open(&night, at(lon, 2026, 11, 23, 1, 0)), "Monday 01:00: Sunday has no window");
+    assert!(
+        is_open(&night, at(lon, 2026, 11, 24, 1, 0)),
+        "Tuesday 01:00 from Monday's window"
+    );
+    assert!(
+        is_open(&night, at(lon, 2026, 11, 28, 1, 30)),
+        "Saturday 01:30 from Friday's window"
+    );
+    assert!(
+        !is_open(&night, at(lon, 2026, 11, 29, 1, 0)),
+        "Sunday 01:00"
+    );
+    assert!(
+        !is_open(&night, at(lon, 2026, 11, 23, 1, 0)),
+        "Monday 01:00: Sunday has no window"
+    );
 }
 
 #[test]
@@ -146,7 +172,11 @@ fn business_hours_and_days_count_open_windows_only() {
         Some(at(RIYADH, 2026, 12, 3, 17, 0))
     );
     assert_eq!(
-        due_at(&c, DueSpec::Wall(std::time::Duration::from_secs(3600)), from),
+        due_at(
+            &c,
+            DueSpec::Wall(std::time::Duration::from_secs(3600)),
+            from
+        ),
         Some(from + Duration::hours(1))
     );
 }
@@ -163,7 +193,11 @@ fn properties_hold_over_years_across_dst_changes() {
         "Asia/Riyadh",
         "Africa/Cairo",
     ] {
-        let c = contract(tz, r#""Mon-Fri 01:30-03:30", "Sat 23:00-01:00""#, r#""2026-12-25""#);
+        let c = contract(
+            tz,
+            r#""Mon-Fri 01:30-03:30", "Sat 23:00-01:00""#,
+            r#""2026-12-25""#,
+        );
         let zone: Tz = tz.parse().expect("zone");
         let start = utc(2026, 1, 1, 0, 0);
         let mut t = start;
@@ -199,7 +233,10 @@ fn properties_hold_over_years_across_dst_changes() {
                 let n = next_open(&c, t).expect("opens again");
                 assert!(n > t, "{tz}: next_open({t}) = {n}");
                 assert!(is_open(&c, n), "{tz}: not open at next_open {n}");
-                assert!(!is_open(&c, n - Duration::seconds(1)), "{tz}: open just before {n}");
+                assert!(
+                    !is_open(&c, n - Duration::seconds(1)),
+                    "{tz}: open just before {n}"
+                );
                 assert!(n - t < Duration::days(4), "{tz}: {t} → {n}");
             }
             t += step;

@@ -38,7 +38,8 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrate(&mut conn).with_context(|| format!("Cannot migrate database {}", path.display()))?;
+        migrate(&mut conn)
+            .with_context(|| format!("Cannot migrate database {}", path.display()))?;
         Ok(Store { conn, path })
     }
 
@@ -167,4 +168,12 @@ pub fn meta_set(conn: &Connection, key: &str, value: &str) -> Result<()> {
         params![key, value],
     )?;
     Ok(())
+}
+
+impl Store {
+    /// Remember the last error for `musaid status`: `RFC 3339 time, space, text`.
+    pub fn record_error(&self, text: &str) -> Result<()> {
+        let now = chrono::Utc::now().to_rfc3339();
+        meta_set(&self.conn, "last_error", &format!("{now} {text}"))
+    }
 }

@@ -103,12 +103,7 @@ pub fn record(
     })
 }
 
-fn create_task(
-    tx: &Transaction<'_>,
-    t: &NewTask,
-    message_id: &str,
-    ts: i64,
-) -> Result<i64> {
+fn create_task(tx: &Transaction<'_>, t: &NewTask, message_id: &str, ts: i64) -> Result<i64> {
     let c = &t.classification;
     let tags = serde_json::to_string(&c.tags)?;
     tx.execute(
@@ -158,14 +153,36 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
     add_to_thread(tx, message_id, id)?;
     let actor = u.actor.as_str();
     if !u.note.is_empty() {
-        event(tx, id, ts, actor, "note", None, None, Some(&u.note), None, message_id)?;
+        event(
+            tx,
+            id,
+            ts,
+            actor,
+            "note",
+            None,
+            None,
+            Some(&u.note),
+            None,
+            message_id,
+        )?;
     }
     let mut status = current_status(tx, id)?;
     for cmd in &u.apply {
         match cmd {
             Command::Status(to) => {
                 set_status(tx, id, status, *to, ts)?;
-                event(tx, id, ts, actor, "status", Some(status), Some(*to), None, None, message_id)?;
+                event(
+                    tx,
+                    id,
+                    ts,
+                    actor,
+                    "status",
+                    Some(status),
+                    Some(*to),
+                    None,
+                    None,
+                    message_id,
+                )?;
                 status = *to;
             }
             Command::Priority(p) => {
@@ -174,18 +191,38 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
                     params![id, p.as_str(), ts],
                 )?;
                 let note = format!("priority {p}");
-                event(tx, id, ts, actor, "priority", None, None, Some(&note), None, message_id)?;
+                event(
+                    tx,
+                    id,
+                    ts,
+                    actor,
+                    "priority",
+                    None,
+                    None,
+                    Some(&note),
+                    None,
+                    message_id,
+                )?;
             }
             Command::Due(d) => {
-                let due = d
-                    .and_hms_opt(23, 59, 59)
-                    .map(|t| t.and_utc().timestamp());
+                let due = d.and_hms_opt(23, 59, 59).map(|t| t.and_utc().timestamp());
                 tx.execute(
                     "UPDATE tasks SET due_at = ?2, updated_at = ?3 WHERE id = ?1",
                     params![id, due, ts],
                 )?;
                 let note = format!("due {d}");
-                event(tx, id, ts, actor, "due", None, None, Some(&note), None, message_id)?;
+                event(
+                    tx,
+                    id,
+                    ts,
+                    actor,
+                    "due",
+                    None,
+                    None,
+                    Some(&note),
+                    None,
+                    message_id,
+                )?;
             }
             Command::Assign(a) => {
                 tx.execute(
@@ -193,17 +230,50 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
                     params![id, a, ts],
                 )?;
                 let note = format!("assigned to {a}");
-                event(tx, id, ts, actor, "assign", None, None, Some(&note), None, message_id)?;
+                event(
+                    tx,
+                    id,
+                    ts,
+                    actor,
+                    "assign",
+                    None,
+                    None,
+                    Some(&note),
+                    None,
+                    message_id,
+                )?;
             }
             Command::Time(minutes) => {
-                event(tx, id, ts, actor, "time", None, None, None, Some(*minutes), message_id)?;
+                event(
+                    tx,
+                    id,
+                    ts,
+                    actor,
+                    "time",
+                    None,
+                    None,
+                    None,
+                    Some(*minutes),
+                    message_id,
+                )?;
             }
             Command::Unknown { .. } => {}
         }
     }
     for r in &u.refused {
         let note = format!("{}: {}", r.command.line.trim(), r.why);
-        event(tx, id, ts, actor, "refused", None, None, Some(&note), None, message_id)?;
+        event(
+            tx,
+            id,
+            ts,
+            actor,
+            "refused",
+            None,
+            None,
+            Some(&note),
+            None,
+            message_id,
+        )?;
     }
     Ok(id)
 }
@@ -230,7 +300,9 @@ pub(crate) fn set_status(
         (false, false) => "done_at",
     };
     tx.execute(
-        &format!("UPDATE tasks SET status = ?2, done_at = {done_at}, updated_at = ?3 WHERE id = ?1"),
+        &format!(
+            "UPDATE tasks SET status = ?2, done_at = {done_at}, updated_at = ?3 WHERE id = ?1"
+        ),
         params![id, to.as_str(), ts],
     )?;
     Ok(())

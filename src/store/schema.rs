@@ -121,4 +121,11 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 2: weekly summaries read periods by contract and time without scanning every row
+    r#"
+CREATE INDEX tasks_contract_created ON tasks(contract, created_at);
+CREATE INDEX tasks_contract_acked ON tasks(contract, acked_at) WHERE acked_at IS NOT NULL;
+CREATE INDEX events_kind_at ON events(kind, at);
+CREATE INDEX outbox_kind_sent ON outbox(kind, sent_at) WHERE sent_at IS NOT NULL;
+"#,
 ];

@@ -175,14 +175,27 @@ impl Store {
     ) -> Result<TaskRow> {
         let tx = self.transaction()?;
         let from: Option<String> = tx
-            .query_row("SELECT status FROM tasks WHERE id = ?1", params![id], |r| r.get(0))
+            .query_row("SELECT status FROM tasks WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
             .optional()?;
         let from: TaskStatus = from
             .with_context(|| format!("No task #{id}"))?
             .parse()
             .map_err(anyhow::Error::msg)?;
         set_status(&tx, id, from, to, now)?;
-        event(&tx, id, now, actor, "status", Some(from), Some(to), note, None, "")?;
+        event(
+            &tx,
+            id,
+            now,
+            actor,
+            "status",
+            Some(from),
+            Some(to),
+            note,
+            None,
+            "",
+        )?;
         let row = tx.query_row(
             &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),
             params![id],

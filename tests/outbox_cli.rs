@@ -1,0 +1,116 @@
+//! What a new request queues, seen through `musaid outbox --json` and `musaid windows --json`:
+//! the owner's acknowledgement waits for a response window, the VA's notification does not.
+
+use chrono::{Duration, Utc};
+use chrono_tz::Tz;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/e2e")
+        .join(name)
+}
+
+fn write_config(dir: &Path, holidays: &str) -> PathBuf {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let config = dir.join("musaid.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[daemon]
+state_dir = "{state}"
+rules_dir = "{rules}"
+address = "tasks@va.example"
+
+[imap]
+host = "127.0.0.1"
+tls = "none"
+
+[contracts.acme]
+owners = ["boss@acme.example"]
+vas = ["sara@va.example"]
+timezone = "Asia/Riyadh"
+windows = ["Mon-Sun 00:00-24:00"]
+holidays = [{holidays}]
+language = "ar"
+
+[policy]
+ack_max_age = "100000d"
+"#,
+            state = dir.join("state").display(),
+            rules = rules.display(),
+        ),
+    )
+    .expect("write config");
+    config
+}
+
+fn musaid(config: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_musaid"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("run musaid")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn an_ack_waits_for_the_next_window_and_the_va_is_notified_at_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let riyadh: Tz = "Asia/Riyadh".parse().expect("zone");
+    let today = Utc::now().with_timezone(&riyadh).date_naive();
+    // Today is a holiday: every window is closed until tomorrow 00:00 in Riyadh.
+    let config = write_config(dir.path(), &format!("\"{today}\""));
+    let w = json(&musaid(&config, &["windows", "--json"]));
+    assert_eq!(w[0]["open_now"], false);
+    let tomorrow = today.succ_opt().expect("date");
+    let first = w[0]["next_openings"][0]["local"].as_str().expect("an opening");
+    assert!(first.starts_with(&format!("{tomorrow}T00:00:00")), "{first}");
+    assert!(first.ends_with("+03:00"), "{first}");
+
+    let req = fixture("request-ar-gmail.eml");
+    json(&musaid(&config, &["ingest", "--json", req.to_str().unwrap_or_default()]));
+    let rows = json(&musaid(&config, &["outbox", "--json"]));
+    let rows = rows.as_array().expect("array");
+    let ack = rows.iter().find(|r| r["kind"] == "ack").expect("an ack is queued");
+    assert_eq!(ack["to"], "boss@acme.example");
+    assert_eq!(ack["windowed"], true);
+    assert_eq!(ack["not_before"].as_str(), Some(first));
+    assert!(ack["subject"].as_str().is_some_and(|s| s.starts_with("[#1] ")));
+    let notify = rows.iter().find(|r| r["kind"] == "notify").expect("a notification");
+    assert_eq!(notify["to"], "sara@va.example");
+    assert_eq!(notify["windowed"], false);
+    let queued = chrono::DateTime::parse_from_rfc3339(notify["not_before"].as_str().unwrap_or(""))
+        .expect("time");
+    assert!(Utc::now().signed_duration_since(queued) < Duration::minutes(1));
+}
+
+#[test]
+fn old_requests_get_a_task_but_no_ack_and_no_notification() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = write_config(dir.path(), "");
+    let text = std::fs::read_to_string(&config).expect("read");
+    std::fs::write(&config, text.replace("100000d", "1d")).expect("write");
+    // The fixture's Date is in November 2026; a day later it is too old to acknowledge.
+    let req = fixture("request-ar-gmail.eml");
+    let raw = std::fs::read_to_string(&req).expect("fixture");
+    let old = dir.path().join("old.eml");
+    std::fs::write(&old, raw.replace("Date: Thu, 26 Nov 2026", "Date: Thu, 26 Nov 2020"))
+        .expect("write");
+    let out = json(&musaid(&config, &["ingest", "--json", old.to_str().unwrap_or_default()]));
+    assert_eq!(out[0]["decision"], "create_task");
+    let rows = json(&musaid(&config, &["outbox", "--json"]));
+    assert_eq!(rows.as_array().map(Vec::len), Some(0), "{rows}");
+    let shown = json(&musaid(&config, &["tasks", "show", "1", "--json"]));
+    assert!(shown["events"]
+        .as_array()
+        .is_some_and(|e| e.iter().any(|e| e["kind"] == "ack_skipped")));
+}
