@@ -59,8 +59,16 @@ pub fn write(dir: &Path) -> Result<Vec<PathBuf>> {
         );
     }
     let rules = dir.join("rules");
+    let new_dirs: Vec<&Path> = [dir, rules.as_path()]
+        .into_iter()
+        .filter(|d| !d.exists())
+        .collect();
     std::fs::create_dir_all(&rules)
         .with_context(|| format!("Cannot create {}", rules.display()))?;
+    // Readable by the service's unprivileged user whatever the umask: nothing here is secret.
+    for d in new_dirs {
+        set_mode(d, 0o755)?;
+    }
     let mut written = Vec::new();
     for (path, text) in planned {
         // create_new: a file that appeared since the check above is still not overwritten.
@@ -71,9 +79,16 @@ pub fn write(dir: &Path) -> Result<Vec<PathBuf>> {
             .with_context(|| format!("Cannot create {}", path.display()))?;
         f.write_all(text.as_bytes())
             .with_context(|| format!("Cannot write {}", path.display()))?;
+        set_mode(&path, 0o644)?;
         written.push(path);
     }
     Ok(written)
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("Cannot set the mode of {}", path.display()))
 }
 
 /// What to do after `init`, for the person who ran it.
@@ -145,6 +160,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let written = write(dir.path()).unwrap();
         assert_eq!(written.len(), 1 + EXAMPLE_RULES.len());
+        use std::os::unix::fs::PermissionsExt as _;
+        for f in &written {
+            let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644, "{}", f.display());
+        }
         let rules = crate::rules::RuleSet::load(&dir.path().join("rules")).unwrap();
         assert!(rules.len() > 5);
         std::fs::write(dir.path().join(CONFIG_FILE), "# mine\n").unwrap();
