@@ -245,6 +245,8 @@ async fn session(
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
         let before = last;
         last = sync_new(p, store, &mut s, uidvalidity, last, shutdown, heartbeat).await?;
+        // A sync that found nothing new is still a successful sync (`musaid status`).
+        crate::store::meta_set(store.conn(), "last_sync", &Utc::now().timestamp().to_string())?;
         if last != before {
             wake.notify_one();
         }
@@ -389,7 +391,6 @@ async fn sync_new(
         }
         let chunk_last = chunk.iter().copied().max().unwrap_or(last);
         sync::set_last_uid(&tx, &mailbox, uidvalidity, chunk_last, now.timestamp())?;
-        crate::store::meta_set(&tx, "last_sync", &now.timestamp().to_string())?;
         tx.commit().context("Cannot commit the batch")?;
         last = chunk_last;
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
@@ -443,19 +444,32 @@ async fn reconcile_after(
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn wait_for_stop_signal() {
+/// Install the signal handlers of `musaid run`: SIGTERM and SIGINT stop (after the message in
+/// hand), SIGHUP reloads.
+pub fn signals() -> Result<(Shutdown, mpsc::UnboundedReceiver<()>)> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers there is nothing to wait for but Ctrl-C.
-        let _ = tokio::signal::ctrl_c().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM: finishing the message in hand, then stopping"),
-        _ = int.recv() => info!("SIGINT: finishing the message in hand, then stopping"),
-    }
+    let mut term = signal(SignalKind::terminate()).context("Cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("Cannot handle SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("Cannot handle SIGHUP")?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (hup_tx, hup_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => {
+                    info!("SIGTERM: finishing the message in hand, then stopping");
+                    let _ = stop_tx.send(true);
+                }
+                _ = int.recv() => {
+                    info!("SIGINT: finishing the message in hand, then stopping");
+                    let _ = stop_tx.send(true);
+                }
+                _ = hup.recv() => {
+                    info!("SIGHUP: reloading the configuration and rules");
+                    let _ = hup_tx.send(());
+                }
+            }
+        }
+    });
+    Ok((stop_rx, hup_rx))
 }

@@ -328,19 +328,6 @@ fn run_cmd(path: &Path, args: &RunArgs) -> Result<ExitCode, Failure> {
     run_daemon(path)
 }
 
-#[cfg(not(any()))] // until the IMAP layer lands
-fn run_daemon(path: &Path) -> Result<ExitCode, Failure> {
-    let p = load_pipeline(path)?;
-    tracing::error!(
-        contracts = p.config.contracts.len(),
-        "run: the daemon is not built yet"
-    );
-    Err(config_failure(anyhow::anyhow!(
-        "run: the daemon is not built yet"
-    )))
-}
-
-#[cfg(any())] // enabled when the IMAP layer lands
 fn run_daemon(path: &Path) -> Result<ExitCode, Failure> {
     let p = load_pipeline(path)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -348,13 +335,10 @@ fn run_daemon(path: &Path) -> Result<ExitCode, Failure> {
         .enable_all()
         .build()
         .context("Cannot start the async runtime")?;
+    let path = path.to_path_buf();
     rt.block_on(async move {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            musaid::daemon::wait_for_stop_signal().await;
-            let _ = tx.send(true);
-        });
-        musaid::daemon::run(p, rx).await
+        let (shutdown, hup) = musaid::daemon::signals()?;
+        musaid::daemon::run_reloadable(p, Some((path, hup)), shutdown).await
     })?;
     Ok(ExitCode::SUCCESS)
 }
