@@ -230,16 +230,16 @@ async fn session(
 ) -> Result<()> {
     let cfg = &p.config.imap;
     let mut s = imap::connect(cfg).await?;
-    let caps = s.capabilities().await?;
+    let caps = s.capabilities();
     if let After::Move(folder) = &cfg.after {
         s.create_if_missing(folder).await?;
     }
     let mailbox = s.select(&cfg.mailbox).await?;
-    let uidvalidity = mailbox.uidvalidity;
+    let uidvalidity = mailbox.uid_validity;
     let mut last = start_uid(p, store, &mut s, &mailbox).await?;
     let idle = cfg.idle && caps.idle;
     info!(mailbox = %cfg.mailbox, uidvalidity, last_uid = last, idle, "IMAP connected");
-    reconcile_after(p, store, &mut s, uidvalidity, last).await?;
+    reconcile_after(p, store, &mut s, uidvalidity).await?;
 
     loop {
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
@@ -298,19 +298,19 @@ async fn start_uid(
     p: &Pipeline,
     store: &mut Store,
     s: &mut ImapSession,
-    mb: &imap::Mailbox,
+    mb: &imap::MailboxState,
 ) -> Result<u32> {
     let name = &p.config.imap.mailbox;
-    if let Some(last) = sync::last_uid(store.conn(), name, mb.uidvalidity)? {
+    if let Some(last) = sync::last_uid(store.conn(), name, mb.uid_validity)? {
         return Ok(last);
     }
     let start = if sync::mailbox_known(store.conn(), name)? {
-        warn!(mailbox = %name, uidvalidity = mb.uidvalidity, "UIDVALIDITY changed; re-reading the mailbox, matching by Message-ID");
+        warn!(mailbox = %name, uidvalidity = mb.uid_validity, "UIDVALIDITY changed; re-reading the mailbox, matching by Message-ID");
         0
     } else {
         match &p.config.imap.first_sync {
             FirstSync::All => 0,
-            FirstSync::New => match mb.uidnext {
+            FirstSync::New => match mb.uid_next {
                 Some(next) => next.saturating_sub(1),
                 None => s.uid_search_after(0).await?.into_iter().max().unwrap_or(0),
             },
@@ -318,13 +318,13 @@ async fn start_uid(
                 let uids = s.uid_search_since(*date).await?;
                 match uids.iter().min() {
                     Some(min) => min.saturating_sub(1),
-                    None => mb.uidnext.unwrap_or(1).saturating_sub(1),
+                    None => mb.uid_next.unwrap_or(1).saturating_sub(1),
                 }
             }
         }
     };
     let tx = store.transaction()?;
-    sync::set_last_uid(&tx, name, mb.uidvalidity, start, Utc::now().timestamp())?;
+    sync::set_last_uid(&tx, name, mb.uid_validity, start, Utc::now().timestamp())?;
     tx.commit()?;
     Ok(start)
 }
@@ -354,7 +354,7 @@ async fn sync_new(
         let sizes = s.fetch_sizes(chunk).await?;
         let small: Vec<u32> = sizes
             .iter()
-            .filter(|(_, size)| *size <= max_size)
+            .filter(|(_, size)| u64::from(*size) <= max_size)
             .map(|(u, _)| *u)
             .collect();
         let mut bodies = s.fetch_bodies(&small).await?;
@@ -371,7 +371,7 @@ async fn sync_new(
             if sync::is_recorded(&tx, &mailbox, uidvalidity, uid)? {
                 continue;
             }
-            let size = sizes.iter().find(|(u, _)| *u == uid).map(|(_, s)| *s);
+            let size = sizes.iter().find(|(u, _)| *u == uid).map(|(_, s)| u64::from(*s));
             let outcome = match (size, bodies.binary_search_by_key(&uid, |(u, _)| *u)) {
                 (Some(size), _) if size > max_size => {
                     let id = format!("oversized.{uidvalidity}.{uid}@musaid.invalid");
@@ -387,6 +387,9 @@ async fn sync_new(
             let span = info_span!("message", uid, message_id = %outcome.message_id);
             let _g = span.enter();
             log_outcome(&outcome);
+            if p.config.imap.after != After::Keep {
+                sync::add_after_pending(&tx, &mailbox, uidvalidity, uid)?;
+            }
             done.push(uid);
         }
         let chunk_last = chunk.iter().copied().max().unwrap_or(last);
@@ -396,6 +399,7 @@ async fn sync_new(
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
         for uid in done {
             apply_after(p, s, uid).await?;
+            sync::clear_after_pending(store.conn(), &mailbox, uidvalidity, uid)?;
         }
         if *shutdown.borrow() {
             break;
@@ -418,28 +422,36 @@ async fn apply_after(p: &Pipeline, s: &mut ImapSession, uid: u32) -> Result<()> 
     match &p.config.imap.after {
         After::Keep => Ok(()),
         After::Seen => s.mark_seen(uid).await,
-        After::Move(folder) => s.move_to(uid, folder).await,
+        After::Move(folder) => match s.move_to(uid, folder).await? {
+            imap::MoveOutcome::Moved => Ok(()),
+            imap::MoveOutcome::CopiedAndFlagged => {
+                debug!(uid, "no MOVE or UIDPLUS: copied and flagged \\Deleted, left in place");
+                Ok(())
+            }
+        },
     }
 }
 
-/// After a crash between commit and `after`, recorded messages may still sit in the mailbox:
+/// After a crash between the commit and `after`, recorded messages may still wait for it:
 /// apply `after` to those (and only those) now.
 async fn reconcile_after(
     p: &Pipeline,
     store: &Store,
     s: &mut ImapSession,
     uidvalidity: u32,
-    last: u32,
 ) -> Result<()> {
-    if p.config.imap.after == After::Keep || last == 0 {
-        return Ok(());
-    }
     let mailbox = &p.config.imap.mailbox;
-    let present = s.uid_search_range(1, last).await?;
-    for uid in present {
-        if sync::is_recorded(store.conn(), mailbox, uidvalidity, uid)? {
+    let pending = sync::after_pending(store.conn(), mailbox, uidvalidity)?;
+    let Some(first) = pending.first() else {
+        return Ok(());
+    };
+    let mut present = s.uid_search_after(first.saturating_sub(1)).await?;
+    present.sort_unstable();
+    for uid in pending {
+        if present.binary_search(&uid).is_ok() {
             apply_after(p, s, uid).await?;
         }
+        sync::clear_after_pending(store.conn(), mailbox, uidvalidity, uid)?;
     }
     Ok(())
 }

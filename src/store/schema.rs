@@ -128,4 +128,14 @@ CREATE INDEX tasks_contract_acked ON tasks(contract, acked_at) WHERE acked_at IS
 CREATE INDEX events_kind_at ON events(kind, at);
 CREATE INDEX outbox_kind_sent ON outbox(kind, sent_at) WHERE sent_at IS NOT NULL;
 "#,
+    // 3: `imap.after` still to apply to recorded messages (a crash between the commit and
+    // the server-side change leaves a row here, and the next connection finishes the job)
+    r#"
+CREATE TABLE after_pending (
+    mailbox     TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    uid         INTEGER NOT NULL,
+    PRIMARY KEY (mailbox, uidvalidity, uid)
+) STRICT, WITHOUT ROWID;
+"#,
 ];

@@ -64,3 +64,33 @@ impl Store {
             .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?)
     }
 }
+
+/// Remember that `imap.after` is still to be applied to this message (in the record's
+/// transaction).
+pub fn add_after_pending(conn: &Connection, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO after_pending (mailbox, uidvalidity, uid) VALUES (?1, ?2, ?3)",
+        params![mailbox, uidvalidity, uid],
+    )?;
+    Ok(())
+}
+
+/// `imap.after` was applied (or the message is gone).
+pub fn clear_after_pending(conn: &Connection, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<()> {
+    conn.execute(
+        "DELETE FROM after_pending WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3",
+        params![mailbox, uidvalidity, uid],
+    )?;
+    Ok(())
+}
+
+/// Messages of this mailbox whose `imap.after` is still to be applied, oldest first.
+pub fn after_pending(conn: &Connection, mailbox: &str, uidvalidity: u32) -> Result<Vec<u32>> {
+    let mut stmt = conn.prepare(
+        "SELECT uid FROM after_pending WHERE mailbox = ?1 AND uidvalidity = ?2 ORDER BY uid",
+    )?;
+    let uids = stmt
+        .query_map(params![mailbox, uidvalidity], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<u32>>>()?;
+    Ok(uids)
+}
