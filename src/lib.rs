@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod config;
 pub mod decide;
+pub mod imap;
 pub mod mail;
 pub mod model;
 pub mod rules;
