@@ -320,3 +320,85 @@ async fn implicit_tls_and_starttls_verify_the_certificate() -> Result<()> {
 
     Ok(())
 }
+
+#[tokio::test]
+async fn a_dovecot_restart_ends_idle_with_an_error_and_a_reconnect_finds_mail_queued_meanwhile(
+) -> Result<()> {
+    let private = common::PrivateMailServer::start()?;
+    let server = private.server.clone();
+    let user = unique_user("restart");
+    let owner = unique_user("owner");
+    let cfg = common::imap_config_for(&server, &user);
+
+    let mut s = imap::connect(&cfg).await?;
+    let before = s.select("INBOX").await?;
+
+    // Restart Dovecot while we idle: IDLE must fail promptly, not hang.
+    let restarter = std::thread::spawn({
+        let dir = server.dir.clone();
+        move || -> Result<()> {
+            std::thread::sleep(Duration::from_millis(300));
+            run_script_in(&dir, "restart-dovecot")
+        }
+    });
+    let started = Instant::now();
+    let idle = s.idle_wait(Duration::from_secs(30)).await;
+    restarter
+        .join()
+        .map_err(|_| anyhow::anyhow!("restart thread panicked"))??;
+    assert!(idle.is_err(), "IDLE survived a server restart: {idle:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!s.is_usable());
+    let err = format!(
+        "{:#}",
+        s.noop()
+            .await
+            .err()
+            .context("a broken session answered NOOP")?
+    );
+    assert!(err.contains("broken") && err.contains("reconnect"), "{err}");
+
+    // Dovecot down: connecting fails clearly, Postfix keeps the mail.
+    private.run("stop-dovecot")?;
+    let err = match imap::connect(&cfg).await {
+        Ok(_) => bail!("connected to a stopped Dovecot"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains(&format!(
+            "Could not connect to 127.0.0.1:{}",
+            server.imap_port
+        )),
+        "{err}"
+    );
+    let raw = raw_message(&owner, &user, "Sent while the IMAP server was down", "kept");
+    common::send_smtp_relay(&server, &owner, &user, &raw)?;
+
+    // Back up: the queued mail arrives and the mailbox kept its UIDVALIDITY.
+    private.run("start-dovecot")?;
+    let mut s = imap::connect(&cfg).await?;
+    let after = s.select("INBOX").await?;
+    assert_eq!(after.uid_validity, before.uid_validity);
+    let uids = wait_for_mail(&mut s, 0, Duration::from_secs(20)).await?;
+    let bodies = s.fetch_bodies(&uids).await?;
+    assert_eq!(bodies.len(), 1);
+    assert!(bodies[0].1.ends_with(&raw));
+    s.logout().await
+}
+
+fn run_script_in(dir: &std::path::Path, command: &str) -> Result<()> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mailserver");
+    let status = std::process::Command::new(script)
+        .arg(command)
+        .env("MUSAID_MAILSERVER_DIR", dir)
+        .stdin(std::process::Stdio::null())
+        .status()?;
+    if !status.success() {
+        bail!("{script} {command}: {status}");
+    }
+    Ok(())
+}

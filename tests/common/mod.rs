@@ -20,12 +20,18 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+/// The test servers' mail domain: every address in it is a mailbox.
+pub const DOMAIN: &str = "example.test";
+
 /// What `scripts/mailserver env` printed.
 #[derive(Debug, Clone)]
 pub struct MailServer {
     pub imap_port: u16,
     pub imaps_port: u16,
+    /// SMTP with AUTH (checked by Dovecot).
     pub smtp_port: u16,
+    /// SMTP without AUTH for loopback clients; works while Dovecot is down.
+    pub smtp_relay_port: u16,
     pub lmtp_port: u16,
     pub dir: PathBuf,
     pub domain: String,
@@ -40,28 +46,68 @@ pub struct MailServer {
 /// them cannot do anything useful without them.
 pub fn mailserver() -> &'static MailServer {
     static SERVER: OnceLock<MailServer> = OnceLock::new();
-    SERVER.get_or_init(|| match start_mailserver() {
-        Ok(s) => s,
-        Err(e) => panic!("scripts/mailserver start failed: {e:#}"),
-    })
+    SERVER.get_or_init(
+        || match run_script(None, "start").and_then(|out| parse_env(&out)) {
+            Ok(s) => s,
+            Err(e) => panic!("scripts/mailserver start failed: {e:#}"),
+        },
+    )
 }
 
-fn start_mailserver() -> Result<MailServer> {
+/// A second pair of servers of its own, in a temporary directory, for tests
+/// that stop and restart them (fault tests); stopped and removed on drop.
+pub struct PrivateMailServer {
+    pub server: MailServer,
+    dir: tempfile::TempDir,
+}
+
+impl PrivateMailServer {
+    pub fn start() -> Result<PrivateMailServer> {
+        let dir = tempfile::Builder::new().prefix("musaid-ms-").tempdir()?;
+        let out = run_script(Some(dir.path()), "start")?;
+        Ok(PrivateMailServer {
+            server: parse_env(&out)?,
+            dir,
+        })
+    }
+
+    /// Run `scripts/mailserver COMMAND` (restart-dovecot, stop-postfix, …) on this instance.
+    pub fn run(&self, command: &str) -> Result<()> {
+        run_script(Some(self.dir.path()), command).map(|_| ())
+    }
+}
+
+impl Drop for PrivateMailServer {
+    fn drop(&mut self) {
+        if let Err(e) = run_script(Some(self.dir.path()), "stop") {
+            eprintln!("Could not stop the private mail servers: {e:#}");
+        }
+    }
+}
+
+fn run_script(dir: Option<&std::path::Path>, command: &str) -> Result<String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mailserver");
-    let out = std::process::Command::new(script)
-        .arg("start")
-        .stdin(std::process::Stdio::null())
+    let mut cmd = std::process::Command::new(script);
+    cmd.arg(command).stdin(std::process::Stdio::null());
+    if let Some(dir) = dir {
+        cmd.env("MUSAID_MAILSERVER_DIR", dir);
+    }
+    let out = cmd
         .output()
         .with_context(|| format!("Could not run {script}"))?;
     if !out.status.success() {
         bail!(
-            "{script} start: {}\n{}{}",
+            "{script} {command}: {}\n{}{}",
             out.status,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let text = String::from_utf8(out.stdout).context("Non-UTF-8 env output")?;
+    String::from_utf8(out.stdout).context("Non-UTF-8 output from scripts/mailserver")
+}
+
+/// The `KEY=value` lines of `scripts/mailserver env`.
+fn parse_env(text: &str) -> Result<MailServer> {
     let env: BTreeMap<&str, &str> = text
         .lines()
         .filter_map(|l| l.split_once('='))
@@ -81,6 +127,7 @@ fn start_mailserver() -> Result<MailServer> {
         imap_port: port("MUSAID_IMAP_PORT")?,
         imaps_port: port("MUSAID_IMAPS_PORT")?,
         smtp_port: port("MUSAID_SMTP_PORT")?,
+        smtp_relay_port: port("MUSAID_SMTP_RELAY_PORT")?,
         lmtp_port: port("MUSAID_LMTP_PORT")?,
         dir: get("MUSAID_MAILSERVER_DIR")?.into(),
         domain: get("MUSAID_MAIL_DOMAIN")?,
@@ -98,17 +145,17 @@ pub fn unique_user(tag: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!(
-        "{tag}.{}.{n}.{nanos}@{}",
-        std::process::id(),
-        mailserver().domain
-    )
+    format!("{tag}.{}.{n}.{nanos}@{DOMAIN}", std::process::id())
 }
 
 /// An [`ImapConfig`] for `user` on the plaintext loopback port, password from the
 /// server's password file, INBOX, `after = keep`.
 pub fn imap_config(user: &str) -> ImapConfig {
-    let s = mailserver();
+    imap_config_for(mailserver(), user)
+}
+
+/// [`imap_config`] for the servers `s` (e.g. a [`PrivateMailServer`]).
+pub fn imap_config_for(s: &MailServer, user: &str) -> ImapConfig {
     ImapConfig {
         host: "127.0.0.1".into(),
         port: s.imap_port,
@@ -154,9 +201,28 @@ pub fn raw_message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
 /// loopback with AUTH PLAIN as `from`. Blocking; returns once Postfix queued it
 /// (delivery to Dovecot follows within milliseconds).
 pub fn send_smtp(from: &str, to: &str, raw: &[u8]) -> Result<()> {
-    let s = mailserver();
-    let stream = TcpStream::connect(("127.0.0.1", s.smtp_port))
-        .with_context(|| format!("Could not connect to SMTP port {}", s.smtp_port))?;
+    send_smtp_via(mailserver(), from, to, raw)
+}
+
+/// [`send_smtp`] through the servers `s` (e.g. a [`PrivateMailServer`]).
+pub fn send_smtp_via(s: &MailServer, from: &str, to: &str, raw: &[u8]) -> Result<()> {
+    smtp_transaction(s.smtp_port, Some((from, &s.password)), from, to, raw)
+}
+
+/// Send without AUTH through the relay port of `s` (works while Dovecot is down).
+pub fn send_smtp_relay(s: &MailServer, from: &str, to: &str, raw: &[u8]) -> Result<()> {
+    smtp_transaction(s.smtp_relay_port, None, from, to, raw)
+}
+
+fn smtp_transaction(
+    port: u16,
+    auth: Option<(&str, &str)>,
+    from: &str,
+    to: &str,
+    raw: &[u8],
+) -> Result<()> {
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .with_context(|| format!("Could not connect to SMTP port {port}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
@@ -179,14 +245,15 @@ pub fn send_smtp(from: &str, to: &str, raw: &[u8]) -> Result<()> {
             }
         }
     };
-    let auth =
-        base64::engine::general_purpose::STANDARD.encode(format!("\0{from}\0{}", s.password));
-
     expect("220", "connecting")?;
     writer.write_all(b"EHLO test.example.test\r\n")?;
     expect("250", "EHLO")?;
-    writer.write_all(format!("AUTH PLAIN {auth}\r\n").as_bytes())?;
-    expect("235", "AUTH PLAIN")?;
+    if let Some((user, password)) = auth {
+        let plain =
+            base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+        writer.write_all(format!("AUTH PLAIN {plain}\r\n").as_bytes())?;
+        expect("235", "AUTH PLAIN")?;
+    }
     writer.write_all(format!("MAIL FROM:<{from}>\r\n").as_bytes())?;
     expect("250", "MAIL FROM")?;
     writer.write_all(format!("RCPT TO:<{to}>\r\n").as_bytes())?;
