@@ -402,3 +402,107 @@ fn run_script_in(dir: &std::path::Path, command: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// A fake IMAP server on loopback: logs anyone in, answers CAPABILITY, then
+/// either never answers SELECT (`silent_select`) or selects and, in IDLE,
+/// sends a keepalive every 100 ms until DONE.
+async fn fake_server(silent_select: bool) -> Result<u16> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        if write.write_all(b"* OK fake IMAP ready\r\n").await.is_err() {
+            return;
+        }
+        let mut idle_tag: Option<String> = None;
+        let mut keepalive = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                line = lines.next_line() => {
+                    let Ok(Some(line)) = line else { return };
+                    if line == "DONE" {
+                        if let Some(tag) = idle_tag.take() {
+                            let _ = write.write_all(format!("{tag} OK Idle completed\r\n").as_bytes()).await;
+                        }
+                        continue;
+                    }
+                    let (tag, command) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+                    let verb = command.split(' ').next().unwrap_or("").to_ascii_uppercase();
+                    let reply = match verb.as_str() {
+                        "LOGIN" => format!("{tag} OK Logged in\r\n"),
+                        "CAPABILITY" => format!("* CAPABILITY IMAP4rev1 IDLE\r\n{tag} OK done\r\n"),
+                        "SELECT" if silent_select => continue,
+                        "SELECT" => format!(
+                            "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 1] ok\r\n{tag} OK [READ-WRITE] done\r\n"
+                        ),
+                        "IDLE" => {
+                            idle_tag = Some(tag.to_string());
+                            "+ idling\r\n".to_string()
+                        }
+                        _ => format!("{tag} OK done\r\n"),
+                    };
+                    if write.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                _ = keepalive.tick(), if idle_tag.is_some() => {
+                    if write.write_all(b"* OK Still here\r\n").await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Ok(port)
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_and_breaks_the_session() -> Result<()> {
+    let mut cfg = imap_config("tasks@example.test");
+    cfg.port = fake_server(true).await?;
+    let mut s = imap::connect(&cfg).await?;
+    s.set_timeout(Duration::from_millis(300));
+    let started = Instant::now();
+    let err = match s.select("INBOX").await {
+        Ok(m) => bail!("a silent server selected {m:?}"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        err.contains("SELECT \"INBOX\"") && err.contains("no answer"),
+        "{err}"
+    );
+    assert!(!s.is_usable());
+    let err = format!(
+        "{:#}",
+        s.noop().await.err().context("a broken session answered")?
+    );
+    assert!(err.contains("broken"), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn keepalives_do_not_stretch_idle_beyond_its_wall_clock_limit() -> Result<()> {
+    let mut cfg = imap_config("tasks@example.test");
+    cfg.port = fake_server(false).await?;
+    let mut s = imap::connect(&cfg).await?;
+    assert_eq!(s.select("INBOX").await?.uid_validity, 7);
+    let started = Instant::now();
+    assert_eq!(
+        s.idle_wait(Duration::from_millis(500)).await?,
+        IdleOutcome::Timeout
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_millis(900),
+        "IDLE lasted {waited:?}"
+    );
+    // DONE was answered: the session still works.
+    s.noop().await?;
+    Ok(())
+}

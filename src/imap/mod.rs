@@ -4,12 +4,17 @@
 //! fetches by UID, marks and moves exactly what its caller names, and waits in
 //! IDLE. Which UIDs to fetch, when to mark and what to do on UIDVALIDITY changes
 //! is the caller's business.
+//!
+//! Secrets: async-imap traces every command it sends (LOGIN with the password
+//! included) through the `log` crate at trace level. musaid does not bridge
+//! `log` into its tracing output; whoever adds such a bridge must turn
+//! `async_imap` off.
 
 mod auth;
 mod session;
 mod transport;
 
-pub use session::{connect, ImapSession};
+pub use session::{connect, ImapSession, COMMAND_TIMEOUT, CONNECT_TIMEOUT};
 
 use std::fmt::Write as _;
 

@@ -267,6 +267,11 @@ impl ImapSession {
         &self.endpoint
     }
 
+    /// How long the server may stay silent in a command ([`COMMAND_TIMEOUT`] by default).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// False after a timeout or a failed IDLE: reconnect.
     pub fn is_usable(&self) -> bool {
         self.inner.is_some()
