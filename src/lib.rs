@@ -5,9 +5,9 @@
 
 pub mod commands;
 pub mod config;
-// pub mod daemon; (enabled when the IMAP layer lands)
+pub mod daemon;
 pub mod decide;
-// pub mod imap;
+pub mod imap;
 pub mod ingest;
 pub mod init;
 pub mod logging;

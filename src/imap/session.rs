@@ -1,0 +1,578 @@
+//! One logged-in IMAP connection and the few commands musaid needs.
+
+use super::auth::{resolve_secret, XOAuth2};
+use super::transport::{is_loopback_host, tcp_connect, tls_handshake, Transport};
+use super::{
+    imap_date, quoted, uid_set, IdleOutcome, MailboxState, MoveOutcome, ServerCapabilities,
+};
+use crate::config::{AuthMethod, ImapConfig, TlsMode};
+use anyhow::{bail, Context, Result};
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::imap_proto::{Response, Status};
+use async_imap::types::UnsolicitedResponse;
+use futures::{Stream, TryStreamExt};
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::time::Duration;
+
+/// How long opening the TCP connection, TLS and the greeting may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the server may stay silent while answering a command
+/// (per response line for fetches, so large batches are fine).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+type Inner = async_imap::Session<Transport>;
+
+/// A logged-in IMAP connection. After a timeout or a failed IDLE it is broken:
+/// every further command fails and the caller reconnects.
+pub struct ImapSession {
+    inner: Option<Inner>,
+    /// `host:port`, for messages.
+    endpoint: String,
+    caps: ServerCapabilities,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for ImapSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapSession")
+            .field("endpoint", &self.endpoint)
+            .field("caps", &self.caps)
+            .field("broken", &self.inner.is_none())
+            .finish()
+    }
+}
+
+/// A command got no answer in time. The session is then broken: a late
+/// answer would be read as the next command's.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer from the server within {0}s")]
+struct TimedOut(u64);
+
+/// Await `fut` for at most `limit`; errors name `what`.
+async fn within<T, E>(
+    limit: Duration,
+    what: &str,
+    fut: impl Future<Output = std::result::Result<T, E>>,
+) -> Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r
+            .map_err(anyhow::Error::new)
+            .with_context(|| what.to_string()),
+        Err(_) => Err(anyhow::Error::new(TimedOut(limit.as_secs())).context(what.to_string())),
+    }
+}
+
+/// Collect a response stream, allowing `limit` between two items.
+async fn collect_within<T, S>(limit: Duration, what: &str, mut stream: S) -> Result<Vec<T>>
+where
+    S: Stream<Item = async_imap::error::Result<T>> + Unpin,
+{
+    let mut out = Vec::new();
+    loop {
+        match tokio::time::timeout(limit, stream.try_next()).await {
+            Ok(Ok(Some(item))) => out.push(item),
+            Ok(Ok(None)) => return Ok(out),
+            Ok(Err(e)) => return Err(anyhow::Error::new(e).context(what.to_string())),
+            Err(_) => {
+                return Err(anyhow::Error::new(TimedOut(limit.as_secs())).context(what.to_string()))
+            }
+        }
+    }
+}
+
+/// Connect, secure and log in as `cfg` says. Plaintext goes to loopback only.
+pub async fn connect(cfg: &ImapConfig) -> Result<ImapSession> {
+    let host = cfg.host.as_str();
+    let endpoint = format!("{host}:{}", cfg.port);
+    if cfg.tls == TlsMode::None && !is_loopback_host(host) {
+        bail!(
+            "Refusing plaintext IMAP to {host}: tls = \"none\" is allowed only for 127.0.0.1 or ::1; \
+             use tls = \"implicit\" or \"starttls\""
+        );
+    }
+    let user = cfg.login.user.as_deref().with_context(|| {
+        format!("IMAP at {endpoint} needs a user: servers that need no login (PREAUTH) are not supported")
+    })?;
+    // Secrets before the network: a missing password file fails fast and offline.
+    let credential = match cfg.login.auth {
+        AuthMethod::Password => resolve_secret(&cfg.login.password, "IMAP password").await?,
+        AuthMethod::XOAuth2 => {
+            let cmd = cfg.login.oauth2_token_command.as_ref().with_context(|| {
+                format!(
+                    "IMAP at {endpoint} uses auth = \"xoauth2\" but has no oauth2_token_command"
+                )
+            })?;
+            resolve_secret(
+                &crate::config::SecretSource::Command(cmd.clone()),
+                "OAuth2 token",
+            )
+            .await?
+        }
+    };
+
+    let tcp = tcp_connect(host, cfg.port, cfg.tls == TlsMode::None, CONNECT_TIMEOUT).await?;
+    let ca_file = cfg.ca_file.as_deref();
+    let client = match cfg.tls {
+        TlsMode::Implicit => {
+            let tls = tls_handshake(tcp, host, ca_file, CONNECT_TIMEOUT).await?;
+            let mut client = async_imap::Client::new(tls);
+            read_greeting(&mut client, &endpoint).await?;
+            client
+        }
+        TlsMode::StartTls => {
+            let mut client = async_imap::Client::new(Transport::Plain(tcp));
+            read_greeting(&mut client, &endpoint).await?;
+            within(
+                CONNECT_TIMEOUT,
+                &format!("STARTTLS refused by {endpoint}"),
+                client.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await?;
+            // Anything the server sent before the handshake is dropped with the old client.
+            let Transport::Plain(tcp) = client.into_inner() else {
+                bail!("STARTTLS on a connection that already uses TLS");
+            };
+            let tls = tls_handshake(tcp, host, ca_file, CONNECT_TIMEOUT).await?;
+            async_imap::Client::new(tls)
+        }
+        TlsMode::None => {
+            let mut client = async_imap::Client::new(Transport::Plain(tcp));
+            read_greeting(&mut client, &endpoint).await?;
+            client
+        }
+    };
+
+    let login_failed = || {
+        format!(
+            "IMAP login as {user} at {endpoint} failed; check the user and its password or token"
+        )
+    };
+    let session = match cfg.login.auth {
+        AuthMethod::Password => {
+            let fut = client.login(user, credential.expose());
+            match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
+                Ok(Ok(s)) => s,
+                Ok(Err((e, _client))) => return Err(anyhow::Error::new(e).context(login_failed())),
+                Err(_) => bail!(
+                    "{}: no answer within {}s",
+                    login_failed(),
+                    COMMAND_TIMEOUT.as_secs()
+                ),
+            }
+        }
+        AuthMethod::XOAuth2 => {
+            let auth = XOAuth2 {
+                user: user.to_string(),
+                token: credential,
+                sent: false,
+            };
+            let fut = client.authenticate("XOAUTH2", auth);
+            match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
+                Ok(Ok(s)) => s,
+                Ok(Err((e, _client))) => return Err(anyhow::Error::new(e).context(login_failed())),
+                Err(_) => bail!(
+                    "{}: no answer within {}s",
+                    login_failed(),
+                    COMMAND_TIMEOUT.as_secs()
+                ),
+            }
+        }
+    };
+
+    let mut s = ImapSession {
+        inner: Some(session),
+        endpoint,
+        caps: ServerCapabilities::default(),
+        timeout: COMMAND_TIMEOUT,
+    };
+    let caps = {
+        let what = format!("CAPABILITY at {}", s.endpoint);
+        let inner = s.inner_mut()?;
+        within(COMMAND_TIMEOUT, &what, inner.capabilities()).await?
+    };
+    s.caps = ServerCapabilities {
+        idle: caps.has_str("IDLE"),
+        move_cmd: caps.has_str("MOVE"),
+        uidplus: caps.has_str("UIDPLUS"),
+    };
+    tracing::debug!(endpoint = %s.endpoint, user, caps = ?s.caps, "IMAP logged in");
+    Ok(s)
+}
+
+/// The server speaks first: `* OK` lets us log in, `* BYE` is a refusal.
+async fn read_greeting(client: &mut async_imap::Client<Transport>, endpoint: &str) -> Result<()> {
+    let what = format!("Reading the IMAP greeting of {endpoint}");
+    let greeting = within(CONNECT_TIMEOUT, &what, client.read_response())
+        .await?
+        .with_context(|| format!("{endpoint} closed the connection before its greeting"))?;
+    match greeting.parsed() {
+        Response::Data {
+            status: Status::Ok, ..
+        } => Ok(()),
+        Response::Data {
+            status: Status::PreAuth,
+            ..
+        } => bail!("{endpoint} greets with PREAUTH; connections without login are not supported"),
+        Response::Data {
+            status: Status::Bye,
+            outcome,
+        } => bail!(
+            "{endpoint} refused the connection: {}",
+            outcome.information.as_deref().unwrap_or("BYE")
+        ),
+        other => bail!("{endpoint} sent no IMAP greeting but {other:?}"),
+    }
+}
+
+impl ImapSession {
+    /// "COMMAND at host:port", for errors.
+    fn what(&self, command: impl std::fmt::Display) -> String {
+        format!("{command} at {}", self.endpoint)
+    }
+
+    fn inner_mut(&mut self) -> Result<&mut Inner> {
+        let endpoint = &self.endpoint;
+        self.inner.as_mut().with_context(|| {
+            format!("The IMAP connection to {endpoint} is broken after an earlier error; reconnect")
+        })
+    }
+
+    /// Pass a command's result on; after a timeout the session is unusable.
+    fn settle<T>(&mut self, r: Result<T>) -> Result<T> {
+        if let Err(e) = &r {
+            if e.downcast_ref::<TimedOut>().is_some() {
+                self.inner = None;
+            }
+        }
+        r
+    }
+
+    /// What the server offers (read once after login).
+    pub fn capabilities(&self) -> ServerCapabilities {
+        self.caps
+    }
+
+    /// Act as if the server offered `caps`: for servers that advertise wrongly,
+    /// and for tests of the fallbacks.
+    pub fn assume_capabilities(&mut self, caps: ServerCapabilities) {
+        self.caps = caps;
+    }
+
+    /// `host:port` of the server.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// How long the server may stay silent in a command ([`COMMAND_TIMEOUT`] by default).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// False after a timeout or a failed IDLE: reconnect.
+    pub fn is_usable(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// SELECT (read-write: marking and moving need it).
+    pub async fn select(&mut self, mailbox: &str) -> Result<MailboxState> {
+        let (limit, what) = (self.timeout, self.what(format_args!("SELECT {mailbox:?}")));
+        let r = async { within(limit, &what, self.inner_mut()?.select(mailbox)).await }.await;
+        let mbox = self.settle(r)?;
+        self.drain_unsolicited();
+        let uid_validity = mbox
+            .uid_validity
+            .with_context(|| format!("{what}: the server sent no UIDVALIDITY"))?;
+        Ok(MailboxState {
+            uid_validity,
+            uid_next: mbox.uid_next,
+            exists: mbox.exists,
+        })
+    }
+
+    async fn uid_search(&mut self, query: &str) -> Result<Vec<u32>> {
+        let (limit, what) = (self.timeout, self.what(format_args!("UID SEARCH {query}")));
+        let r = async { within(limit, &what, self.inner_mut()?.uid_search(query)).await }.await;
+        let mut uids: Vec<u32> = self.settle(r)?.into_iter().collect();
+        uids.sort_unstable();
+        Ok(uids)
+    }
+
+    /// The UIDs above `last_uid`, ascending. (`UID SEARCH UID n+1:*` also
+    /// matches the highest message when none is newer, so the answer is filtered.)
+    pub async fn uid_search_after(&mut self, last_uid: u32) -> Result<Vec<u32>> {
+        let Some(first) = last_uid.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        let uids = self.uid_search(&format!("UID {first}:*")).await?;
+        Ok(uids.into_iter().filter(|&u| u > last_uid).collect())
+    }
+
+    /// The UIDs of messages whose internal date is on or after `date`, ascending.
+    pub async fn uid_search_since(&mut self, date: chrono::NaiveDate) -> Result<Vec<u32>> {
+        self.uid_search(&format!("SINCE {}", imap_date(date))).await
+    }
+
+    async fn uid_fetch(
+        &mut self,
+        uids: &[u32],
+        query: &str,
+    ) -> Result<Vec<async_imap::types::Fetch>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let set = uid_set(uids);
+        let (limit, what) = (
+            self.timeout,
+            self.what(format_args!("UID FETCH {set} {query}")),
+        );
+        let r = async {
+            let stream = within(limit, &what, self.inner_mut()?.uid_fetch(&set, query)).await?;
+            collect_within(limit, &what, stream).await
+        }
+        .await;
+        self.settle(r)
+    }
+
+    /// `(uid, RFC822.SIZE)` of each UID that still exists, ascending by UID.
+    pub async fn fetch_sizes(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
+        let fetches = self.uid_fetch(uids, "(UID RFC822.SIZE)").await?;
+        let wanted: BTreeSet<u32> = uids.iter().copied().collect();
+        let mut out: Vec<(u32, u32)> = fetches
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.size?)))
+            .filter(|(uid, _)| wanted.contains(uid))
+            .collect();
+        out.sort_unstable();
+        out.dedup_by_key(|(uid, _)| *uid);
+        Ok(out)
+    }
+
+    /// The raw bytes of each UID that still exists, ascending by UID.
+    /// `BODY.PEEK[]`: fetching never sets `\Seen`.
+    pub async fn fetch_bodies(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>> {
+        let fetches = self.uid_fetch(uids, "(UID BODY.PEEK[])").await?;
+        let wanted: BTreeSet<u32> = uids.iter().copied().collect();
+        let mut out: Vec<(u32, Vec<u8>)> = fetches
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
+            .filter(|(uid, _)| wanted.contains(uid))
+            .collect();
+        out.sort_by_key(|(uid, _)| *uid);
+        out.dedup_by_key(|(uid, _)| *uid);
+        Ok(out)
+    }
+
+    /// The flags of each UID that still exists (`\Seen`, `\Deleted`, keywords), ascending.
+    pub async fn fetch_flags(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<String>)>> {
+        let fetches = self.uid_fetch(uids, "(UID FLAGS)").await?;
+        let wanted: BTreeSet<u32> = uids.iter().copied().collect();
+        let mut out: Vec<(u32, Vec<String>)> = fetches
+            .iter()
+            .filter_map(|f| {
+                let uid = f.uid.filter(|u| wanted.contains(u))?;
+                Some((uid, f.flags().map(|fl| flag_name(&fl)).collect()))
+            })
+            .collect();
+        out.sort_by_key(|(uid, _)| *uid);
+        out.dedup_by_key(|(uid, _)| *uid);
+        Ok(out)
+    }
+
+    /// Set `\Seen` on exactly `uid`.
+    pub async fn mark_seen(&mut self, uid: u32) -> Result<()> {
+        self.store_flags(uid, "+FLAGS.SILENT (\\Seen)").await
+    }
+
+    async fn store_flags(&mut self, uid: u32, change: &str) -> Result<()> {
+        let set = uid.to_string();
+        let (limit, what) = (
+            self.timeout,
+            self.what(format_args!("UID STORE {set} {change}")),
+        );
+        let r = async {
+            let stream = within(limit, &what, self.inner_mut()?.uid_store(&set, change)).await?;
+            collect_within(limit, &what, stream).await
+        }
+        .await;
+        self.settle(r).map(|_| ())
+    }
+
+    /// Move exactly `uid` to `folder`: MOVE when offered; else a copy, `\Deleted`
+    /// and `UID EXPUNGE` of that UID (UIDPLUS); else copy and flag only, with a
+    /// warning. Never a plain EXPUNGE or CLOSE.
+    pub async fn move_to(&mut self, uid: u32, folder: &str) -> Result<MoveOutcome> {
+        let set = uid.to_string();
+        let limit = self.timeout;
+        if self.caps.move_cmd {
+            let what = self.what(format_args!("UID MOVE {set} {folder:?}"));
+            let r =
+                async { within(limit, &what, self.inner_mut()?.uid_mv(&set, folder)).await }.await;
+            self.settle(r)?;
+            return Ok(MoveOutcome::Moved);
+        }
+        let what = self.what(format_args!("UID COPY {set} {folder:?}"));
+        let r =
+            async { within(limit, &what, self.inner_mut()?.uid_copy(&set, folder)).await }.await;
+        self.settle(r)?;
+        self.store_flags(uid, "+FLAGS.SILENT (\\Deleted)").await?;
+        if !self.caps.uidplus {
+            tracing::warn!(
+                endpoint = %self.endpoint, uid, folder,
+                "The server has neither MOVE nor UIDPLUS: copied and flagged \\Deleted, not expunged"
+            );
+            return Ok(MoveOutcome::CopiedAndFlagged);
+        }
+        let what = self.what(format_args!("UID EXPUNGE {set}"));
+        let r = async {
+            let stream = within(limit, &what, self.inner_mut()?.uid_expunge(&set)).await?;
+            collect_within(limit, &what, Box::pin(stream)).await
+        }
+        .await;
+        self.settle(r)?;
+        Ok(MoveOutcome::Moved)
+    }
+
+    /// CREATE `folder` unless it exists (an existing folder is no error).
+    pub async fn create_if_missing(&mut self, folder: &str) -> Result<()> {
+        if self.folder_exists(folder).await? {
+            return Ok(());
+        }
+        let (limit, what) = (self.timeout, self.what(format_args!("CREATE {folder:?}")));
+        let r = async { within(limit, &what, self.inner_mut()?.create(folder)).await }.await;
+        match self.settle(r) {
+            Ok(()) => Ok(()),
+            // Another client may have created it meanwhile.
+            Err(e) if self.is_usable() && self.folder_exists(folder).await.unwrap_or(false) => {
+                tracing::debug!("{e:#}; it exists now");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn folder_exists(&mut self, folder: &str) -> Result<bool> {
+        let pattern = quoted(folder)?;
+        let (limit, what) = (self.timeout, self.what(format_args!("LIST \"\" {pattern}")));
+        let r = async {
+            let stream = within(
+                limit,
+                &what,
+                self.inner_mut()?.list(Some(""), Some(&pattern)),
+            )
+            .await?;
+            collect_within(limit, &what, Box::pin(stream)).await
+        }
+        .await;
+        Ok(self.settle(r)?.iter().any(|n| n.name() == folder))
+    }
+
+    /// The number of messages in `folder` (STATUS MESSAGES), without selecting it.
+    pub async fn message_count(&mut self, folder: &str) -> Result<u32> {
+        let (limit, what) = (self.timeout, self.what(format_args!("STATUS {folder:?}")));
+        let r =
+            async { within(limit, &what, self.inner_mut()?.status(folder, "(MESSAGES)")).await }
+                .await;
+        Ok(self.settle(r)?.exists)
+    }
+
+    /// APPEND `message` to `folder` with `flags` (e.g. `\\Seen`): demo and test
+    /// data only; musaid itself never writes mail.
+    pub async fn append(&mut self, folder: &str, message: &[u8], flags: &[&str]) -> Result<()> {
+        let flags = (!flags.is_empty()).then(|| format!("({})", flags.join(" ")));
+        let (limit, what) = (self.timeout, self.what(format_args!("APPEND {folder:?}")));
+        let r = async {
+            let append = self
+                .inner_mut()?
+                .append(folder, flags.as_deref(), None, message);
+            within(limit, &what, append).await
+        }
+        .await;
+        self.settle(r)
+    }
+
+    /// NOOP: keeps the connection alive and lets the server report changes.
+    pub async fn noop(&mut self) -> Result<()> {
+        let (limit, what) = (self.timeout, self.what("NOOP"));
+        let r = async { within(limit, &what, self.inner_mut()?.noop()).await }.await;
+        self.settle(r)
+    }
+
+    /// Forget what the server reported between commands; true when it reported new mail.
+    fn drain_unsolicited(&mut self) -> bool {
+        let Some(inner) = self.inner.as_mut() else {
+            return false;
+        };
+        let mut news = false;
+        while let Ok(r) = inner.unsolicited_responses.try_recv() {
+            if matches!(
+                r,
+                UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+            ) {
+                news = true;
+            }
+        }
+        news
+    }
+
+    /// Wait in IDLE (on the selected mailbox) for a change, at most `max` by the
+    /// wall clock: keepalives from the server do not extend it. Returns at once
+    /// when new mail was reported during an earlier command. An error leaves the
+    /// session broken.
+    pub async fn idle_wait(&mut self, max: Duration) -> Result<IdleOutcome> {
+        if self.drain_unsolicited() {
+            return Ok(IdleOutcome::NewData);
+        }
+        let limit = self.timeout;
+        let what = self.what("IDLE");
+        // IDLE consumes the session; it comes back only through DONE.
+        self.inner_mut()?;
+        let Some(inner) = self.inner.take() else {
+            bail!("{what}: no session");
+        };
+        let mut handle = inner.idle();
+        within(limit, &what, handle.init()).await?;
+        let outcome = {
+            // `_stop` must live while waiting: dropping it interrupts the wait.
+            let (wait, _stop) = handle.wait_with_timeout(max);
+            match tokio::time::timeout(max, wait).await {
+                Err(_) | Ok(Ok(IdleResponse::Timeout)) => IdleOutcome::Timeout,
+                Ok(Ok(IdleResponse::NewData(_))) => IdleOutcome::NewData,
+                Ok(Ok(IdleResponse::ManualInterrupt)) => {
+                    bail!("{what}: the server closed the connection")
+                }
+                Ok(Err(e)) => return Err(anyhow::Error::new(e).context(what)),
+            }
+        };
+        let inner = within(limit, &self.what("DONE (ending IDLE)"), handle.done()).await?;
+        self.inner = Some(inner);
+        // New mail may have been reported after the wait ended and before DONE.
+        if self.drain_unsolicited() {
+            return Ok(IdleOutcome::NewData);
+        }
+        Ok(outcome)
+    }
+
+    /// LOGOUT and close the connection.
+    pub async fn logout(mut self) -> Result<()> {
+        let (limit, what) = (self.timeout, self.what("LOGOUT"));
+        within(limit, &what, self.inner_mut()?.logout()).await
+    }
+}
+
+fn flag_name(flag: &async_imap::types::Flag<'_>) -> String {
+    use async_imap::types::Flag;
+    match flag {
+        Flag::Seen => "\\Seen".to_string(),
+        Flag::Answered => "\\Answered".to_string(),
+        Flag::Flagged => "\\Flagged".to_string(),
+        Flag::Deleted => "\\Deleted".to_string(),
+        Flag::Draft => "\\Draft".to_string(),
+        Flag::Recent => "\\Recent".to_string(),
+        Flag::MayCreate => "\\*".to_string(),
+        Flag::Custom(s) => s.to_string(),
+    }
+}

@@ -1,0 +1,508 @@
+//! The IMAP protocol layer against a real Dovecot (and Postfix to deliver),
+//! started by `scripts/mailserver`.
+
+mod common;
+
+use anyhow::{bail, Context, Result};
+use common::{imap_config, mailserver, raw_message, send_smtp, unique_user, wait_for_mail};
+use musaid::config::TlsMode;
+use musaid::imap::{self, IdleOutcome, MoveOutcome, ServerCapabilities};
+use std::time::{Duration, Instant};
+
+const DELIVERY: Duration = Duration::from_secs(10);
+
+/// The header names a delivery may put above the message as sent.
+fn only_trace_headers(prefix: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(prefix);
+    text.split("\r\n").filter(|l| !l.is_empty()).all(|line| {
+        line.starts_with([' ', '\t'])
+            || ["return-path:", "received:", "delivered-to:"]
+                .iter()
+                .any(|h| line.to_ascii_lowercase().starts_with(h))
+    })
+}
+
+fn flags_of(flags: &[(u32, Vec<String>)], uid: u32) -> Vec<String> {
+    flags
+        .iter()
+        .find(|(u, _)| *u == uid)
+        .map(|(_, f)| f.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn login_and_select_give_capabilities_and_a_stable_uidvalidity() -> Result<()> {
+    let user = unique_user("login");
+    let mut s = imap::connect(&imap_config(&user)).await?;
+    let caps = s.capabilities();
+    assert!(caps.idle && caps.move_cmd && caps.uidplus, "{caps:?}");
+
+    let first = s.select("INBOX").await?;
+    assert!(first.uid_validity > 0);
+    assert_eq!(first.exists, 0);
+    assert_eq!(first.uid_next, Some(1));
+    s.logout().await?;
+
+    let mut again = imap::connect(&imap_config(&user)).await?;
+    let second = again.select("INBOX").await?;
+    assert_eq!(second.uid_validity, first.uid_validity);
+    again.logout().await
+}
+
+#[tokio::test]
+async fn delivered_mail_is_found_by_uid_and_fetched_byte_equal_without_setting_seen() -> Result<()>
+{
+    let user = unique_user("fetch");
+    let owner = unique_user("owner");
+    let raw = raw_message(
+        &owner,
+        &user,
+        "Invoice for November",
+        "Please pay the invoice.\n.a line starting with a dot\nفاتورة شهر نوفمبر",
+    );
+    send_smtp(&owner, &user, &raw)?;
+
+    let mut s = imap::connect(&imap_config(&user)).await?;
+    s.select("INBOX").await?;
+    let uids = wait_for_mail(&mut s, 0, DELIVERY).await?;
+    assert_eq!(uids.len(), 1, "{uids:?}");
+    let uid = uids[0];
+    // `UID n+1:*` matches the last message even when none is newer: filtered out.
+    assert_eq!(s.uid_search_after(uid).await?, Vec::<u32>::new());
+    assert_eq!(s.uid_search_after(uid - 1).await?, vec![uid]);
+
+    let today = chrono::Local::now().date_naive();
+    assert_eq!(s.uid_search_since(today).await?, vec![uid]);
+    let tomorrow = today.succ_opt().context("No tomorrow")?;
+    assert_eq!(s.uid_search_since(tomorrow).await?, Vec::<u32>::new());
+
+    let bodies = s.fetch_bodies(&[uid]).await?;
+    assert_eq!(bodies.len(), 1);
+    let (got_uid, body) = &bodies[0];
+    assert_eq!(*got_uid, uid);
+    assert!(body.ends_with(&raw), "{}", String::from_utf8_lossy(body));
+    let prefix = &body[..body.len() - raw.len()];
+    assert!(
+        only_trace_headers(prefix),
+        "{}",
+        String::from_utf8_lossy(prefix)
+    );
+
+    let sizes = s.fetch_sizes(&[uid]).await?;
+    assert_eq!(sizes, vec![(uid, u32::try_from(body.len())?)]);
+
+    let flags = s.fetch_flags(&[uid]).await?;
+    assert!(
+        !flags_of(&flags, uid).contains(&"\\Seen".to_string()),
+        "{flags:?}"
+    );
+
+    s.mark_seen(uid).await?;
+    let flags = s.fetch_flags(&[uid]).await?;
+    assert!(
+        flags_of(&flags, uid).contains(&"\\Seen".to_string()),
+        "{flags:?}"
+    );
+
+    // UIDs that do not exist are simply absent.
+    assert_eq!(s.fetch_bodies(&[uid + 100]).await?.len(), 0);
+    s.logout().await
+}
+
+#[tokio::test]
+async fn wrong_password_is_a_clear_error() -> Result<()> {
+    let user = unique_user("wrongpw");
+    let dir = tempfile::tempdir()?;
+    let pass = dir.path().join("pass");
+    std::fs::write(&pass, "not-the-password\n")?;
+    let mut cfg = imap_config(&user);
+    cfg.login.password = musaid::config::SecretSource::File(pass);
+
+    let err = match imap::connect(&cfg).await {
+        Ok(_) => bail!("a wrong password logged in"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains(&format!("IMAP login as {user}")), "{err}");
+    assert!(err.contains("Authentication failed"), "{err}");
+    assert!(
+        !err.contains("not-the-password"),
+        "the password leaked: {err}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn idle_reports_new_mail_within_two_seconds_and_times_out_by_the_clock() -> Result<()> {
+    let user = unique_user("idle");
+    let owner = unique_user("owner");
+    let mut s = imap::connect(&imap_config(&user)).await?;
+    s.select("INBOX").await?;
+
+    let started = Instant::now();
+    assert_eq!(
+        s.idle_wait(Duration::from_millis(500)).await?,
+        IdleOutcome::Timeout
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(450) && waited < Duration::from_secs(2),
+        "{waited:?}"
+    );
+
+    let raw = raw_message(&owner, &user, "Ping", "new mail while idling");
+    let sender = std::thread::spawn(move || -> Result<Instant> {
+        std::thread::sleep(Duration::from_millis(300));
+        send_smtp(&owner, &user, &raw)?;
+        Ok(Instant::now())
+    });
+    let outcome = s.idle_wait(Duration::from_secs(20)).await?;
+    let woke = Instant::now();
+    let sent = sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("sender thread panicked"))??;
+    assert_eq!(outcome, IdleOutcome::NewData);
+    assert!(
+        woke.duration_since(sent) < Duration::from_secs(2),
+        "{:?}",
+        woke - sent
+    );
+
+    // The session is usable after IDLE and the mail is there.
+    assert_eq!(s.uid_search_after(0).await?.len(), 1);
+    s.logout().await
+}
+
+#[tokio::test]
+async fn move_to_moves_exactly_that_uid_into_a_created_folder() -> Result<()> {
+    let user = unique_user("move");
+    let owner = unique_user("owner");
+    for i in 1..=3 {
+        let raw = raw_message(&owner, &user, &format!("Request {i}"), "text");
+        send_smtp(&owner, &user, &raw)?;
+    }
+    let mut s = imap::connect(&imap_config(&user)).await?;
+    s.select("INBOX").await?;
+    let deadline = Instant::now() + DELIVERY;
+    let mut uids = Vec::new();
+    while uids.len() < 3 && Instant::now() < deadline {
+        uids = wait_for_mail(&mut s, 0, DELIVERY).await?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(uids.len(), 3, "{uids:?}");
+
+    s.create_if_missing("Processed").await?;
+    s.create_if_missing("Processed").await?; // exists now: no error
+    assert_eq!(s.move_to(uids[1], "Processed").await?, MoveOutcome::Moved);
+
+    assert_eq!(s.message_count("INBOX").await?, 2);
+    assert_eq!(s.message_count("Processed").await?, 1);
+    assert_eq!(s.uid_search_after(0).await?, vec![uids[0], uids[2]]);
+
+    s.select("Processed").await?;
+    let moved = s.uid_search_after(0).await?;
+    let bodies = s.fetch_bodies(&moved).await?;
+    assert_eq!(bodies.len(), 1);
+    let text = String::from_utf8_lossy(&bodies[0].1);
+    assert!(text.contains("Subject: Request 2"), "{text}");
+    s.logout().await
+}
+
+#[tokio::test]
+async fn without_move_a_copy_and_uid_expunge_remove_only_that_uid() -> Result<()> {
+    let user = unique_user("uidplus");
+    let mut s = imap::connect(&imap_config(&user)).await?;
+    let a = raw_message(&user, &user, "Deleted by someone else", "a");
+    let b = raw_message(&user, &user, "Ours to move", "b");
+    s.append("INBOX", &a, &["\\Deleted"]).await?;
+    s.append("INBOX", &b, &[]).await?;
+    s.create_if_missing("Processed").await?;
+    s.select("INBOX").await?;
+    let uids = s.uid_search_after(0).await?;
+    assert_eq!(uids.len(), 2, "{uids:?}");
+
+    s.assume_capabilities(ServerCapabilities {
+        idle: true,
+        move_cmd: false,
+        uidplus: true,
+    });
+    assert_eq!(s.move_to(uids[1], "Processed").await?, MoveOutcome::Moved);
+    // The other \Deleted message survives: no plain EXPUNGE.
+    assert_eq!(s.uid_search_after(0).await?, vec![uids[0]]);
+    assert_eq!(s.message_count("Processed").await?, 1);
+
+    // Neither MOVE nor UIDPLUS: copied and flagged, nothing expunged.
+    s.assume_capabilities(ServerCapabilities::default());
+    let c = raw_message(&user, &user, "No UIDPLUS", "c");
+    s.append("INBOX", &c, &[]).await?;
+    s.noop().await?;
+    let c_uid = *s
+        .uid_search_after(uids[1])
+        .await?
+        .last()
+        .context("appended mail missing")?;
+    assert_eq!(
+        s.move_to(c_uid, "Processed").await?,
+        MoveOutcome::CopiedAndFlagged
+    );
+    assert_eq!(s.uid_search_after(0).await?, vec![uids[0], c_uid]);
+    let flags = s.fetch_flags(&[c_uid]).await?;
+    assert!(
+        flags_of(&flags, c_uid).contains(&"\\Deleted".to_string()),
+        "{flags:?}"
+    );
+    assert_eq!(s.message_count("Processed").await?, 2);
+    s.logout().await
+}
+
+#[tokio::test]
+async fn plaintext_to_a_non_loopback_host_is_refused_before_connecting() -> Result<()> {
+    for host in ["192.0.2.1", "imap.example.test", "10.0.0.1"] {
+        let mut cfg = imap_config("tasks@example.test");
+        cfg.host = host.into();
+        // Unreadable secrets are not even looked at: the refusal comes first.
+        cfg.login.password = musaid::config::SecretSource::File("/nonexistent".into());
+        let started = Instant::now();
+        let err = match imap::connect(&cfg).await {
+            Ok(_) => bail!("plaintext to {host} was allowed"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(
+            err.contains(&format!("Refusing plaintext IMAP to {host}")),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn implicit_tls_and_starttls_verify_the_certificate() -> Result<()> {
+    let server = mailserver();
+    let user = unique_user("tls");
+
+    // Implicit TLS with the private CA, by IP and by name.
+    for host in ["127.0.0.1", "localhost"] {
+        let mut cfg = imap_config(&user);
+        cfg.host = host.into();
+        cfg.port = server.imaps_port;
+        cfg.tls = TlsMode::Implicit;
+        cfg.ca_file = Some(server.tls_ca.clone());
+        let mut s = imap::connect(&cfg)
+            .await
+            .with_context(|| format!("implicit TLS to {host}"))?;
+        s.select("INBOX").await?;
+        s.logout().await?;
+    }
+
+    // STARTTLS on the plain port.
+    let mut cfg = imap_config(&user);
+    cfg.tls = TlsMode::StartTls;
+    cfg.ca_file = Some(server.tls_ca.clone());
+    let mut s = imap::connect(&cfg).await.context("STARTTLS")?;
+    s.select("INBOX").await?;
+    s.logout().await?;
+
+    // Without the private CA the certificate is not trusted.
+    for (tls, port) in [
+        (TlsMode::Implicit, server.imaps_port),
+        (TlsMode::StartTls, server.imap_port),
+    ] {
+        let mut cfg = imap_config(&user);
+        cfg.tls = tls;
+        cfg.port = port;
+        let err = match imap::connect(&cfg).await {
+            Ok(_) => bail!("{tls:?} accepted a certificate from an unknown CA"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("TLS with 127.0.0.1 failed"), "{err}");
+        assert!(err.contains("UnknownIssuer"), "{err}");
+    }
+
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_dovecot_restart_ends_idle_with_an_error_and_a_reconnect_finds_mail_queued_meanwhile(
+) -> Result<()> {
+    let private = common::PrivateMailServer::start()?;
+    let server = private.server.clone();
+    let user = unique_user("restart");
+    let owner = unique_user("owner");
+    let cfg = common::imap_config_for(&server, &user);
+
+    let mut s = imap::connect(&cfg).await?;
+    let before = s.select("INBOX").await?;
+
+    // Restart Dovecot while we idle: IDLE must fail promptly, not hang.
+    let restarter = std::thread::spawn({
+        let dir = server.dir.clone();
+        move || -> Result<()> {
+            std::thread::sleep(Duration::from_millis(300));
+            run_script_in(&dir, "restart-dovecot")
+        }
+    });
+    let started = Instant::now();
+    let idle = s.idle_wait(Duration::from_secs(30)).await;
+    restarter
+        .join()
+        .map_err(|_| anyhow::anyhow!("restart thread panicked"))??;
+    assert!(idle.is_err(), "IDLE survived a server restart: {idle:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!s.is_usable());
+    let err = format!(
+        "{:#}",
+        s.noop()
+            .await
+            .err()
+            .context("a broken session answered NOOP")?
+    );
+    assert!(err.contains("broken") && err.contains("reconnect"), "{err}");
+
+    // Dovecot down: connecting fails clearly, Postfix keeps the mail.
+    private.run("stop-dovecot")?;
+    let err = match imap::connect(&cfg).await {
+        Ok(_) => bail!("connected to a stopped Dovecot"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains(&format!(
+            "Could not connect to 127.0.0.1:{}",
+            server.imap_port
+        )),
+        "{err}"
+    );
+    let raw = raw_message(&owner, &user, "Sent while the IMAP server was down", "kept");
+    common::send_smtp_relay(&server, &owner, &user, &raw)?;
+
+    // Back up: the queued mail arrives and the mailbox kept its UIDVALIDITY.
+    private.run("start-dovecot")?;
+    let mut s = imap::connect(&cfg).await?;
+    let after = s.select("INBOX").await?;
+    assert_eq!(after.uid_validity, before.uid_validity);
+    let uids = wait_for_mail(&mut s, 0, Duration::from_secs(20)).await?;
+    let bodies = s.fetch_bodies(&uids).await?;
+    assert_eq!(bodies.len(), 1);
+    assert!(bodies[0].1.ends_with(&raw));
+    s.logout().await
+}
+
+fn run_script_in(dir: &std::path::Path, command: &str) -> Result<()> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mailserver");
+    let status = std::process::Command::new(script)
+        .arg(command)
+        .env("MUSAID_MAILSERVER_DIR", dir)
+        .stdin(std::process::Stdio::null())
+        .status()?;
+    if !status.success() {
+        bail!("{script} {command}: {status}");
+    }
+    Ok(())
+}
+
+/// A fake IMAP server on loopback: logs anyone in, answers CAPABILITY, then
+/// either never answers SELECT (`silent_select`) or selects and, in IDLE,
+/// sends a keepalive every 100 ms until DONE.
+async fn fake_server(silent_select: bool) -> Result<u16> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        if write.write_all(b"* OK fake IMAP ready\r\n").await.is_err() {
+            return;
+        }
+        let mut idle_tag: Option<String> = None;
+        let mut keepalive = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                line = lines.next_line() => {
+                    let Ok(Some(line)) = line else { return };
+                    if line == "DONE" {
+                        if let Some(tag) = idle_tag.take() {
+                            let _ = write.write_all(format!("{tag} OK Idle completed\r\n").as_bytes()).await;
+                        }
+                        continue;
+                    }
+                    let (tag, command) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+                    let verb = command.split(' ').next().unwrap_or("").to_ascii_uppercase();
+                    let reply = match verb.as_str() {
+                        "LOGIN" => format!("{tag} OK Logged in\r\n"),
+                        "CAPABILITY" => format!("* CAPABILITY IMAP4rev1 IDLE\r\n{tag} OK done\r\n"),
+                        "SELECT" if silent_select => continue,
+                        "SELECT" => format!(
+                            "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 1] ok\r\n{tag} OK [READ-WRITE] done\r\n"
+                        ),
+                        "IDLE" => {
+                            idle_tag = Some(tag.to_string());
+                            "+ idling\r\n".to_string()
+                        }
+                        _ => format!("{tag} OK done\r\n"),
+                    };
+                    if write.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                _ = keepalive.tick(), if idle_tag.is_some() => {
+                    if write.write_all(b"* OK Still here\r\n").await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Ok(port)
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_and_breaks_the_session() -> Result<()> {
+    let mut cfg = imap_config("tasks@example.test");
+    cfg.port = fake_server(true).await?;
+    let mut s = imap::connect(&cfg).await?;
+    s.set_timeout(Duration::from_millis(300));
+    let started = Instant::now();
+    let err = match s.select("INBOX").await {
+        Ok(m) => bail!("a silent server selected {m:?}"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        err.contains("SELECT \"INBOX\"") && err.contains("no answer"),
+        "{err}"
+    );
+    assert!(!s.is_usable());
+    let err = format!(
+        "{:#}",
+        s.noop().await.err().context("a broken session answered")?
+    );
+    assert!(err.contains("broken"), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn keepalives_do_not_stretch_idle_beyond_its_wall_clock_limit() -> Result<()> {
+    let mut cfg = imap_config("tasks@example.test");
+    cfg.port = fake_server(false).await?;
+    let mut s = imap::connect(&cfg).await?;
+    assert_eq!(s.select("INBOX").await?.uid_validity, 7);
+    let started = Instant::now();
+    assert_eq!(
+        s.idle_wait(Duration::from_millis(500)).await?,
+        IdleOutcome::Timeout
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_millis(900),
+        "IDLE lasted {waited:?}"
+    );
+    // DONE was answered: the session still works.
+    s.noop().await?;
+    Ok(())
+}
