@@ -15,6 +15,7 @@ pub const EXAMPLE_RULES: &[(&str, &str)] = &[
         "10-bookkeeping.toml",
         include_str!("../rules/10-bookkeeping.toml"),
     ),
+    ("15-travel.toml", include_str!("../rules/15-travel.toml")),
     (
         "20-scheduling.toml",
         include_str!("../rules/20-scheduling.toml"),
@@ -28,7 +29,6 @@ pub const EXAMPLE_RULES: &[(&str, &str)] = &[
         "50-data-entry.toml",
         include_str!("../rules/50-data-entry.toml"),
     ),
-    ("60-travel.toml", include_str!("../rules/60-travel.toml")),
 ];
 
 /// The file name of the configuration `init` writes.

@@ -150,7 +150,7 @@ pub async fn send_due(
     store: &mut Store,
     cfg: &Config,
     transport: &AsyncSmtpTransport<Tokio1Executor>,
-    now_fn: &dyn Fn() -> DateTime<Utc>,
+    now_fn: &(dyn Fn() -> DateTime<Utc> + Sync),
 ) -> Result<usize> {
     let Some(smtp) = &cfg.smtp else {
         return Ok(0);
@@ -171,7 +171,7 @@ async fn send_row(
     smtp: &SmtpConfig,
     transport: &AsyncSmtpTransport<Tokio1Executor>,
     row: &Row,
-    now_fn: &dyn Fn() -> DateTime<Utc>,
+    now_fn: &(dyn Fn() -> DateTime<Utc> + Sync),
 ) -> Result<Sent> {
     // The window is checked at the instant of sending, not when the row was queued.
     let now = now_fn();
