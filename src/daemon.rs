@@ -339,7 +339,6 @@ async fn sync_new(
     shutdown: &Shutdown,
     heartbeat: &AtomicI64,
 ) -> Result<u32> {
-    let mailbox = p.config.imap.mailbox.clone();
     let uids: Vec<u32> = s
         .uid_search_after(last)
         .await?
@@ -350,6 +349,7 @@ async fn sync_new(
         return Ok(last);
     }
     let max_size = p.config.policy.max_message_size;
+    let mailbox = &p.config.imap.mailbox;
     for chunk in uids.chunks(imap::FETCH_BATCH) {
         let sizes = s.fetch_sizes(chunk).await?;
         let small: Vec<u32> = sizes
@@ -359,53 +359,69 @@ async fn sync_new(
             .collect();
         let mut bodies = s.fetch_bodies(&small).await?;
         bodies.sort_by_key(|(u, _)| *u);
-        let now = Utc::now();
-        let tx = store.transaction()?;
-        let mut done = Vec::with_capacity(chunk.len());
-        for &uid in chunk {
-            let source = Source::Imap {
-                mailbox: mailbox.clone(),
-                uidvalidity,
-                uid,
-            };
-            if sync::is_recorded(&tx, &mailbox, uidvalidity, uid)? {
-                continue;
-            }
-            let size = sizes.iter().find(|(u, _)| *u == uid).map(|(_, s)| u64::from(*s));
-            let outcome = match (size, bodies.binary_search_by_key(&uid, |(u, _)| *u)) {
-                (Some(size), _) if size > max_size => {
-                    let id = format!("oversized.{uidvalidity}.{uid}@musaid.invalid");
-                    p.process_oversized(&tx, &source, &id, size, now)?
-                }
-                (_, Ok(i)) => {
-                    let raw = bodies.get(i).map(|(_, b)| b.as_slice()).unwrap_or_default();
-                    p.process(&tx, &source, raw, None, now)?
-                }
-                // Gone from the server between SEARCH and FETCH (expunged elsewhere).
-                _ => continue,
-            };
-            let span = info_span!("message", uid, message_id = %outcome.message_id);
-            let _g = span.enter();
-            log_outcome(&outcome);
-            if p.config.imap.after != After::Keep {
-                sync::add_after_pending(&tx, &mailbox, uidvalidity, uid)?;
-            }
-            done.push(uid);
-        }
         let chunk_last = chunk.iter().copied().max().unwrap_or(last);
-        sync::set_last_uid(&tx, &mailbox, uidvalidity, chunk_last, now.timestamp())?;
-        tx.commit().context("Cannot commit the batch")?;
+        let done = record_batch(p, store, uidvalidity, chunk, &sizes, &bodies, chunk_last)?;
         last = chunk_last;
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
         for uid in done {
             apply_after(p, s, uid).await?;
-            sync::clear_after_pending(store.conn(), &mailbox, uidvalidity, uid)?;
+            sync::clear_after_pending(store.conn(), mailbox, uidvalidity, uid)?;
         }
         if *shutdown.borrow() {
             break;
         }
     }
     Ok(last)
+}
+
+/// Record one fetched batch and the mailbox's new last UID in one transaction. Returns the
+/// UIDs recorded now (for `imap.after`).
+fn record_batch(
+    p: &Pipeline,
+    store: &mut Store,
+    uidvalidity: u32,
+    chunk: &[u32],
+    sizes: &[(u32, u32)],
+    bodies: &[(u32, Vec<u8>)],
+    chunk_last: u32,
+) -> Result<Vec<u32>> {
+    let mailbox = &p.config.imap.mailbox;
+    let max_size = p.config.policy.max_message_size;
+    let now = Utc::now();
+    let tx = store.transaction()?;
+    let mut done = Vec::with_capacity(chunk.len());
+    for &uid in chunk {
+        if sync::is_recorded(&tx, mailbox, uidvalidity, uid)? {
+            continue;
+        }
+        let source = Source::Imap {
+            mailbox: mailbox.clone(),
+            uidvalidity,
+            uid,
+        };
+        let size = sizes.iter().find(|(u, _)| *u == uid).map(|(_, s)| u64::from(*s));
+        let outcome = match (size, bodies.binary_search_by_key(&uid, |(u, _)| *u)) {
+            (Some(size), _) if size > max_size => {
+                let id = format!("oversized.{uidvalidity}.{uid}@musaid.invalid");
+                p.process_oversized(&tx, &source, &id, size, now)?
+            }
+            (_, Ok(i)) => {
+                let raw = bodies.get(i).map(|(_, b)| b.as_slice()).unwrap_or_default();
+                p.process(&tx, &source, raw, None, now)?
+            }
+            // Gone from the server between SEARCH and FETCH (expunged elsewhere).
+            _ => continue,
+        };
+        info_span!("message", uid, message_id = %outcome.message_id)
+            .in_scope(|| log_outcome(&outcome));
+        if p.config.imap.after != After::Keep {
+            sync::add_after_pending(&tx, mailbox, uidvalidity, uid)?;
+        }
+        done.push(uid);
+    }
+    sync::set_last_uid(&tx, mailbox, uidvalidity, chunk_last, now.timestamp())?;
+    tx.commit().context("Cannot commit the batch")?;
+    Ok(done)
 }
 
 fn log_outcome(o: &crate::ingest::Outcome) {
@@ -436,7 +452,7 @@ async fn apply_after(p: &Pipeline, s: &mut ImapSession, uid: u32) -> Result<()> 
 /// apply `after` to those (and only those) now.
 async fn reconcile_after(
     p: &Pipeline,
-    store: &Store,
+    store: &mut Store,
     s: &mut ImapSession,
     uidvalidity: u32,
 ) -> Result<()> {

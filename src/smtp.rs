@@ -242,9 +242,10 @@ async fn send_row(
     }
 }
 
-/// 30 s, 1 min, 2 min … capped at an hour, with ±25 % jitter.
+/// 5 s, 10 s, 20 s … capped at an hour, with ±25 % jitter: a relay that restarts is
+/// caught quickly, one that is down for long is not hammered.
 fn retry_delay(attempts: i64) -> chrono::Duration {
-    let base = 30i64.saturating_mul(1 << attempts.clamp(0, 7)).min(3600);
+    let base = 5i64.saturating_mul(1 << (attempts - 1).clamp(0, 10)).min(3600);
     let f: f64 = rand::random_range(0.75..1.25);
     chrono::Duration::seconds((base as f64 * f) as i64)
 }

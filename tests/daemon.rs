@@ -1,0 +1,279 @@
+//! The daemon against real Dovecot and Postfix: every message exactly once, whatever happens
+//! to the process or the server.
+
+mod common;
+mod harness;
+
+use common::{mailserver, send_smtp, send_smtp_via, PrivateMailServer};
+use harness::{config_text, connected, count, eventually, pipeline, request, tasks, Daemon, People};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_through_smtp_becomes_a_task_within_two_seconds() {
+    let server = mailserver();
+    let people = People::new("idle");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let text = config_text(server, &people, &state, "", "", "");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    connected(&state).await;
+
+    let (id, raw) = request(&people.owner, &people.inbox, "Invoice for October", "Please send it.");
+    let sent = Instant::now();
+    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    let ok = eventually(Duration::from_secs(2), || {
+        tasks(&state).iter().any(|t| t.message_id == id)
+    })
+    .await;
+    let took = sent.elapsed();
+    d.stop().await;
+    assert!(ok, "no task within 2 s of SMTP acceptance (IDLE)");
+    let t = tasks(&state);
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].requester, people.owner);
+    assert_eq!(t[0].category, "bookkeeping");
+    eprintln!("SMTP acceptance to task: {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_500_is_ingested_exactly_once() {
+    let server = mailserver();
+    let people = People::new("backlog");
+    let mut ids = BTreeSet::new();
+    for i in 0..500 {
+        let (id, raw) = request(&people.owner, &people.inbox, &format!("Request {i}"), "Details inside.");
+        send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+        ids.insert(id);
+    }
+    // Wait for Postfix to deliver all of them before the first start.
+    let cfg = common::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    assert!(delivered(&mut s, "INBOX", 500).await, "Postfix did not deliver the backlog");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let text = config_text(server, &people, &state, "", "", "");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    let ok = eventually(Duration::from_secs(60), || tasks(&state).len() >= 500).await;
+    // Give it a moment to (wrongly) do more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    d.stop().await;
+    assert!(ok, "only {} of 500 tasks", tasks(&state).len());
+    let got: Vec<String> = tasks(&state).into_iter().map(|t| t.message_id).collect();
+    assert_eq!(got.len(), 500, "exactly one task per message");
+    assert_eq!(got.iter().cloned().collect::<BTreeSet<_>>(), ids);
+    assert_eq!(count(&state, "SELECT count(*) FROM messages"), 500);
+    // Nothing was deleted or moved (after = keep).
+    assert_eq!(s.message_count("INBOX").await.expect("count"), 500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_ingest_loses_nothing_and_duplicates_nothing() {
+    let server = mailserver();
+    let people = People::new("kill9");
+    let n: usize = 300;
+    for i in 0..n {
+        let (_, raw) = request(&people.owner, &people.inbox, &format!("Request {i}"), "Body.");
+        send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    }
+    let cfg = common::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    assert!(delivered(&mut s, "INBOX", n as u32).await, "backlog not delivered");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let config = dir.path().join("musaid.toml");
+    std::fs::write(
+        &config,
+        config_text(server, &people, &state, "after = \"move:Processed\"", "", ""),
+    )
+    .expect("config");
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_musaid"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("musaid run")
+    };
+    // Kill it three times in the middle of the backlog, then let it finish.
+    for round in 0..3 {
+        let mut child = spawn();
+        let target = (round + 1) * 40;
+        eventually(Duration::from_secs(30), || tasks(&state).len() >= target).await;
+        child.kill().expect("kill -9");
+        let _ = child.wait();
+    }
+    let mut child = spawn();
+    let ok = eventually(Duration::from_secs(60), || tasks(&state).len() >= n).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ok, "only {} of {n} tasks after restarts", tasks(&state).len());
+    let t = tasks(&state);
+    let distinct: BTreeSet<_> = t.iter().map(|t| t.message_id.clone()).collect();
+    assert_eq!(t.len(), n, "no duplicate tasks");
+    assert_eq!(distinct.len(), n);
+    // Every message was moved exactly once: nothing left, nothing lost.
+    let inbox = s.message_count("INBOX").await.expect("count");
+    let processed = s.message_count("Processed").await.expect("count");
+    assert_eq!((inbox as usize, processed as usize), (0, n));
+}
+
+/// Wait (up to 30 s) until `folder` holds `n` messages.
+async fn delivered(s: &mut musaid::imap::ImapSession, folder: &str, n: u32) -> bool {
+    for _ in 0..600 {
+        if s.message_count(folder).await.unwrap_or(0) >= n {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dovecot_restarted_during_idle_the_daemon_reconnects_and_takes_what_arrived() {
+    let private = PrivateMailServer::start().expect("private mail servers");
+    let server = &private.server;
+    let people = People::new("restart");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let text = config_text(server, &people, &state, "", "", "");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    connected(&state).await;
+    let (id1, raw) = request(&people.owner, &people.inbox, "Before the restart", "One.");
+    send_smtp_via(server, &people.owner, &people.inbox, &raw).expect("smtp");
+    assert!(eventually(Duration::from_secs(5), || tasks(&state).len() == 1).await);
+
+    private.run("stop-dovecot").expect("stop dovecot");
+    // Mail that arrives while IMAP is down waits in Postfix's queue.
+    let (id2, raw) = request(&people.owner, &people.inbox, "During the outage", "Two.");
+    common::send_smtp_relay(server, &people.owner, &people.inbox, &raw).expect("relay");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    private.run("start-dovecot").expect("start dovecot");
+    let (id3, raw) = request(&people.owner, &people.inbox, "After the restart", "Three.");
+    send_smtp_via(server, &people.owner, &people.inbox, &raw).expect("smtp");
+
+    let ok = eventually(Duration::from_secs(40), || tasks(&state).len() >= 3).await;
+    d.stop().await;
+    let ids: BTreeSet<_> = tasks(&state).into_iter().map(|t| t.message_id).collect();
+    assert!(ok, "tasks after the restart: {ids:?}");
+    assert_eq!(ids, [id1, id2, id3].into_iter().collect());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_uidvalidity_change_duplicates_no_task() {
+    let server = mailserver();
+    let people = People::new("uidv");
+    let cfg = common::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    s.create_if_missing("Requests").await.expect("create");
+    let mut raws = Vec::new();
+    for i in 0..5 {
+        let (_, raw) = request(&people.owner, &people.inbox, &format!("Request {i}"), "Body.");
+        s.append("Requests", &raw, &[]).await.expect("append");
+        raws.push(raw);
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let text = config_text(server, &people, &state, "mailbox = \"Requests\"", "", "");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    assert!(eventually(Duration::from_secs(10), || tasks(&state).len() == 5).await);
+    d.stop().await;
+    let before = count(&state, "SELECT uidvalidity FROM sync_state LIMIT 1");
+
+    // The folder is deleted and refilled with the same messages: a new UIDVALIDITY.
+    let folder = server
+        .dir
+        .join("mail")
+        .join(common::DOMAIN)
+        .join(people.inbox.split('@').next().unwrap_or_default())
+        .join(".Requests");
+    std::fs::remove_dir_all(&folder).expect("delete the folder on the server");
+    s.noop().await.ok();
+    s.create_if_missing("Requests").await.expect("create");
+    for raw in &raws {
+        s.append("Requests", raw, &[]).await.expect("append");
+    }
+    let (id6, raw) = request(&people.owner, &people.inbox, "A new one", "Body.");
+    s.append("Requests", &raw, &[]).await.expect("append");
+
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    let ok = eventually(Duration::from_secs(10), || {
+        count(&state, "SELECT count(*) FROM messages") >= 11
+    })
+    .await;
+    d.stop().await;
+    assert!(ok, "the refilled folder was not read");
+    let after = count(&state, "SELECT max(uidvalidity) FROM sync_state");
+    assert_ne!(before, after, "the test did not change UIDVALIDITY");
+    let t = tasks(&state);
+    assert_eq!(t.len(), 6, "five old requests, one new: no duplicates");
+    assert!(t.iter().any(|t| t.message_id == id6));
+    assert_eq!(
+        count(&state, "SELECT count(*) FROM messages WHERE decision = 'duplicate'"),
+        5
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn move_processed_moves_exactly_the_recorded_messages() {
+    let server = mailserver();
+    let people = People::new("move");
+    // One message is there before the first start: with first_sync = "new" it is not ours.
+    let (_, raw) = request(&people.owner, &people.inbox, "Old mail", "Before musaid.");
+    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    let cfg = common::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    assert!(delivered(&mut s, "INBOX", 1).await);
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let text = config_text(server, &people, &state, "after = \"move:Processed\"", "", "")
+        .replace("first_sync = \"all\"", "first_sync = \"new\"");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    connected(&state).await;
+    for i in 0..3 {
+        let (_, raw) = request(&people.owner, &people.inbox, &format!("New {i}"), "Body.");
+        send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    }
+    let ok = eventually(Duration::from_secs(10), || tasks(&state).len() == 3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    d.stop().await;
+    assert!(ok);
+    assert_eq!(s.message_count("INBOX").await.expect("count"), 1, "the old mail stays");
+    assert_eq!(s.message_count("Processed").await.expect("count"), 3);
+    assert_eq!(count(&state, "SELECT count(*) FROM after_pending"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_message_is_recorded_and_never_loaded() {
+    let server = mailserver();
+    let people = People::new("big");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let text = config_text(server, &people, &state, "", "", "max_message_size = \"20KB\"");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    connected(&state).await;
+    let big = "x".repeat(200) + "\n";
+    let (_, raw) = request(&people.owner, &people.inbox, "Scans", &big.repeat(300));
+    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    let (small_id, raw) = request(&people.owner, &people.inbox, "Small", "ok");
+    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    let ok = eventually(Duration::from_secs(10), || {
+        count(&state, "SELECT count(*) FROM messages") == 2
+    })
+    .await;
+    d.stop().await;
+    assert!(ok);
+    assert_eq!(
+        count(&state, "SELECT count(*) FROM quarantine WHERE reason = 'oversized' AND raw IS NULL"),
+        1
+    );
+    let t = tasks(&state);
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].message_id, small_id);
+}

@@ -1,0 +1,211 @@
+//! Boots the daemon in-process against the test mail servers, the way `musaid run` does.
+#![allow(dead_code)]
+
+use crate::common::{self, MailServer};
+use chrono::Utc;
+use musaid::config::{load_str, Config};
+use musaid::ingest::Pipeline;
+use musaid::rules::RuleSet;
+use musaid::store::{Store, TaskFilter, TaskRow};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Three fresh mailboxes: the inbox musaid watches, an owner and a VA.
+pub struct People {
+    pub inbox: String,
+    pub owner: String,
+    pub va: String,
+}
+
+impl People {
+    pub fn new(tag: &str) -> People {
+        People {
+            inbox: common::unique_user(&format!("{tag}-tasks")),
+            owner: common::unique_user(&format!("{tag}-owner")),
+            va: common::unique_user(&format!("{tag}-va")),
+        }
+    }
+}
+
+/// A config for `people` on `server`. `imap_extra` lines go into `[imap]`, `contract_extra`
+/// into the contract, `policy` into `[policy]`.
+pub fn config_text(
+    server: &MailServer,
+    people: &People,
+    state: &Path,
+    imap_extra: &str,
+    contract_extra: &str,
+    policy: &str,
+) -> String {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let contract_extra = if contract_extra.contains("windows") {
+        contract_extra.to_string()
+    } else {
+        format!("windows = [\"Mon-Sun 00:00-24:00\"]\n{contract_extra}")
+    };
+    format!(
+        r#"
+[daemon]
+state_dir = "{state}"
+rules_dir = "{rules}"
+address = "{inbox}"
+
+[imap]
+host = "127.0.0.1"
+port = {imap}
+tls = "none"
+user = "{inbox}"
+password_file = "{pw}"
+first_sync = "all"
+{imap_extra}
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp}
+tls = "none"
+user = "{inbox}"
+password_file = "{pw}"
+from = "Test desk <{inbox}>"
+
+[contracts.acme]
+owners = ["{owner}"]
+vas = ["{va}"]
+timezone = "UTC"
+{contract_extra}
+
+[policy]
+{policy}
+"#,
+        state = state.display(),
+        rules = rules.display(),
+        inbox = people.inbox,
+        owner = people.owner,
+        va = people.va,
+        imap = server.imap_port,
+        smtp = server.smtp_port,
+        pw = server.password_file.display(),
+    )
+}
+
+pub fn pipeline(text: &str, dir: &Path) -> Pipeline {
+    let config: Config =
+        load_str(text, &dir.join("musaid.toml")).unwrap_or_else(|e| panic!("config: {e}\n{text}"));
+    let rules = RuleSet::load(&config.daemon.rules_dir).unwrap_or_else(|e| panic!("rules: {e}"));
+    Pipeline::new(config, rules).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// A daemon running in this process.
+pub struct Daemon {
+    stop: watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    pub state: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(p: Pipeline) -> Daemon {
+        let state = p.config.daemon.state_dir.clone();
+        let (stop, rx) = watch::channel(false);
+        let handle = tokio::spawn(musaid::daemon::run(p, rx));
+        Daemon {
+            stop,
+            handle,
+            state,
+        }
+    }
+
+    /// Stop as SIGTERM does, and wait for it.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        match tokio::time::timeout(Duration::from_secs(20), self.handle).await {
+            Ok(Ok(Ok(()))) => {}
+            other => panic!("the daemon did not stop cleanly: {other:?}"),
+        }
+    }
+}
+
+/// Wait until the daemon has connected and synced its mailbox once.
+pub async fn connected(state: &Path) {
+    let ok = eventually(Duration::from_secs(15), || {
+        Store::open_existing(state)
+            .ok()
+            .flatten()
+            .and_then(|s| musaid::store::meta_get(s.conn(), "last_sync").ok().flatten())
+            .is_some()
+    })
+    .await;
+    assert!(ok, "the daemon did not connect within 15 s");
+}
+
+pub fn tasks(state: &Path) -> Vec<TaskRow> {
+    Store::open_existing(state)
+        .ok()
+        .flatten()
+        .and_then(|s| s.tasks(&TaskFilter::default()).ok())
+        .unwrap_or_default()
+}
+
+/// Count rows of a query on the daemon's database.
+pub fn count(state: &Path, sql: &str) -> i64 {
+    Store::open_existing(state)
+        .ok()
+        .flatten()
+        .and_then(|s| s.conn().query_row(sql, [], |r| r.get(0)).ok())
+        .unwrap_or(-1)
+}
+
+/// Poll `f` every 50 ms until it holds or `max` passes.
+pub async fn eventually(max: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + max;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A plain request as a mail client writes it, dated now.
+pub fn request(from: &str, to: &str, subject: &str, body: &str) -> (String, Vec<u8>) {
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = format!("req.{}.{n}.{}@client.example", std::process::id(), Utc::now().timestamp_micros());
+    let raw = format!(
+        "From: Owner <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nDate: {date}\r\n\
+         Message-ID: <{id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n",
+        date = Utc::now().to_rfc2822(),
+        body = body.replace('\n', "\r\n"),
+    );
+    (id, raw.into_bytes())
+}
+
+/// Every message in `user`'s INBOX on `server`, raw.
+pub async fn mailbox(server: &MailServer, user: &str) -> Vec<Vec<u8>> {
+    let cfg = common::imap_config_for(server, user);
+    let Ok(mut s) = musaid::imap::connect(&cfg).await else {
+        return Vec::new();
+    };
+    if s.select("INBOX").await.is_err() {
+        return Vec::new();
+    }
+    let uids = s.uid_search_after(0).await.unwrap_or_default();
+    let bodies = s.fetch_bodies(&uids).await.unwrap_or_default();
+    let _ = s.logout().await;
+    bodies.into_iter().map(|(_, b)| b).collect()
+}
+
+/// The value of a header in raw mail (first occurrence, unfolded).
+pub fn header(raw: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let head = text.split("\r\n\r\n").next().unwrap_or("");
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
