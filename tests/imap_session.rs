@@ -41,6 +41,18 @@ async fn login_and_select_give_capabilities_and_a_stable_uidvalidity() -> Result
     assert!(first.uid_validity > 0);
     assert_eq!(first.exists, 0);
     assert_eq!(first.uid_next, Some(1));
+
+    // A NO answer is an error naming the mailbox; the session stays usable.
+    let err = match s.select("No such folder").await {
+        Ok(m) => bail!("selected a missing folder: {m:?}"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("SELECT \"No such folder\" at 127.0.0.1:"),
+        "{err}"
+    );
+    assert!(s.is_usable());
+    s.noop().await?;
     s.logout().await?;
 
     let mut again = imap::connect(&imap_config(&user)).await?;
@@ -504,5 +516,38 @@ async fn keepalives_do_not_stretch_idle_beyond_its_wall_clock_limit() -> Result<
     );
     // DONE was answered: the session still works.
     s.noop().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn xoauth2_logs_in_with_the_token_the_command_prints() -> Result<()> {
+    // The test Dovecot checks XOAUTH2 bearer tokens like passwords.
+    let user = unique_user("oauth");
+    let with_token = |cmd: &str| {
+        let mut cfg = imap_config(&user);
+        cfg.login.auth = musaid::config::AuthMethod::XOAuth2;
+        cfg.login.password = musaid::config::SecretSource::None;
+        cfg.login.oauth2_token_command = Some(cmd.to_string());
+        cfg
+    };
+
+    let mut s = imap::connect(&with_token("printf '%s\\n' secret")).await?;
+    s.select("INBOX").await?;
+    s.logout().await?;
+
+    let started = Instant::now();
+    let err = match imap::connect(&with_token("echo expired-token")).await {
+        Ok(_) => bail!("a wrong token logged in"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(err.contains(&format!("IMAP login as {user}")), "{err}");
+    assert!(!err.contains("expired-token"), "the token leaked: {err}");
+
+    let err = match imap::connect(&with_token("exit 7")).await {
+        Ok(_) => bail!("a failing token command logged in"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("The OAuth2 token command failed"), "{err}");
     Ok(())
 }
