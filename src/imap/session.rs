@@ -523,6 +523,12 @@ impl ImapSession {
     /// when new mail was reported during an earlier command. An error leaves the
     /// session broken.
     pub async fn idle_wait(&mut self, max: Duration) -> Result<IdleOutcome> {
+        if !self.caps.idle {
+            bail!(
+                "{} does not offer IDLE; poll instead (idle = false)",
+                self.endpoint
+            );
+        }
         if self.drain_unsolicited() {
             return Ok(IdleOutcome::NewData);
         }
