@@ -551,3 +551,33 @@ async fn xoauth2_logs_in_with_the_token_the_command_prints() -> Result<()> {
     assert!(err.contains("The OAuth2 token command failed"), "{err}");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_large_message_is_fetched_whole_and_its_size_known_first() -> Result<()> {
+    let user = unique_user("large");
+    let mut s = imap::connect(&imap_config(&user)).await?;
+    // 8 MB of base64-like lines: the size a scanned PDF attachment brings.
+    let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n";
+    let body = line.repeat(8 * 1024 * 1024 / line.len());
+    let raw = raw_message(&user, &user, "Scan", &body);
+    s.append("INBOX", &raw, &[]).await?;
+    s.select("INBOX").await?;
+    let uids = s.uid_search_after(0).await?;
+    assert_eq!(uids.len(), 1);
+
+    let sizes = s.fetch_sizes(&uids).await?;
+    assert_eq!(sizes, vec![(uids[0], u32::try_from(raw.len())?)]);
+    let started = Instant::now();
+    let bodies = s.fetch_bodies(&uids).await?;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(bodies.len(), 1);
+    assert!(
+        bodies[0].1 == raw,
+        "the fetched message differs from the appended one"
+    );
+    s.logout().await
+}
