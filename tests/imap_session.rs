@@ -41,6 +41,18 @@ async fn login_and_select_give_capabilities_and_a_stable_uidvalidity() -> Result
     assert!(first.uid_validity > 0);
     assert_eq!(first.exists, 0);
     assert_eq!(first.uid_next, Some(1));
+
+    // A NO answer is an error naming the mailbox; the session stays usable.
+    let err = match s.select("No such folder").await {
+        Ok(m) => bail!("selected a missing folder: {m:?}"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("SELECT \"No such folder\" at 127.0.0.1:"),
+        "{err}"
+    );
+    assert!(s.is_usable());
+    s.noop().await?;
     s.logout().await?;
 
     let mut again = imap::connect(&imap_config(&user)).await?;
@@ -405,7 +417,8 @@ fn run_script_in(dir: &std::path::Path, command: &str) -> Result<()> {
 
 /// A fake IMAP server on loopback: logs anyone in, answers CAPABILITY, then
 /// either never answers SELECT (`silent_select`) or selects and, in IDLE,
-/// sends a keepalive every 100 ms until DONE.
+/// sends a keepalive every 100 ms until DONE. UID SEARCH gets NO; UID FETCH
+/// gets one answer and then the connection closes.
 async fn fake_server(silent_select: bool) -> Result<u16> {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -432,7 +445,11 @@ async fn fake_server(silent_select: bool) -> Result<u16> {
                         continue;
                     }
                     let (tag, command) = line.split_once(' ').unwrap_or((line.as_str(), ""));
-                    let verb = command.split(' ').next().unwrap_or("").to_ascii_uppercase();
+                    let mut words = command.split(' ');
+                    let mut verb = words.next().unwrap_or("").to_ascii_uppercase();
+                    if verb == "UID" {
+                        verb = format!("UID {}", words.next().unwrap_or("").to_ascii_uppercase());
+                    }
                     let reply = match verb.as_str() {
                         "LOGIN" => format!("{tag} OK Logged in\r\n"),
                         "CAPABILITY" => format!("* CAPABILITY IMAP4rev1 IDLE\r\n{tag} OK done\r\n"),
@@ -440,6 +457,12 @@ async fn fake_server(silent_select: bool) -> Result<u16> {
                         "SELECT" => format!(
                             "* 0 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 1] ok\r\n{tag} OK [READ-WRITE] done\r\n"
                         ),
+                        "UID SEARCH" => format!("{tag} NO [SERVERBUG] search failed\r\n"),
+                        // One answer of two, then the connection drops.
+                        "UID FETCH" => {
+                            let _ = write.write_all(b"* 1 FETCH (UID 1 RFC822.SIZE 10)\r\n").await;
+                            return;
+                        }
                         "IDLE" => {
                             idle_tag = Some(tag.to_string());
                             "+ idling\r\n".to_string()
@@ -504,5 +527,134 @@ async fn keepalives_do_not_stretch_idle_beyond_its_wall_clock_limit() -> Result<
     );
     // DONE was answered: the session still works.
     s.noop().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn xoauth2_logs_in_with_the_token_the_command_prints() -> Result<()> {
+    // The test Dovecot checks XOAUTH2 bearer tokens like passwords.
+    let user = unique_user("oauth");
+    let with_token = |cmd: &str| {
+        let mut cfg = imap_config(&user);
+        cfg.login.auth = musaid::config::AuthMethod::XOAuth2;
+        cfg.login.password = musaid::config::SecretSource::None;
+        cfg.login.oauth2_token_command = Some(cmd.to_string());
+        cfg
+    };
+
+    let mut s = imap::connect(&with_token("printf '%s\\n' secret")).await?;
+    s.select("INBOX").await?;
+    s.logout().await?;
+
+    let started = Instant::now();
+    let err = match imap::connect(&with_token("echo expired-token")).await {
+        Ok(_) => bail!("a wrong token logged in"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(err.contains(&format!("IMAP login as {user}")), "{err}");
+    assert!(!err.contains("expired-token"), "the token leaked: {err}");
+
+    let err = match imap::connect(&with_token("exit 7")).await {
+        Ok(_) => bail!("a failing token command logged in"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("The OAuth2 token command failed"), "{err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_large_message_is_fetched_whole_and_its_size_known_first() -> Result<()> {
+    let user = unique_user("large");
+    let mut s = imap::connect(&imap_config(&user)).await?;
+    // 8 MB of base64-like lines: the size a scanned PDF attachment brings.
+    let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n";
+    let body = line.repeat(8 * 1024 * 1024 / line.len());
+    let raw = raw_message(&user, &user, "Scan", &body);
+    s.append("INBOX", &raw, &[]).await?;
+    s.select("INBOX").await?;
+    let uids = s.uid_search_after(0).await?;
+    assert_eq!(uids.len(), 1);
+
+    let sizes = s.fetch_sizes(&uids).await?;
+    assert_eq!(sizes, vec![(uids[0], u32::try_from(raw.len())?)]);
+    let started = Instant::now();
+    let bodies = s.fetch_bodies(&uids).await?;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(bodies.len(), 1);
+    assert!(
+        bodies[0].1 == raw,
+        "the fetched message differs from the appended one"
+    );
+    s.logout().await
+}
+
+#[tokio::test]
+async fn a_uidvalidity_change_ends_the_old_session_and_shows_on_the_next_select() -> Result<()> {
+    let user = unique_user("uidvalidity");
+    let mut old = imap::connect(&imap_config(&user)).await?;
+    let raw = raw_message(&user, &user, "Before the migration", "x");
+    old.append("INBOX", &raw, &[]).await?;
+    let before = old.select("INBOX").await?;
+
+    let printed = common::mailserver_command(&["bump-uidvalidity", &user])?;
+    let bumped: u32 = printed
+        .trim()
+        .parse()
+        .context("bump-uidvalidity printed no number")?;
+    assert_eq!(bumped, before.uid_validity + 1);
+
+    // Dovecot answers the old session's next command with BYE: an error, not a hang.
+    let err = format!(
+        "{:#}",
+        old.noop().await.err().context("NOOP survived the change")?
+    );
+    assert!(err.contains("closed the connection (BYE"), "{err}");
+    assert!(!old.is_usable());
+
+    let mut new = imap::connect(&imap_config(&user)).await?;
+    let after = new.select("INBOX").await?;
+    assert_eq!(after.uid_validity, bumped);
+    assert_eq!(after.exists, 1);
+    let uids = new.uid_search_after(0).await?;
+    let bodies = new.fetch_bodies(&uids).await?;
+    assert_eq!(bodies.len(), 1);
+    assert!(bodies[0].1 == raw);
+    new.logout().await
+}
+
+#[tokio::test]
+async fn a_no_answer_is_an_error_and_a_connection_lost_mid_fetch_is_not_a_short_answer(
+) -> Result<()> {
+    let mut cfg = imap_config("tasks@example.test");
+    cfg.port = fake_server(false).await?;
+    let mut s = imap::connect(&cfg).await?;
+    s.select("INBOX").await?;
+
+    let err = format!(
+        "{:#}",
+        s.uid_search_after(0)
+            .await
+            .err()
+            .context("NO became a result")?
+    );
+    assert!(
+        err.contains("UID SEARCH UID 1:*")
+            && err.contains("said NO")
+            && err.contains("search failed"),
+        "{err}"
+    );
+    assert!(s.is_usable(), "a NO answer must not break the session");
+
+    let err = match s.fetch_sizes(&[1, 2]).await {
+        Ok(sizes) => bail!("a dropped connection gave a short answer: {sizes:?}"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("closed the connection"), "{err}");
+    assert!(!s.is_usable());
     Ok(())
 }

@@ -8,10 +8,10 @@ use super::{
 use crate::config::{AuthMethod, ImapConfig, TlsMode};
 use anyhow::{bail, Context, Result};
 use async_imap::extensions::idle::IdleResponse;
-use async_imap::imap_proto::{Response, Status};
+use async_imap::imap_proto::{AttributeValue, MailboxDatum, Response, ResponseCode, Status};
 use async_imap::types::UnsolicitedResponse;
 use futures::{Stream, TryStreamExt};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::Duration;
 
@@ -31,6 +31,8 @@ pub struct ImapSession {
     endpoint: String,
     caps: ServerCapabilities,
     timeout: Duration,
+    /// New mail was reported (EXISTS/RECENT) during a command since the last IDLE.
+    news: bool,
 }
 
 impl std::fmt::Debug for ImapSession {
@@ -48,6 +50,55 @@ impl std::fmt::Debug for ImapSession {
 #[derive(Debug, thiserror::Error)]
 #[error("no answer from the server within {0}s")]
 struct TimedOut(u64);
+
+/// The server ended the connection (BYE or EOF) before the command completed.
+#[derive(Debug, thiserror::Error)]
+#[error("the server closed the connection ({0})")]
+struct ConnectionClosed(String);
+
+/// One FETCH response, as far as musaid asks for it.
+#[derive(Debug, Default)]
+struct Fetched {
+    uid: Option<u32>,
+    size: Option<u32>,
+    body: Option<Vec<u8>>,
+    flags: Vec<String>,
+}
+
+impl Fetched {
+    fn from_attributes(attrs: &[AttributeValue<'_>]) -> Fetched {
+        let mut f = Fetched::default();
+        for attr in attrs {
+            match attr {
+                AttributeValue::Uid(uid) => f.uid = Some(*uid),
+                AttributeValue::Rfc822Size(size) => f.size = Some(*size),
+                AttributeValue::BodySection {
+                    section: None,
+                    data: Some(data),
+                    ..
+                }
+                | AttributeValue::Rfc822(Some(data)) => f.body = Some(data.to_vec()),
+                AttributeValue::Flags(flags) => {
+                    f.flags = flags.iter().map(|fl| fl.to_string()).collect()
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// Two answers for one UID (a server may split them): keep what each has.
+    fn merge(&mut self, other: Fetched) {
+        self.uid = self.uid.or(other.uid);
+        self.size = self.size.or(other.size);
+        if other.body.is_some() {
+            self.body = other.body;
+        }
+        if !other.flags.is_empty() {
+            self.flags = other.flags;
+        }
+    }
+}
 
 /// Await `fut` for at most `limit`; errors name `what`.
 async fn within<T, E>(
@@ -188,6 +239,7 @@ pub async fn connect(cfg: &ImapConfig) -> Result<ImapSession> {
         endpoint,
         caps: ServerCapabilities::default(),
         timeout: COMMAND_TIMEOUT,
+        news: false,
     };
     let caps = {
         let what = format!("CAPABILITY at {}", s.endpoint);
@@ -244,11 +296,85 @@ impl ImapSession {
     /// Pass a command's result on; after a timeout the session is unusable.
     fn settle<T>(&mut self, r: Result<T>) -> Result<T> {
         if let Err(e) = &r {
-            if e.downcast_ref::<TimedOut>().is_some() {
+            let lost = e.downcast_ref::<TimedOut>().is_some()
+                || e.downcast_ref::<ConnectionClosed>().is_some()
+                || matches!(
+                    e.downcast_ref::<async_imap::error::Error>(),
+                    Some(
+                        async_imap::error::Error::ConnectionLost | async_imap::error::Error::Io(_)
+                    )
+                );
+            if lost {
                 self.inner = None;
             }
         }
         r
+    }
+
+    /// Send `command` and read its answer: untagged responses go to `on_data`,
+    /// and only the tagged OK is success. A NO or BAD is an error naming the
+    /// command; a BYE, EOF or timeout before the tagged answer is an error too,
+    /// and leaves the session broken. (async-imap's own parsers end quietly on
+    /// EOF and ignore a tagged NO for FETCH, SEARCH, STORE and EXPUNGE: a
+    /// dropped connection would look like an empty or short answer.)
+    async fn command(
+        &mut self,
+        command: &str,
+        mut on_data: impl FnMut(&Response<'_>),
+    ) -> Result<()> {
+        let (limit, what) = (self.timeout, self.what(command));
+        let r = async {
+            let inner = self.inner_mut()?;
+            let id = within(limit, &what, inner.run_command(command)).await?;
+            let mut bye: Option<String> = None;
+            let mut news = false;
+            loop {
+                let resp = match tokio::time::timeout(limit, inner.read_response()).await {
+                    Err(_) => {
+                        return Err(anyhow::Error::new(TimedOut(limit.as_secs())).context(what))
+                    }
+                    Ok(Err(e)) => return Err(anyhow::Error::new(e).context(what)),
+                    Ok(Ok(None)) => {
+                        let why = bye.unwrap_or_else(|| "no BYE".to_string());
+                        return Err(anyhow::Error::new(ConnectionClosed(why)).context(what));
+                    }
+                    Ok(Ok(Some(resp))) => resp,
+                };
+                match resp.parsed() {
+                    Response::Done {
+                        tag,
+                        status,
+                        outcome,
+                    } if *tag == id => {
+                        let text = outcome.information.as_deref().unwrap_or("");
+                        return match status {
+                            Status::Ok => Ok(news),
+                            Status::No => bail!("{what}: the server said NO: {text}"),
+                            other => bail!("{what}: the server said {other:?}: {text}"),
+                        };
+                    }
+                    Response::Data {
+                        status: Status::Bye,
+                        outcome,
+                    } => {
+                        bye = Some(format!(
+                            "BYE {}",
+                            outcome.information.as_deref().unwrap_or("")
+                        ));
+                    }
+                    Response::MailboxData(MailboxDatum::Exists(_) | MailboxDatum::Recent(_)) => {
+                        news = true;
+                        on_data(resp.parsed());
+                    }
+                    other => on_data(other),
+                }
+            }
+        }
+        .await;
+        if self.settle(r)? {
+            self.news = true;
+        }
+        Ok(())
     }
 
     /// What the server offers (read once after login).
@@ -279,25 +405,43 @@ impl ImapSession {
 
     /// SELECT (read-write: marking and moving need it).
     pub async fn select(&mut self, mailbox: &str) -> Result<MailboxState> {
-        let (limit, what) = (self.timeout, self.what(format_args!("SELECT {mailbox:?}")));
-        let r = async { within(limit, &what, self.inner_mut()?.select(mailbox)).await }.await;
-        let mbox = self.settle(r)?;
+        let (mut uid_validity, mut uid_next, mut exists) = (None, None, 0);
+        let command = format!("SELECT {}", quoted(mailbox)?);
+        self.command(&command, |resp| match resp {
+            Response::MailboxData(MailboxDatum::Exists(n)) => exists = *n,
+            Response::Data {
+                status: Status::Ok,
+                outcome,
+            } => match outcome.code {
+                Some(ResponseCode::UidValidity(v)) => uid_validity = Some(v),
+                Some(ResponseCode::UidNext(n)) => uid_next = Some(n),
+                _ => {}
+            },
+            _ => {}
+        })
+        .await?;
+        // What SELECT reported is the new state, not news.
+        self.news = false;
         self.drain_unsolicited();
-        let uid_validity = mbox
-            .uid_validity
-            .with_context(|| format!("{what}: the server sent no UIDVALIDITY"))?;
+        let uid_validity = uid_validity
+            .with_context(|| format!("{}: the server sent no UIDVALIDITY", self.what(&command)))?;
         Ok(MailboxState {
             uid_validity,
-            uid_next: mbox.uid_next,
-            exists: mbox.exists,
+            uid_next,
+            exists,
         })
     }
 
     async fn uid_search(&mut self, query: &str) -> Result<Vec<u32>> {
-        let (limit, what) = (self.timeout, self.what(format_args!("UID SEARCH {query}")));
-        let r = async { within(limit, &what, self.inner_mut()?.uid_search(query)).await }.await;
-        let mut uids: Vec<u32> = self.settle(r)?.into_iter().collect();
+        let mut uids = Vec::new();
+        self.command(&format!("UID SEARCH {query}"), |resp| {
+            if let Response::MailboxData(MailboxDatum::Search(found)) = resp {
+                uids.extend_from_slice(found);
+            }
+        })
+        .await?;
         uids.sort_unstable();
+        uids.dedup();
         Ok(uids)
     }
 
@@ -316,109 +460,74 @@ impl ImapSession {
         self.uid_search(&format!("SINCE {}", imap_date(date))).await
     }
 
-    async fn uid_fetch(
-        &mut self,
-        uids: &[u32],
-        query: &str,
-    ) -> Result<Vec<async_imap::types::Fetch>> {
+    /// FETCH `items` for `uids`; only answers for the UIDs asked for, ascending, once each.
+    async fn uid_fetch(&mut self, uids: &[u32], items: &str) -> Result<Vec<(u32, Fetched)>> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
-        let set = uid_set(uids);
-        let (limit, what) = (
-            self.timeout,
-            self.what(format_args!("UID FETCH {set} {query}")),
-        );
-        let r = async {
-            let stream = within(limit, &what, self.inner_mut()?.uid_fetch(&set, query)).await?;
-            collect_within(limit, &what, stream).await
-        }
-        .await;
-        self.settle(r)
+        let wanted: BTreeSet<u32> = uids.iter().copied().collect();
+        let mut out: BTreeMap<u32, Fetched> = BTreeMap::new();
+        self.command(&format!("UID FETCH {} {items}", uid_set(uids)), |resp| {
+            if let Response::Fetch(_, attrs) = resp {
+                let fetched = Fetched::from_attributes(attrs);
+                // Unsolicited FETCHes (flag changes by others) may lack what we asked for.
+                if let Some(uid) = fetched.uid.filter(|u| wanted.contains(u)) {
+                    out.entry(uid).or_default().merge(fetched);
+                }
+            }
+        })
+        .await?;
+        Ok(out.into_iter().collect())
     }
 
     /// `(uid, RFC822.SIZE)` of each UID that still exists, ascending by UID.
     pub async fn fetch_sizes(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
-        let fetches = self.uid_fetch(uids, "(UID RFC822.SIZE)").await?;
-        let wanted: BTreeSet<u32> = uids.iter().copied().collect();
-        let mut out: Vec<(u32, u32)> = fetches
-            .iter()
-            .filter_map(|f| Some((f.uid?, f.size?)))
-            .filter(|(uid, _)| wanted.contains(uid))
-            .collect();
-        out.sort_unstable();
-        out.dedup_by_key(|(uid, _)| *uid);
-        Ok(out)
+        let fetched = self.uid_fetch(uids, "(UID RFC822.SIZE)").await?;
+        Ok(fetched
+            .into_iter()
+            .filter_map(|(uid, f)| Some((uid, f.size?)))
+            .collect())
     }
 
     /// The raw bytes of each UID that still exists, ascending by UID.
     /// `BODY.PEEK[]`: fetching never sets `\Seen`.
     pub async fn fetch_bodies(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>> {
-        let fetches = self.uid_fetch(uids, "(UID BODY.PEEK[])").await?;
-        let wanted: BTreeSet<u32> = uids.iter().copied().collect();
-        let mut out: Vec<(u32, Vec<u8>)> = fetches
-            .iter()
-            .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
-            .filter(|(uid, _)| wanted.contains(uid))
-            .collect();
-        out.sort_by_key(|(uid, _)| *uid);
-        out.dedup_by_key(|(uid, _)| *uid);
-        Ok(out)
+        let fetched = self.uid_fetch(uids, "(UID BODY.PEEK[])").await?;
+        Ok(fetched
+            .into_iter()
+            .filter_map(|(uid, f)| Some((uid, f.body?)))
+            .collect())
     }
 
     /// The flags of each UID that still exists (`\Seen`, `\Deleted`, keywords), ascending.
     pub async fn fetch_flags(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<String>)>> {
-        let fetches = self.uid_fetch(uids, "(UID FLAGS)").await?;
-        let wanted: BTreeSet<u32> = uids.iter().copied().collect();
-        let mut out: Vec<(u32, Vec<String>)> = fetches
-            .iter()
-            .filter_map(|f| {
-                let uid = f.uid.filter(|u| wanted.contains(u))?;
-                Some((uid, f.flags().map(|fl| flag_name(&fl)).collect()))
-            })
-            .collect();
-        out.sort_by_key(|(uid, _)| *uid);
-        out.dedup_by_key(|(uid, _)| *uid);
-        Ok(out)
+        let fetched = self.uid_fetch(uids, "(UID FLAGS)").await?;
+        Ok(fetched.into_iter().map(|(uid, f)| (uid, f.flags)).collect())
     }
 
     /// Set `\Seen` on exactly `uid`.
     pub async fn mark_seen(&mut self, uid: u32) -> Result<()> {
-        self.store_flags(uid, "+FLAGS.SILENT (\\Seen)").await
+        self.command(&format!("UID STORE {uid} +FLAGS.SILENT (\\Seen)"), |_| {})
+            .await
     }
 
-    async fn store_flags(&mut self, uid: u32, change: &str) -> Result<()> {
-        let set = uid.to_string();
-        let (limit, what) = (
-            self.timeout,
-            self.what(format_args!("UID STORE {set} {change}")),
-        );
-        let r = async {
-            let stream = within(limit, &what, self.inner_mut()?.uid_store(&set, change)).await?;
-            collect_within(limit, &what, stream).await
-        }
-        .await;
-        self.settle(r).map(|_| ())
-    }
-
-    /// Move exactly `uid` to `folder`: MOVE when offered; else a copy, `\Deleted`
+    /// Move exactly `uid` to `folder`: MOVE when offered; else a copy, `\\Deleted`
     /// and `UID EXPUNGE` of that UID (UIDPLUS); else copy and flag only, with a
     /// warning. Never a plain EXPUNGE or CLOSE.
     pub async fn move_to(&mut self, uid: u32, folder: &str) -> Result<MoveOutcome> {
-        let set = uid.to_string();
-        let limit = self.timeout;
+        let target = quoted(folder)?;
         if self.caps.move_cmd {
-            let what = self.what(format_args!("UID MOVE {set} {folder:?}"));
-            let r =
-                async { within(limit, &what, self.inner_mut()?.uid_mv(&set, folder)).await }.await;
-            self.settle(r)?;
+            self.command(&format!("UID MOVE {uid} {target}"), |_| {})
+                .await?;
             return Ok(MoveOutcome::Moved);
         }
-        let what = self.what(format_args!("UID COPY {set} {folder:?}"));
-        let r =
-            async { within(limit, &what, self.inner_mut()?.uid_copy(&set, folder)).await }.await;
-        self.settle(r)?;
-        self.store_flags(uid, "+FLAGS.SILENT (\\Deleted)").await?;
+        self.command(&format!("UID COPY {uid} {target}"), |_| {})
+            .await?;
+        self.command(
+            &format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)"),
+            |_| {},
+        )
+        .await?;
         if !self.caps.uidplus {
             tracing::warn!(
                 endpoint = %self.endpoint, uid, folder,
@@ -426,13 +535,7 @@ impl ImapSession {
             );
             return Ok(MoveOutcome::CopiedAndFlagged);
         }
-        let what = self.what(format_args!("UID EXPUNGE {set}"));
-        let r = async {
-            let stream = within(limit, &what, self.inner_mut()?.uid_expunge(&set)).await?;
-            collect_within(limit, &what, Box::pin(stream)).await
-        }
-        .await;
-        self.settle(r)?;
+        self.command(&format!("UID EXPUNGE {uid}"), |_| {}).await?;
         Ok(MoveOutcome::Moved)
     }
 
@@ -496,17 +599,15 @@ impl ImapSession {
 
     /// NOOP: keeps the connection alive and lets the server report changes.
     pub async fn noop(&mut self) -> Result<()> {
-        let (limit, what) = (self.timeout, self.what("NOOP"));
-        let r = async { within(limit, &what, self.inner_mut()?.noop()).await }.await;
-        self.settle(r)
+        self.command("NOOP", |_| {}).await
     }
 
     /// Forget what the server reported between commands; true when it reported new mail.
     fn drain_unsolicited(&mut self) -> bool {
+        let mut news = std::mem::take(&mut self.news);
         let Some(inner) = self.inner.as_mut() else {
-            return false;
+            return news;
         };
-        let mut news = false;
         while let Ok(r) = inner.unsolicited_responses.try_recv() {
             if matches!(
                 r,
@@ -523,6 +624,12 @@ impl ImapSession {
     /// when new mail was reported during an earlier command. An error leaves the
     /// session broken.
     pub async fn idle_wait(&mut self, max: Duration) -> Result<IdleOutcome> {
+        if !self.caps.idle {
+            bail!(
+                "{} does not offer IDLE; poll instead (idle = false)",
+                self.endpoint
+            );
+        }
         if self.drain_unsolicited() {
             return Ok(IdleOutcome::NewData);
         }
@@ -560,19 +667,5 @@ impl ImapSession {
     pub async fn logout(mut self) -> Result<()> {
         let (limit, what) = (self.timeout, self.what("LOGOUT"));
         within(limit, &what, self.inner_mut()?.logout()).await
-    }
-}
-
-fn flag_name(flag: &async_imap::types::Flag<'_>) -> String {
-    use async_imap::types::Flag;
-    match flag {
-        Flag::Seen => "\\Seen".to_string(),
-        Flag::Answered => "\\Answered".to_string(),
-        Flag::Flagged => "\\Flagged".to_string(),
-        Flag::Deleted => "\\Deleted".to_string(),
-        Flag::Draft => "\\Draft".to_string(),
-        Flag::Recent => "\\Recent".to_string(),
-        Flag::MayCreate => "\\*".to_string(),
-        Flag::Custom(s) => s.to_string(),
     }
 }

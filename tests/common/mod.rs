@@ -47,7 +47,7 @@ pub struct MailServer {
 pub fn mailserver() -> &'static MailServer {
     static SERVER: OnceLock<MailServer> = OnceLock::new();
     SERVER.get_or_init(
-        || match run_script(None, "start").and_then(|out| parse_env(&out)) {
+        || match run_script(None, &["start"]).and_then(|out| parse_env(&out)) {
             Ok(s) => s,
             Err(e) => panic!("scripts/mailserver start failed: {e:#}"),
         },
@@ -64,7 +64,7 @@ pub struct PrivateMailServer {
 impl PrivateMailServer {
     pub fn start() -> Result<PrivateMailServer> {
         let dir = tempfile::Builder::new().prefix("musaid-ms-").tempdir()?;
-        let out = run_script(Some(dir.path()), "start")?;
+        let out = run_script(Some(dir.path()), &["start"])?;
         Ok(PrivateMailServer {
             server: parse_env(&out)?,
             dir,
@@ -73,22 +73,30 @@ impl PrivateMailServer {
 
     /// Run `scripts/mailserver COMMAND` (restart-dovecot, stop-postfix, …) on this instance.
     pub fn run(&self, command: &str) -> Result<()> {
-        run_script(Some(self.dir.path()), command).map(|_| ())
+        run_script(Some(self.dir.path()), &[command]).map(|_| ())
     }
 }
 
 impl Drop for PrivateMailServer {
     fn drop(&mut self) {
-        if let Err(e) = run_script(Some(self.dir.path()), "stop") {
+        if let Err(e) = run_script(Some(self.dir.path()), &["stop"]) {
             eprintln!("Could not stop the private mail servers: {e:#}");
         }
     }
 }
 
-fn run_script(dir: Option<&std::path::Path>, command: &str) -> Result<String> {
+/// Run `scripts/mailserver ARGS…` on the shared servers (e.g.
+/// `["bump-uidvalidity", address]`); its standard output.
+pub fn mailserver_command(args: &[&str]) -> Result<String> {
+    mailserver();
+    run_script(None, args)
+}
+
+fn run_script(dir: Option<&std::path::Path>, args: &[&str]) -> Result<String> {
+    let command = args.join(" ");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/mailserver");
     let mut cmd = std::process::Command::new(script);
-    cmd.arg(command).stdin(std::process::Stdio::null());
+    cmd.args(args).stdin(std::process::Stdio::null());
     if let Some(dir) = dir {
         cmd.env("MUSAID_MAILSERVER_DIR", dir);
     }
