@@ -10,10 +10,10 @@ use crate::ingest::Pipeline;
 use crate::store::{sync, Source, Store};
 use anyhow::{Context as _, Result};
 use chrono::Utc;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use std::path::PathBuf;
 use tokio::sync::{mpsc, watch, Notify};
 use tracing::{debug, error, info, info_span, warn};
 
@@ -51,7 +51,11 @@ pub async fn run_reloadable(
         wake.clone(),
         shutdown.clone(),
     ));
-    tasks.spawn(run_summaries(current.clone(), wake.clone(), shutdown.clone()));
+    tasks.spawn(run_summaries(
+        current.clone(),
+        wake.clone(),
+        shutdown.clone(),
+    ));
     if let Some((path, hup)) = reload {
         tasks.spawn(run_reloads(path, hup, current_tx, shutdown.clone()));
     }
@@ -71,7 +75,15 @@ pub async fn run_reloadable(
     while !*shutdown.borrow() {
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
         let p = current.borrow_and_update().clone();
-        let result = session(&p, &mut store, &mut shutdown, &mut current, &heartbeat, &wake).await;
+        let result = session(
+            &p,
+            &mut store,
+            &mut shutdown,
+            &mut current,
+            &heartbeat,
+            &wake,
+        )
+        .await;
         if *shutdown.borrow() {
             break;
         }
@@ -246,7 +258,11 @@ async fn session(
         let before = last;
         last = sync_new(p, store, &mut s, uidvalidity, last, shutdown, heartbeat).await?;
         // A sync that found nothing new is still a successful sync (`musaid status`).
-        crate::store::meta_set(store.conn(), "last_sync", &Utc::now().timestamp().to_string())?;
+        crate::store::meta_set(
+            store.conn(),
+            "last_sync",
+            &Utc::now().timestamp().to_string(),
+        )?;
         if last != before {
             wake.notify_one();
         }
@@ -254,7 +270,11 @@ async fn session(
             let _ = s.logout().await;
             return Ok(());
         }
-        let limit = if idle { IDLE_REISSUE } else { cfg.poll_interval };
+        let limit = if idle {
+            IDLE_REISSUE
+        } else {
+            cfg.poll_interval
+        };
         let limit = limit.min(watchdog_half());
         if idle {
             tokio::select! {
@@ -399,7 +419,10 @@ fn record_batch(
             uidvalidity,
             uid,
         };
-        let size = sizes.iter().find(|(u, _)| *u == uid).map(|(_, s)| u64::from(*s));
+        let size = sizes
+            .iter()
+            .find(|(u, _)| *u == uid)
+            .map(|(_, s)| u64::from(*s));
         let outcome = match (size, bodies.binary_search_by_key(&uid, |(u, _)| *u)) {
             (Some(size), _) if size > max_size => {
                 let id = format!("oversized.{uidvalidity}.{uid}@musaid.invalid");
@@ -441,7 +464,10 @@ async fn apply_after(p: &Pipeline, s: &mut ImapSession, uid: u32) -> Result<()> 
         After::Move(folder) => match s.move_to(uid, folder).await? {
             imap::MoveOutcome::Moved => Ok(()),
             imap::MoveOutcome::CopiedAndFlagged => {
-                debug!(uid, "no MOVE or UIDPLUS: copied and flagged \\Deleted, left in place");
+                debug!(
+                    uid,
+                    "no MOVE or UIDPLUS: copied and flagged \\Deleted, left in place"
+                );
                 Ok(())
             }
         },

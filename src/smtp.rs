@@ -245,7 +245,9 @@ async fn send_row(
 /// 5 s, 10 s, 20 s … capped at an hour, with ±25 % jitter: a relay that restarts is
 /// caught quickly, one that is down for long is not hammered.
 fn retry_delay(attempts: i64) -> chrono::Duration {
-    let base = 5i64.saturating_mul(1 << (attempts - 1).clamp(0, 10)).min(3600);
+    let base = 5i64
+        .saturating_mul(1 << (attempts - 1).clamp(0, 10))
+        .min(3600);
     let f: f64 = rand::random_range(0.75..1.25);
     chrono::Duration::seconds((base as f64 * f) as i64)
 }
@@ -289,7 +291,10 @@ pub async fn run_sender(
     let mut running: Option<std::sync::Arc<crate::ingest::Pipeline>> = None;
     while !*shutdown.borrow() {
         let p = current.borrow_and_update().clone();
-        if !running.as_ref().is_some_and(|r| std::sync::Arc::ptr_eq(r, &p)) {
+        if !running
+            .as_ref()
+            .is_some_and(|r| std::sync::Arc::ptr_eq(r, &p))
+        {
             // A new configuration: new SMTP settings, maybe a new state directory.
             transport = None;
             store = None;
@@ -299,7 +304,9 @@ pub async fn run_sender(
         if store.is_none() {
             match Store::open(&cfg.daemon.state_dir) {
                 Ok(s) => store = Some(s),
-                Err(e) => warn!(error = %format!("{e:#}"), "outbox sender cannot open the database"),
+                Err(e) => {
+                    warn!(error = %format!("{e:#}"), "outbox sender cannot open the database")
+                }
             }
         }
         if transport.is_none() {

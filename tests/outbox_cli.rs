@@ -58,7 +58,11 @@ fn musaid(config: &Path, args: &[&str]) -> Output {
 }
 
 fn json(out: &Output) -> Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
@@ -72,20 +76,36 @@ fn an_ack_waits_for_the_next_window_and_the_va_is_notified_at_once() {
     let w = json(&musaid(&config, &["windows", "--json"]));
     assert_eq!(w[0]["open_now"], false);
     let tomorrow = today.succ_opt().expect("date");
-    let first = w[0]["next_openings"][0]["local"].as_str().expect("an opening");
-    assert!(first.starts_with(&format!("{tomorrow}T00:00:00")), "{first}");
+    let first = w[0]["next_openings"][0]["local"]
+        .as_str()
+        .expect("an opening");
+    assert!(
+        first.starts_with(&format!("{tomorrow}T00:00:00")),
+        "{first}"
+    );
     assert!(first.ends_with("+03:00"), "{first}");
 
     let req = fixture("request-ar-gmail.eml");
-    json(&musaid(&config, &["ingest", "--json", req.to_str().unwrap_or_default()]));
+    json(&musaid(
+        &config,
+        &["ingest", "--json", req.to_str().unwrap_or_default()],
+    ));
     let rows = json(&musaid(&config, &["outbox", "--json"]));
     let rows = rows.as_array().expect("array");
-    let ack = rows.iter().find(|r| r["kind"] == "ack").expect("an ack is queued");
+    let ack = rows
+        .iter()
+        .find(|r| r["kind"] == "ack")
+        .expect("an ack is queued");
     assert_eq!(ack["to"], "boss@acme.example");
     assert_eq!(ack["windowed"], true);
     assert_eq!(ack["not_before"].as_str(), Some(first));
-    assert!(ack["subject"].as_str().is_some_and(|s| s.starts_with("[#1] ")));
-    let notify = rows.iter().find(|r| r["kind"] == "notify").expect("a notification");
+    assert!(ack["subject"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("[#1] ")));
+    let notify = rows
+        .iter()
+        .find(|r| r["kind"] == "notify")
+        .expect("a notification");
     assert_eq!(notify["to"], "sara@va.example");
     assert_eq!(notify["windowed"], false);
     let queued = chrono::DateTime::parse_from_rfc3339(notify["not_before"].as_str().unwrap_or(""))
@@ -103,9 +123,15 @@ fn old_requests_get_a_task_but_no_ack_and_no_notification() {
     let req = fixture("request-ar-gmail.eml");
     let raw = std::fs::read_to_string(&req).expect("fixture");
     let old = dir.path().join("old.eml");
-    std::fs::write(&old, raw.replace("Date: Thu, 26 Nov 2026", "Date: Thu, 26 Nov 2020"))
-        .expect("write");
-    let out = json(&musaid(&config, &["ingest", "--json", old.to_str().unwrap_or_default()]));
+    std::fs::write(
+        &old,
+        raw.replace("Date: Thu, 26 Nov 2026", "Date: Thu, 26 Nov 2020"),
+    )
+    .expect("write");
+    let out = json(&musaid(
+        &config,
+        &["ingest", "--json", old.to_str().unwrap_or_default()],
+    ));
     assert_eq!(out[0]["decision"], "create_task");
     let rows = json(&musaid(&config, &["outbox", "--json"]));
     assert_eq!(rows.as_array().map(Vec::len), Some(0), "{rows}");

@@ -67,7 +67,10 @@ impl Store {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    // Take the write lock first, then read the version: two processes opening a new database
+    // at once (the daemon and `musaid status`) must not both migrate it.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let version = usize::try_from(version).unwrap_or(usize::MAX);
     if version > schema::MIGRATIONS.len() {
         anyhow::bail!(
@@ -76,13 +79,15 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             schema::MIGRATIONS.len()
         );
     }
+    if version == schema::MIGRATIONS.len() {
+        return Ok(());
+    }
     for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
         tx.execute_batch(sql)
             .with_context(|| format!("Migration {} failed", i + 1))?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
     }
+    tx.pragma_update(None, "user_version", schema::MIGRATIONS.len() as i64)?;
+    tx.commit()?;
     Ok(())
 }
 

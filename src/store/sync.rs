@@ -67,7 +67,12 @@ impl Store {
 
 /// Remember that `imap.after` is still to be applied to this message (in the record's
 /// transaction).
-pub fn add_after_pending(conn: &Connection, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<()> {
+pub fn add_after_pending(
+    conn: &Connection,
+    mailbox: &str,
+    uidvalidity: u32,
+    uid: u32,
+) -> Result<()> {
     conn.execute(
         "INSERT OR IGNORE INTO after_pending (mailbox, uidvalidity, uid) VALUES (?1, ?2, ?3)",
         params![mailbox, uidvalidity, uid],
@@ -76,7 +81,12 @@ pub fn add_after_pending(conn: &Connection, mailbox: &str, uidvalidity: u32, uid
 }
 
 /// `imap.after` was applied (or the message is gone).
-pub fn clear_after_pending(conn: &Connection, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<()> {
+pub fn clear_after_pending(
+    conn: &Connection,
+    mailbox: &str,
+    uidvalidity: u32,
+    uid: u32,
+) -> Result<()> {
     conn.execute(
         "DELETE FROM after_pending WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3",
         params![mailbox, uidvalidity, uid],

@@ -104,6 +104,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(p: Pipeline) -> Daemon {
+        // The daemon's log, shown with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "musaid=debug".into()))
+            .try_init();
         let state = p.config.daemon.state_dir.clone();
         let (stop, rx) = watch::channel(false);
         let handle = tokio::spawn(musaid::daemon::run(p, rx));
@@ -130,7 +135,11 @@ pub async fn connected(state: &Path) {
         Store::open_existing(state)
             .ok()
             .flatten()
-            .and_then(|s| musaid::store::meta_get(s.conn(), "last_sync").ok().flatten())
+            .and_then(|s| {
+                musaid::store::meta_get(s.conn(), "last_sync")
+                    .ok()
+                    .flatten()
+            })
             .is_some()
     })
     .await;
@@ -173,7 +182,11 @@ static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 /// A plain request as a mail client writes it, dated now.
 pub fn request(from: &str, to: &str, subject: &str, body: &str) -> (String, Vec<u8>) {
     let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let id = format!("req.{}.{n}.{}@client.example", std::process::id(), Utc::now().timestamp_micros());
+    let id = format!(
+        "req.{}.{n}.{}@client.example",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    );
     let raw = format!(
         "From: Owner <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nDate: {date}\r\n\
          Message-ID: <{id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\

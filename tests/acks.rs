@@ -1,0 +1,410 @@
+//! Outgoing mail against real Postfix → Dovecot: acknowledgements only inside response
+//! windows, never to automatic mail, exactly once; the VA closes a task by replying.
+
+mod common;
+mod harness;
+
+use chrono::{Duration as CDuration, Timelike, Utc};
+use common::{mailserver, send_smtp, send_smtp_via, MailServer, PrivateMailServer};
+use harness::{
+    config_text, connected, count, eventually, header, mailbox, pipeline, request, tasks, Daemon,
+    People,
+};
+use std::path::Path;
+use std::time::Duration;
+
+/// A window that opens `secs` from now (UTC) and lasts `len`.
+fn window_in(secs: i64, len: &str) -> String {
+    let t = Utc::now() + CDuration::seconds(secs);
+    format!(
+        "windows = [{{ cron = \"{} {} {} * * *\", for = \"{len}\" }}]",
+        t.second(),
+        t.minute(),
+        t.hour()
+    )
+}
+
+async fn acks_to(server: &MailServer, owner: &str) -> Vec<Vec<u8>> {
+    mailbox(server, owner)
+        .await
+        .into_iter()
+        .filter(|m| header(m, "Subject").is_some_and(|s| s.contains("Received")))
+        .collect()
+}
+
+fn start(server: &MailServer, people: &People, dir: &Path, imap: &str, contract: &str) -> Daemon {
+    let state = dir.join("state");
+    let text = config_text(server, people, &state, imap, contract, "");
+    Daemon::start(pipeline(&text, dir))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_an_open_window_is_acknowledged_within_seconds_with_the_right_headers() {
+    let server = mailserver();
+    let people = People::new("ack");
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = start(server, &people, dir.path(), "", "");
+    connected(&dir.path().join("state")).await;
+    let (id, raw) = request(
+        &people.owner,
+        &people.inbox,
+        "Invoice for November",
+        "Please.",
+    );
+    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+
+    let mut acks = Vec::new();
+    for _ in 0..50 {
+        acks = acks_to(server, &people.owner).await;
+        if !acks.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let notes = mailbox(server, &people.va).await;
+    d.stop().await;
+    assert_eq!(acks.len(), 1, "one ack within 5 s");
+    let ack = &acks[0];
+    let subject = header(ack, "Subject").unwrap_or_default();
+    assert!(subject.starts_with("[#1] "), "{subject}");
+    assert_eq!(
+        header(ack, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    assert_eq!(
+        header(ack, "X-Auto-Response-Suppress").as_deref(),
+        Some("All")
+    );
+    assert_eq!(
+        header(ack, "X-Musaid-Loop").as_deref(),
+        Some(people.inbox.as_str())
+    );
+    assert_eq!(header(ack, "In-Reply-To"), Some(format!("<{id}>")));
+    assert!(header(ack, "References").is_some_and(|r| r.contains(&id)));
+    let mid = header(ack, "Message-ID").unwrap_or_default();
+    assert!(
+        mid.ends_with("@example.test>") && mid.contains("musaid.1.ack."),
+        "{mid}"
+    );
+    // The VA was told at once, and can answer to our address.
+    assert_eq!(notes.len(), 1);
+    assert!(header(&notes[0], "Reply-To").is_some_and(|r| r.contains(&people.inbox)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_outside_every_window_waits_for_the_window_then_gets_exactly_one_ack() {
+    let server = mailserver();
+    let people = People::new("wait");
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = start(server, &people, dir.path(), "", &window_in(10, "1h"));
+    let state = dir.path().join("state");
+    connected(&state).await;
+    let (_, raw) = request(&people.owner, &people.inbox, "Book a table", "For Sunday.");
+    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    assert!(eventually(Duration::from_secs(5), || tasks(&state).len() == 1).await);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        acks_to(server, &people.owner).await.len(),
+        0,
+        "nothing before the window"
+    );
+    assert_eq!(
+        count(
+            &state,
+            "SELECT count(*) FROM outbox WHERE kind = 'ack' AND status = 'pending'"
+        ),
+        1
+    );
+    // The VA's notification is not bound by windows.
+    assert_eq!(mailbox(server, &people.va).await.len(), 1);
+
+    let mut got = 0;
+    for _ in 0..150 {
+        got = acks_to(server, &people.owner).await.len();
+        if got > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let finally = acks_to(server, &people.owner).await.len();
+    d.stop().await;
+    assert_eq!(got, 1, "the ack goes when the window opens");
+    assert_eq!(finally, 1, "and only once");
+    assert_eq!(
+        count(
+            &state,
+            "SELECT count(*) FROM tasks WHERE acked_at IS NOT NULL"
+        ),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_stopped_across_a_whole_window_sends_nothing_late() {
+    let server = mailserver();
+    let people = People::new("late");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    // The window opens in 6 s and lasts 3 s; the daemon is down for all of it.
+    let contract = window_in(6, "3s");
+    let d = start(server, &people, dir.path(), "", &contract);
+    connected(&state).await;
+    let (_, raw) = request(
+        &people.owner,
+        &people.inbox,
+        "Call the bank",
+        "Today please.",
+    );
+    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    assert!(eventually(Duration::from_secs(4), || tasks(&state).len() == 1).await);
+    d.stop().await;
+    tokio::time::sleep(Duration::from_secs(9)).await;
+
+    let d = start(server, &people, dir.path(), "", &contract);
+    connected(&state).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let acks = acks_to(server, &people.owner).await.len();
+    d.stop().await;
+    assert_eq!(acks, 0, "no ack after the window closed");
+    let not_before = count(
+        &state,
+        "SELECT not_before FROM outbox WHERE kind = 'ack' AND status = 'pending'",
+    );
+    assert!(
+        not_before > Utc::now().timestamp() + 20 * 3600,
+        "the ack waits for the next day's window"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_due_while_postfix_is_stopped_wait_and_go_out_once() {
+    let private = PrivateMailServer::start().expect("private mail servers");
+    let server = &private.server;
+    let people = People::new("pfdown");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let d = start(server, &people, dir.path(), "", "");
+    connected(&state).await;
+    private.run("stop-postfix").expect("stop postfix");
+    // The request reaches the mailbox another way (Dovecot is up).
+    let (_, raw) = request(
+        &people.owner,
+        &people.inbox,
+        "Renew the domain",
+        "It expires soon.",
+    );
+    let mut s = musaid::imap::connect(&common::imap_config_for(server, &people.inbox))
+        .await
+        .expect("imap");
+    s.append("INBOX", &raw, &[]).await.expect("append");
+    assert!(eventually(Duration::from_secs(5), || tasks(&state).len() == 1).await);
+    assert!(
+        eventually(Duration::from_secs(5), || count(
+            &state,
+            "SELECT count(*) FROM outbox WHERE attempts > 0 AND status = 'pending'"
+        ) >= 1)
+        .await,
+        "the sender tried and will retry"
+    );
+    private.run("start-postfix").expect("start postfix");
+    let mut got = 0;
+    for _ in 0..300 {
+        got = acks_to(server, &people.owner).await.len();
+        if got > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let finally = acks_to(server, &people.owner).await.len();
+    d.stop().await;
+    assert_eq!(
+        (got, finally),
+        (1, 1),
+        "the ack went out once Postfix was back, once"
+    );
+}
+
+fn automatic(from: &str, to: &str, kind: &str) -> Vec<u8> {
+    let (id, _) = request(from, to, "x", "x");
+    let head = match kind {
+        "ooo" => "Subject: Automatic reply: out of office\r\nAuto-Submitted: auto-replied\r\n".to_string(),
+        "list" => "Subject: [team] weekly digest\r\nList-Id: <team.lists.example>\r\nPrecedence: list\r\n".to_string(),
+        _ => "Subject: Undelivered Mail Returned to Sender\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n".to_string(),
+    };
+    let body = if kind == "bounce" {
+        "--b\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; gone@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n--b--\r\n"
+    } else {
+        "I am away.\r\n"
+    };
+    format!(
+        "From: <{from}>\r\nTo: <{to}>\r\n{head}Date: {}\r\nMessage-ID: <{id}>\r\nMIME-Version: 1.0\r\n\r\n{body}",
+        Utc::now().to_rfc2822()
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_office_bounces_and_lists_get_no_ack() {
+    let server = mailserver();
+    let people = People::new("auto");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let d = start(server, &people, dir.path(), "", "");
+    connected(&state).await;
+    for kind in ["ooo", "bounce", "list"] {
+        send_smtp(
+            &people.owner,
+            &people.inbox,
+            &automatic(&people.owner, &people.inbox, kind),
+        )
+        .expect("smtp");
+    }
+    // A real request last: once its ack is there, the others had their chance.
+    let (_, raw) = request(&people.owner, &people.inbox, "Real request", "Please.");
+    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    let mut all = Vec::new();
+    for _ in 0..100 {
+        all = mailbox(server, &people.owner).await;
+        if !all.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let all_after = mailbox(server, &people.owner).await;
+    d.stop().await;
+    assert_eq!(all.len(), 1, "exactly the real request's ack");
+    assert_eq!(all_after.len(), 1);
+    assert_eq!(tasks(&state).len(), 1);
+    assert_eq!(
+        count(
+            &state,
+            "SELECT count(*) FROM messages WHERE decision = 'ignore'"
+        ),
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_bot_loop_ends_quiet() {
+    let server = mailserver();
+    let people = People::new("loop");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let d = start(server, &people, dir.path(), "", "");
+    connected(&state).await;
+    // A naive auto-responder on the owner's mailbox: it answers every mail it gets, without
+    // Auto-Submitted, for ten seconds.
+    let bot_server = server.clone();
+    let (owner, inbox) = (people.owner.clone(), people.inbox.clone());
+    let bot = tokio::spawn(async move {
+        let mut answered = 0;
+        let mut seen = 0;
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            let mail = mailbox(&bot_server, &owner).await;
+            for m in mail.iter().skip(seen) {
+                let subject = header(m, "Subject").unwrap_or_default();
+                let mid = header(m, "Message-ID").unwrap_or_default();
+                let reply = format!(
+                    "From: <{owner}>\r\nTo: <{inbox}>\r\nSubject: Re: {subject}\r\nIn-Reply-To: {mid}\r\nReferences: {mid}\r\nDate: {}\r\nMessage-ID: <bot.{answered}.{}@owner.example>\r\n\r\nThank you for your message. I will get back to you.\r\n",
+                    Utc::now().to_rfc2822(),
+                    std::process::id()
+                );
+                send_smtp_via(&bot_server, &owner, &inbox, reply.as_bytes()).expect("bot smtp");
+                answered += 1;
+            }
+            seen = mail.len();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        answered
+    });
+    let (_, raw) = request(
+        &people.owner,
+        &people.inbox,
+        "Update the price list",
+        "Please.",
+    );
+    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    let answered = bot.await.expect("bot");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let to_owner = mailbox(server, &people.owner).await.len();
+    d.stop().await;
+    assert_eq!(to_owner, 1, "the owner got one ack and nothing else");
+    assert_eq!(answered, 1, "so the bot answered once, and the loop ended");
+    assert_eq!(
+        count(&state, "SELECT count(*) FROM outbox WHERE kind = 'ack'"),
+        1
+    );
+    assert_eq!(
+        tasks(&state).len(),
+        1,
+        "the bot's answer is a note on the task, not a task"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vas_done_reply_closes_the_task_and_the_owner_gets_the_done_notice() {
+    let server = mailserver();
+    let people = People::new("done");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let d = start(server, &people, dir.path(), "", "");
+    connected(&state).await;
+    let (_, raw) = request(
+        &people.owner,
+        &people.inbox,
+        "Send the quote to Acme",
+        "Please.",
+    );
+    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    let mut note = Vec::new();
+    for _ in 0..50 {
+        if let Some(m) = mailbox(server, &people.va).await.pop() {
+            note = m;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mid = header(&note, "Message-ID").expect("the VA got the notification");
+    let subject = header(&note, "Subject").unwrap_or_default();
+    let reply = format!(
+        "From: VA <{va}>\r\nTo: <{inbox}>\r\nSubject: Re: {subject}\r\nIn-Reply-To: {mid}\r\nReferences: {mid}\r\nDate: {}\r\nMessage-ID: <va.reply.{}@va.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n#done\r\n#time 45m\r\nSent it, they confirmed.\r\n\r\nOn Fri, musaid <{inbox}> wrote:\r\n> New task #1\r\n",
+        Utc::now().to_rfc2822(),
+        std::process::id(),
+        va = people.va,
+        inbox = people.inbox,
+    );
+    send_smtp(&people.va, &people.inbox, reply.as_bytes()).expect("smtp");
+    let closed = eventually(Duration::from_secs(5), || {
+        tasks(&state)
+            .first()
+            .is_some_and(|t| t.status.as_str() == "done")
+    })
+    .await;
+    let mut done = None;
+    for _ in 0..50 {
+        done = mailbox(server, &people.owner)
+            .await
+            .into_iter()
+            .find(|m| header(m, "Subject").is_some_and(|s| s.contains("Done")));
+        if done.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    d.stop().await;
+    assert!(closed, "the task is done");
+    let done = done.expect("the owner got the done notice");
+    let text = String::from_utf8_lossy(&done);
+    assert!(text.contains("Sent it, they confirmed."), "{text}");
+    assert_eq!(
+        count(
+            &state,
+            "SELECT sum(minutes) FROM events WHERE kind = 'time'"
+        ),
+        45
+    );
+}
