@@ -1,0 +1,132 @@
+//! `musaid run` booted the way the systemd unit boots it: NOTIFY_SOCKET, WATCHDOG_USEC and a
+//! credentials directory. We listen on the socket as systemd would.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Read notifications until one contains `what` (or `max` passes); returns all read.
+fn until(sock: &UnixDatagram, what: &str, max: Duration) -> Vec<String> {
+    let deadline = Instant::now() + max;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let _ = sock.set_read_timeout(Some(left));
+        match sock.recv(&mut buf) {
+            Ok(n) => {
+                let msg = String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).to_string();
+                let done = msg.contains(what);
+                got.push(msg);
+                if done {
+                    return got;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+fn kill(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
+}
+
+fn config(server: &common::MailServer, dir: &Path, rules_extra: &str) -> String {
+    let inbox = common::unique_user("notify");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    format!(
+        r#"[daemon]
+state_dir = "{state}"
+rules_dir = "{rules}"
+address = "{inbox}"
+{rules_extra}
+[imap]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+user = "{inbox}"
+password_credential = "imap.pass"
+
+[contracts.acme]
+owners = ["boss@example.test"]
+vas = ["va@example.test"]
+timezone = "UTC"
+windows = ["Mon-Sun 00:00-24:00"]
+"#,
+        state = dir.join("state").display(),
+        rules = rules.display(),
+        port = server.imap_port,
+    )
+}
+
+#[test]
+fn ready_watchdog_reload_and_stopping_reach_systemd() {
+    let server = common::mailserver();
+    let dir = tempfile::tempdir().expect("tmp");
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).expect("mkdir");
+    std::fs::write(creds.join("imap.pass"), format!("{}\n", server.password)).expect("cred");
+    let cfg = dir.path().join("musaid.toml");
+    std::fs::write(&cfg, config(server, dir.path(), "")).expect("config");
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).expect("bind");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_musaid"))
+        .args(["run"])
+        .env("MUSAID_CONFIG", &cfg)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "2000000")
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .env("JOURNAL_STREAM", "8:1234")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("musaid run");
+    let pid = child.id();
+
+    let got = until(&sock, "READY=1", Duration::from_secs(10));
+    assert!(got.iter().any(|m| m.contains("READY=1")), "{got:?}");
+    let got = until(&sock, "WATCHDOG=1", Duration::from_secs(5));
+    assert!(got.iter().any(|m| m.contains("WATCHDOG=1")), "watchdog pings: {got:?}");
+
+    // A broken rule file: the reload is refused and the running set kept.
+    std::fs::write(&cfg, config(server, dir.path(), "bogus = 1")).expect("break config");
+    kill(pid, "-HUP");
+    let got = until(&sock, "READY=1", Duration::from_secs(5));
+    let reloading = got.iter().find(|m| m.contains("RELOADING=1")).cloned();
+    assert!(reloading.as_deref().is_some_and(|m| m.contains("MONOTONIC_USEC=")), "{got:?}");
+    assert!(got.last().is_some_and(|m| m.contains("READY=1")), "{got:?}");
+    // Still alive and pinging.
+    let got = until(&sock, "WATCHDOG=1", Duration::from_secs(5));
+    assert!(got.iter().any(|m| m.contains("WATCHDOG=1")), "{got:?}");
+    assert!(child.try_wait().expect("wait").is_none(), "a broken reload must not stop it");
+
+    // A good config reloads.
+    std::fs::write(&cfg, config(server, dir.path(), "")).expect("fix config");
+    kill(pid, "-HUP");
+    let got = until(&sock, "READY=1", Duration::from_secs(5));
+    assert!(got.iter().any(|m| m.contains("RELOADING=1")), "{got:?}");
+
+    kill(pid, "-TERM");
+    let got = until(&sock, "STOPPING=1", Duration::from_secs(10));
+    assert!(got.iter().any(|m| m.contains("STOPPING=1")), "{got:?}");
+    let out = child.wait_with_output().expect("exit");
+    assert!(out.status.success(), "exit status {:?}", out.status);
+    let log = String::from_utf8_lossy(&out.stderr);
+    // The refused reload named the file and line, in journald's format.
+    assert!(
+        log.lines().any(|l| l.starts_with("<3>") && l.contains("musaid.toml:") && l.contains("bogus")),
+        "{log}"
+    );
+    assert!(log.contains("configuration reloaded"), "{log}");
+    // The password never reaches the log.
+    assert!(!log.contains(&server.password) || server.password.len() < 4);
+}
