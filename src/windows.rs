@@ -428,18 +428,21 @@ pub fn next_open(c: &Contract, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     scan(c, now, |s, e| (e > now).then_some(s.max(now)))
 }
 
-/// When the window open at `now` closes; None when none is open.
+/// When the window open at `now` closes (windows that touch count as one); None when none is
+/// open, or when the contract stays open for the whole horizon (around the clock).
 pub fn next_close(c: &Contract, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let iv = open_intervals(c, now, now + chrono::Duration::seconds(1));
-    let (_, mut end) = *iv.iter().find(|(s, e)| *s <= now && now < *e)?;
-    // Windows that touch (or a long run of them) close at the end of the run.
-    loop {
-        let more = open_intervals(c, end, end + chrono::Duration::seconds(1));
-        match more.iter().find(|(s, e)| *s <= end && end < *e) {
-            Some((_, e)) if *e > end => end = *e,
-            _ => return Some(end),
+    let limit = now + chrono::Duration::days(HORIZON_DAYS as i64);
+    let mut at = now;
+    while at < limit {
+        let iv = open_intervals(c, at, at + chrono::Duration::days(30));
+        let (_, end) = *iv.iter().find(|(s, e)| *s <= at && at < *e)?;
+        // The interval may touch the next one, opened on a later day: look again from its end.
+        if !is_open(c, end) {
+            return Some(end);
         }
+        at = end;
     }
+    None
 }
 
 /// The next `n` openings (starts of open intervals) after `now`.

@@ -415,3 +415,57 @@ async fn the_vas_done_reply_closes_the_task_and_the_owner_gets_the_done_notice()
         45
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_database_the_json_or_the_mail() {
+    let server = mailserver();
+    let people = People::new("nopw");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    // The IMAP password comes from a command, the SMTP one from a file.
+    let text = config_text(server, &people, &state, "", "", "").replacen(
+        &format!("password_file = \"{}\"", server.password_file.display()),
+        &format!("password_command = \"cat {}\"", server.password_file.display()),
+        1,
+    );
+    let config = dir.path().join("musaid.toml");
+    std::fs::write(&config, &text).expect("config");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    connected(&state).await;
+    let (_, raw) = request(&people.owner, &people.inbox, "Invoice", "Please.");
+    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    assert!(eventually(Duration::from_secs(10), || {
+        count(&state, "SELECT count(*) FROM outbox WHERE status = 'sent'") == 2
+    })
+    .await);
+    d.stop().await;
+    let secret = server.password.as_bytes();
+    let contains = |hay: &[u8]| hay.windows(secret.len()).any(|w| w == secret);
+    for entry in std::fs::read_dir(&state).expect("state dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).expect("read");
+            assert!(!contains(&bytes), "{} holds the password", path.display());
+        }
+    }
+    for args in [
+        &["tasks", "list", "--json"][..],
+        &["tasks", "show", "1", "--json"],
+        &["outbox", "--all", "--json"],
+        &["status", "--json"],
+        &["check"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_musaid"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .expect("musaid");
+        assert!(!contains(&out.stdout) && !contains(&out.stderr), "{args:?} printed the password");
+    }
+    for who in [&people.owner, &people.va] {
+        for m in mailbox(server, who).await {
+            assert!(!contains(&m), "mail to {who} holds the password");
+        }
+    }
+}

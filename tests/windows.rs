@@ -244,3 +244,20 @@ fn properties_hold_over_years_across_dst_changes() {
         assert!(opens > 500, "{tz}: only {opens} open samples");
     }
 }
+
+#[test]
+fn a_contract_open_around_the_clock_never_closes_and_answers_at_once() {
+    let c = contract(RIYADH, r#""Mon-Sun 00:00-24:00""#, "");
+    let now = at(RIYADH, 2026, 11, 26, 9, 0);
+    let started = std::time::Instant::now();
+    assert!(is_open(&c, now));
+    assert_eq!(next_close(&c, now), None);
+    assert_eq!(next_open(&c, now), Some(now));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    // Touching windows on consecutive days close at the end of the run.
+    let week = contract(RIYADH, r#""Sun-Thu 00:00-24:00""#, "");
+    assert_eq!(
+        next_close(&week, at(RIYADH, 2026, 11, 29, 9, 0)),
+        Some(at(RIYADH, 2026, 11, 27, 0, 0) + Duration::days(7))
+    );
+}
