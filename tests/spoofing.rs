@@ -167,6 +167,7 @@ fn an_unauthenticated_va_reply_is_a_strangers_note_and_its_commands_are_refused(
     let d = ingest(&s, "req.eml", &request(&[REAL_PASS], &[], "thread-1"));
     assert_eq!(d["decision"], "create_task", "{d}");
     let id = d["task"].as_i64().expect("task id");
+    assert_eq!(id, 1, "the reply fixture's subject tags [#1]");
 
     // A forged `#تم` from the VA's address: our MX saw no aligned pass for va.example.
     let raw = va_reply(&[REAL_FAIL], "forged-va").replace("CAGx7Lq1-fwd-ar-001", "thread-1");
@@ -182,9 +183,21 @@ fn an_unauthenticated_va_reply_is_a_strangers_note_and_its_commands_are_refused(
             .as_str()
             .is_some_and(|n| n.contains("not authenticated"))));
 
-    // The real one: DKIM aligned with va.example (DMARC failing does not matter then).
-    let raw = va_reply(&[VA_PASS], "real-va").replace("CAGx7Lq1-fwd-ar-001", "thread-1");
-    let d = ingest(&s, "real.eml", &raw);
+    // Threaded only by the `[#N]` tag in its subject: an unauthenticated VA is no participant.
+    let untagged = |top: &[&str], id: &str| {
+        va_reply(top, id)
+            .lines()
+            .filter(|l| !l.starts_with("In-Reply-To:") && !l.starts_with("References:"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    let d = ingest(&s, "tag-forged.eml", &untagged(&[REAL_FAIL], "tag-forged"));
+    assert_eq!(d["decision"], "ignore", "{d}");
+    assert_eq!(d["reason"], "unknown-sender");
+
+    // The real one, also by its tag only: DKIM aligned with va.example (DMARC failing does not
+    // matter then).
+    let d = ingest(&s, "real.eml", &untagged(&[VA_PASS], "real-va"));
     assert_eq!(d["decision"], "update_task", "{d}");
     let shown = json(&musaid(&s, &["tasks", "show", &id.to_string(), "--json"]));
     assert_eq!(shown["status"], "done");
