@@ -2,10 +2,16 @@
 //!
 //! Order of questions (SPEC "The flow"): is it automatic mail? have we seen it?
 //! does it belong to a task's thread? is the sender an owner of a contract?
+//!
+//! With `[policy] trusted_authserv_id`, a From address that our MX did not see authenticated
+//! (see [`auth`]) grants nothing: in a task's thread its writer is a stranger, and a request
+//! from an owner's address is quarantined as `untrusted`, so the owner can still find it with
+//! `musaid tasks list --quarantine` (an ignored forgery would vanish, a task would ack the
+//! forger's claim).
 
 use crate::commands::{self, Command, ParsedCommand};
 use crate::config::{Config, Contract, UnknownSenders};
-use crate::mail::{auto, Message};
+use crate::mail::{auth, auto, Message};
 use crate::model::{normalize_address, Reason, TaskStatus};
 use crate::rules::{Classification, RuleInput, RuleSet};
 use chrono::{DateTime, Utc};
@@ -163,14 +169,29 @@ pub fn decide(
         });
     }
 
-    if let Some(task) = thread_task(msg, &from, cfg, history)? {
+    let trust = Trust::of(msg, cfg);
+
+    if let Some(task) = thread_task(msg, &from, trust, cfg, history)? {
         return Ok(Decision::UpdateTask(Box::new(update(
-            msg, &from, task, cfg,
+            msg, &from, task, trust, cfg,
         ))));
     }
 
     let contract = match owner_contract(cfg, &from) {
-        Some(c) => c,
+        Some(c) => {
+            if let Trust::Unauthenticated { authserv_id } = trust {
+                return Ok(Decision::Quarantine {
+                    reason: Reason::Untrusted,
+                    detail: format!(
+                        "{from} is an owner of contract {}, but the Authentication-Results of \
+                         {authserv_id} do not show it authenticated (DMARC pass, or DKIM or SPF \
+                         pass aligned with the From domain)",
+                        c.name
+                    ),
+                });
+            }
+            c
+        }
         None => match cfg.policy.unknown_senders {
             UnknownSenders::Ignore => {
                 return Ok(Decision::Ignore {
@@ -213,6 +234,26 @@ pub fn decide(
     ))))
 }
 
+/// May the From address be believed for permissions?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trust<'a> {
+    /// Our MX saw it authenticated, or no `trusted_authserv_id` is configured.
+    Believed,
+    /// The topmost Authentication-Results of this authserv-id do not vouch for it.
+    Unauthenticated { authserv_id: &'a str },
+}
+
+impl<'a> Trust<'a> {
+    fn of(msg: &Message, cfg: &'a Config) -> Trust<'a> {
+        match cfg.policy.trusted_authserv_id.as_deref() {
+            Some(id) if !auth::sender_authenticated(msg, id) => {
+                Trust::Unauthenticated { authserv_id: id }
+            }
+            _ => Trust::Believed,
+        }
+    }
+}
+
 /// The contract whose owners admit this sender; the most specific pattern wins, then name order.
 pub fn owner_contract<'c>(cfg: &'c Config, email: &str) -> Option<&'c Contract> {
     let mut best: Option<(&Contract, u8)> = None;
@@ -239,6 +280,7 @@ fn single_contract(cfg: &Config) -> Option<&Contract> {
 fn thread_task(
     msg: &Message,
     from: &str,
+    trust: Trust<'_>,
     cfg: &Config,
     history: &dyn ThreadLookup,
 ) -> anyhow::Result<Option<TaskRef>> {
@@ -251,7 +293,7 @@ fn thread_task(
     }
     for id in task_tags(&msg.subject) {
         if let Some(t) = history.task_by_id(id)? {
-            if role(from, &t, cfg) != Role::Stranger {
+            if role(from, &t, trust, cfg) != Role::Stranger {
                 return Ok(Some(t));
             }
         }
@@ -276,7 +318,15 @@ pub fn task_tags(subject: &str) -> Vec<i64> {
     out
 }
 
-fn role(from: &str, task: &TaskRef, cfg: &Config) -> Role {
+fn role(from: &str, task: &TaskRef, trust: Trust<'_>, cfg: &Config) -> Role {
+    match trust {
+        Trust::Believed => claimed_role(from, task, cfg),
+        Trust::Unauthenticated { .. } => Role::Stranger,
+    }
+}
+
+/// The role the From address claims, authenticated or not.
+fn claimed_role(from: &str, task: &TaskRef, cfg: &Config) -> Role {
     let contract = cfg.contracts.get(&task.contract);
     if contract.is_some_and(|c| c.is_va(from)) || task.assignee.as_deref() == Some(from) {
         Role::Va
@@ -287,8 +337,14 @@ fn role(from: &str, task: &TaskRef, cfg: &Config) -> Role {
     }
 }
 
-fn update(msg: &Message, from: &str, task: TaskRef, cfg: &Config) -> TaskUpdate {
-    let role = role(from, &task, cfg);
+fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Config) -> TaskUpdate {
+    let role = role(from, &task, trust, cfg);
+    let unauthenticated = match trust {
+        Trust::Unauthenticated { authserv_id } => {
+            (claimed_role(from, &task, cfg) != Role::Stranger).then_some(authserv_id)
+        }
+        Trust::Believed => None,
+    };
     let parsed = commands::parse(&msg.new_text);
     let mut apply = Vec::new();
     let mut refused = Vec::new();
@@ -301,9 +357,13 @@ fn update(msg: &Message, from: &str, task: TaskRef, cfg: &Config) -> TaskUpdate 
                 "only the contract's VAs may change a task; an owner may add notes and #cancel"
                     .to_string(),
             ),
-            (_, Role::Stranger) => Err(format!(
-                "{from} is neither a VA nor an owner of this task's contract"
-            )),
+            (_, Role::Stranger) => Err(match unauthenticated {
+                Some(id) => format!(
+                    "{from} is not authenticated: the Authentication-Results of {id} do not \
+                     show DMARC pass, or DKIM or SPF pass aligned with the From domain"
+                ),
+                None => format!("{from} is neither a VA nor an owner of this task's contract"),
+            }),
         };
         match verdict {
             Ok(()) => apply.push(pc.command.clone()),

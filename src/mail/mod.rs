@@ -4,7 +4,9 @@
 //! - [`forward`]: find the forwarded original, inline or attached
 //! - [`quote`]: cut the quoted part of a reply, keep the new text
 //! - [`auto`]: auto-replies, bounces, lists, loops (RFC 3834)
+//! - [`auth`]: Authentication-Results (RFC 8601): is the From address authenticated?
 
+pub mod auth;
 pub mod auto;
 pub mod forward;
 pub mod parse;

@@ -23,6 +23,10 @@ const MAX_HEADERS: usize = 1000;
 const MAX_ADDRESSES: usize = 500;
 /// HTML longer than this is cut before conversion to text.
 const MAX_HTML: usize = 4 * 1024 * 1024;
+/// A message with more MIME part delimiters and Content-Type lines than this is not parsed.
+/// mail-parser spends some hundred bytes on each part: 3 million tiny parts in 24 MB took
+/// 640 MB, an 800,000-deep `message/rfc822` chain 1.3 GB. A person's mail holds far fewer.
+const MAX_PARTS: usize = 10_000;
 
 /// Parse one RFC 5322 message. Never panics; an error means the bytes are not a message.
 pub fn parse(raw: &[u8]) -> Result<Message, ParseError> {
@@ -32,8 +36,14 @@ pub fn parse(raw: &[u8]) -> Result<Message, ParseError> {
     let Some(start) = header_start(raw) else {
         return Err(ParseError("No header at the start of the message".into()));
     };
+    if too_many_parts(raw) {
+        return Err(ParseError(format!(
+            "More than {MAX_PARTS} MIME parts; not parsed"
+        )));
+    }
     let parsed = MessageParser::default()
         .parse(raw.get(start..).unwrap_or_default())
+        .map(FlatDrop)
         .ok_or_else(|| ParseError("Not an RFC 5322 message".into()))?;
     if parsed.headers().is_empty() {
         return Err(ParseError("Message has no headers".into()));
@@ -105,6 +115,61 @@ pub fn parse(raw: &[u8]) -> Result<Message, ParseError> {
         None => quote::new_text(&msg.text),
     };
     Ok(msg)
+}
+
+/// A parsed message that is dropped without recursion. mail-parser nests attached messages
+/// as a tree, and the usual drop of a 100,000-deep `message/rfc822` chain (5 MB) overflows
+/// the stack: an abort no `catch_unwind` can stop.
+struct FlatDrop<'x>(mail_parser::Message<'x>);
+
+impl<'x> std::ops::Deref for FlatDrop<'x> {
+    type Target = mail_parser::Message<'x>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for FlatDrop<'_> {
+    fn drop(&mut self) {
+        let mut nested = Vec::new();
+        take_nested(&mut self.0, &mut nested);
+        while let Some(mut m) = nested.pop() {
+            take_nested(&mut m, &mut nested);
+            // `m` now holds no message and drops flat.
+        }
+    }
+}
+
+fn take_nested<'x>(m: &mut mail_parser::Message<'x>, out: &mut Vec<mail_parser::Message<'x>>) {
+    for part in &mut m.parts {
+        if matches!(part.body, PartType::Message(_)) {
+            if let PartType::Message(inner) = std::mem::take(&mut part.body) {
+                out.push(inner);
+            }
+        }
+    }
+}
+
+/// Counts lines that may open a MIME part (`--boundary`) or type one (`Content-Type:`): an
+/// upper bound of the parts mail-parser would make, found without parsing.
+fn too_many_parts(raw: &[u8]) -> bool {
+    let mut n = 0usize;
+    for line in raw.split(|&b| b == b'\n') {
+        let delimiter = line.strip_prefix(b"--").is_some_and(|rest| {
+            let rest = rest.strip_suffix(b"\r").unwrap_or(rest);
+            !rest.is_empty() && !rest.iter().any(u8::is_ascii_whitespace)
+        });
+        let content_type = line
+            .get(..12)
+            .is_some_and(|h| h.eq_ignore_ascii_case(b"content-type"));
+        if delimiter || content_type {
+            n += 1;
+            if n > MAX_PARTS {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Where the header starts: after a BOM, leading blank space and an mbox `From ` line.
@@ -599,6 +664,92 @@ mod tests {
         assert_eq!(
             html_to_text("<div>Yes</div><blockquote type=\"cite\">old<br>text</blockquote>"),
             "Yes\n\n> old\n> text"
+        );
+    }
+
+    /// A chain of `depth` attached messages, the innermost saying `hello`.
+    fn nested_rfc822(depth: usize) -> Vec<u8> {
+        let mut raw = b"From: boss@acme.example\r\nSubject: chain\r\n".to_vec();
+        raw.extend(b"Content-Type: message/rfc822\r\n\r\n".repeat(depth));
+        raw.extend(b"From: a@b.example\r\nSubject: innermost\r\n\r\nhello\r\n");
+        raw
+    }
+
+    #[test]
+    fn deep_attached_messages_are_parsed_and_dropped_without_recursion() {
+        // Under MAX_PARTS, in a thread with a small stack: neither parsing nor dropping the
+        // mail-parser tree may recurse per level (100,000 levels aborted the process).
+        let raw = nested_rfc822(MAX_PARTS - 10);
+        let m = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || parse(&raw).map(|m| m.subject))
+            .expect("spawn")
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(m.unwrap(), "chain");
+    }
+
+    #[test]
+    fn a_thousand_nested_multiparts_keep_the_innermost_text() {
+        let n = 1000;
+        let mut raw = String::from(
+            "From: boss@acme.example\r\nSubject: deep\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n",
+        );
+        for i in 1..n {
+            raw += &format!(
+                "--b{}\r\nContent-Type: multipart/mixed; boundary=b{i}\r\n\r\n",
+                i - 1
+            );
+        }
+        raw += &format!(
+            "--b{}\r\nContent-Type: text/plain\r\n\r\nDeep text.\r\n",
+            n - 1
+        );
+        for i in (0..n).rev() {
+            raw += &format!("--b{i}--\r\n");
+        }
+        assert_eq!(parse(raw.as_bytes()).unwrap().text.trim(), "Deep text.");
+    }
+
+    #[test]
+    fn too_many_parts_are_refused_before_parsing() {
+        let err = parse(&nested_rfc822(MAX_PARTS + 1)).unwrap_err();
+        assert!(err.0.contains("MIME parts"), "{err}");
+        let mut flat = b"From: a@b.example\nContent-Type: multipart/mixed; boundary=q\n\n".to_vec();
+        flat.extend(b"--q\n\nx\n".repeat(MAX_PARTS));
+        assert!(parse(&flat).is_err());
+        // Signature separators and SQL comments are no part delimiters.
+        let mut text = b"From: a@b.example\n\n".to_vec();
+        text.extend(b"-- \n-- a comment\n".repeat(MAX_PARTS));
+        assert!(parse(&text).is_ok());
+    }
+
+    #[test]
+    fn a_megabyte_header_is_cut_not_choked_on() {
+        let t = std::time::Instant::now();
+        let mut raw = b"From: boss@acme.example\r\nSubject: ".to_vec();
+        raw.extend(std::iter::repeat_n(b'a', 1 << 20));
+        raw.extend(b"\r\nX-Many: ");
+        raw.extend(b"\r\n word".repeat(1 << 17));
+        raw.extend(b"\r\n\r\nbody\r\n");
+        let m = parse(&raw).unwrap();
+        assert_eq!(m.subject.len(), MAX_FIELD);
+        assert!(m
+            .header("X-Many")
+            .is_some_and(|v| v.len() <= MAX_HEADER_VALUE));
+
+        let mut many = b"From: boss@acme.example\r\nSubject: many\r\n".to_vec();
+        for i in 0..50_000 {
+            many.extend(format!("X-H-{i}: v\r\n").as_bytes());
+        }
+        many.extend(b"\r\nbody\r\n");
+        let m = parse(&many).unwrap();
+        assert_eq!(m.headers.len(), MAX_HEADERS);
+        assert_eq!(m.subject, "many");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            t.elapsed()
         );
     }
 }
