@@ -425,7 +425,10 @@ async fn no_secret_reaches_the_database_the_json_or_the_mail() {
     // The IMAP password comes from a command, the SMTP one from a file.
     let text = config_text(server, &people, &state, "", "", "").replacen(
         &format!("password_file = \"{}\"", server.password_file.display()),
-        &format!("password_command = \"cat {}\"", server.password_file.display()),
+        &format!(
+            "password_command = \"cat {}\"",
+            server.password_file.display()
+        ),
         1,
     );
     let config = dir.path().join("musaid.toml");
@@ -434,10 +437,12 @@ async fn no_secret_reaches_the_database_the_json_or_the_mail() {
     connected(&state).await;
     let (_, raw) = request(&people.owner, &people.inbox, "Invoice", "Please.");
     send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
-    assert!(eventually(Duration::from_secs(10), || {
-        count(&state, "SELECT count(*) FROM outbox WHERE status = 'sent'") == 2
-    })
-    .await);
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            count(&state, "SELECT count(*) FROM outbox WHERE status = 'sent'") == 2
+        })
+        .await
+    );
     d.stop().await;
     let secret = server.password.as_bytes();
     let contains = |hay: &[u8]| hay.windows(secret.len()).any(|w| w == secret);
@@ -461,11 +466,67 @@ async fn no_secret_reaches_the_database_the_json_or_the_mail() {
             .args(args)
             .output()
             .expect("musaid");
-        assert!(!contains(&out.stdout) && !contains(&out.stderr), "{args:?} printed the password");
+        assert!(
+            !contains(&out.stdout) && !contains(&out.stderr),
+            "{args:?} printed the password"
+        );
     }
     for who in [&people.owner, &people.va] {
         for m in mailbox(server, who).await {
             assert!(!contains(&m), "mail to {who} holds the password");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_weekly_summary_is_written_and_mailed_at_its_cron_time_once() {
+    let server = mailserver();
+    let people = People::new("summary");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let t = Utc::now() + CDuration::seconds(6);
+    let summary = format!(
+        "summary = {{ cron = \"{} {} {} * * *\", to = [\"{}\"] }}",
+        t.second(),
+        t.minute(),
+        t.hour(),
+        people.owner
+    );
+    let d = start(server, &people, dir.path(), "", &summary);
+    connected(&state).await;
+    let (_, raw) = request(&people.owner, &people.inbox, "Invoice", "Please.");
+    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    let mut mail = None;
+    for _ in 0..200 {
+        mail = mailbox(server, &people.owner)
+            .await
+            .into_iter()
+            .find(|m| header(m, "Auto-Submitted").as_deref() == Some("auto-generated"));
+        if mail.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let summaries = mailbox(server, &people.owner)
+        .await
+        .into_iter()
+        .filter(|m| header(m, "Auto-Submitted").as_deref() == Some("auto-generated"))
+        .count();
+    d.stop().await;
+    let mail = mail.expect("the summary was mailed at its cron time");
+    let text = String::from_utf8_lossy(&mail);
+    assert!(
+        text.contains("text/html") && text.contains("text/plain"),
+        "text + HTML"
+    );
+    assert_eq!(summaries, 1, "once");
+    let files: Vec<_> = std::fs::read_dir(state.join("summaries").join("acme"))
+        .expect("summaries/acme")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
+        .collect();
+    assert!(
+        files.iter().any(|f| f.ends_with(".md")) && files.iter().any(|f| f.ends_with(".html")),
+        "{files:?}"
+    );
 }
