@@ -67,7 +67,12 @@ impl Store {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    // Take the write lock first, then read the version: two processes opening a new database
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if usize::try_from(current).is_ok_and(|v| v == schema::MIGRATIONS.len()) {
+        // Up to date: no lock taken, so opening never waits for a writer.
+        return Ok(());
+    }
+    // Take the write lock, then read the version again: two processes opening a new database
     // at once (the daemon and `musaid status`) must not both migrate it.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
