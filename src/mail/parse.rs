@@ -360,14 +360,16 @@ fn to_chrono(d: &mail_parser::DateTime) -> Option<DateTime<FixedOffset>> {
     naive.and_local_timezone(tz).single()
 }
 
+// ASCII word boundaries (`(?-u:\b)`): a Unicode `\b` drove these onto the slow PikeVM, and
+// 3.6 MB of nested `<div><blockquote>` took 5 s (debug) instead of 1.4 s.
 static BLOCK_TAG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:<(?:/?(?:p|div|tr|li|ul|ol|h[1-6]|blockquote|table|hr|pre|dt|dd|section|article|header|footer|center|address)\b)[^>]*>\s*)+")
+    Regex::new(r"(?i)(?:<(?:/?(?:p|div|tr|li|ul|ol|h[1-6]|blockquote|table|hr|pre|dt|dd|section|article|header|footer|center|address)(?-u:\b))[^>]*>\s*)+")
         .expect("static regex")
 });
 static BR_TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)<br\b[^>]*>").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"(?i)<br(?-u:\b)[^>]*>").expect("static regex"));
 static QUOTE_OPEN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)<blockquote\b[^>]*>").expect("static regex"));
+    LazyLock::new(|| Regex::new(r"(?i)<blockquote(?-u:\b)[^>]*>").expect("static regex"));
 static QUOTE_CLOSE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)</blockquote\s*>").expect("static regex"));
 /// Deeper `<blockquote>` nesting is shown at this depth.
