@@ -14,9 +14,7 @@ fn until(sock: &UnixDatagram, what: &str, max: Duration) -> Vec<String> {
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     while Instant::now() < deadline {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_millis(1));
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
         let _ = sock.set_read_timeout(Some(left));
         match sock.recv(&mut buf) {
             Ok(n) => {
@@ -97,30 +95,19 @@ fn ready_watchdog_reload_and_stopping_reach_systemd() {
     let got = until(&sock, "READY=1", Duration::from_secs(10));
     assert!(got.iter().any(|m| m.contains("READY=1")), "{got:?}");
     let got = until(&sock, "WATCHDOG=1", Duration::from_secs(5));
-    assert!(
-        got.iter().any(|m| m.contains("WATCHDOG=1")),
-        "watchdog pings: {got:?}"
-    );
+    assert!(got.iter().any(|m| m.contains("WATCHDOG=1")), "watchdog pings: {got:?}");
 
     // A broken rule file: the reload is refused and the running set kept.
     std::fs::write(&cfg, config(server, dir.path(), "bogus = 1")).expect("break config");
     kill(pid, "-HUP");
     let got = until(&sock, "READY=1", Duration::from_secs(5));
     let reloading = got.iter().find(|m| m.contains("RELOADING=1")).cloned();
-    assert!(
-        reloading
-            .as_deref()
-            .is_some_and(|m| m.contains("MONOTONIC_USEC=")),
-        "{got:?}"
-    );
+    assert!(reloading.as_deref().is_some_and(|m| m.contains("MONOTONIC_USEC=")), "{got:?}");
     assert!(got.last().is_some_and(|m| m.contains("READY=1")), "{got:?}");
     // Still alive and pinging.
     let got = until(&sock, "WATCHDOG=1", Duration::from_secs(5));
     assert!(got.iter().any(|m| m.contains("WATCHDOG=1")), "{got:?}");
-    assert!(
-        child.try_wait().expect("wait").is_none(),
-        "a broken reload must not stop it"
-    );
+    assert!(child.try_wait().expect("wait").is_none(), "a broken reload must not stop it");
 
     // A good config reloads.
     std::fs::write(&cfg, config(server, dir.path(), "")).expect("fix config");
@@ -136,8 +123,7 @@ fn ready_watchdog_reload_and_stopping_reach_systemd() {
     let log = String::from_utf8_lossy(&out.stderr);
     // The refused reload named the file and line, in journald's format.
     assert!(
-        log.lines()
-            .any(|l| l.starts_with("<3>") && l.contains("musaid.toml:") && l.contains("bogus")),
+        log.lines().any(|l| l.starts_with("<3>") && l.contains("musaid.toml:") && l.contains("bogus")),
         "{log}"
     );
     assert!(log.contains("configuration reloaded"), "{log}");
