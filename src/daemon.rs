@@ -70,8 +70,7 @@ pub async fn run_reloadable(
         );
     }
 
-    let mut backoff = BACKOFF_MIN;
-    let mut failing: Option<String> = None;
+    let mut retry = Reconnect::default();
     while !*shutdown.borrow() {
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
         let p = current.borrow_and_update().clone();
@@ -82,6 +81,7 @@ pub async fn run_reloadable(
             &mut current,
             &heartbeat,
             &wake,
+            &mut retry,
         )
         .await;
         if *shutdown.borrow() {
@@ -91,27 +91,22 @@ pub async fn run_reloadable(
             Err(e) => {
                 let text = format!("{e:#}");
                 // Logged once per state change, not on every try.
-                if failing.as_deref() != Some(text.as_str()) {
+                if retry.failing.as_deref() != Some(text.as_str()) {
                     warn!(error = %text, "IMAP session failed; reconnecting with backoff");
                     let _ = store.record_error(&text);
-                    failing = Some(text);
+                    retry.failing = Some(text);
                 } else {
                     debug!(error = %text, "IMAP still failing");
                 }
-                let wait = jitter(backoff);
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                let wait = jitter(retry.backoff);
+                retry.backoff = (retry.backoff * 2).min(BACKOFF_MAX);
                 heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.changed() => {}
                 }
             }
-            Ok(()) => {
-                if failing.take().is_some() {
-                    info!("IMAP connection restored");
-                }
-                backoff = BACKOFF_MIN;
-            }
+            Ok(()) => retry.connected(),
         }
     }
     notify(&[sd_notify::NotifyState::Stopping]);
@@ -123,6 +118,35 @@ pub async fn run_reloadable(
     .await;
     info!("musaid stopped");
     Ok(())
+}
+
+/// The reconnect state of the IMAP loop.
+struct Reconnect {
+    backoff: Duration,
+    /// The error the last session ended with, until a session works again.
+    failing: Option<String>,
+}
+
+impl Default for Reconnect {
+    fn default() -> Reconnect {
+        Reconnect {
+            backoff: BACKOFF_MIN,
+            failing: None,
+        }
+    }
+}
+
+impl Reconnect {
+    /// A session has connected and synced. A working session only ever ends in an error or a
+    /// shutdown, so this is called from inside it: were it left to the session's return, the
+    /// backoff would never shrink again (every later outage would start at the longest
+    /// wait) and "restored" would never be logged.
+    fn connected(&mut self) {
+        if self.failing.take().is_some() {
+            info!("IMAP connection restored");
+        }
+        self.backoff = BACKOFF_MIN;
+    }
 }
 
 /// Re-read the config and rules on each signal; keep the running set when they are broken.
@@ -239,6 +263,7 @@ async fn session(
     current: &mut Current,
     heartbeat: &AtomicI64,
     wake: &Notify,
+    retry: &mut Reconnect,
 ) -> Result<()> {
     let cfg = &p.config.imap;
     let mut s = imap::connect(cfg).await?;
@@ -266,6 +291,7 @@ async fn session(
         if last != before {
             wake.notify_one();
         }
+        retry.connected();
         if *shutdown.borrow() {
             let _ = s.logout().await;
             return Ok(());

@@ -145,20 +145,75 @@ pub enum Sent {
     Failed,
 }
 
-/// Send every due row once. Returns how many were sent.
+/// Mail the server accepted whose `sent` could not be written (a full disk, a database that
+/// refuses writes). Kept in memory and written before anything else is sent: were the row
+/// left pending, it would be handed to the server again on every retry — once a second for as
+/// long as the disk stays full. (A crash in that state sends it once more, with the same
+/// Message-ID, just as a crash between the server's 250 and the commit does.)
+#[derive(Debug, Default)]
+pub struct Unrecorded(Vec<Accepted>);
+
+#[derive(Debug, Clone)]
+struct Accepted {
+    id: i64,
+    task_id: Option<i64>,
+    kind: String,
+    at: i64,
+}
+
+impl Unrecorded {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Write what the server accepted; an error while any of it is still unwritten.
+    fn flush(&mut self, store: &mut Store) -> Result<()> {
+        while let Some(a) = self.0.first() {
+            mark_sent(store, a)
+                .with_context(|| format!("Cannot record outbox row {} as sent", a.id))?;
+            info!(row = a.id, "mail sent earlier now recorded");
+            self.0.remove(0);
+        }
+        Ok(())
+    }
+}
+
+fn mark_sent(store: &mut Store, a: &Accepted) -> Result<()> {
+    let tx = store.transaction()?;
+    tx.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, \
+         last_error = NULL WHERE id = ?1",
+        params![a.id, a.at],
+    )?;
+    if a.kind == "ack" {
+        if let Some(task) = a.task_id {
+            tx.execute(
+                "UPDATE tasks SET acked_at = coalesce(acked_at, ?2) WHERE id = ?1",
+                params![task, a.at],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Send every due row once. Returns how many were sent. Nothing is sent while mail sent
+/// earlier is still unrecorded (`unrecorded`).
 pub async fn send_due(
     store: &mut Store,
     cfg: &Config,
     transport: &AsyncSmtpTransport<Tokio1Executor>,
     now_fn: &(dyn Fn() -> DateTime<Utc> + Sync),
+    unrecorded: &mut Unrecorded,
 ) -> Result<usize> {
     let Some(smtp) = &cfg.smtp else {
         return Ok(0);
     };
+    unrecorded.flush(store)?;
     let mut sent = 0;
     let rows = outbox::due(store.conn(), now_fn().timestamp(), 100)?;
     for row in rows {
-        if send_row(store, cfg, smtp, transport, &row, now_fn).await? == Sent::Sent {
+        if send_row(store, cfg, smtp, transport, &row, now_fn, unrecorded).await? == Sent::Sent {
             sent += 1;
         }
     }
@@ -172,6 +227,7 @@ async fn send_row(
     transport: &AsyncSmtpTransport<Tokio1Executor>,
     row: &Row,
     now_fn: &(dyn Fn() -> DateTime<Utc> + Sync),
+    unrecorded: &mut Unrecorded,
 ) -> Result<Sent> {
     // The window is checked at the instant of sending, not when the row was queued.
     let now = now_fn();
@@ -195,23 +251,20 @@ async fn send_row(
     };
     match transport.send(email).await {
         Ok(_) => {
-            let ts = now_fn().timestamp();
-            let tx = store.transaction()?;
-            tx.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, \
-                 last_error = NULL WHERE id = ?1",
-                params![row.id, ts],
-            )?;
-            if row.kind == "ack" {
-                if let Some(task) = row.task_id {
-                    tx.execute(
-                        "UPDATE tasks SET acked_at = coalesce(acked_at, ?2) WHERE id = ?1",
-                        params![task, ts],
-                    )?;
-                }
-            }
-            tx.commit()?;
+            let accepted = Accepted {
+                id: row.id,
+                task_id: row.task_id,
+                kind: row.kind.clone(),
+                at: now_fn().timestamp(),
+            };
             info!(kind = %row.kind, task = row.task_id, to = %row.recipient, "mail sent");
+            if let Err(e) = mark_sent(store, &accepted) {
+                unrecorded.0.push(accepted);
+                return Err(e.context(format!(
+                    "Mail {} was sent but cannot be recorded; nothing more is sent until it is",
+                    row.message_id
+                )));
+            }
             Ok(Sent::Sent)
         }
         Err(e) if e.is_permanent() => {
@@ -289,6 +342,7 @@ pub async fn run_sender(
     let mut transport = None;
     let mut failing = false;
     let mut running: Option<std::sync::Arc<crate::ingest::Pipeline>> = None;
+    let mut unrecorded = Unrecorded::default();
     while !*shutdown.borrow() {
         let p = current.borrow_and_update().clone();
         if !running
@@ -298,6 +352,15 @@ pub async fn run_sender(
             // A new configuration: new SMTP settings, maybe a new state directory.
             transport = None;
             store = None;
+            if running
+                .as_ref()
+                .is_some_and(|r| r.config.daemon.state_dir != p.config.daemon.state_dir)
+                && !unrecorded.is_empty()
+            {
+                // Its rows live in the old database.
+                warn!("mail sent but unrecorded in the previous state directory is forgotten");
+                unrecorded = Unrecorded::default();
+            }
             running = Some(p.clone());
         }
         let cfg = &p.config;
@@ -325,7 +388,7 @@ pub async fn run_sender(
         let mut next = None;
         if let Some(store) = store.as_mut() {
             if let Some(t) = &transport {
-                match send_due(store, cfg, t, &Utc::now).await {
+                match send_due(store, cfg, t, &Utc::now, &mut unrecorded).await {
                     Ok(_) => failing = false,
                     Err(e) => {
                         if !failing {

@@ -1,5 +1,5 @@
 //! `musaid backup`: a consistent copy of the database with SQLite's online backup API, safe
-//! while the daemon runs (a write during the copy makes SQLite restart it, never tear it).
+//! while the daemon runs (one read transaction copies a snapshot; the daemon writes on).
 
 use super::Store;
 use anyhow::{bail, Context as _, Result};
@@ -49,10 +49,21 @@ fn copy_into(src: &Connection, dest: &Path) -> Result<BackupReport> {
         .with_context(|| format!("Cannot open {} as a database", dest.display()))?;
     {
         let backup = Backup::new(src, &mut dst).context("Cannot start the backup")?;
-        // Busy or locked steps are retried after the pause while the daemon writes.
-        backup
-            .run_to_completion(256, Duration::from_millis(50), None)
-            .context("The backup failed")?;
+        // All pages in one step, under one read transaction: a consistent snapshot that (in
+        // WAL mode) never blocks the daemon. Copying in small steps instead restarts the copy
+        // whenever the daemon commits between two steps, so a busy daemon (one commit per
+        // mail sent) kept a backup of a few megabytes going for seconds, or for ever.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match backup.step(-1).context("The backup failed")? {
+                rusqlite::backup::StepResult::Done => break,
+                _ if std::time::Instant::now() >= deadline => {
+                    bail!("The backup did not finish within 60 s: the database stays locked")
+                }
+                // Busy or locked (a migration, say): wait and try again.
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
     }
     let report = BackupReport {
         bytes: 0,

@@ -64,7 +64,14 @@ pub struct PrivateMailServer {
 impl PrivateMailServer {
     pub fn start() -> Result<PrivateMailServer> {
         let dir = tempfile::Builder::new().prefix("musaid-ms-").tempdir()?;
-        let out = run_script(Some(dir.path()), &["start"])?;
+        let out = match run_script(Some(dir.path()), &["start"]) {
+            Ok(out) => out,
+            Err(e) => {
+                // Half started (a port taken meanwhile): stop what runs before the directory goes.
+                let _ = run_script(Some(dir.path()), &["stop"]);
+                return Err(e);
+            }
+        };
         Ok(PrivateMailServer {
             server: parse_env(&out)?,
             dir,
