@@ -32,6 +32,8 @@ pub struct Outcome {
     pub message_id: String,
     pub decision: Decision,
     pub task_id: Option<i64>,
+    /// The message as parsed (or why it could not be), for callers that show it.
+    pub parsed: Parsed,
 }
 
 /// A parsed message, or why there is none.
@@ -147,6 +149,7 @@ impl Pipeline {
             message_id,
             decision,
             task_id: rec.task_id,
+            parsed,
         })
     }
 
@@ -175,6 +178,7 @@ impl Pipeline {
             message_id: message_id.to_string(),
             decision,
             task_id: None,
+            parsed: Err("oversized: not loaded".into()),
         })
     }
 

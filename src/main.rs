@@ -548,17 +548,15 @@ fn ingest_cmd(path: &Path, args: IngestArgs) -> Result<ExitCode, Failure> {
             );
             let o = p.process_oversized(&tx, &source, &id, size, now);
             tx.commit()?;
-            o.map(|o| (o, ingest::Parsed::Err("oversized".into()), Vec::new()))
+            o.map(|o| (o, Vec::new()))
         } else {
             let raw = read_message(f)?;
-            p.ingest_one(&mut store, &source, &raw, now).map(|o| {
-                let parsed = ingest::parse_guarded(&raw);
-                (o, parsed, raw)
-            })
+            p.ingest_one(&mut store, &source, &raw, now)
+                .map(|o| (o, raw))
         };
         match result {
-            Ok((o, parsed, raw)) => {
-                let mut j = decision_json(name, &parsed, &raw, &o.decision, &p.config);
+            Ok((o, raw)) => {
+                let mut j = decision_json(name, &o.parsed, &raw, &o.decision, &p.config);
                 j.message_id = o.message_id.clone();
                 j.task = o.task_id;
                 out.push(j);
