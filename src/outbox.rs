@@ -101,26 +101,26 @@ pub fn enqueue(
     if let Some(r) = &d.reply_to {
         headers.insert("Reply-To", r.clone());
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO outbox (task_id, contract, kind, recipient, message_id, subject, body_text, \
          body_html, in_reply_to, headers, windowed, not_before, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        params![
-            d.task_id,
-            d.contract,
-            d.kind.as_str(),
-            d.recipient,
-            message_id,
-            d.rendered.subject,
-            d.rendered.text,
-            d.rendered.html,
-            d.in_reply_to,
-            serde_json::to_string(&headers)?,
-            d.windowed,
-            d.not_before.timestamp(),
-            now.timestamp()
-        ],
-    )
+    )?
+    .execute(params![
+        d.task_id,
+        d.contract,
+        d.kind.as_str(),
+        d.recipient,
+        message_id,
+        d.rendered.subject,
+        d.rendered.text,
+        d.rendered.html,
+        d.in_reply_to,
+        serde_json::to_string(&headers)?,
+        d.windowed,
+        d.not_before.timestamp(),
+        now.timestamp()
+    ])
     .context("Cannot queue mail in the outbox")?;
     if let Some(task) = d.task_id {
         add_to_thread(tx, &message_id, task)?;
@@ -135,11 +135,11 @@ pub fn window_start(c: &Contract, now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 fn count_recent(tx: &Connection, kind: Kind, recipient: &str, since: i64) -> Result<i64> {
-    Ok(tx.query_row(
-        "SELECT count(*) FROM outbox WHERE kind = ?1 AND recipient = ?2 AND created_at > ?3",
-        params![kind.as_str(), recipient, since],
-        |r| r.get(0),
-    )?)
+    Ok(tx
+        .prepare_cached(
+            "SELECT count(*) FROM outbox WHERE kind = ?1 AND recipient = ?2 AND created_at > ?3",
+        )?
+        .query_row(params![kind.as_str(), recipient, since], |r| r.get(0))?)
 }
 
 /// A task title for subjects: the original's subject for a forward, else the request's,

@@ -35,6 +35,8 @@ impl Store {
         let mut conn = Connection::open(&path)
             .with_context(|| format!("Cannot open database {}", path.display()))?;
         conn.busy_timeout(Duration::from_secs(30))?;
+        // Every statement of a message's record is reused from here (rusqlite keeps 16).
+        conn.set_prepared_statement_cache_capacity(64);
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -116,11 +118,10 @@ impl ThreadLookup for History<'_> {
     fn seen_message(&self, message_id: &str) -> Result<Option<Option<i64>>> {
         let found = self
             .0
-            .query_row(
+            .prepare_cached(
                 "SELECT task_id FROM messages WHERE message_id = ?1 ORDER BY id LIMIT 1",
-                params![message_id],
-                |r| r.get::<_, Option<i64>>(0),
-            )
+            )?
+            .query_row(params![message_id], |r| r.get::<_, Option<i64>>(0))
             .optional()?;
         Ok(found)
     }
@@ -153,11 +154,10 @@ impl ThreadLookup for History<'_> {
     fn task_by_original(&self, contract: &str, key: &str) -> Result<Option<i64>> {
         Ok(self
             .0
-            .query_row(
+            .prepare_cached(
                 "SELECT id FROM tasks WHERE contract = ?1 AND original_key = ?2 ORDER BY id LIMIT 1",
-                params![contract, key],
-                |r| r.get(0),
-            )
+            )?
+            .query_row(params![contract, key], |r| r.get(0))
             .optional()?)
     }
 }

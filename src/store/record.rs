@@ -69,25 +69,25 @@ pub fn record(
             uid,
         } => (Some(mailbox.as_str()), Some(*uidvalidity), Some(*uid), None),
     };
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO messages (mailbox, uidvalidity, uid, message_id, sender, subject, size, \
          decision, reason, task_id, source, recorded_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
-            mailbox,
-            uidvalidity,
-            uid,
-            message_id,
-            sender,
-            subject,
-            size as i64,
-            decision.kind(),
-            decision.reason().map(Reason::as_str),
-            task_id,
-            file,
-            ts
-        ],
-    )
+    )?
+    .execute(params![
+        mailbox,
+        uidvalidity,
+        uid,
+        message_id,
+        sender,
+        subject,
+        size as i64,
+        decision.kind(),
+        decision.reason().map(Reason::as_str),
+        task_id,
+        file,
+        ts
+    ])
     .context("Cannot record the message")?;
     let message_row = tx.last_insert_rowid();
     if let Decision::Quarantine { reason, detail } = decision {
@@ -106,12 +106,13 @@ pub fn record(
 fn create_task(tx: &Transaction<'_>, t: &NewTask, message_id: &str, ts: i64) -> Result<i64> {
     let c = &t.classification;
     let tags = serde_json::to_string(&c.tags)?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO tasks (contract, status, category, priority, assignee, requester, \
          original_from, original_subject, original_date, subject, note, rule, tags, original_key, \
          message_id, created_at, due_at, updated_at) \
          VALUES (?1, 'open', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?15)",
-        params![
+    )?
+    .execute(params![
             t.contract,
             c.category,
             c.priority.as_str(),
@@ -309,10 +310,8 @@ pub(crate) fn set_status(
 }
 
 pub(crate) fn add_to_thread(tx: &Transaction<'_>, message_id: &str, task: i64) -> Result<()> {
-    tx.execute(
-        "INSERT OR IGNORE INTO thread (message_id, task_id) VALUES (?1, ?2)",
-        params![message_id, task],
-    )?;
+    tx.prepare_cached("INSERT OR IGNORE INTO thread (message_id, task_id) VALUES (?1, ?2)")?
+        .execute(params![message_id, task])?;
     Ok(())
 }
 
@@ -329,10 +328,11 @@ pub(crate) fn event(
     minutes: Option<u32>,
     message_id: &str,
 ) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO events (task_id, at, actor, kind, from_status, to_status, note, minutes, message_id) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
+    )?
+    .execute(params![
             task,
             ts,
             actor,

@@ -35,23 +35,22 @@ pub fn set_last_uid(
     uid: u32,
     now: i64,
 ) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO sync_state (mailbox, uidvalidity, last_uid, synced_at) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT(mailbox, uidvalidity) DO UPDATE SET \
          last_uid = max(last_uid, excluded.last_uid), synced_at = excluded.synced_at",
-        params![mailbox, uidvalidity, uid, now],
-    )?;
+    )?
+    .execute(params![mailbox, uidvalidity, uid, now])?;
     Ok(())
 }
 
 /// Is this (mailbox, UIDVALIDITY, UID) recorded? (`after` is only ever applied to those.)
 pub fn is_recorded(conn: &Connection, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<bool> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT 1 FROM messages WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3",
-            params![mailbox, uidvalidity, uid],
-            |_| Ok(()),
-        )
+        )?
+        .query_row(params![mailbox, uidvalidity, uid], |_| Ok(()))
         .optional()?
         .is_some())
 }
@@ -73,10 +72,10 @@ pub fn add_after_pending(
     uidvalidity: u32,
     uid: u32,
 ) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT OR IGNORE INTO after_pending (mailbox, uidvalidity, uid) VALUES (?1, ?2, ?3)",
-        params![mailbox, uidvalidity, uid],
-    )?;
+    )?
+    .execute(params![mailbox, uidvalidity, uid])?;
     Ok(())
 }
 
@@ -87,10 +86,10 @@ pub fn clear_after_pending(
     uidvalidity: u32,
     uid: u32,
 ) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "DELETE FROM after_pending WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3",
-        params![mailbox, uidvalidity, uid],
-    )?;
+    )?
+    .execute(params![mailbox, uidvalidity, uid])?;
     Ok(())
 }
 

@@ -1,0 +1,433 @@
+#!/usr/bin/env python3
+"""Helpers of scripts/bench: fill a mailbox over LMTP, time musaid's backlog ingest, time
+SMTP-to-task latency. Each subcommand prints `key=value` lines for the shell script.
+
+Standard library only (python3 >= 3.8).
+"""
+
+import base64
+import datetime as dt
+import email.utils
+import os
+import quopri
+import random
+import shutil
+import signal
+import smtplib
+import sqlite3
+import subprocess
+import sys
+import time
+
+# --- realistic requests ----------------------------------------------------------------
+
+EN_TOPICS = [
+    ("Invoice {n} from the printer", "Could you pay this invoice and file the receipt? The amount due is {amt} USD."),
+    ("Book a flight to Dubai, {day}", "Please book a flight for me on {day}, morning if possible, and a hotel near the venue."),
+    ("Meeting with the accountant", "Please schedule a meeting with Khalid for {day} afternoon and send him the agenda."),
+    ("Instagram post for the new menu", "Can you post the new menu photos on Instagram and Facebook with the usual hashtags?"),
+    ("Website contact form is broken", "The contact form on the website returns an error. Please check with the hosting company."),
+    ("Update the customer spreadsheet", "Please add the new customers from this week to the spreadsheet and the CRM."),
+    ("Quote for {n} units", "A customer asks for a quote for {n} units; please prepare it from the price list."),
+    ("Expense report for October", "Here are the receipts from the trip. Please prepare the expense report."),
+    ("Call the landlord", "Please call the landlord about the air conditioning, it is still not fixed."),
+    ("Payment reminder for order {n}", "This customer has not paid order {n} yet. Please send a polite reminder."),
+]
+AR_TOPICS = [
+    ("فاتورة رقم {n} من المطبعة", "أرجو دفع هذه الفاتورة وحفظ الإيصال في الملف. المبلغ المستحق {amt} ريال."),
+    ("حجز رحلة إلى جدة يوم {day}", "أرجو حجز رحلة صباحية يوم {day} وفندق قريب من مكان الاجتماع."),
+    ("اجتماع مع المحاسب", "أرجو ترتيب اجتماع مع الأستاذ خالد يوم {day} بعد الظهر وإرسال جدول الأعمال له."),
+    ("منشور إنستغرام للقائمة الجديدة", "أرجو نشر صور القائمة الجديدة على إنستغرام وفيسبوك مع الوسوم المعتادة."),
+    ("نموذج التواصل في الموقع لا يعمل", "نموذج التواصل في الموقع يعطي خطأ، أرجو التواصل مع شركة الاستضافة."),
+    ("تحديث جدول العملاء", "أرجو إضافة العملاء الجدد لهذا الأسبوع إلى الجدول وإلى نظام إدارة العملاء."),
+    ("عرض سعر لـ {n} قطعة", "عميل يطلب عرض سعر لـ {n} قطعة، أرجو تجهيزه من قائمة الأسعار."),
+    ("مصاريف رحلة الرياض", "هذه إيصالات الرحلة، أرجو تجهيز كشف المصروفات."),
+    ("الاتصال بالمالك", "أرجو الاتصال بالمالك بخصوص المكيف، ما زال معطلاً."),
+    ("تذكير بالدفع للطلب {n}", "هذا العميل لم يدفع الطلب {n} بعد، أرجو إرسال تذكير لطيف."),
+]
+EN_FILL = (
+    "We discussed this last week and the details are below. Let me know if anything is unclear, "
+    "and keep the customer in copy when you answer. The previous thread had the numbers from "
+    "the supplier, the delivery dates and the contact person at the warehouse. "
+    "Thanks a lot for your help, it makes a real difference to the business. "
+)
+AR_FILL = (
+    "تحدثنا في هذا الموضوع الأسبوع الماضي والتفاصيل أدناه. أخبرني إذا كان هناك أي شيء غير واضح، "
+    "وضع العميل في النسخة عند الرد. في المراسلة السابقة أرقام المورد ومواعيد التسليم واسم "
+    "المسؤول في المستودع. شكراً جزيلاً على مساعدتك. "
+)
+DAYS_EN = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday"]
+DAYS_AR = ["الأحد", "الاثنين", "الثلاثاء", "الأربعاء", "الخميس"]
+CUSTOMERS = ["Linda Park", "Ahmed Saleh", "Maria Rossi", "فاطمة الزهراني", "John Miller", "نورة القحطاني"]
+
+
+def encoded_word(s):
+    if all(ord(c) < 128 for c in s):
+        return s
+    return "=?UTF-8?B?" + base64.b64encode(s.encode()).decode() + "?="
+
+
+def body_part(text, ctype, cte):
+    """A MIME body: headers and encoded text (CRLF)."""
+    raw = text.replace("\n", "\r\n").encode()
+    if cte == "base64":
+        b64 = base64.b64encode(raw)
+        data = b"\r\n".join(b64[i : i + 76] for i in range(0, len(b64), 76))
+    elif cte == "quoted-printable":
+        data = quopri.encodestring(raw).replace(b"\n", b"\r\n")
+    else:
+        cte, data = "7bit" if all(b < 128 for b in raw) else "8bit", raw
+    head = f'Content-Type: {ctype}; charset="UTF-8"\r\nContent-Transfer-Encoding: {cte}\r\n\r\n'
+    return head.encode() + data + b"\r\n"
+
+
+def html_of(text, arabic):
+    attr = ' dir="rtl"' if arabic else ""
+    paras = "".join(
+        f"<div{attr}>{p.replace('&', '&amp;').replace('<', '&lt;')}</div><div><br></div>"
+        for p in text.split("\n")
+    )
+    return f'<div dir="{"rtl" if arabic else "ltr"}">{paras}</div>\n'
+
+
+def message(i, owner, inbox, date, tag, rng):
+    """One request of 2-6 KB: plain or multipart/alternative, English or Arabic, some of them
+    inline Gmail forwards of a customer's mail."""
+    arabic = rng.random() < 0.4
+    topics, fill, days = (AR_TOPICS, AR_FILL, DAYS_AR) if arabic else (EN_TOPICS, EN_FILL, DAYS_EN)
+    subj_t, ask_t = rng.choice(topics)
+    args = dict(n=1000 + i, amt=rng.randint(50, 9000), day=rng.choice(days))
+    subject, ask = subj_t.format(**args), ask_t.format(**args)
+    target = rng.randint(2100, 5900)
+    forward = rng.random() < 0.25
+    multipart = rng.random() < 0.45
+    cte = rng.choice(["base64", "quoted-printable"]) if arabic else "8bit"
+    words = fill.split(" ")
+    offset = rng.randrange(len(words))
+    breaks = [rng.random() < 0.04 for _ in range(300)]
+    cust = rng.choice(CUSTOMERS)
+    cust_addr = f"customer{i}@client{i % 97}.example"
+    odate = email.utils.format_datetime(date - dt.timedelta(hours=rng.randint(1, 48)))
+    arabic_sep = arabic and rng.random() < 0.5
+    msgid = f"<{tag}.{i}.{rng.getrandbits(40):010x}@mail.example.test>"
+    client_ip = f"192.0.2.{i % 250 + 1}"
+    smtp_id = f"{rng.getrandbits(48):012x}"
+    boundary = f"000000000000{rng.getrandbits(64):016x}"
+
+    def build(budget):
+        filler, k, length = [], 0, 0
+        while length < budget:
+            filler.append(words[(offset + k) % len(words)] + ("\n" if breaks[k % len(breaks)] else ""))
+            length += len(filler[-1]) + 1
+            k += 1
+        filler = " ".join(filler).replace("\n ", "\n")
+        subj = subject
+        if forward:
+            note = "أرجو التعامل مع هذا اليوم." if arabic else "Could you handle this today?"
+            if arabic_sep:
+                sep, labels = "---------- رسالة مُعاد توجيهها ----------", ("من", "التاريخ", "الموضوع", "إلى")
+            else:
+                sep, labels = "---------- Forwarded message ---------", ("From", "Date", "Subject", "To")
+            text = (
+                f"{note}\n\n{sep}\n{labels[0]}: {cust} <{cust_addr}>\n{labels[1]}: {odate}\n"
+                f"{labels[2]}: {subject}\n{labels[3]}: Omar <{owner}>\n\n{ask}\n\n{filler}\n\n{cust}\n"
+            )
+            subj = "Fwd: " + subject
+        else:
+            text = f"{ask}\n\n{filler}\n\nOmar\n"
+        head = (
+            f"Received: from mail-client.example.test (mail-client.example.test [{client_ip}])\r\n"
+            f"\tby mail.example.test with ESMTPSA id {smtp_id}\r\n"
+            f"\tfor <{inbox}>; {email.utils.format_datetime(date)}\r\n"
+            f"MIME-Version: 1.0\r\n"
+            f"Date: {email.utils.format_datetime(date)}\r\n"
+            f"Message-ID: {msgid}\r\n"
+            f"Subject: {encoded_word(subj)}\r\n"
+            f"From: Omar <{owner}>\r\n"
+            f"To: Tasks <{inbox}>\r\n"
+        )
+        if multipart:
+            body = (
+                f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode()
+                + f"--{boundary}\r\n".encode()
+                + body_part(text, "text/plain", cte)
+                + f"\r\n--{boundary}\r\n".encode()
+                + body_part(html_of(text, arabic), "text/html", cte)
+                + f"\r\n--{boundary}--\r\n".encode()
+            )
+        else:
+            body = body_part(text, "text/plain", cte)
+        return head.encode() + body
+
+    # The size grows linearly with the filler: aim at `target` bytes.
+    small, large = len(build(100)), len(build(1100))
+    budget = max(0, int(100 + (target - small) * 1000 / max(1, large - small)))
+    return msgid, build(budget)
+
+
+# --- subcommands --------------------------------------------------------------------------
+
+
+FILL_SESSIONS = 4
+
+
+def fill_part(port, owner, inbox, count, seed, part):
+    """Messages part, part + FILL_SESSIONS, ... over one LMTP session; returns their bytes."""
+    now = dt.datetime.now(dt.timezone.utc)
+    total = 0
+    with smtplib.LMTP("127.0.0.1", port) as lmtp:
+        lmtp.ehlo("bench.example.test")
+        for i in range(part, count, FILL_SESSIONS):
+            rng = random.Random(seed * 1_000_003 + i)
+            date = now - dt.timedelta(seconds=int(90 * 86400 * (count - i) / count) + 60)
+            _, raw = message(i, owner, inbox, date, "backlog", rng)
+            total += len(raw)
+            refused = lmtp.sendmail(owner, [inbox], raw)
+            if refused:
+                raise RuntimeError(f"LMTP refused message {i}: {refused}")
+    return total
+
+
+def fill(port, owner, inbox, count, seed):
+    """Deliver `count` requests to `inbox` over FILL_SESSIONS parallel LMTP sessions (one
+    transaction per message), dated over the last 90 days like a real backlog."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    start = time.monotonic()
+    with ProcessPoolExecutor(FILL_SESSIONS) as pool:
+        parts = [pool.submit(fill_part, port, owner, inbox, count, seed, k) for k in range(FILL_SESSIONS)]
+        total = sum(p.result() for p in parts)
+    print(f"fill_messages={count}")
+    print(f"fill_bytes={total}")
+    print(f"fill_seconds={time.monotonic() - start:.3f}")
+
+
+def idle_probe(imap_port, smtp_port, owner, password, count):
+    """The server's own share of the latency: a plain IMAP client IDLEs on probe@ while the
+    owner sends through Postfix; time from the 250 after DATA to the untagged EXISTS."""
+    import socket
+
+    user = "probe@example.test"
+    s = socket.create_connection(("127.0.0.1", imap_port))
+    f = s.makefile("rb")
+    f.readline()
+
+    def command(tag, text):
+        s.sendall(f"{tag} {text}\r\n".encode())
+        while True:
+            line = f.readline()
+            if not line:
+                sys.exit("the IMAP server closed the probe connection")
+            if line.startswith(tag.encode() + b" "):
+                return line
+
+    command("a", f"LOGIN {user} {password}")
+    command("b", "SELECT INBOX")
+    lat = []
+    with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
+        smtp.login(owner, password)
+        for i in range(count):
+            s.sendall(b"c IDLE\r\n")
+            f.readline()  # + idling
+            smtp.sendmail(owner, [user], f"Subject: probe {i}\r\n\r\nprobe\r\n".encode())
+            sent = time.monotonic()
+            while b"EXISTS" not in f.readline():
+                pass
+            lat.append(time.monotonic() - sent)
+            s.sendall(b"DONE\r\n")
+            while not f.readline().startswith(b"c "):
+                pass
+    command("z", "LOGOUT")
+    lat.sort()
+    print(f"probe_p50_ms={lat[len(lat) // 2] * 1000:.1f}")
+    print(f"probe_max_ms={lat[-1] * 1000:.1f}")
+
+
+def proc_status(pid, key):
+    """A `VmHWM`/`VmRSS` line of /proc/PID/status, in kB."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_seconds(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def child_pid(pid):
+    """The one child of `pid` (musaid under /usr/bin/time)."""
+    for _ in range(200):
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                kids = f.read().split()
+            if kids:
+                return int(kids[0])
+        except OSError:
+            pass
+        time.sleep(0.005)
+    sys.exit("musaid did not start under /usr/bin/time")
+
+
+def open_db(path):
+    while not os.path.exists(path):
+        time.sleep(0.01)
+    # Read-only, and never the writer: the daemon's lock is not disturbed.
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None)
+
+
+def scalar(db, sql, *args):
+    while True:
+        try:
+            return db.execute(sql, args).fetchone()[0]
+        except sqlite3.OperationalError:
+            # The schema may not exist yet right after the file appears.
+            time.sleep(0.01)
+
+
+def start_and_time_backlog(musaid, config, db_path, count, time_out, log_path, pid_file):
+    """Start `musaid run` on a fresh state directory and poll every 100 ms until the
+    `count`-th message row is committed. Returns the process, musaid's pid, the database,
+    and the seconds from process start to the first and to the last row."""
+    shutil.rmtree(os.path.dirname(db_path), ignore_errors=True)
+    log = open(log_path, "wb")
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        ["/usr/bin/time", "-v", "-o", time_out, musaid, "--config", config, "run"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    log.close()
+    pid = child_pid(proc.pid)
+    with open(pid_file, "w") as f:
+        f.write(str(pid))
+    db = open_db(db_path)
+    first_at = None
+    while True:
+        n = scalar(db, "SELECT count(*) FROM messages")
+        if n and first_at is None:
+            first_at = time.monotonic() - t0
+        if n >= count:
+            break
+        if proc.poll() is not None:
+            sys.exit(f"musaid exited early; see {log_path}")
+        time.sleep(0.1)
+    return proc, pid, db, first_at or 0.0, time.monotonic() - t0
+
+
+def stop(proc, pid):
+    os.kill(pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def daemon_and_measure(musaid, config, db_path, count, latency_count, owner, inbox, smtp_port,
+                       password, time_out, log_path, pid_file, runs):
+    """Time the backlog `runs` times (a fresh database each time; the fastest counts), then,
+    in the last run, wait for the daemon to settle and time SMTP-to-task latency for
+    `latency_count` single messages; stop the daemon."""
+    times = []
+    for _ in range(runs - 1):
+        proc, pid, db, _, took = start_and_time_backlog(musaid, config, db_path, count, time_out,
+                                                        log_path, pid_file)
+        times.append((took, cpu_seconds(pid)))
+        db.close()
+        stop(proc, pid)
+    proc, pid, db, first_at, ingest_s = start_and_time_backlog(musaid, config, db_path, count,
+                                                               time_out, log_path, pid_file)
+    hwm_backlog = proc_status(pid, "VmHWM")
+    cpu_backlog = cpu_seconds(pid)
+    times.append((ingest_s, cpu_backlog))
+    tasks = scalar(db, "SELECT count(*) FROM tasks")
+    decisions = dict(db.execute("SELECT decision, count(*) FROM messages GROUP BY decision").fetchall())
+
+    # Settled: the outbox sent what it may send now, then a few quiet seconds.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if scalar(db, "SELECT count(*) FROM outbox WHERE status = 'pending' AND not_before <= strftime('%s','now')") == 0:
+            break
+        time.sleep(0.2)
+    time.sleep(3)
+    rss_idle = proc_status(pid, "VmRSS")
+
+    lat = []
+    if latency_count:
+        rng = random.Random(7)
+        with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
+            smtp.login(owner, password)
+            for i in range(latency_count):
+                # Dated now: each gets its acknowledgement and VA notification, as live mail does.
+                now = dt.datetime.now(dt.timezone.utc)
+                msgid, raw = message(100000 + i, owner, inbox, now, "latency", rng)
+                smtp.sendmail(owner, [inbox], raw)  # returns on the 250 after DATA
+                sent = time.monotonic()
+                bare = msgid.strip("<>")
+                while True:
+                    got = db.execute(
+                        "SELECT 1 FROM messages WHERE message_id = ? AND task_id IS NOT NULL",
+                        (bare,),
+                    ).fetchone()
+                    if got:
+                        break
+                    if time.monotonic() - sent > 30:
+                        sys.exit(f"no task for {msgid} within 30 s; see {log_path}")
+                    time.sleep(0.002)
+                lat.append(time.monotonic() - sent)
+    hwm_all = proc_status(pid, "VmHWM")
+    stop(proc, pid)
+
+    lat.sort()
+
+    def pct(p):
+        if not lat:
+            return 0.0
+        return lat[min(len(lat) - 1, max(0, int(round(p / 100 * len(lat))) - 1))]
+
+    best = min(times)
+    print(f"ingest_seconds={best[0]:.3f}")
+    print(f"ingest_cpu_seconds={best[1]:.2f}")
+    print("ingest_runs=" + ", ".join(f"{t:.2f} s" for t, _ in times))
+    print(f"ingest_first_row_seconds={first_at:.3f}")
+    print(f"ingest_tasks={tasks}")
+    print("ingest_decisions=" + ",".join(f"{k}:{v}" for k, v in sorted(decisions.items())))
+    print(f"hwm_backlog_kb={hwm_backlog}")
+    print(f"rss_idle_kb={rss_idle}")
+    print(f"hwm_all_kb={hwm_all}")
+    print(f"latency_count={len(lat)}")
+    print(f"latency_p50_ms={pct(50) * 1000:.1f}")
+    print(f"latency_p95_ms={pct(95) * 1000:.1f}")
+    print(f"latency_max_ms={(lat[-1] if lat else 0) * 1000:.1f}")
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "fill":
+        port, owner, inbox, count, seed = args
+        fill(int(port), owner, inbox, int(count), int(seed))
+    elif cmd == "daemon":
+        (musaid, config, db_path, count, latency_count, owner, inbox, smtp_port, password,
+         time_out, log_path, pid_file, runs) = args
+        daemon_and_measure(musaid, config, db_path, int(count), int(latency_count), owner, inbox,
+                           int(smtp_port), password, time_out, log_path, pid_file, int(runs))
+    elif cmd == "idle-probe":
+        imap_port, smtp_port, owner, password, count = args
+        idle_probe(int(imap_port), int(smtp_port), owner, password, int(count))
+    elif cmd == "sample":
+        # One sample message, for looking at: bench.py sample N
+        rng = random.Random(int(args[0]))
+        _, raw = message(int(args[0]), "owner@example.test", "tasks@example.test",
+                         dt.datetime.now(dt.timezone.utc), "sample", rng)
+        sys.stdout.buffer.write(raw)
+    else:
+        sys.exit(f"unknown subcommand {cmd}")
+
+
+if __name__ == "__main__":
+    main()
