@@ -251,6 +251,12 @@ fn config_failure(e: impl Into<anyhow::Error>) -> Failure {
 }
 
 fn main() -> ExitCode {
+    // `musaid tasks list | head` ends quietly when the reader goes away, as Unix tools do,
+    // instead of panicking on the closed pipe.
+    // SAFETY: restoring a signal's default disposition before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(code) => code,

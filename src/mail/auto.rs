@@ -7,7 +7,7 @@
 //! 3. `Auto-Submitted` other than `no`, `Precedence: auto_reply`, X-Autoreply-style headers,
 //!    `X-Auto-Response-Suppress` with All/AutoReply/OOF → `auto-submitted`;
 //! 4. any `List-*` header, `Precedence: list`, a digest, Mailman, or a list robot sender
-//!    (`-request`, `-bounces`, `-owner`, `-admin`, `owner-`) → `list`;
+//!    (`-request`, `-bounces`, `-bounces+…`, `owner-`) → `list`;
 //! 5. `Precedence: bulk|junk` → `bulk`;
 //! 6. noreply / no-reply / donotreply senders → `bulk` (nobody reads an answer to them).
 
@@ -18,7 +18,8 @@ use crate::model::{normalize_address, Reason};
 const BOUNCE_LOCALPARTS: [&str; 4] = ["mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"];
 
 /// Local-part endings of mailing-list robots (Mailman, Majordomo, LISTSERV).
-const LIST_ROBOT_SUFFIXES: [&str; 4] = ["-request", "-bounces", "-owner", "-admin"];
+// Not `-owner` or `-admin`: `shop-owner@` and `site-admin@` are people who send requests.
+const LIST_ROBOT_SUFFIXES: [&str; 2] = ["-request", "-bounces"];
 
 /// Local parts (after removing `-`, `_`, `.`) of addresses nobody reads.
 const NOREPLY_LOCALPARTS: [&str; 5] = [
@@ -83,7 +84,9 @@ pub fn classify(msg: &Message, our_address: &str) -> Option<Reason> {
     let mailman = msg.header("X-Mailman-Version").is_some();
     let robot = senders.iter().flatten().any(|a| {
         let lp = local_part(&normalize_address(a)).to_string();
-        LIST_ROBOT_SUFFIXES.iter().any(|s| lp.ends_with(s)) || lp.starts_with("owner-")
+        LIST_ROBOT_SUFFIXES.iter().any(|s| lp.ends_with(s))
+            || lp.contains("-bounces+")
+            || lp.starts_with("owner-")
     });
     if s.list_header || precedence == "list" || digest || mailman || robot {
         return Some(Reason::List);
@@ -203,5 +206,33 @@ mod tests {
             ),
             Some(Reason::Bulk)
         );
+    }
+
+    #[test]
+    fn people_whose_address_looks_like_a_list_robot_are_people() {
+        let our = "tasks@va.example";
+        for person in [
+            "shop-owner@acme.example",
+            "site-admin@acme.example",
+            "owner@acme.example",
+        ] {
+            assert_eq!(
+                classify(&msg(person, AutoSignals::default()), our),
+                None,
+                "{person}"
+            );
+        }
+        for robot in [
+            "team-request@lists.example",
+            "team-bounces@lists.example",
+            "team-bounces+sara=va.example@lists.example",
+            "owner-team@lists.example",
+        ] {
+            assert_eq!(
+                classify(&msg(robot, AutoSignals::default()), our),
+                Some(Reason::List),
+                "{robot}"
+            );
+        }
     }
 }

@@ -138,4 +138,8 @@ CREATE TABLE after_pending (
     PRIMARY KEY (mailbox, uidvalidity, uid)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 4: the ack limit per sender looks up recent rows by kind and recipient
+    r#"
+CREATE INDEX outbox_kind_recipient ON outbox(kind, recipient, created_at);
+"#,
 ];
