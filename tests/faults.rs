@@ -138,6 +138,17 @@ impl Musaid {
 impl Drop for Musaid {
     fn drop(&mut self) {
         self.kill9();
+        // MUSAID_FAULTS_LOGS=DIR keeps every daemon log (they live in temporary directories).
+        if let Some(keep) = std::env::var_os("MUSAID_FAULTS_LOGS") {
+            let name = self
+                .log
+                .parent()
+                .and_then(Path::file_name)
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let _ = std::fs::create_dir_all(&keep);
+            let _ = std::fs::copy(&self.log, Path::new(&keep).join(format!("{name}.log")));
+        }
     }
 }
 
