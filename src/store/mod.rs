@@ -69,13 +69,14 @@ impl Store {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if usize::try_from(current).is_ok_and(|v| v == schema::MIGRATIONS.len()) {
-        // Up to date: no lock taken, so opening never waits for a writer.
+    // Up to date (the common case): no write lock, so `musaid backup`, `status` and the like
+    // open the database while the daemon is in the middle of a write.
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if usize::try_from(version).is_ok_and(|v| v == schema::MIGRATIONS.len()) {
         return Ok(());
     }
-    // Take the write lock, then read the version again: two processes opening a new database
-    // at once (the daemon and `musaid status`) must not both migrate it.
+    // Take the write lock first, then read the version again: two processes opening a new
+    // database at once (the daemon and `musaid status`) must not both migrate it.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let version = usize::try_from(version).unwrap_or(usize::MAX);
