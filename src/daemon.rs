@@ -6,7 +6,7 @@
 use crate::config::{After, FirstSync};
 use crate::decide::Decision;
 use crate::imap::{self, IdleOutcome, ImapSession};
-use crate::ingest::Pipeline;
+use crate::ingest::{self, Pipeline};
 use crate::store::{sync, Source, Store};
 use anyhow::{Context as _, Result};
 use chrono::Utc;
@@ -433,6 +433,11 @@ fn record_batch(
 ) -> Result<Vec<u32>> {
     let mailbox = &p.config.imap.mailbox;
     let max_size = p.config.policy.max_message_size;
+    // Parse before taking the write lock: the outbox sender's commits wait for it.
+    let mut parsed: Vec<(u32, ingest::Parsed)> = bodies
+        .iter()
+        .map(|(uid, raw)| (*uid, ingest::parse_guarded(raw)))
+        .collect();
     let now = Utc::now();
     let tx = store.transaction()?;
     let mut done = Vec::with_capacity(chunk.len());
@@ -456,7 +461,11 @@ fn record_batch(
             }
             (_, Ok(i)) => {
                 let raw = bodies.get(i).map(|(_, b)| b.as_slice()).unwrap_or_default();
-                p.process(&tx, &source, raw, None, now)?
+                let msg = match parsed.get_mut(i) {
+                    Some((u, m)) if *u == uid => std::mem::replace(m, Err(String::new())),
+                    _ => ingest::parse_guarded(raw),
+                };
+                p.process_parsed(&tx, &source, raw, msg, None, now)?
             }
             // Gone from the server between SEARCH and FETCH (expunged elsewhere).
             _ => continue,

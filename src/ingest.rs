@@ -116,7 +116,20 @@ impl Pipeline {
         arrived: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
-        let parsed = parse_guarded(raw);
+        self.process_parsed(tx, source, raw, parse_guarded(raw), arrived, now)
+    }
+
+    /// [`Pipeline::process`] for a message parsed beforehand (outside the transaction, so the
+    /// database's write lock is held only for deciding and recording).
+    pub fn process_parsed(
+        &self,
+        tx: &Transaction<'_>,
+        source: &Source,
+        raw: &[u8],
+        parsed: Parsed,
+        arrived: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
         let decision = self.decide(&parsed, &History(tx), arrived, now)?;
         let fallback_id;
         let (msg, message_id) = match &parsed {
