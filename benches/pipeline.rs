@@ -27,7 +27,7 @@ const WORDS_AR: &[&str] = &[
 ];
 
 fn message(i: usize) -> Vec<u8> {
-    let arabic = i % 3 == 0;
+    let arabic = i.is_multiple_of(3);
     let words = if arabic { WORDS_AR } else { WORDS_EN };
     let mut body = String::new();
     let mut n = i;
@@ -35,8 +35,12 @@ fn message(i: usize) -> Vec<u8> {
         n = n
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        body.push_str(words[(n >> 33) as usize % words.len()]);
-        body.push(if (n >> 20) % 11 == 0 { '\n' } else { ' ' });
+        body.push_str(words[(n >> 33) % words.len()]);
+        body.push(if (n >> 20).is_multiple_of(11) {
+            '\n'
+        } else {
+            ' '
+        });
     }
     let subject = format!("Fwd: {} {}", words[i % words.len()], i);
     let fwd = format!(

@@ -76,11 +76,6 @@ impl LogOptions {
     }
 }
 
-/// Install the subscriber: `info` unless `RUST_LOG` says otherwise, in the automatic format.
-pub fn init() {
-    let _ = try_init(&LogOptions::default());
-}
-
 /// Install the subscriber for these options. Errors name a bad level or filter.
 pub fn try_init(opts: &LogOptions) -> Result<(), String> {
     let rust_log = std::env::var("RUST_LOG").ok();

@@ -13,7 +13,7 @@ use crate::store::record::{add_to_thread, event};
 use crate::templates::{Rendered, Templates};
 use crate::windows;
 use anyhow::{Context as _, Result};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, Transaction};
 use serde::Serialize;
 use serde_json::json;
@@ -543,9 +543,4 @@ pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
         [],
         |r| r.get(0),
     )?)
-}
-
-/// A time for tables and JSON.
-pub fn utc(ts: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(ts, 0).single().unwrap_or_default()
 }

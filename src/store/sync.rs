@@ -1,6 +1,5 @@
 //! Per (mailbox, UIDVALIDITY): the last UID whose effects are committed.
 
-use super::Store;
 use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -53,15 +52,6 @@ pub fn is_recorded(conn: &Connection, mailbox: &str, uidvalidity: u32, uid: u32)
         .query_row(params![mailbox, uidvalidity, uid], |_| Ok(()))
         .optional()?
         .is_some())
-}
-
-impl Store {
-    /// How many messages are recorded in all.
-    pub fn message_count(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?)
-    }
 }
 
 /// Remember that `imap.after` is still to be applied to this message (in the record's
