@@ -11,7 +11,6 @@ use crate::templates::Templates;
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::Transaction;
-use sha2::{Digest, Sha256};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
@@ -49,11 +48,10 @@ pub fn parse_guarded(raw: &[u8]) -> Parsed {
     }
 }
 
-/// The Message-ID given to bytes that could not be parsed: stable for the same bytes.
+/// The Message-ID given to bytes that could not be parsed: the one the parser derives for a
+/// message without one, so the same bytes always get the same id.
 pub fn derived_message_id(raw: &[u8]) -> String {
-    let digest = Sha256::digest(raw);
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("sha256-{hex}@musaid.invalid")
+    mail::parse::derived_id(raw)
 }
 
 impl Pipeline {

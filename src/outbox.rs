@@ -43,6 +43,20 @@ impl Kind {
         }
     }
 
+    /// The kind stored in an outbox row.
+    pub fn parse(s: &str) -> Option<Kind> {
+        [
+            Kind::Ack,
+            Kind::Notify,
+            Kind::Done,
+            Kind::Followup,
+            Kind::Error,
+            Kind::Summary,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
     /// RFC 3834 `Auto-Submitted` value.
     pub fn auto_submitted(self) -> &'static str {
         match self {

@@ -98,10 +98,8 @@ pub fn build(cfg: &Config, smtp: &SmtpConfig, row: &Row) -> Result<lettre::Messa
         .recipient
         .parse()
         .with_context(|| format!("Recipient `{}` is not an address", row.recipient))?;
-    let kind = match row.kind.as_str() {
-        "summary" => outbox::Kind::Summary,
-        _ => outbox::Kind::Ack,
-    };
+    // Rows are written by `outbox::enqueue`; an unknown kind still gets the reply marker.
+    let kind = outbox::Kind::parse(&row.kind).unwrap_or(outbox::Kind::Ack);
     let mut b = lettre::Message::builder()
         .from(from)
         .to(to)

@@ -290,8 +290,9 @@ fn clean_id(id: &str) -> String {
         .to_string()
 }
 
-/// A stable Message-ID for a message without one: the same bytes give the same id.
-fn derived_id(raw: &[u8]) -> String {
+/// A stable Message-ID for a message without one (or bytes that are no message): the same
+/// bytes give the same id.
+pub fn derived_id(raw: &[u8]) -> String {
     let digest = Sha256::digest(raw);
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("sha256-{hex}@musaid.invalid")
