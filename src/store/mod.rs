@@ -37,6 +37,13 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(30))?;
         // Every statement of a message's record is reused from here (rusqlite keeps 16).
         conn.set_prepared_statement_cache_capacity(64);
+        // The bundled SQLite has STAT4, which re-plans a cached statement whenever a bound value
+        // on an indexed column changes (a full re-prepare on every Message-ID lookup); the
+        // query planner stability guarantee keeps each cached plan.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
