@@ -4,10 +4,10 @@
 //! thin wrapper around it.
 
 use crate::config::{After, FirstSync};
-use crate::decide::Decision;
 use crate::imap::{self, IdleOutcome, ImapSession};
-use crate::ingest::{self, Pipeline};
-use crate::store::{sync, Source, Store};
+use crate::ingest::Pipeline;
+use crate::recorder::{self, Fetched};
+use crate::store::{sync, Store};
 use anyhow::{Context as _, Result};
 use chrono::Utc;
 use std::path::PathBuf;
@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
-use tracing::{debug, error, info, info_span, warn};
+use tracing::{debug, error, info, warn};
 
 /// Re-issue IDLE at least this often: servers drop IDLE after 30 minutes (RFC 2177), and a
 /// fresh command is also how a dead connection is noticed.
@@ -257,7 +257,7 @@ fn jitter(d: Duration) -> Duration {
 
 /// One IMAP connection's life: connect, sync, wait, sync, … until an error or shutdown.
 async fn session(
-    p: &Pipeline,
+    p: &Arc<Pipeline>,
     store: &mut Store,
     shutdown: &mut Shutdown,
     current: &mut Current,
@@ -277,11 +277,23 @@ async fn session(
     let idle = cfg.idle && caps.idle;
     info!(mailbox = %cfg.mailbox, uidvalidity, last_uid = last, idle, "IMAP connected");
     reconcile_after(p, store, &mut s, uidvalidity).await?;
+    // The recorder's own connection, kept from one sync to the next.
+    let mut writer = None;
 
     loop {
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
         let before = last;
-        last = sync_new(p, store, &mut s, uidvalidity, last, shutdown, heartbeat).await?;
+        last = sync_new(
+            p,
+            store,
+            &mut writer,
+            &mut s,
+            uidvalidity,
+            last,
+            shutdown,
+            heartbeat,
+        )
+        .await?;
         // A sync that found nothing new is still a successful sync (`musaid status`).
         crate::store::meta_set(
             store.conn(),
@@ -376,16 +388,21 @@ async fn start_uid(
 }
 
 /// Fetch and record every message after `last`, in batches; returns the new last UID.
+///
+/// The IMAP loop fetches while the recorder (its own threads and database connection) parses
+/// and records the batches before: see [`crate::recorder`]. `imap.after` follows each commit.
+#[allow(clippy::too_many_arguments)]
 async fn sync_new(
-    p: &Pipeline,
+    p: &Arc<Pipeline>,
     store: &mut Store,
+    writer: &mut Option<Store>,
     s: &mut ImapSession,
     uidvalidity: u32,
     mut last: u32,
     shutdown: &Shutdown,
     heartbeat: &AtomicI64,
 ) -> Result<u32> {
-    let uids: Vec<u32> = s
+    let mut uids: Vec<u32> = s
         .uid_search_after(last)
         .await?
         .into_iter()
@@ -394,134 +411,112 @@ async fn sync_new(
     if uids.is_empty() {
         return Ok(last);
     }
-    let max_size = p.config.policy.max_message_size;
-    let mailbox = &p.config.imap.mailbox;
-    for chunk in uids.chunks(imap::FETCH_BATCH) {
-        let sizes = s.fetch_sizes(chunk).await?;
-        let small: Vec<u32> = sizes
-            .iter()
-            .filter(|(_, size)| u64::from(*size) <= max_size)
-            .map(|(u, _)| *u)
-            .collect();
-        let mut bodies = s.fetch_bodies(&small).await?;
-        bodies.sort_by_key(|(u, _)| *u);
-        let chunk_last = chunk.iter().copied().max().unwrap_or(last);
-        let done = record_batch(p, store, uidvalidity, chunk, &sizes, &bodies, chunk_last)?;
-        last = chunk_last;
+    uids.sort_unstable();
+    uids.dedup();
+    let (batches, batch_rx) = mpsc::channel(recorder::QUEUE);
+    let (committed_tx, mut committed) = mpsc::unbounded_channel();
+    let recorder = recorder::spawn(
+        p.clone(),
+        writer.take(),
+        uidvalidity,
+        batch_rx,
+        committed_tx,
+    );
+
+    // The first IMAP error; the batches fetched before it are recorded all the same.
+    let mut failed = Ok(());
+    'fetch: for chunk in uids.chunks(imap::FETCH_BATCH) {
+        let batch = match fetch_batch(p, s, chunk).await {
+            Ok(b) => b,
+            Err(e) => {
+                failed = Err(e);
+                break;
+            }
+        };
+        // A closed queue means the recorder stopped on an error: reported below.
+        if batches.send(batch).await.is_err() {
+            break;
+        }
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
-        for uid in done {
-            apply_after(p, s, uid).await?;
-            sync::clear_after_pending(store.conn(), mailbox, uidvalidity, uid)?;
+        while let Ok(c) = committed.try_recv() {
+            last = c.last;
+            if let Err(e) = after_batch(p, store, s, uidvalidity, &c.recorded).await {
+                failed = Err(e);
+                break 'fetch;
+            }
         }
         if *shutdown.borrow() {
             break;
         }
     }
+    drop(batches);
+    let mut recorded = Vec::new();
+    while let Some(c) = committed.recv().await {
+        last = c.last;
+        recorded.extend(c.recorded);
+        heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
+    }
+    let (w, result) = recorder.await.context("The recorder failed")?;
+    *writer = w;
+    // After an error, `after` waits in `after_pending` for the next session.
+    failed?;
+    result?;
+    after_batch(p, store, s, uidvalidity, &recorded).await?;
     Ok(last)
 }
 
-/// Record one fetched batch and the mailbox's new last UID in one transaction. Returns the
-/// UIDs recorded now (for `imap.after`).
-fn record_batch(
-    p: &Pipeline,
-    store: &mut Store,
-    uidvalidity: u32,
-    chunk: &[u32],
-    sizes: &[(u32, u32)],
-    bodies: &[(u32, Vec<u8>)],
-    chunk_last: u32,
-) -> Result<Vec<u32>> {
-    let mailbox = &p.config.imap.mailbox;
+/// `RFC822.SIZE` of a batch, then the bodies of those not over `max_message_size`.
+async fn fetch_batch(p: &Pipeline, s: &mut ImapSession, chunk: &[u32]) -> Result<Fetched> {
     let max_size = p.config.policy.max_message_size;
-    // Parse before taking the write lock (the outbox sender's commits wait for it), on two
-    // cores: parsing is pure; deciding and recording stay in UID order below.
-    let mut parsed = parse_batch(bodies);
-    let now = Utc::now();
-    let tx = store.transaction()?;
-    let mut done = Vec::with_capacity(chunk.len());
-    for &uid in chunk {
-        if sync::is_recorded(&tx, mailbox, uidvalidity, uid)? {
-            continue;
-        }
-        let source = Source::Imap {
-            mailbox: mailbox.clone(),
-            uidvalidity,
-            uid,
-        };
-        let size = sizes
-            .iter()
-            .find(|(u, _)| *u == uid)
-            .map(|(_, s)| u64::from(*s));
-        let outcome = match (size, bodies.binary_search_by_key(&uid, |(u, _)| *u)) {
-            (Some(size), _) if size > max_size => {
-                let id = format!("oversized.{uidvalidity}.{uid}@musaid.invalid");
-                p.process_oversized(&tx, &source, &id, size, now)?
-            }
-            (_, Ok(i)) => {
-                let raw = bodies.get(i).map(|(_, b)| b.as_slice()).unwrap_or_default();
-                let msg = match parsed.get_mut(i) {
-                    Some((u, m)) if *u == uid => std::mem::replace(m, Err(String::new())),
-                    _ => ingest::parse_guarded(raw),
-                };
-                p.process_parsed(&tx, &source, raw, msg, None, now)?
-            }
-            // Gone from the server between SEARCH and FETCH (expunged elsewhere).
-            _ => continue,
-        };
-        info_span!("message", uid, message_id = %outcome.message_id)
-            .in_scope(|| log_outcome(&outcome));
-        if p.config.imap.after != After::Keep {
-            sync::add_after_pending(&tx, mailbox, uidvalidity, uid)?;
-        }
-        done.push(uid);
-    }
-    sync::set_last_uid(&tx, mailbox, uidvalidity, chunk_last, now.timestamp())?;
-    tx.commit().context("Cannot commit the batch")?;
-    Ok(done)
-}
-
-/// Parse a fetched batch, half of it on a second thread.
-fn parse_batch(bodies: &[(u32, Vec<u8>)]) -> Vec<(u32, ingest::Parsed)> {
-    let parse = |part: &[(u32, Vec<u8>)]| -> Vec<(u32, ingest::Parsed)> {
-        part.iter()
-            .map(|(uid, raw)| (*uid, ingest::parse_guarded(raw)))
-            .collect()
+    let sizes = s.fetch_sizes(chunk).await?;
+    let small: Vec<u32> = sizes
+        .iter()
+        .filter(|(_, size)| u64::from(*size) <= max_size)
+        .map(|(u, _)| *u)
+        .collect();
+    let mut bodies = if small.is_empty() {
+        Vec::new()
+    } else {
+        s.fetch_bodies(&small).await?
     };
-    if bodies.len() < 8 {
-        return parse(bodies);
-    }
-    let (first, second) = bodies.split_at(bodies.len() / 2);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| parse(second));
-        let mut out = parse(first);
-        match other.join() {
-            Ok(mut rest) => out.append(&mut rest),
-            // parse_guarded catches parser panics; should the thread still fail, parse here.
-            Err(_) => out.extend(parse(second)),
-        }
-        out
+    bodies.sort_by_key(|(u, _)| *u);
+    Ok(Fetched {
+        uids: chunk.to_vec(),
+        sizes,
+        bodies,
     })
 }
 
-fn log_outcome(o: &crate::ingest::Outcome) {
-    match &o.decision {
-        Decision::Ignore { reason } | Decision::Quarantine { reason, .. } => {
-            info!(decision = o.decision.kind(), reason = %reason, "recorded")
-        }
-        d => info!(decision = d.kind(), task = o.task_id, "recorded"),
+/// `imap.after` for messages whose records are committed, then forget they wait for it.
+async fn after_batch(
+    p: &Pipeline,
+    store: &mut Store,
+    s: &mut ImapSession,
+    uidvalidity: u32,
+    uids: &[u32],
+) -> Result<()> {
+    if p.config.imap.after == After::Keep || uids.is_empty() {
+        return Ok(());
     }
+    for chunk in uids.chunks(imap::FETCH_BATCH) {
+        apply_after(p, s, chunk).await?;
+        let tx = store.transaction()?;
+        sync::clear_after_pending(&tx, &p.config.imap.mailbox, uidvalidity, chunk)?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
-/// `imap.after`, applied only once the message's record is committed.
-async fn apply_after(p: &Pipeline, s: &mut ImapSession, uid: u32) -> Result<()> {
+/// `imap.after`, applied only once the messages' records are committed.
+async fn apply_after(p: &Pipeline, s: &mut ImapSession, uids: &[u32]) -> Result<()> {
     match &p.config.imap.after {
         After::Keep => Ok(()),
-        After::Seen => s.mark_seen(uid).await,
-        After::Move(folder) => match s.move_to(uid, folder).await? {
+        After::Seen => s.mark_seen(uids).await,
+        After::Move(folder) => match s.move_to(uids, folder).await? {
             imap::MoveOutcome::Moved => Ok(()),
             imap::MoveOutcome::CopiedAndFlagged => {
                 debug!(
-                    uid,
+                    count = uids.len(),
                     "no MOVE or UIDPLUS: copied and flagged \\Deleted, left in place"
                 );
                 Ok(())
@@ -531,7 +526,7 @@ async fn apply_after(p: &Pipeline, s: &mut ImapSession, uid: u32) -> Result<()> 
 }
 
 /// After a crash between the commit and `after`, recorded messages may still wait for it:
-/// apply `after` to those (and only those) now.
+/// apply `after` to those (and only those) still in the mailbox now.
 async fn reconcile_after(
     p: &Pipeline,
     store: &mut Store,
@@ -545,11 +540,18 @@ async fn reconcile_after(
     };
     let mut present = s.uid_search_after(first.saturating_sub(1)).await?;
     present.sort_unstable();
-    for uid in pending {
-        if present.binary_search(&uid).is_ok() {
-            apply_after(p, s, uid).await?;
+    for chunk in pending.chunks(imap::FETCH_BATCH) {
+        let here: Vec<u32> = chunk
+            .iter()
+            .copied()
+            .filter(|u| present.binary_search(u).is_ok())
+            .collect();
+        if !here.is_empty() {
+            apply_after(p, s, &here).await?;
         }
-        sync::clear_after_pending(store.conn(), mailbox, uidvalidity, uid)?;
+        let tx = store.transaction()?;
+        sync::clear_after_pending(&tx, mailbox, uidvalidity, chunk)?;
+        tx.commit()?;
     }
     Ok(())
 }

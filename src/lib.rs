@@ -15,6 +15,7 @@ pub mod mail;
 pub mod model;
 pub mod outbox;
 pub mod output;
+pub mod recorder;
 pub mod rules;
 pub mod smtp;
 pub mod status;

@@ -109,7 +109,7 @@ async fn delivered_mail_is_found_by_uid_and_fetched_byte_equal_without_setting_s
         "{flags:?}"
     );
 
-    s.mark_seen(uid).await?;
+    s.mark_seen(&[uid]).await?;
     let flags = s.fetch_flags(&[uid]).await?;
     assert!(
         flags_of(&flags, uid).contains(&"\\Seen".to_string()),
@@ -204,7 +204,10 @@ async fn move_to_moves_exactly_that_uid_into_a_created_folder() -> Result<()> {
 
     s.create_if_missing("Processed").await?;
     s.create_if_missing("Processed").await?; // exists now: no error
-    assert_eq!(s.move_to(uids[1], "Processed").await?, MoveOutcome::Moved);
+    assert_eq!(
+        s.move_to(&[uids[1]], "Processed").await?,
+        MoveOutcome::Moved
+    );
 
     assert_eq!(s.message_count("INBOX").await?, 2);
     assert_eq!(s.message_count("Processed").await?, 1);
@@ -237,7 +240,10 @@ async fn without_move_a_copy_and_uid_expunge_remove_only_that_uid() -> Result<()
         move_cmd: false,
         uidplus: true,
     });
-    assert_eq!(s.move_to(uids[1], "Processed").await?, MoveOutcome::Moved);
+    assert_eq!(
+        s.move_to(&[uids[1]], "Processed").await?,
+        MoveOutcome::Moved
+    );
     // The other \Deleted message survives: no plain EXPUNGE.
     assert_eq!(s.uid_search_after(0).await?, vec![uids[0]]);
     assert_eq!(s.message_count("Processed").await?, 1);
@@ -253,7 +259,7 @@ async fn without_move_a_copy_and_uid_expunge_remove_only_that_uid() -> Result<()
         .last()
         .context("appended mail missing")?;
     assert_eq!(
-        s.move_to(c_uid, "Processed").await?,
+        s.move_to(&[c_uid], "Processed").await?,
         MoveOutcome::CopiedAndFlagged
     );
     assert_eq!(s.uid_search_after(0).await?, vec![uids[0], c_uid]);

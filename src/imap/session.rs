@@ -505,37 +505,45 @@ impl ImapSession {
         Ok(fetched.into_iter().map(|(uid, f)| (uid, f.flags)).collect())
     }
 
-    /// Set `\Seen` on exactly `uid`.
-    pub async fn mark_seen(&mut self, uid: u32) -> Result<()> {
-        self.command(&format!("UID STORE {uid} +FLAGS.SILENT (\\Seen)"), |_| {})
+    /// Set `\Seen` on exactly `uids`.
+    pub async fn mark_seen(&mut self, uids: &[u32]) -> Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = super::uid_set(uids);
+        self.command(&format!("UID STORE {set} +FLAGS.SILENT (\\Seen)"), |_| {})
             .await
     }
 
-    /// Move exactly `uid` to `folder`: MOVE when offered; else a copy, `\\Deleted`
-    /// and `UID EXPUNGE` of that UID (UIDPLUS); else copy and flag only, with a
+    /// Move exactly `uids` to `folder`: MOVE when offered; else a copy, `\\Deleted`
+    /// and `UID EXPUNGE` of those UIDs (UIDPLUS); else copy and flag only, with a
     /// warning. Never a plain EXPUNGE or CLOSE.
-    pub async fn move_to(&mut self, uid: u32, folder: &str) -> Result<MoveOutcome> {
+    pub async fn move_to(&mut self, uids: &[u32], folder: &str) -> Result<MoveOutcome> {
         let target = quoted(folder)?;
+        if uids.is_empty() {
+            return Ok(MoveOutcome::Moved);
+        }
+        let set = super::uid_set(uids);
         if self.caps.move_cmd {
-            self.command(&format!("UID MOVE {uid} {target}"), |_| {})
+            self.command(&format!("UID MOVE {set} {target}"), |_| {})
                 .await?;
             return Ok(MoveOutcome::Moved);
         }
-        self.command(&format!("UID COPY {uid} {target}"), |_| {})
+        self.command(&format!("UID COPY {set} {target}"), |_| {})
             .await?;
         self.command(
-            &format!("UID STORE {uid} +FLAGS.SILENT (\\Deleted)"),
+            &format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"),
             |_| {},
         )
         .await?;
         if !self.caps.uidplus {
             tracing::warn!(
-                endpoint = %self.endpoint, uid, folder,
+                endpoint = %self.endpoint, uids = %set, folder,
                 "The server has neither MOVE nor UIDPLUS: copied and flagged \\Deleted, not expunged"
             );
             return Ok(MoveOutcome::CopiedAndFlagged);
         }
-        self.command(&format!("UID EXPUNGE {uid}"), |_| {}).await?;
+        self.command(&format!("UID EXPUNGE {set}"), |_| {}).await?;
         Ok(MoveOutcome::Moved)
     }
 

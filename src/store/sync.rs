@@ -69,17 +69,19 @@ pub fn add_after_pending(
     Ok(())
 }
 
-/// `imap.after` was applied (or the message is gone).
+/// `imap.after` was applied to these messages (or they are gone).
 pub fn clear_after_pending(
     conn: &Connection,
     mailbox: &str,
     uidvalidity: u32,
-    uid: u32,
+    uids: &[u32],
 ) -> Result<()> {
-    conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(
         "DELETE FROM after_pending WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3",
-    )?
-    .execute(params![mailbox, uidvalidity, uid])?;
+    )?;
+    for uid in uids {
+        stmt.execute(params![mailbox, uidvalidity, uid])?;
+    }
     Ok(())
 }
 

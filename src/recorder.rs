@@ -1,0 +1,184 @@
+//! The daemon's batch recorder: fetched batches are parsed on one thread and decided, recorded
+//! and committed on another, while the IMAP loop fetches the next batch. Three stages on their
+//! own cores instead of one after the other; a backlog goes through at the pace of the slowest.
+//!
+//! Exactly once is unchanged: batches are committed one by one in UID order, each in one
+//! transaction with the mailbox's new last UID, by one connection of their own.
+
+use crate::config::After;
+use crate::decide::Decision;
+use crate::ingest::{self, Outcome, Pipeline};
+use crate::store::{sync, Source, Store};
+use anyhow::{Context as _, Result};
+use chrono::Utc;
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tracing::{info, info_span};
+
+/// Batches fetched and not yet recorded, at most: enough to keep both threads busy while the
+/// next one is fetched, without holding more than a few batches' bodies in memory.
+pub const QUEUE: usize = 2;
+
+/// One `UID FETCH` batch on its way to the recorder.
+#[derive(Debug)]
+pub struct Fetched {
+    /// Every UID of the batch, in order (oversized ones and ones gone meanwhile included).
+    pub uids: Vec<u32>,
+    /// `RFC822.SIZE` by UID.
+    pub sizes: Vec<(u32, u32)>,
+    /// The bodies of the ones small enough to load, sorted by UID.
+    pub bodies: Vec<(u32, Vec<u8>)>,
+}
+
+impl Fetched {
+    /// The last UID of the batch: the mailbox's last UID once it is committed.
+    pub fn last(&self) -> Option<u32> {
+        self.uids.iter().copied().max()
+    }
+}
+
+/// A committed batch.
+#[derive(Debug)]
+pub struct Committed {
+    /// The mailbox's last UID now.
+    pub last: u32,
+    /// The UIDs recorded by this batch (not the ones recorded before), for `imap.after`.
+    pub recorded: Vec<u32>,
+}
+
+/// The recorder of one sync: started on the blocking pool with its own database connection,
+/// it records every batch `batches` yields and reports each commit on `committed`. Returns the
+/// connection for the next sync, and the first error, after which it records nothing more.
+pub fn spawn(
+    pipeline: Arc<Pipeline>,
+    store: Option<Store>,
+    uidvalidity: u32,
+    batches: mpsc::Receiver<Fetched>,
+    committed: mpsc::UnboundedSender<Committed>,
+) -> tokio::task::JoinHandle<(Option<Store>, Result<()>)> {
+    tokio::task::spawn_blocking(move || {
+        let mut store = match store {
+            Some(s) => s,
+            None => match Store::open(&pipeline.config.daemon.state_dir) {
+                Ok(s) => s,
+                Err(e) => return (None, Err(e)),
+            },
+        };
+        let result = run(&pipeline, &mut store, uidvalidity, batches, &committed);
+        (Some(store), result)
+    })
+}
+
+fn run(
+    p: &Pipeline,
+    store: &mut Store,
+    uidvalidity: u32,
+    mut batches: mpsc::Receiver<Fetched>,
+    committed: &mpsc::UnboundedSender<Committed>,
+) -> Result<()> {
+    let (parsed_tx, parsed_rx) = std_mpsc::sync_channel::<(Fetched, Vec<ingest::Parsed>)>(1);
+    std::thread::scope(|scope| {
+        // Parsing is pure: it runs ahead of the recording, one batch at a time.
+        scope.spawn(move || {
+            while let Some(batch) = batches.blocking_recv() {
+                let parsed = batch
+                    .bodies
+                    .iter()
+                    .map(|(_, raw)| ingest::parse_guarded(raw))
+                    .collect();
+                if parsed_tx.send((batch, parsed)).is_err() {
+                    break; // the recorder stopped on an error
+                }
+            }
+        });
+        // Deciding and recording stay in UID order, here. Leaving on an error drops the
+        // receiver, which stops the parsing thread, which stops the fetching.
+        for (batch, parsed) in parsed_rx {
+            let recorded = record_batch(p, store, uidvalidity, &batch, parsed)?;
+            let last = batch.last().unwrap_or_default();
+            if committed.send(Committed { last, recorded }).is_err() {
+                break; // the IMAP loop is gone
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Record one fetched batch and the mailbox's new last UID in one transaction. Returns the
+/// UIDs recorded now.
+pub fn record_batch(
+    p: &Pipeline,
+    store: &mut Store,
+    uidvalidity: u32,
+    batch: &Fetched,
+    parsed: Vec<ingest::Parsed>,
+) -> Result<Vec<u32>> {
+    let Some(batch_last) = batch.last() else {
+        return Ok(Vec::new());
+    };
+    let mailbox = &p.config.imap.mailbox;
+    let max_size = p.config.policy.max_message_size;
+    let mut parsed = parsed.into_iter();
+    let mut bodies = batch.bodies.iter();
+    let now = Utc::now();
+    let tx = store.transaction()?;
+    let mut recorded = Vec::with_capacity(batch.uids.len());
+    for &uid in &batch.uids {
+        // Bodies and their parses are in UID order, like `uids`: take this one's, if any
+        // (skipping any the server sent unasked).
+        while bodies.as_slice().first().is_some_and(|(u, _)| *u < uid) {
+            bodies.next();
+            parsed.next();
+        }
+        let body = bodies
+            .as_slice()
+            .first()
+            .filter(|(u, _)| *u == uid)
+            .map(|(_, raw)| raw.as_slice());
+        let msg = body.map(|raw| {
+            bodies.next();
+            parsed.next().unwrap_or_else(|| ingest::parse_guarded(raw))
+        });
+        if sync::is_recorded(&tx, mailbox, uidvalidity, uid)? {
+            continue;
+        }
+        let source = Source::Imap {
+            mailbox: mailbox.clone(),
+            uidvalidity,
+            uid,
+        };
+        let size = batch
+            .sizes
+            .iter()
+            .find(|(u, _)| *u == uid)
+            .map(|(_, s)| u64::from(*s));
+        let outcome = match (size, body, msg) {
+            (Some(size), _, _) if size > max_size => {
+                let id = format!("oversized.{uidvalidity}.{uid}@musaid.invalid");
+                p.process_oversized(&tx, &source, &id, size, now)?
+            }
+            (_, Some(raw), Some(msg)) => p.process_parsed(&tx, &source, raw, msg, None, now)?,
+            // Gone from the server between SEARCH and FETCH (expunged elsewhere).
+            _ => continue,
+        };
+        info_span!("message", uid, message_id = %outcome.message_id)
+            .in_scope(|| log_outcome(&outcome));
+        if p.config.imap.after != After::Keep {
+            sync::add_after_pending(&tx, mailbox, uidvalidity, uid)?;
+        }
+        recorded.push(uid);
+    }
+    sync::set_last_uid(&tx, mailbox, uidvalidity, batch_last, now.timestamp())?;
+    tx.commit().context("Cannot commit the batch")?;
+    Ok(recorded)
+}
+
+fn log_outcome(o: &Outcome) {
+    match &o.decision {
+        Decision::Ignore { reason } | Decision::Quarantine { reason, .. } => {
+            info!(decision = o.decision.kind(), reason = %reason, "recorded")
+        }
+        d => info!(decision = d.kind(), task = o.task_id, "recorded"),
+    }
+}
