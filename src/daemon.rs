@@ -277,8 +277,9 @@ async fn session(
     let idle = cfg.idle && caps.idle;
     info!(mailbox = %cfg.mailbox, uidvalidity, last_uid = last, idle, "IMAP connected");
     reconcile_after(p, store, &mut s, uidvalidity).await?;
-    // The recorder's own connection, kept from one sync to the next.
-    let mut writer = None;
+    // The recorder's own connection, kept from one sync to the next, and how many messages
+    // it recorded since the last checkpoint.
+    let (mut writer, mut unchecked) = (None, 0);
 
     loop {
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
@@ -287,6 +288,7 @@ async fn session(
             p,
             store,
             &mut writer,
+            &mut unchecked,
             &mut s,
             uidvalidity,
             last,
@@ -396,6 +398,7 @@ async fn sync_new(
     p: &Arc<Pipeline>,
     store: &mut Store,
     writer: &mut Option<Store>,
+    unchecked: &mut usize,
     s: &mut ImapSession,
     uidvalidity: u32,
     mut last: u32,
@@ -440,10 +443,15 @@ async fn sync_new(
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
         while let Ok(c) = committed.try_recv() {
             last = c.last;
+            *unchecked += c.recorded.len();
             if let Err(e) = after_batch(p, store, s, uidvalidity, &c.recorded).await {
                 failed = Err(e);
                 break 'fetch;
             }
+        }
+        if *unchecked >= recorder::CHECKPOINT_EVERY {
+            store.checkpoint()?;
+            *unchecked = 0;
         }
         if *shutdown.borrow() {
             break;
@@ -453,6 +461,7 @@ async fn sync_new(
     let mut recorded = Vec::new();
     while let Some(c) = committed.recv().await {
         last = c.last;
+        *unchecked += c.recorded.len();
         recorded.extend(c.recorded);
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
     }
@@ -462,6 +471,10 @@ async fn sync_new(
     failed?;
     result?;
     after_batch(p, store, s, uidvalidity, &recorded).await?;
+    if *unchecked >= recorder::CHECKPOINT_EVERY {
+        store.checkpoint()?;
+        *unchecked = 0;
+    }
     Ok(last)
 }
 

@@ -16,6 +16,11 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{info, info_span};
 
+/// Messages recorded between two checkpoints (about 5 KB each in the write-ahead log). The
+/// recorder's connection leaves checkpoints to the IMAP loop, which runs them while the
+/// recorder goes on; other connections (the sender, commands) keep SQLite's automatic ones.
+pub const CHECKPOINT_EVERY: usize = 1000;
+
 /// Batches fetched and not yet recorded, at most: enough to keep both threads busy while the
 /// next one is fetched, without holding more than a few batches' bodies in memory.
 pub const QUEUE: usize = 2;
@@ -60,7 +65,9 @@ pub fn spawn(
     tokio::task::spawn_blocking(move || {
         let mut store = match store {
             Some(s) => s,
-            None => match Store::open(&pipeline.config.daemon.state_dir) {
+            None => match Store::open(&pipeline.config.daemon.state_dir)
+                .and_then(|s| s.no_auto_checkpoint().map(|()| s))
+            {
                 Ok(s) => s,
                 Err(e) => return (None, Err(e)),
             },

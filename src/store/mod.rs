@@ -68,6 +68,22 @@ impl Store {
         &self.conn
     }
 
+    /// Leave WAL checkpoints to [`Store::checkpoint`] calls on another connection: for the
+    /// daemon's recorder, whose thread is the bottleneck of a backlog.
+    pub fn no_auto_checkpoint(&self) -> Result<()> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .context("Cannot turn automatic checkpoints off")
+    }
+
+    /// Copy what the write-ahead log holds into the database, as far as readers allow,
+    /// without waiting for any lock (`PRAGMA wal_checkpoint(PASSIVE)`).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .context("Cannot checkpoint the database")
+    }
+
     pub fn transaction(&mut self) -> Result<Transaction<'_>> {
         self.conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
