@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """Helpers of scripts/bench: fill a mailbox over LMTP, time musaid's backlog ingest, time
-SMTP-to-task latency. Each subcommand prints `key=value` lines for the shell script.
+SMTP-to-task latency, time Debian's imapfilter on the same backlog, time window opening to
+acknowledgement. Each subcommand prints `key=value` lines for the shell script.
 
-Standard library only (python3 >= 3.8).
+Standard library only (python3 >= 3.11: tomllib). imapfilter, for its subcommand.
 """
 
 import base64
 import datetime as dt
 import email.utils
+import imaplib
+import math
 import os
 import quopri
 import random
+import re
 import shutil
 import signal
 import smtplib
@@ -278,8 +282,10 @@ def child_pid(pid):
     sys.exit("musaid did not start under /usr/bin/time")
 
 
-def open_db(path):
+def open_db(path, proc=None, log_path=None):
     while not os.path.exists(path):
+        if proc is not None and proc.poll() is not None:
+            sys.exit(f"musaid exited before creating its database; see {log_path}")
         time.sleep(0.01)
     # Read-only, and never the writer: the daemon's lock is not disturbed.
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None)
@@ -323,6 +329,13 @@ def start_and_time_backlog(musaid, config, db_path, count, time_out, log_path, p
     return proc, pid, db, first_at or 0.0, time.monotonic() - t0
 
 
+def pct(values, p):
+    """The p-th percentile (nearest rank) of sorted `values`."""
+    if not values:
+        return 0.0
+    return values[min(len(values) - 1, max(0, int(math.ceil(p / 100 * len(values))) - 1))]
+
+
 def stop(proc, pid):
     os.kill(pid, signal.SIGTERM)
     proc.wait(timeout=30)
@@ -346,6 +359,7 @@ def daemon_and_measure(musaid, config, db_path, count, latency_count, owner, inb
     cpu_backlog = cpu_seconds(pid)
     times.append((ingest_s, cpu_backlog))
     tasks = scalar(db, "SELECT count(*) FROM tasks")
+    bookkeeping = scalar(db, "SELECT count(*) FROM tasks WHERE category = 'bookkeeping'")
     decisions = dict(db.execute("SELECT decision, count(*) FROM messages GROUP BY decision").fetchall())
 
     # Settled: the outbox sent what it may send now, then a few quiet seconds.
@@ -384,26 +398,220 @@ def daemon_and_measure(musaid, config, db_path, count, latency_count, owner, inb
     stop(proc, pid)
 
     lat.sort()
-
-    def pct(p):
-        if not lat:
-            return 0.0
-        return lat[min(len(lat) - 1, max(0, int(round(p / 100 * len(lat))) - 1))]
-
     best = min(times)
     print(f"ingest_seconds={best[0]:.3f}")
     print(f"ingest_cpu_seconds={best[1]:.2f}")
     print("ingest_runs=" + ", ".join(f"{t:.2f} s" for t, _ in times))
     print(f"ingest_first_row_seconds={first_at:.3f}")
     print(f"ingest_tasks={tasks}")
+    print(f"ingest_bookkeeping={bookkeeping}")
     print("ingest_decisions=" + ",".join(f"{k}:{v}" for k, v in sorted(decisions.items())))
     print(f"hwm_backlog_kb={hwm_backlog}")
     print(f"rss_idle_kb={rss_idle}")
     print(f"hwm_all_kb={hwm_all}")
     print(f"latency_count={len(lat)}")
-    print(f"latency_p50_ms={pct(50) * 1000:.1f}")
-    print(f"latency_p95_ms={pct(95) * 1000:.1f}")
+    print(f"latency_p50_ms={pct(lat, 50) * 1000:.1f}")
+    print(f"latency_p95_ms={pct(lat, 95) * 1000:.1f}")
     print(f"latency_max_ms={(lat[-1] if lat else 0) * 1000:.1f}")
+
+
+# --- a peer: Debian's imapfilter on the same backlog ---------------------------------------
+
+
+def rule_patterns(rules_file, subject_rule, body_rule):
+    """The subject regex of one rule and the body regex of another, from a rule file."""
+    import tomllib
+
+    with open(rules_file, "rb") as f:
+        rules = {r.get("name"): r for r in tomllib.load(f).get("rule", [])}
+    try:
+        return rules[subject_rule]["match"]["subject"], rules[body_rule]["match"]["body"]
+    except KeyError as e:
+        sys.exit(f"{rules_file} has no rule {subject_rule} with match.subject and "
+                 f"{body_rule} with match.body ({e})")
+
+
+def raw_matches(maildir, subject_re, body_re):
+    """How many messages of a Maildir match either regex on their raw bytes, the way
+    imapfilter matches them: the Subject header as it stands (encoded words are not decoded)
+    and the body as it stands (base64 and quoted-printable are not decoded). Returns the
+    number of messages and of matches."""
+    subject = re.compile(subject_re.encode())
+    body = re.compile(body_re.encode())
+    total = hits = 0
+    for sub in ("new", "cur"):
+        folder = os.path.join(maildir, sub)
+        for name in os.listdir(folder):
+            with open(os.path.join(folder, name), "rb") as f:
+                raw = f.read()
+            head, sep, text = raw.partition(b"\r\n\r\n")
+            if not sep:
+                head, _, text = raw.partition(b"\n\n")
+            head = re.sub(rb"\r?\n[ \t]+", b" ", head)
+            subj = next((line for line in head.split(b"\n") if line.lower().startswith(b"subject:")), b"")
+            total += 1
+            hits += bool(subject.search(subj) or body.search(text))
+    return total, hits
+
+
+def imap_count(port, user, password, mailbox):
+    with imaplib.IMAP4("127.0.0.1", port) as imap:
+        imap.login(user, password)
+        typ, data = imap.status(mailbox, "(MESSAGES)")
+        imap.logout()
+    m = re.search(rb"MESSAGES (\d+)", data[0] or b"") if typ == "OK" else None
+    if not m:
+        sys.exit(f"STATUS {mailbox} of {user} failed: {typ} {data}")
+    return int(m.group(1))
+
+
+def lua_string(s):
+    """A Lua long string holding `s` verbatim (no escapes are processed inside)."""
+    level = 0
+    while f"]{'=' * level}]" in s:
+        level += 1
+    eq = "=" * level
+    return f"[{eq}[{s}]{eq}]"
+
+
+def imapfilter(imap_port, password, rules_file, maildir, home, users):
+    """Sort each user's copy of the backlog with imapfilter: a Lua config with musaid's
+    bookkeeping rules as regexes (subject OR body) that moves the matches to a folder.
+    Each run is timed from process start to exit; the fastest counts. Every run must have
+    moved exactly the messages the regexes match and left the rest."""
+    subject_re, body_re = rule_patterns(rules_file, "bookkeeping-subject", "bookkeeping-attachment-body")
+    total, expected = raw_matches(maildir, subject_re, body_re)
+    v = subprocess.run(["imapfilter", "-V"], capture_output=True, text=True)
+    version = (v.stdout + v.stderr).split()
+    times = []
+    for user in users:
+        config = os.path.join(home, f"{user}.lua")
+        with open(config, "w") as f:
+            f.write(f"""-- Written by scripts/bench.py: musaid's bookkeeping rules, as imapfilter sees them.
+options.info = false
+options.starttls = false  -- plaintext to the private Dovecot on loopback
+options.certificates = false
+options.timeout = 120
+local desk = IMAP {{
+    server = '127.0.0.1',
+    port = {imap_port},
+    username = '{user}',
+    password = '{password}',
+}}
+desk:create_mailbox('Bookkeeping')
+local all = desk.INBOX:select_all()
+local hits = all:match_subject({lua_string(subject_re)})
+    + all:match_body({lua_string(body_re)})
+hits:move_messages(desk['Bookkeeping'])
+""")
+        start = time.monotonic()
+        run = subprocess.run(["imapfilter", "-c", config], env={**os.environ, "HOME": home},
+                             capture_output=True, text=True)
+        took = time.monotonic() - start
+        if run.returncode != 0:
+            sys.exit(f"imapfilter failed for {user}: {run.stdout}{run.stderr}")
+        moved = imap_count(imap_port, user, password, "Bookkeeping")
+        left = imap_count(imap_port, user, password, "INBOX")
+        if moved != expected or moved + left != total:
+            sys.exit(f"imapfilter for {user} moved {moved} and left {left} of {total} messages; "
+                     f"the regexes match {expected}")
+        times.append(took)
+    print(f"imapfilter_version={version[1] if len(version) > 1 else '?'}")
+    print(f"imapfilter_seconds={min(times):.3f}")
+    print("imapfilter_runs=" + ", ".join(f"{t:.2f} s" for t in times))
+    print(f"imapfilter_messages={total}")
+    print(f"imapfilter_moved={expected}")
+
+
+# --- window opening to acknowledgement -------------------------------------------------------
+
+
+def window(musaid, template, config, db_path, timezone, count, lead, owner, inbox, smtp_port,
+           password, log_path, pid_file):
+    """A contract whose only window opens `lead` seconds from now (a daily cron window, to the
+    second); `count` requests sent through Postfix before it opens each leave an
+    acknowledgement waiting. Times the opening to each acknowledgement's commit as sent
+    (the sender records it right after the server's 250; polled every 2 ms)."""
+    import zoneinfo
+
+    opening = math.ceil(time.time()) + lead
+    local = dt.datetime.fromtimestamp(opening, zoneinfo.ZoneInfo(timezone))
+    cron = f"{local.second} {local.minute} {local.hour} * * *"
+    with open(template) as f:
+        text = f.read()
+    with open(config, "w") as f:
+        f.write(text.replace("@WINDOW@", f'{{ cron = "{cron}", for = "1h" }}'))
+    shutil.rmtree(os.path.dirname(db_path), ignore_errors=True)
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([musaid, "--config", config, "run"], stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    with open(pid_file, "w") as f:
+        f.write(str(proc.pid))
+
+    def acks_sent():
+        return scalar(db, "SELECT count(*) FROM outbox WHERE kind = 'ack' AND sent_at IS NOT NULL")
+
+    rng = random.Random(11)
+    with smtplib.SMTP("127.0.0.1", smtp_port) as smtp:
+        smtp.login(owner, password)
+        for i in range(count):
+            now = dt.datetime.now(dt.timezone.utc)
+            _, raw = message(200000 + i, owner, inbox, now, "window", rng)
+            smtp.sendmail(owner, [inbox], raw)
+    db = open_db(db_path, proc, log_path)
+    # Every request a task with its acknowledgement waiting, well before the opening.
+    while True:
+        queued = scalar(db, "SELECT count(*) FROM outbox WHERE kind = 'ack' AND status = 'pending'")
+        if queued >= count:
+            break
+        if acks_sent():
+            sys.exit(f"an acknowledgement was sent before the window opened; see {log_path}")
+        if proc.poll() is not None:
+            sys.exit(f"musaid exited early; see {log_path}")
+        if time.time() > opening - 1:
+            sys.exit(f"only {queued} of {count} acknowledgements queued 1 s before the window "
+                     f"opens; give it a longer lead; see {log_path}")
+        time.sleep(0.05)
+    ready = opening - time.time()
+    while time.time() < opening - 0.5:
+        if acks_sent():
+            sys.exit(f"an acknowledgement was sent before the window opened; see {log_path}")
+        time.sleep(0.05)
+    seen = []
+    early = 0
+    while len(seen) < count:
+        n = acks_sent()
+        t = time.time()
+        if n > len(seen):
+            if t < opening:
+                early += n - len(seen)
+            seen.extend([t - opening] * (n - len(seen)))
+        if t > opening + 60:
+            break
+        time.sleep(0.002)
+    before = scalar(db, "SELECT count(*) FROM outbox WHERE kind = 'ack' AND sent_at < ?", opening)
+    acked_before = scalar(db, "SELECT count(*) FROM tasks WHERE acked_at < ?", opening)
+    notified = scalar(db, "SELECT count(*) FROM outbox WHERE kind = 'notify' AND sent_at IS NOT NULL")
+    db.close()
+    stop(proc, proc.pid)
+    with open(pid_file, "w") as f:
+        f.write("")
+    if early or before or acked_before:
+        sys.exit(f"GUARANTEE BROKEN: acknowledgements sent before the window opened "
+                 f"(seen early {early}, sent_at before {before}, acked_at before {acked_before}); "
+                 f"see {log_path}")
+    if len(seen) < count:
+        sys.exit(f"only {len(seen)} of {count} acknowledgements sent within 60 s of the opening; "
+                 f"see {log_path}")
+    seen.sort()
+    print(f"window_cron={cron}")
+    print(f"window_count={len(seen)}")
+    print(f"window_ready_before_s={ready:.1f}")
+    print(f"window_notified={notified}")
+    print(f"window_first_ms={seen[0] * 1000:.0f}")
+    print(f"window_p50_ms={pct(seen, 50) * 1000:.0f}")
+    print(f"window_p95_ms={pct(seen, 95) * 1000:.0f}")
+    print(f"window_max_ms={seen[-1] * 1000:.0f}")
 
 
 def main():
@@ -419,6 +627,14 @@ def main():
     elif cmd == "idle-probe":
         imap_port, smtp_port, owner, password, count = args
         idle_probe(int(imap_port), int(smtp_port), owner, password, int(count))
+    elif cmd == "imapfilter":
+        imap_port, password, rules_file, maildir, home, *users = args
+        imapfilter(int(imap_port), password, rules_file, maildir, home, users)
+    elif cmd == "window":
+        (musaid, template, config, db_path, timezone, count, lead, owner, inbox, smtp_port,
+         password, log_path, pid_file) = args
+        window(musaid, template, config, db_path, timezone, int(count), int(lead), owner, inbox,
+               int(smtp_port), password, log_path, pid_file)
     elif cmd == "sample":
         # One sample message, for looking at: bench.py sample N
         rng = random.Random(int(args[0]))
