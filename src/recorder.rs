@@ -14,12 +14,12 @@ use chrono::Utc;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use tracing::{info, info_span};
+use tracing::info;
 
 /// Messages recorded between two checkpoints (about 5 KB each in the write-ahead log). The
 /// recorder's connection leaves checkpoints to the IMAP loop, which runs them while the
 /// recorder goes on; other connections (the sender, commands) keep SQLite's automatic ones.
-pub const CHECKPOINT_EVERY: usize = 1000;
+pub const CHECKPOINT_EVERY: usize = 5000;
 
 /// Batches fetched and not yet recorded, at most: enough to keep both threads busy while the
 /// next one is fetched, without holding more than a few batches' bodies in memory.
@@ -50,6 +50,9 @@ pub struct Committed {
     pub last: u32,
     /// The UIDs recorded by this batch (not the ones recorded before), for `imap.after`.
     pub recorded: Vec<u32>,
+    /// The batch's parsed messages, freed by whoever receives this: not on the recorder's
+    /// thread, the busiest of a backlog.
+    pub spent: Vec<Outcome>,
 }
 
 /// The recorder of one sync: started on the blocking pool with its own database connection,
@@ -102,9 +105,14 @@ fn run(
         // Deciding and recording stay in UID order, here. Leaving on an error drops the
         // receiver, which stops the parsing thread, which stops the fetching.
         for (batch, parsed) in parsed_rx {
-            let recorded = record_batch(p, store, uidvalidity, &batch, parsed)?;
+            let (recorded, spent) = record_batch(p, store, uidvalidity, &batch, parsed)?;
             let last = batch.last().unwrap_or_default();
-            if committed.send(Committed { last, recorded }).is_err() {
+            let c = Committed {
+                last,
+                recorded,
+                spent,
+            };
+            if committed.send(c).is_err() {
                 break; // the IMAP loop is gone
             }
         }
@@ -113,16 +121,16 @@ fn run(
 }
 
 /// Record one fetched batch and the mailbox's new last UID in one transaction. Returns the
-/// UIDs recorded now.
+/// UIDs recorded now, and their outcomes.
 pub fn record_batch(
     p: &Pipeline,
     store: &mut Store,
     uidvalidity: u32,
     batch: &Fetched,
     parsed: Vec<ingest::Parsed>,
-) -> Result<Vec<u32>> {
+) -> Result<(Vec<u32>, Vec<Outcome>)> {
     let Some(batch_last) = batch.last() else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
     let mailbox = &p.config.imap.mailbox;
     let max_size = p.config.policy.max_message_size;
@@ -131,6 +139,7 @@ pub fn record_batch(
     let now = Utc::now();
     let tx = store.transaction()?;
     let mut recorded = Vec::with_capacity(batch.uids.len());
+    let mut spent = Vec::with_capacity(batch.uids.len());
     for &uid in &batch.uids {
         // Bodies and their parses are in UID order, like `uids`: take this one's, if any
         // (skipping any the server sent unasked).
@@ -169,23 +178,30 @@ pub fn record_batch(
             // Gone from the server between SEARCH and FETCH (expunged elsewhere).
             _ => continue,
         };
-        info_span!("message", uid, message_id = %outcome.message_id)
-            .in_scope(|| log_outcome(&outcome));
+        log_outcome(uid, &outcome);
         if p.config.imap.after != After::Keep {
             sync::add_after_pending(&tx, mailbox, uidvalidity, uid)?;
         }
         recorded.push(uid);
+        spent.push(outcome);
     }
     sync::set_last_uid(&tx, mailbox, uidvalidity, batch_last, now.timestamp())?;
     tx.commit().context("Cannot commit the batch")?;
-    Ok(recorded)
+    Ok((recorded, spent))
 }
 
-fn log_outcome(o: &Outcome) {
+fn log_outcome(uid: u32, o: &Outcome) {
+    let message_id = &o.message_id;
     match &o.decision {
         Decision::Ignore { reason } | Decision::Quarantine { reason, .. } => {
-            info!(decision = o.decision.kind(), reason = %reason, "recorded")
+            info!(uid, message_id, decision = o.decision.kind(), reason = %reason, "recorded")
         }
-        d => info!(decision = d.kind(), task = o.task_id, "recorded"),
+        d => info!(
+            uid,
+            message_id,
+            decision = d.kind(),
+            task = o.task_id,
+            "recorded"
+        ),
     }
 }

@@ -40,6 +40,9 @@ pub(crate) fn fold(s: &str) -> String {
             | '\u{202A}'..='\u{202E}' => {}
             'أ' | 'إ' | 'آ' | 'ٱ' => out.push('ا'),
             '\u{00A0}' => out.push(' '),
+            // Arabic letters have no case: skip the lower-case tables.
+            c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+            c @ '\u{0600}'..='\u{06FF}' => out.push(c),
             c => out.extend(c.to_lowercase()),
         }
     }

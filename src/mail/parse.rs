@@ -4,10 +4,23 @@ use super::{forward, quote, Address, Attachment, AutoSignals, Forward, Message, 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use mail_parser::decoders::html::html_to_text as mp_html_to_text;
 use mail_parser::parsers::MessageStream;
-use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
+use mail_parser::{HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType};
 use regex::Regex;
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
+
+/// mail-parser, told to give structure only to the headers read through it (MIME, addresses,
+/// dates, ids, Subject): every header's text is decoded again from its raw bytes below, so
+/// parsing `Received:` chains, `List-*` and the like into structures would be work thrown away.
+static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .with_mime_headers()
+        .with_address_headers()
+        .with_date_headers()
+        .with_message_ids()
+        .header_text(HeaderName::Subject)
+        .default_header_raw()
+});
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -41,7 +54,7 @@ pub fn parse(raw: &[u8]) -> Result<Message, ParseError> {
             "More than {MAX_PARTS} MIME parts; not parsed"
         )));
     }
-    let parsed = MessageParser::default()
+    let parsed = PARSER
         .parse(raw.get(start..).unwrap_or_default())
         .map(FlatDrop)
         .ok_or_else(|| ParseError("Not an RFC 5322 message".into()))?;

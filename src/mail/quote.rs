@@ -16,6 +16,76 @@ static WROTE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 
+/// [`WROTE`]'s alternatives that an all-ASCII line can hold, matched case-insensitively on the
+/// line as it is: an ASCII line without one is no quote header, and is not folded at all.
+static WROTE_ASCII: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+    regex::bytes::Regex::new(
+        r"(?i-u)(wrote|writes|schrieb|escribio|napisala|kirjoitti|skrev|schreef|geschreven|ha\s+scritto|scrisse|escreveu)",
+    )
+    .expect("static regex")
+});
+
+/// A word of every [`WROTE`] alternative, as plain literals (no leading `a` or `ha` to look
+/// for everywhere): a folded line [`WROTE`] matches holds one of them.
+const WROTE_WORDS: &[&str] = &[
+    "wrote",
+    "writes",
+    "schrieb",
+    "écrit",
+    "escrib",
+    "пише",
+    "написа",
+    "napisa",
+    "kirjoitti",
+    "skrev",
+    "schreef",
+    "geschreven",
+    "scritto",
+    "scrisse",
+    "escreveu",
+    "yazdı",
+    "写道",
+    "寫道",
+    "のメッセージ",
+    "كتب",
+    "كتابة",
+];
+
+/// [`WROTE_WORDS`], found in one pass over a text; ASCII letters in any case, so an ASCII text
+/// needs no folding.
+static WROTE_IN_TEXT: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(WROTE_WORDS)
+        .expect("static word list")
+});
+
+/// Which of `text`'s first `count` lines may hold a quote header's "wrote" word once folded:
+/// one search over the whole text instead of a fold and a search per line. (Folding maps
+/// characters one by one and keeps line breaks, so the folded text's lines are the text's
+/// lines, folded.)
+fn wrote_lines(text: &str, count: usize) -> Vec<bool> {
+    let folded = if text.is_ascii() {
+        None
+    } else {
+        Some(fold(text))
+    };
+    let bytes = folded.as_deref().unwrap_or(text).as_bytes();
+    let mut out = vec![false; count];
+    let (mut line, mut pos) = (0usize, 0usize);
+    for m in WROTE_IN_TEXT.find_iter(bytes) {
+        let start = m.start();
+        let between = bytes.get(pos..start).unwrap_or_default();
+        line += between.iter().filter(|&&b| b == b'\n').count();
+        pos = start;
+        match out.get_mut(line) {
+            Some(slot) => *slot = true,
+            None => break,
+        }
+    }
+    out
+}
+
 /// First words of a quote header that clients wrap onto two lines.
 static ATTRIBUTION_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^\s*(on|am|le|el|il|op|den|dne|dnia|w dniu|em|في|في يوم|в|у)\s")
@@ -41,6 +111,9 @@ static DEVICE_SIGNATURE: LazyLock<Regex> = LazyLock::new(|| {
 pub(crate) fn attribution_at(lines: &[&str], i: usize) -> Option<(usize, usize)> {
     let line = lines.get(i)?;
     let (depth, content) = unquote(line);
+    if content.is_ascii() && !WROTE_ASCII.is_match(content.as_bytes()) {
+        return None;
+    }
     let f = fold(content.trim());
     if f.is_empty() || f.len() > 400 {
         return None;
@@ -139,7 +212,7 @@ fn is_rule_line(t: &str) -> bool {
 }
 
 /// The index of the first line of the quoted part, and the index just after its header.
-fn find_cut(lines: &[&str]) -> Option<(usize, usize)> {
+fn find_cut(lines: &[&str], wrote: &[bool]) -> Option<(usize, usize)> {
     for i in 0..lines.len() {
         let line = lines.get(i)?;
         let t = line.trim();
@@ -149,7 +222,8 @@ fn find_cut(lines: &[&str]) -> Option<(usize, usize)> {
         if t.starts_with('>') {
             return Some((i, i));
         }
-        if let Some((s, e)) = attribution_at(lines, i) {
+        let may_attribute = wrote.get(i).copied().unwrap_or(true);
+        if let Some((s, e)) = may_attribute.then(|| attribution_at(lines, i)).flatten() {
             return Some((s, e + 1));
         }
         if separator(line).is_some() || is_rule_line(t) || header_block_at(lines, i) {
@@ -212,7 +286,8 @@ fn finish(lines: &[&str]) -> String {
 /// The text the sender wrote, without the quoted original below it.
 pub fn new_text(text: &str) -> String {
     let lines: Vec<&str> = text.lines().take(MAX_LINES).collect();
-    let Some((cut, after)) = find_cut(&lines) else {
+    let wrote = wrote_lines(text, lines.len());
+    let Some((cut, after)) = find_cut(&lines, &wrote) else {
         return finish(&lines);
     };
     let above = finish(lines.get(..cut).unwrap_or_default());
@@ -226,7 +301,10 @@ pub fn new_text(text: &str) -> String {
         if unquote(l).0 > 0 {
             continue;
         }
-        if !l.trim().is_empty() && (attribution_at(rest, k).is_some() || separator(l).is_some()) {
+        let may_attribute = wrote.get(after + k).copied().unwrap_or(true);
+        if !l.trim().is_empty()
+            && ((may_attribute && attribution_at(rest, k).is_some()) || separator(l).is_some())
+        {
             break;
         }
         own.push(l);
@@ -240,6 +318,52 @@ mod tests {
 
     fn first(t: &str) -> String {
         new_text(t).lines().next().unwrap_or("").to_string()
+    }
+
+    #[test]
+    fn wrote_lines_finds_every_line_a_per_line_search_finds() {
+        let text = "Hi\nON TUE, JOHN WROTE:\n> old\nEl lun escribió Ana:\nAm Fr. schrieb\nMax:\n\
+                    في ١ مارس كَتَبَ أحمد:\nfine ha\nscritto\nIl giorno Luca ha  scritto:\n";
+        let lines: Vec<&str> = text.lines().collect();
+        let slow: Vec<bool> = lines.iter().map(|l| WROTE.is_match(&fold(l))).collect();
+        assert_eq!(slow.iter().filter(|b| **b).count(), 5, "{slow:?}");
+        // Every line the per-line search finds is a candidate; "scritto" alone is one too.
+        let quick = wrote_lines(text, lines.len());
+        let expected: Vec<bool> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| slow[i] || *l == "scritto")
+            .collect();
+        assert_eq!(quick, expected);
+        let ascii = "Thanks\nOn Tue John WROTE:\n> x\nAm Fr. Max schrieb:\n";
+        let n = ascii.lines().count();
+        assert_eq!(wrote_lines(ascii, n), [false, true, false, true]);
+    }
+
+    #[test]
+    fn the_ascii_prefilter_agrees_with_the_folded_match() {
+        let lines = [
+            "On Tue, Sep 25, 2012 at 8:59 AM, Chris W <n@github.com> wrote:",
+            "ON TUE JOHN WROTE:",
+            "Am 28.04.2017 um 11:53 schrieb Max:",
+            "El lun, 3 mar 2025 escribio Ana:",
+            "Il giorno 3 marzo Luca ha  scritto:",
+            "Le 3 mars Jean a écrit :",
+            "Op 3 maart schreef Jan:",
+            "Den 3 mars skrev Per:",
+            "Em 3 de março, Ana escreveu:",
+            "W dniu 3 marca Jan napisala:",
+            "Please rewrite the invoice",
+            "The writer's notes are attached",
+            "Pay the supplier by Friday.",
+        ];
+        for line in lines {
+            let folded = WROTE.is_match(&fold(line));
+            let quick = WROTE_ASCII.is_match(line.as_bytes());
+            if line.is_ascii() {
+                assert_eq!(quick, folded, "{line}");
+            }
+        }
     }
 
     #[test]

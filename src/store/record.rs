@@ -142,7 +142,7 @@ fn create_task(tx: &Transaction<'_>, t: &NewTask, message_id: &str, ts: i64) -> 
         "created",
         None,
         Some(TaskStatus::Open),
-        Some(&t.note).filter(|n| !n.is_empty()).map(String::as_str),
+        None, // the note is the task's (`tasks.note`), not written twice
         None,
         message_id,
     )?;

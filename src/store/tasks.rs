@@ -121,8 +121,11 @@ impl Store {
 
     pub fn events(&self, task: i64) -> Result<Vec<EventRow>> {
         let mut stmt = self.conn.prepare(
-            "SELECT at, actor, kind, from_status, to_status, note, minutes, message_id \
-             FROM events WHERE task_id = ?1 ORDER BY id",
+            // A `created` event's note is the task's note, stored once (in `tasks`).
+            "SELECT e.at, e.actor, e.kind, e.from_status, e.to_status, \
+             CASE WHEN e.kind = 'created' AND e.note IS NULL THEN nullif(t.note, '') \
+             ELSE e.note END, e.minutes, e.message_id \
+             FROM events e JOIN tasks t ON t.id = e.task_id WHERE e.task_id = ?1 ORDER BY e.id",
         )?;
         let rows = stmt
             .query_map(params![task], |r| {
