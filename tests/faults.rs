@@ -56,6 +56,8 @@ struct Musaid {
     config: PathBuf,
     log: PathBuf,
     starts: u32,
+    /// Where the current process's lines begin in the log.
+    log_from: usize,
 }
 
 impl Musaid {
@@ -65,6 +67,7 @@ impl Musaid {
             config: config.to_path_buf(),
             log: log.to_path_buf(),
             starts: 0,
+            log_from: 0,
         };
         m.spawn();
         m
@@ -72,6 +75,7 @@ impl Musaid {
 
     fn spawn(&mut self) {
         assert!(self.child.is_none(), "a daemon is already running");
+        self.log_from = self.log_text().len();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -107,6 +111,14 @@ impl Musaid {
 
     /// SIGTERM, and its exit status (None when it did not stop within 30 s; then SIGKILL).
     fn term(&mut self) -> Option<ExitStatus> {
+        // Stop a running daemon, not one still starting: a SIGTERM before its handler is
+        // installed kills it outright (the last one may be respawned just as the work is done).
+        self.child.as_ref()?;
+        wait_for(Duration::from_secs(30), || {
+            self.log_text()
+                .get(self.log_from..)
+                .is_some_and(|t| t.contains("musaid started"))
+        });
         let mut c = self.child.take()?;
         let _ = Command::new("kill")
             .args(["-TERM", &c.id().to_string()])

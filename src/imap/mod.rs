@@ -12,7 +12,7 @@
 
 mod auth;
 mod session;
-mod transport;
+pub(crate) mod transport;
 
 pub use session::{connect, ImapSession, COMMAND_TIMEOUT, CONNECT_TIMEOUT};
 

@@ -4,7 +4,11 @@
 //! instant of sending; if its window has closed it waits for the next one. Temporary failures
 //! are retried with jittered backoff; permanent ones are recorded on the task.
 
-use crate::config::{AuthMethod, Config, SmtpConfig, TlsMode};
+mod connection;
+
+pub use connection::{SendError, Sender};
+
+use crate::config::{Config, SmtpConfig};
 use crate::mail::LOOP_HEADER;
 use crate::outbox::{self, Row};
 use crate::store::record::event;
@@ -14,75 +18,12 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use rusqlite::params;
 use std::time::Duration;
 use tracing::{info, warn};
 
 /// Give up on a row after this many temporary failures (about two days with backoff).
 const MAX_ATTEMPTS: i64 = 40;
-
-fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// A transport for the `[smtp]` settings: TLS verified, plaintext only to loopback.
-pub fn transport(cfg: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
-    let tls_params = || -> Result<TlsParameters> {
-        let mut b = TlsParameters::builder(cfg.host.clone());
-        if let Some(ca) = &cfg.ca_file {
-            let pem = std::fs::read(ca)
-                .with_context(|| format!("Cannot read ca_file {}", ca.display()))?;
-            b = b.add_root_certificate(
-                Certificate::from_pem(&pem)
-                    .with_context(|| format!("No certificate in ca_file {}", ca.display()))?,
-            );
-        }
-        b.build_rustls().context("Cannot set up TLS for SMTP")
-    };
-    let tls = match cfg.tls {
-        TlsMode::Implicit => Tls::Wrapper(tls_params()?),
-        TlsMode::StartTls => Tls::Required(tls_params()?),
-        TlsMode::None => {
-            anyhow::ensure!(
-                is_loopback(&cfg.host),
-                "smtp.tls = \"none\" is only allowed to a loopback host, not {}",
-                cfg.host
-            );
-            Tls::None
-        }
-    };
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.clone())
-        .port(cfg.port)
-        .tls(tls)
-        .timeout(Some(Duration::from_secs(30)));
-    if let Some(user) = &cfg.login.user {
-        match cfg.login.auth {
-            AuthMethod::Password => {
-                let pass = cfg
-                    .login
-                    .password
-                    .resolve()?
-                    .context("SMTP user set but no password")?;
-                b = b
-                    .credentials(Credentials::new(user.clone(), pass.expose().to_string()))
-                    .authentication(vec![Mechanism::Plain, Mechanism::Login]);
-            }
-            AuthMethod::XOAuth2 => {
-                let token = cfg.login.oauth2_token()?;
-                b = b
-                    .credentials(Credentials::new(user.clone(), token.expose().to_string()))
-                    .authentication(vec![Mechanism::Xoauth2]);
-            }
-        }
-    }
-    Ok(b.build())
-}
 
 fn header(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
@@ -200,7 +141,7 @@ fn mark_sent(store: &mut Store, a: &Accepted) -> Result<()> {
 pub async fn send_due(
     store: &mut Store,
     cfg: &Config,
-    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    sender: &mut Sender,
     now_fn: &(dyn Fn() -> DateTime<Utc> + Sync),
     unrecorded: &mut Unrecorded,
 ) -> Result<usize> {
@@ -211,7 +152,7 @@ pub async fn send_due(
     let mut sent = 0;
     let rows = outbox::due(store.conn(), now_fn().timestamp(), 100)?;
     for row in rows {
-        if send_row(store, cfg, smtp, transport, &row, now_fn, unrecorded).await? == Sent::Sent {
+        if send_row(store, cfg, smtp, sender, &row, now_fn, unrecorded).await? == Sent::Sent {
             sent += 1;
         }
     }
@@ -222,7 +163,7 @@ async fn send_row(
     store: &mut Store,
     cfg: &Config,
     smtp: &SmtpConfig,
-    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    sender: &mut Sender,
     row: &Row,
     now_fn: &(dyn Fn() -> DateTime<Utc> + Sync),
     unrecorded: &mut Unrecorded,
@@ -247,7 +188,7 @@ async fn send_row(
         Ok(m) => m,
         Err(e) => return fail(store, row, &format!("{e:#}"), now).map(|_| Sent::Failed),
     };
-    match transport.send(email).await {
+    match sender.send(&email).await {
         Ok(_) => {
             let accepted = Accepted {
                 id: row.id,
@@ -337,7 +278,7 @@ pub async fn run_sender(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut store: Option<Store> = None;
-    let mut transport = None;
+    let mut sender: Option<Sender> = None;
     let mut failing = false;
     let mut running: Option<std::sync::Arc<crate::ingest::Pipeline>> = None;
     let mut unrecorded = Unrecorded::default();
@@ -348,7 +289,9 @@ pub async fn run_sender(
             .is_some_and(|r| std::sync::Arc::ptr_eq(r, &p))
         {
             // A new configuration: new SMTP settings, maybe a new state directory.
-            transport = None;
+            if let Some(mut old) = sender.take() {
+                old.quit().await;
+            }
             store = None;
             if running
                 .as_ref()
@@ -370,10 +313,10 @@ pub async fn run_sender(
                 }
             }
         }
-        if transport.is_none() {
+        if sender.is_none() {
             if let Some(smtp) = &cfg.smtp {
-                match self::transport(smtp) {
-                    Ok(t) => transport = Some(t),
+                match Sender::new(smtp) {
+                    Ok(s) => sender = Some(s),
                     Err(e) => {
                         if !failing {
                             warn!(error = %format!("{e:#}"), "cannot set up SMTP; retrying");
@@ -385,8 +328,8 @@ pub async fn run_sender(
         }
         let mut next = None;
         if let Some(store) = store.as_mut() {
-            if let Some(t) = &transport {
-                match send_due(store, cfg, t, &Utc::now, &mut unrecorded).await {
+            if let Some(s) = sender.as_mut() {
+                match send_due(store, cfg, s, &Utc::now, &mut unrecorded).await {
                     Ok(_) => failing = false,
                     Err(e) => {
                         if !failing {
@@ -400,15 +343,22 @@ pub async fn run_sender(
         }
         let now = Utc::now().timestamp();
         let wait = match next {
-            Some(t) if t <= now && !failing && transport.is_some() => Duration::from_millis(50),
+            Some(t) if t <= now && !failing && sender.is_some() => Duration::from_millis(50),
             Some(t) => Duration::from_secs(u64::try_from(t - now).unwrap_or(1).clamp(1, 60)),
             None => Duration::from_secs(60),
         };
+        if let Some(s) = sender.as_mut() {
+            // Like lettre's pool: no connection is held open for long without mail.
+            s.close_idle().await;
+        }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = wake.notified() => {}
             _ = current.changed() => {}
             _ = shutdown.changed() => {}
         }
+    }
+    if let Some(mut s) = sender {
+        s.quit().await;
     }
 }
