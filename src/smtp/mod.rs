@@ -272,6 +272,27 @@ fn fail(store: &mut Store, row: &Row, why: &str, now: DateTime<Utc>) -> Result<(
 
 /// The sender task: sends due rows, then sleeps until the next row falls due, new mail is
 /// queued (`wake`), or shutdown. Errors are logged and retried; the outbox keeps everything.
+/// How long the sender sleeps before its next round (unless woken): not at all while mail is
+/// due and it can send; else until the next row's `not_before` to the millisecond (a window
+/// that opens at 09:00:00 is served from 09:00:00, not up to a second later), at most a minute;
+/// a second while it cannot send.
+fn sender_wait(next_due: Option<i64>, now: DateTime<Utc>, can_send: bool) -> Duration {
+    let Some(due) = next_due.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)) else {
+        return Duration::from_secs(60);
+    };
+    if due <= now {
+        return if can_send {
+            Duration::from_millis(5)
+        } else {
+            Duration::from_secs(1)
+        };
+    }
+    (due - now)
+        .to_std()
+        .unwrap_or(Duration::ZERO)
+        .clamp(Duration::from_millis(1), Duration::from_secs(60))
+}
+
 pub async fn run_sender(
     mut current: crate::ingest::Current,
     wake: std::sync::Arc<tokio::sync::Notify>,
@@ -341,12 +362,7 @@ pub async fn run_sender(
             }
             next = outbox::next_due(store.conn()).ok().flatten();
         }
-        let now = Utc::now().timestamp();
-        let wait = match next {
-            Some(t) if t <= now && !failing && sender.is_some() => Duration::from_millis(50),
-            Some(t) => Duration::from_secs(u64::try_from(t - now).unwrap_or(1).clamp(1, 60)),
-            None => Duration::from_secs(60),
-        };
+        let wait = sender_wait(next, Utc::now(), !failing && sender.is_some());
         if let Some(s) = sender.as_mut() {
             // Like lettre's pool: no connection is held open for long without mail.
             s.close_idle().await;
@@ -360,5 +376,42 @@ pub async fn run_sender(
     }
     if let Some(mut s) = sender {
         s.quit().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64, millis: u32) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, millis * 1_000_000).unwrap()
+    }
+
+    #[test]
+    fn the_sender_wakes_when_the_next_row_is_due_to_the_millisecond() {
+        let t = 1_800_000_000;
+        // 09:00:00 opens in 300 ms: wait 300 ms, not a whole second.
+        assert_eq!(
+            sender_wait(Some(t), at(t - 1, 700), true),
+            Duration::from_millis(300)
+        );
+        assert_eq!(
+            sender_wait(Some(t + 3600), at(t, 0), true),
+            Duration::from_secs(60)
+        );
+        assert_eq!(sender_wait(None, at(t, 0), true), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn due_mail_goes_out_at_once_unless_the_sender_cannot_send() {
+        let t = 1_800_000_000;
+        assert_eq!(
+            sender_wait(Some(t), at(t, 400), true),
+            Duration::from_millis(5)
+        );
+        assert_eq!(
+            sender_wait(Some(t - 10), at(t, 0), false),
+            Duration::from_secs(1)
+        );
     }
 }
