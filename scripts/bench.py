@@ -301,7 +301,7 @@ def scalar(db, sql, *args):
 
 
 def start_and_time_backlog(musaid, config, db_path, count, time_out, log_path, pid_file):
-    """Start `musaid run` on a fresh state directory and poll every 100 ms until the
+    """Start `musaid run` on a fresh state directory and poll every 10 ms until the
     `count`-th message row is committed. Returns the process, musaid's pid, the database,
     and the seconds from process start to the first and to the last row."""
     shutil.rmtree(os.path.dirname(db_path), ignore_errors=True)
@@ -318,14 +318,16 @@ def start_and_time_backlog(musaid, config, db_path, count, time_out, log_path, p
     db = open_db(db_path)
     first_at = None
     while True:
-        n = scalar(db, "SELECT count(*) FROM messages")
+        # max(id) is one look at the rowid tree (count(*) reads them all): rows are only ever
+        # added to this fresh database, so it is the count; confirmed by count(*) at the end.
+        n = scalar(db, "SELECT max(id) FROM messages")
         if n and first_at is None:
             first_at = time.monotonic() - t0
-        if n >= count:
+        if n and n >= count and scalar(db, "SELECT count(*) FROM messages") >= count:
             break
         if proc.poll() is not None:
             sys.exit(f"musaid exited early; see {log_path}")
-        time.sleep(0.1)
+        time.sleep(0.01)
     return proc, pid, db, first_at or 0.0, time.monotonic() - t0
 
 

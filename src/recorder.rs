@@ -23,7 +23,7 @@ pub const CHECKPOINT_EVERY: usize = 5000;
 
 /// Batches fetched and not yet recorded, at most: enough to keep both threads busy while the
 /// next one is fetched, without holding more than a few batches' bodies in memory.
-pub const QUEUE: usize = 2;
+pub const QUEUE: usize = 1;
 
 /// One `UID FETCH` batch on its way to the recorder.
 #[derive(Debug)]
@@ -87,7 +87,7 @@ fn run(
     mut batches: mpsc::Receiver<Fetched>,
     committed: &mpsc::UnboundedSender<Committed>,
 ) -> Result<()> {
-    let (parsed_tx, parsed_rx) = std_mpsc::sync_channel::<(Fetched, Vec<ingest::Parsed>)>(1);
+    let (parsed_tx, parsed_rx) = std_mpsc::sync_channel::<(Fetched, Vec<ingest::Parsed>)>(0);
     std::thread::scope(|scope| {
         // Parsing is pure: it runs ahead of the recording, one batch at a time.
         scope.spawn(move || {
