@@ -207,9 +207,13 @@ enum TasksCommand {
         id: i64,
         /// open, in_progress, waiting, done or cancelled
         status: TaskStatus,
-        /// A note recorded with the change
+        /// A note recorded with the change (and shown in the owner's "done" mail)
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
+        /// Close without mailing the owner (done otherwise queues the same notice a VA's
+        /// `#done` reply does)
+        #[arg(long)]
+        no_mail: bool,
     },
 }
 
@@ -709,19 +713,48 @@ fn tasks(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {
                 print!("{}", show_task(&task, &events, tz));
             }
         }
-        TasksCommand::Set { id, status, note } => {
+        TasksCommand::Set {
+            id,
+            status,
+            note,
+            no_mail,
+        } => {
             let actor = format!(
                 "cli:{}",
                 std::env::var("USER").unwrap_or_else(|_| "unknown".into())
             );
+            let templates =
+                musaid::templates::Templates::load(cfg.daemon.templates_dir.as_deref())?;
+            let now = Utc::now();
+            let queued = std::cell::Cell::new(false);
             let t = store.set_task_status(
                 id,
                 status,
                 note.as_deref(),
                 &actor,
-                Utc::now().timestamp(),
+                now.timestamp(),
+                &|tx, from| {
+                    if status == TaskStatus::Done && from != TaskStatus::Done && !no_mail {
+                        musaid::outbox::closed_by_hand(
+                            tx,
+                            &cfg,
+                            &templates,
+                            id,
+                            &actor,
+                            note.as_deref(),
+                            now,
+                        )?;
+                        queued.set(true);
+                    }
+                    Ok(())
+                },
             )?;
             println!("Task #{} is now {}", t.id, t.status);
+            if queued.get() {
+                println!(
+                    "The owner's notice waits in the outbox for a reply window (`musaid outbox`)"
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -376,6 +376,57 @@ fn facts(tx: &Connection, id: i64) -> Result<TaskFacts> {
     .with_context(|| format!("Cannot read task #{id}"))
 }
 
+/// The owner's "done" notice for task `id`, in a reply window, threaded under the request.
+#[allow(clippy::too_many_arguments)]
+fn queue_done(
+    tx: &Transaction<'_>,
+    cfg: &Config,
+    templates: &Templates,
+    c: &Contract,
+    id: i64,
+    f: &TaskFacts,
+    ctx: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let draft = Draft {
+        kind: Kind::Done,
+        task_id: Some(id),
+        contract: Some(c.name.clone()),
+        recipient: f.requester.clone(),
+        rendered: templates.render("done", c.language, ctx)?,
+        in_reply_to: Some(f.message_id.clone()),
+        references: vec![f.message_id.clone()],
+        reply_to: None,
+        windowed: true,
+        not_before: window_start(c, now),
+    };
+    enqueue(tx, cfg, &draft, now).map(|_| ())
+}
+
+/// `musaid tasks set ID done` by hand: the owner hears of it as from a VA's `#done` reply.
+/// Call in the transaction that closed the task.
+pub fn closed_by_hand(
+    tx: &Transaction<'_>,
+    cfg: &Config,
+    templates: &Templates,
+    id: i64,
+    actor: &str,
+    note: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let f = facts(tx, id)?;
+    let Some(c) = cfg.contracts.get(&f.contract) else {
+        return Ok(());
+    };
+    let ctx = json!({
+        "task": {"id": id, "title": f.title, "contract": f.contract, "requester": f.requester},
+        "desk": desk(cfg),
+        "actor": actor,
+        "note": note.unwrap_or_default(),
+    });
+    queue_done(tx, cfg, templates, c, id, &f, ctx, now)
+}
+
 fn updated(
     tx: &Transaction<'_>,
     cfg: &Config,
@@ -407,19 +458,7 @@ fn updated(
         && f.status == TaskStatus::Done
         && u.apply.contains(&Command::Status(TaskStatus::Done));
     if closed_now && u.role == Role::Va {
-        let draft = Draft {
-            kind: Kind::Done,
-            task_id: Some(id),
-            contract: Some(c.name.clone()),
-            recipient: f.requester.clone(),
-            rendered: templates.render("done", c.language, ctx(json!({})))?,
-            in_reply_to: Some(f.message_id.clone()),
-            references: vec![f.message_id.clone()],
-            reply_to: None,
-            windowed: true,
-            not_before: window_start(c, now),
-        };
-        enqueue(tx, cfg, &draft, now)?;
+        queue_done(tx, cfg, templates, c, id, &f, ctx(json!({})), now)?;
     }
     // An owner's words in the thread reach the VA at once.
     if u.role == Role::Owner && (!u.note.is_empty() || !u.apply.is_empty()) {

@@ -140,3 +140,53 @@ fn old_requests_get_a_task_but_no_ack_and_no_notification() {
         .as_array()
         .is_some_and(|e| e.iter().any(|e| e["kind"] == "ack_skipped")));
 }
+
+#[test]
+fn closing_a_task_by_hand_tells_the_owner_unless_told_not_to() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = write_config(dir.path(), "");
+    let req = fixture("request-ar-gmail.eml");
+    json(&musaid(
+        &config,
+        &["ingest", "--json", req.to_str().unwrap_or_default()],
+    ));
+    let done_rows = |config: &Path| -> Vec<Value> {
+        json(&musaid(config, &["outbox", "--json"]))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r["kind"] == "done")
+            .collect()
+    };
+    assert!(done_rows(&config).is_empty());
+
+    let out = musaid(
+        &config,
+        &["tasks", "set", "1", "done", "--note", "تم الدفع"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = done_rows(&config);
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0]["to"], "boss@acme.example");
+    assert_eq!(done[0]["task"], 1);
+    assert_eq!(done[0]["windowed"], true);
+
+    // Done again, or reopened and closed with --no-mail: nothing more is queued.
+    assert!(musaid(&config, &["tasks", "set", "1", "done"])
+        .status
+        .success());
+    assert!(musaid(&config, &["tasks", "set", "1", "open"])
+        .status
+        .success());
+    assert!(musaid(&config, &["tasks", "set", "1", "done", "--no-mail"])
+        .status
+        .success());
+    assert_eq!(done_rows(&config).len(), 1);
+    let shown = json(&musaid(&config, &["tasks", "show", "1", "--json"]));
+    assert_eq!(shown["status"], "done");
+}

@@ -167,7 +167,8 @@ impl Store {
         Ok(rows)
     }
 
-    /// Change a task's status by hand, with an event naming `actor`.
+    /// Change a task's status by hand, with an event naming `actor`. `also` runs in the same
+    /// transaction, given the status the task had (to queue the mail the change causes).
     pub fn set_task_status(
         &mut self,
         id: i64,
@@ -175,6 +176,7 @@ impl Store {
         note: Option<&str>,
         actor: &str,
         now: i64,
+        also: &dyn Fn(&rusqlite::Transaction<'_>, TaskStatus) -> Result<()>,
     ) -> Result<TaskRow> {
         let tx = self.transaction()?;
         let from: Option<String> = tx
@@ -199,6 +201,7 @@ impl Store {
             None,
             "",
         )?;
+        also(&tx, from)?;
         let row = tx.query_row(
             &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),
             params![id],
