@@ -110,6 +110,8 @@ pub struct Sender {
     security: Security,
     login: Option<Login>,
     open: Option<Open>,
+    /// The last connection attempt failed: the server is down or unreachable.
+    unreachable: bool,
 }
 
 impl std::fmt::Debug for Sender {
@@ -226,31 +228,50 @@ impl Sender {
             security,
             login,
             open: None,
+            unreachable: false,
         })
+    }
+
+    /// Did the last attempt to connect fail (and none succeed since)?
+    pub fn unreachable(&self) -> bool {
+        self.unreachable
+    }
+
+    /// Connect (or check the open connection with NOOP) without sending anything: whether
+    /// the server can be reached again.
+    pub async fn probe(&mut self) -> Result<(), SendError> {
+        let open = self.ready().await?;
+        self.open = Some(open);
+        Ok(())
+    }
+
+    /// The open connection when it still answers NOOP, else a new one.
+    async fn ready(&mut self) -> Result<Open, SendError> {
+        match self.open.take() {
+            Some(mut open) if open.last_used.elapsed() < MAX_IDLE => {
+                let alive = tokio::time::timeout(TIMEOUT, open.conn.test_connected())
+                    .await
+                    .unwrap_or(false);
+                if alive {
+                    Ok(open)
+                } else {
+                    close(open.conn).await;
+                    self.connect().await
+                }
+            }
+            Some(stale) => {
+                quit(stale.conn).await;
+                self.connect().await
+            }
+            None => self.connect().await,
+        }
     }
 
     /// Hand one mail to the server, over the open connection when it still answers NOOP,
     /// else over a new one. A connection that failed mid-mail is dropped, never reused.
     pub async fn send(&mut self, message: &lettre::Message) -> Result<Response, SendError> {
         let raw = message.formatted();
-        let mut open = match self.open.take() {
-            Some(mut open) if open.last_used.elapsed() < MAX_IDLE => {
-                let alive = tokio::time::timeout(TIMEOUT, open.conn.test_connected())
-                    .await
-                    .unwrap_or(false);
-                if alive {
-                    open
-                } else {
-                    close(open.conn).await;
-                    self.connect().await?
-                }
-            }
-            Some(stale) => {
-                quit(stale.conn).await;
-                self.connect().await?
-            }
-            None => self.connect().await?,
-        };
+        let mut open = self.ready().await?;
         match tokio::time::timeout(TIMEOUT, open.conn.send(message.envelope(), &raw)).await {
             Err(_) => Err(SendError::Timeout),
             Ok(result) => {
@@ -294,7 +315,13 @@ impl Sender {
         Ok(tcp)
     }
 
-    async fn connect(&self) -> Result<Open, SendError> {
+    async fn connect(&mut self) -> Result<Open, SendError> {
+        let opened = self.open_new().await;
+        self.unreachable = matches!(opened, Err(SendError::Connect(_) | SendError::Timeout));
+        opened
+    }
+
+    async fn open_new(&self) -> Result<Open, SendError> {
         let tcp = self.socket().await?;
         let conn = tokio::time::timeout(TIMEOUT, self.handshake(tcp))
             .await

@@ -272,6 +272,30 @@ fn fail(store: &mut Store, row: &Row, why: &str, now: DateTime<Utc>) -> Result<(
 
 /// The sender task: sends due rows, then sleeps until the next row falls due, new mail is
 /// queued (`wake`), or shutdown. Errors are logged and retried; the outbox keeps everything.
+/// While the SMTP server cannot be reached and mail waits, try to connect this often.
+const PROBE_EVERY: Duration = Duration::from_secs(30);
+
+/// After the SMTP server could not be reached: if it answers again, every mail waiting for
+/// a retry is due now, not when its backoff (up to an hour) runs out. (A server that goes and
+/// comes back costs each waiting mail one extra try per return.)
+async fn back_again(store: &mut Store, sender: &mut Sender) {
+    if sender.probe().await.is_err() {
+        return;
+    }
+    let now = Utc::now().timestamp();
+    match store.conn().execute(
+        "UPDATE outbox SET not_before = ?1 \
+         WHERE status = 'pending' AND attempts > 0 AND not_before > ?1",
+        params![now],
+    ) {
+        Ok(n) => info!(
+            mails = n,
+            "the SMTP server answers again; retrying waiting mail now"
+        ),
+        Err(e) => warn!(error = %e, "cannot move waiting mail forward"),
+    }
+}
+
 /// How long the sender sleeps before its next round (unless woken): not at all while mail is
 /// due and it can send; else until the next row's `not_before` to the millisecond (a window
 /// that opens at 09:00:00 is served from 09:00:00, not up to a second later), at most a minute;
@@ -350,6 +374,9 @@ pub async fn run_sender(
         let mut next = None;
         if let Some(store) = store.as_mut() {
             if let Some(s) = sender.as_mut() {
+                if s.unreachable() {
+                    back_again(store, s).await;
+                }
                 match send_due(store, cfg, s, &Utc::now, &mut unrecorded).await {
                     Ok(_) => failing = false,
                     Err(e) => {
@@ -362,7 +389,11 @@ pub async fn run_sender(
             }
             next = outbox::next_due(store.conn()).ok().flatten();
         }
-        let wait = sender_wait(next, Utc::now(), !failing && sender.is_some());
+        let mut wait = sender_wait(next, Utc::now(), !failing && sender.is_some());
+        if next.is_some() && sender.as_ref().is_some_and(|s| s.unreachable()) {
+            // Mail waits and the server was down: look again soon, not at the backoff's pace.
+            wait = wait.min(PROBE_EVERY);
+        }
         if let Some(s) = sender.as_mut() {
             // Like lettre's pool: no connection is held open for long without mail.
             s.close_idle().await;
