@@ -164,6 +164,11 @@ pub(crate) fn tls_connector(ca_file: Option<&Path>) -> Result<TlsConnector> {
                 .with_context(|| format!("Could not use a certificate of {}", path.display()))?;
         }
     }
+    connector_trusting(roots)
+}
+
+/// A verifying rustls connector (ring, safe default versions) trusting exactly `roots`.
+pub(crate) fn connector_trusting(roots: RootCertStore) -> Result<TlsConnector> {
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -17,10 +17,10 @@ use lettre::transport::smtp::client::{
 };
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
-use std::sync::Arc;
+
 use std::time::{Duration, Instant};
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::rustls::RootCertStore;
 use tokio_rustls::TlsConnector;
 
 /// The longest we wait for the server: to connect and log in, for one mail, for NOOP.
@@ -156,13 +156,7 @@ fn implicit_tls(extra: &[CertificateDer<'static>]) -> Result<TlsConnector> {
             .add(cert.clone())
             .context("Cannot use a certificate of ca_file")?;
     }
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("Cannot set up TLS for SMTP")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(TlsConnector::from(Arc::new(config)))
+    crate::imap::transport::connector_trusting(roots).context("Cannot set up TLS for SMTP")
 }
 
 /// STARTTLS: lettre's rustls with its default (webpki-roots) store plus `ca_file`.
