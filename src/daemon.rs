@@ -449,10 +449,7 @@ async fn sync_new(
                 break 'fetch;
             }
         }
-        if *unchecked >= recorder::CHECKPOINT_EVERY {
-            store.checkpoint()?;
-            *unchecked = 0;
-        }
+        checkpoint_when_due(store, unchecked);
         if *shutdown.borrow() {
             break;
         }
@@ -471,11 +468,21 @@ async fn sync_new(
     failed?;
     result?;
     after_batch(p, store, s, uidvalidity, &recorded).await?;
-    if *unchecked >= recorder::CHECKPOINT_EVERY {
-        store.checkpoint()?;
-        *unchecked = 0;
-    }
+    checkpoint_when_due(store, unchecked);
     Ok(last)
+}
+
+/// Checkpoint the write-ahead log once the recorder has added [`recorder::CHECKPOINT_EVERY`]
+/// messages to it. A checkpoint that fails (a full disk) loses nothing: the log keeps the
+/// records, and the next one tries again.
+fn checkpoint_when_due(store: &Store, unchecked: &mut usize) {
+    if *unchecked < recorder::CHECKPOINT_EVERY {
+        return;
+    }
+    match store.checkpoint() {
+        Ok(()) => *unchecked = 0,
+        Err(e) => warn!(error = %format!("{e:#}"), "WAL checkpoint failed; will try again"),
+    }
 }
 
 /// `RFC822.SIZE` of a batch, then the bodies of those not over `max_message_size`.
