@@ -89,25 +89,14 @@ fn run(
 ) -> Result<()> {
     let (parsed_tx, parsed_rx) = std_mpsc::sync_channel::<(Fetched, Vec<ingest::Parsed>)>(0);
     std::thread::scope(|scope| {
-        // Parsing is pure: it runs ahead of the recording, one batch at a time, each batch's
-        // halves on two threads (the recording thread is the busier one; this keeps it fed).
+        // Parsing is pure: it runs ahead of the recording, one batch at a time.
         scope.spawn(move || {
             while let Some(batch) = batches.blocking_recv() {
-                let parse = |part: &[(u32, Vec<u8>)]| -> Vec<ingest::Parsed> {
-                    part.iter()
-                        .map(|(_, raw)| ingest::parse_guarded(raw))
-                        .collect()
-                };
-                let (a, b) = batch.bodies.split_at(batch.bodies.len() / 2);
-                let parsed = std::thread::scope(|s| {
-                    let second = s.spawn(|| parse(b));
-                    let mut out = parse(a);
-                    match second.join() {
-                        Ok(mut rest) => out.append(&mut rest),
-                        Err(_) => out.extend(parse(b)),
-                    }
-                    out
-                });
+                let parsed = batch
+                    .bodies
+                    .iter()
+                    .map(|(_, raw)| ingest::parse_guarded(raw))
+                    .collect();
                 if parsed_tx.send((batch, parsed)).is_err() {
                     break; // the recorder stopped on an error
                 }
