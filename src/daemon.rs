@@ -442,6 +442,7 @@ async fn sync_new(
         }
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
         while let Ok(c) = committed.try_recv() {
+            log_committed(&c);
             last = c.last;
             *unchecked += c.recorded.len();
             if let Err(e) = after_batch(p, store, s, uidvalidity, &c.recorded).await {
@@ -449,7 +450,7 @@ async fn sync_new(
                 break 'fetch;
             }
         }
-        checkpoint_when_due(store, unchecked);
+        checkpoint_when_due(store, unchecked, recorder::CHECKPOINT_EVERY);
         if *shutdown.borrow() {
             break;
         }
@@ -457,6 +458,7 @@ async fn sync_new(
     drop(batches);
     let mut recorded = Vec::new();
     while let Some(c) = committed.recv().await {
+        log_committed(&c);
         last = c.last;
         *unchecked += c.recorded.len();
         recorded.extend(c.recorded);
@@ -468,15 +470,23 @@ async fn sync_new(
     failed?;
     result?;
     after_batch(p, store, s, uidvalidity, &recorded).await?;
-    checkpoint_when_due(store, unchecked);
+    checkpoint_when_due(store, unchecked, recorder::CHECKPOINT_IDLE);
     Ok(last)
 }
 
-/// Checkpoint the write-ahead log once the recorder has added [`recorder::CHECKPOINT_EVERY`]
-/// messages to it. A checkpoint that fails (a full disk) loses nothing: the log keeps the
-/// records, and the next one tries again.
-fn checkpoint_when_due(store: &Store, unchecked: &mut usize) {
-    if *unchecked < recorder::CHECKPOINT_EVERY {
+/// One log line per message of a committed batch.
+fn log_committed(c: &recorder::Committed) {
+    for (uid, outcome) in c.recorded.iter().zip(&c.spent) {
+        recorder::log_outcome(*uid, outcome);
+    }
+}
+
+/// Checkpoint the write-ahead log once the recorder has added `due` messages to it
+/// ([`recorder::CHECKPOINT_EVERY`] during a backlog, [`recorder::CHECKPOINT_IDLE`] once the
+/// inbox is caught up). A checkpoint that fails (a full disk) loses nothing: the log keeps
+/// the records, and the next one tries again.
+fn checkpoint_when_due(store: &Store, unchecked: &mut usize, due: usize) {
+    if *unchecked < due {
         return;
     }
     match store.checkpoint() {

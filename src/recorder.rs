@@ -16,10 +16,15 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::info;
 
-/// Messages recorded between two checkpoints (about 5 KB each in the write-ahead log). The
-/// recorder's connection leaves checkpoints to the IMAP loop, which runs them while the
-/// recorder goes on; other connections (the sender, commands) keep SQLite's automatic ones.
-pub const CHECKPOINT_EVERY: usize = 5000;
+/// Messages recorded between two checkpoints while a backlog is still coming in (about 5 KB
+/// each in the write-ahead log, so the log stays around 100 MB at most). The recorder's
+/// connection leaves checkpoints to the IMAP loop, which runs them while the recorder goes
+/// on; other connections (the sender, commands) keep SQLite's automatic ones.
+pub const CHECKPOINT_EVERY: usize = 20_000;
+
+/// Once the inbox is caught up, a checkpoint is due after this many: housekeeping waits for
+/// quiet time, when it delays no task.
+pub const CHECKPOINT_IDLE: usize = 1000;
 
 /// Batches fetched and not yet recorded, at most: enough to keep both threads busy while the
 /// next one is fetched, without holding more than a few batches' bodies in memory.
@@ -138,6 +143,8 @@ pub fn record_batch(
     let mut bodies = batch.bodies.iter();
     let now = Utc::now();
     let tx = store.transaction()?;
+    let first = batch.uids.iter().copied().min().unwrap_or(batch_last);
+    let done = sync::recorded_between(&tx, mailbox, uidvalidity, first, batch_last)?;
     let mut recorded = Vec::with_capacity(batch.uids.len());
     let mut spent = Vec::with_capacity(batch.uids.len());
     for &uid in &batch.uids {
@@ -156,7 +163,7 @@ pub fn record_batch(
             bodies.next();
             parsed.next().unwrap_or_else(|| ingest::parse_guarded(raw))
         });
-        if sync::is_recorded(&tx, mailbox, uidvalidity, uid)? {
+        if done.contains(&uid) {
             continue;
         }
         let source = Source::Imap {
@@ -178,7 +185,6 @@ pub fn record_batch(
             // Gone from the server between SEARCH and FETCH (expunged elsewhere).
             _ => continue,
         };
-        log_outcome(uid, &outcome);
         if p.config.imap.after != After::Keep {
             sync::add_after_pending(&tx, mailbox, uidvalidity, uid)?;
         }
@@ -190,7 +196,9 @@ pub fn record_batch(
     Ok((recorded, spent))
 }
 
-fn log_outcome(uid: u32, o: &Outcome) {
+/// The log line of a recorded message: written once its batch is committed, by whoever
+/// receives [`Committed`] (not on the recorder's thread, the busiest of a backlog).
+pub fn log_outcome(uid: u32, o: &Outcome) {
     let message_id = &o.message_id;
     match &o.decision {
         Decision::Ignore { reason } | Decision::Quarantine { reason, .. } => {

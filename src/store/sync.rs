@@ -43,15 +43,22 @@ pub fn set_last_uid(
     Ok(())
 }
 
-/// Is this (mailbox, UIDVALIDITY, UID) recorded? (`after` is only ever applied to those.)
-pub fn is_recorded(conn: &Connection, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<bool> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT 1 FROM messages WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3",
-        )?
-        .query_row(params![mailbox, uidvalidity, uid], |_| Ok(()))
-        .optional()?
-        .is_some())
+/// The UIDs between `first` and `last` (inclusive) recorded for this mailbox at this
+/// UIDVALIDITY: one lookup for a whole batch.
+pub fn recorded_between(
+    conn: &Connection,
+    mailbox: &str,
+    uidvalidity: u32,
+    first: u32,
+    last: u32,
+) -> Result<std::collections::HashSet<u32>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT uid FROM messages WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid BETWEEN ?3 AND ?4",
+    )?;
+    let uids = stmt
+        .query_map(params![mailbox, uidvalidity, first, last], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(uids)
 }
 
 /// Remember that `imap.after` is still to be applied to this message (in the record's
