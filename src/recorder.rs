@@ -73,9 +73,7 @@ pub fn spawn(
     tokio::task::spawn_blocking(move || {
         let mut store = match store {
             Some(s) => s,
-            None => match Store::open(&pipeline.config.daemon.state_dir)
-                .and_then(|s| s.no_auto_checkpoint().map(|()| s))
-            {
+            None => match open_writer(&pipeline.config) {
                 Ok(s) => s,
                 Err(e) => return (None, Err(e)),
             },
@@ -83,6 +81,17 @@ pub fn spawn(
         let result = run(&pipeline, &mut store, uidvalidity, batches, &committed);
         (Some(store), result)
     })
+}
+
+/// The recorder's connection: checkpoints left to the IMAP loop, and commits synced to disk
+/// when `imap.after` moves mail out of the mailbox right after them.
+pub fn open_writer(config: &crate::config::Config) -> Result<Store> {
+    let store = Store::open(&config.daemon.state_dir)?;
+    store.no_auto_checkpoint()?;
+    if matches!(config.imap.after, After::Move(_)) {
+        store.durable_commits()?;
+    }
+    Ok(store)
 }
 
 fn run(
@@ -211,5 +220,48 @@ pub fn log_outcome(uid: u32, o: &Outcome) {
             task = o.task_id,
             "recorded"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config(dir: &Path, after: &str) -> crate::config::Config {
+        let text = format!(
+            r#"
+[daemon]
+address = "tasks@va.example"
+state_dir = "{state}"
+[imap]
+host = "127.0.0.1"
+tls = "none"
+after = "{after}"
+[contracts.acme]
+owners = ["boss@acme.example"]
+vas = ["sara@va.example"]
+timezone = "Asia/Riyadh"
+windows = ["Sun-Thu 08:00-10:00"]
+"#,
+            state = dir.join("state").display()
+        );
+        crate::config::load_str(&text, &dir.join("musaid.toml")).unwrap()
+    }
+
+    fn synchronous(store: &Store) -> i64 {
+        store
+            .conn()
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn the_writer_syncs_each_commit_only_when_mail_is_moved_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // 2 is FULL (the log synced at each commit), 1 NORMAL.
+        assert_eq!(synchronous(&open_writer(&config(dir.path(), "move:Done")).unwrap()), 2);
+        assert_eq!(synchronous(&open_writer(&config(dir.path(), "seen")).unwrap()), 1);
+        assert_eq!(synchronous(&open_writer(&config(dir.path(), "keep")).unwrap()), 1);
     }
 }

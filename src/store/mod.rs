@@ -76,6 +76,16 @@ impl Store {
             .context("Cannot turn automatic checkpoints off")
     }
 
+    /// Make every commit of this connection durable before it returns (`synchronous =
+    /// FULL`: the write-ahead log is synced), not only across a crash of the process. For the
+    /// recorder when `imap.after` moves mail away: a move that followed a commit lost to a
+    /// power cut would take a request out of the watched mailbox unrecorded.
+    pub fn durable_commits(&self) -> Result<()> {
+        self.conn
+            .pragma_update(None, "synchronous", "FULL")
+            .context("Cannot make commits durable")
+    }
+
     /// Copy what the write-ahead log holds into the database, as far as readers allow,
     /// without waiting for any lock (`PRAGMA wal_checkpoint(PASSIVE)`).
     pub fn checkpoint(&self) -> Result<()> {
