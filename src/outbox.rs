@@ -9,7 +9,7 @@ use crate::config::{Config, Contract};
 use crate::decide::{Decision, NewTask, Role, TaskUpdate};
 use crate::mail::Message;
 use crate::model::TaskStatus;
-use crate::store::record::{add_to_thread, event};
+use crate::store::record::{ack_skipped, add_to_thread};
 use crate::templates::{Rendered, Templates};
 use crate::windows;
 use anyhow::{Context as _, Result};
@@ -255,19 +255,7 @@ fn created(
         return Ok(());
     };
     if !t.acknowledge {
-        event(
-            tx,
-            id,
-            now.timestamp(),
-            "musaid",
-            "ack_skipped",
-            None,
-            None,
-            Some("older than policy.ack_max_age: no acknowledgement, no notification"),
-            None,
-            "",
-        )?;
-        return Ok(());
+        return Ok(()); // written with the task (`record::TOO_OLD_TO_ACK`)
     }
     let body = msg
         .forward
@@ -299,18 +287,7 @@ fn created(
             "acks_per_sender_per_day ({limit}) reached for {}",
             t.requester
         );
-        event(
-            tx,
-            id,
-            now.timestamp(),
-            "musaid",
-            "ack_skipped",
-            None,
-            None,
-            Some(&why),
-            None,
-            "",
-        )?;
+        ack_skipped(tx, id, &why)?;
     } else {
         let draft = Draft {
             kind: Kind::Ack,

@@ -88,6 +88,7 @@ pub fn spawn(
 pub fn open_writer(config: &crate::config::Config) -> Result<Store> {
     let store = Store::open(&config.daemon.state_dir)?;
     store.no_auto_checkpoint()?;
+    store.trust_references()?;
     if matches!(config.imap.after, After::Move(_)) {
         store.durable_commits()?;
     }
@@ -260,8 +261,17 @@ windows = ["Sun-Thu 08:00-10:00"]
     fn the_writer_syncs_each_commit_only_when_mail_is_moved_after_it() {
         let dir = tempfile::tempdir().unwrap();
         // 2 is FULL (the log synced at each commit), 1 NORMAL.
-        assert_eq!(synchronous(&open_writer(&config(dir.path(), "move:Done")).unwrap()), 2);
-        assert_eq!(synchronous(&open_writer(&config(dir.path(), "seen")).unwrap()), 1);
-        assert_eq!(synchronous(&open_writer(&config(dir.path(), "keep")).unwrap()), 1);
+        assert_eq!(
+            synchronous(&open_writer(&config(dir.path(), "move:Done")).unwrap()),
+            2
+        );
+        assert_eq!(
+            synchronous(&open_writer(&config(dir.path(), "seen")).unwrap()),
+            1
+        );
+        assert_eq!(
+            synchronous(&open_writer(&config(dir.path(), "keep")).unwrap()),
+            1
+        );
     }
 }

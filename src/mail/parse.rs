@@ -649,7 +649,16 @@ mod tests {
 
     #[test]
     fn line_ends_become_lf_and_lone_cr_stays() {
-        for text in ["", "a", "a\r\nb\r\n", "\r\n\r\n", "a\rb", "\r", "x\r\r\ny", "مرحبا\r\nسلام\r"] {
+        for text in [
+            "",
+            "a",
+            "a\r\nb\r\n",
+            "\r\n\r\n",
+            "a\rb",
+            "\r",
+            "x\r\r\ny",
+            "مرحبا\r\nسلام\r",
+        ] {
             assert_eq!(lf_only(text), text.replace("\r\n", "\n"), "{text:?}");
         }
     }

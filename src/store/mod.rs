@@ -86,6 +86,15 @@ impl Store {
             .context("Cannot make commits durable")
     }
 
+    /// Stop checking foreign keys on this connection: for the daemon's recorder, whose
+    /// inserts name the task they created or found in the same transaction, and whose
+    /// thread is the bottleneck of a backlog (each check is one more B-tree search).
+    pub fn trust_references(&self) -> Result<()> {
+        self.conn
+            .pragma_update(None, "foreign_keys", "OFF")
+            .context("Cannot turn foreign key checks off")
+    }
+
     /// Copy what the write-ahead log holds into the database, as far as readers allow,
     /// without waiting for any lock (`PRAGMA wal_checkpoint(PASSIVE)`).
     pub fn checkpoint(&self) -> Result<()> {
@@ -162,8 +171,11 @@ impl ThreadLookup for History<'_> {
 
     fn task_by_thread(&self, message_ids: &[String]) -> Result<Option<TaskRef>> {
         let mut stmt = self.0.prepare_cached(&format!(
-            "SELECT {TASK_REF_COLUMNS} FROM tasks WHERE id = \
-             (SELECT task_id FROM thread WHERE message_id = ?1)"
+            // Mail we sent is in `thread`; mail we received, in `messages` with its task.
+            "SELECT {TASK_REF_COLUMNS} FROM tasks WHERE id = coalesce( \
+             (SELECT task_id FROM thread WHERE message_id = ?1), \
+             (SELECT task_id FROM messages WHERE message_id = ?1 AND task_id IS NOT NULL \
+              ORDER BY id LIMIT 1))"
         ))?;
         // The nearest parent first: In-Reply-To, then References from the newest.
         for id in message_ids {

@@ -109,8 +109,8 @@ fn create_task(tx: &Transaction<'_>, t: &NewTask, message_id: &str, ts: i64) -> 
     tx.prepare_cached(
         "INSERT INTO tasks (contract, status, category, priority, assignee, requester, \
          original_from, original_subject, original_date, subject, note, rule, tags, original_key, \
-         message_id, created_at, due_at, updated_at) \
-         VALUES (?1, 'open', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?15)",
+         message_id, created_at, due_at, updated_at, ack_skipped) \
+         VALUES (?1, 'open', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?15, ?17)",
     )?
     .execute(params![
             t.contract,
@@ -129,29 +129,17 @@ fn create_task(tx: &Transaction<'_>, t: &NewTask, message_id: &str, ts: i64) -> 
             message_id,
             ts,
             t.due_at.map(|d| d.timestamp()),
+            (!t.acknowledge).then_some(TOO_OLD_TO_ACK),
         ],
     )
     .context("Cannot create the task")?;
-    let id = tx.last_insert_rowid();
-    add_to_thread(tx, message_id, id)?;
-    event(
-        tx,
-        id,
-        ts,
-        &t.requester,
-        "created",
-        None,
-        Some(TaskStatus::Open),
-        None, // the note is the task's (`tasks.note`), not written twice
-        None,
-        message_id,
-    )?;
-    Ok(id)
+    // The `created` event is the row itself (`tasks show`), and the request's Message-ID
+    // joins the thread through its `messages` row.
+    Ok(tx.last_insert_rowid())
 }
 
 fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) -> Result<i64> {
     let id = u.task.id;
-    add_to_thread(tx, message_id, id)?;
     let actor = u.actor.as_str();
     if !u.note.is_empty() {
         event(
@@ -309,6 +297,20 @@ pub(crate) fn set_status(
     Ok(())
 }
 
+/// Why a request older than `policy.ack_max_age` got no acknowledgement.
+pub const TOO_OLD_TO_ACK: &str =
+    "older than policy.ack_max_age: no acknowledgement, no notification";
+
+/// Record why a new task's acknowledgement was not sent (`tasks show` lists it as an
+/// `ack_skipped` event). Call in the transaction that created it.
+pub(crate) fn ack_skipped(tx: &Transaction<'_>, task: i64, why: &str) -> Result<()> {
+    tx.prepare_cached("UPDATE tasks SET ack_skipped = ?2 WHERE id = ?1")?
+        .execute(params![task, why])
+        .context("Cannot record the skipped acknowledgement")?;
+    Ok(())
+}
+
+/// Add mail we send to a task's thread (mail we receive is found through `messages`).
 pub(crate) fn add_to_thread(tx: &Transaction<'_>, message_id: &str, task: i64) -> Result<()> {
     tx.prepare_cached("INSERT OR IGNORE INTO thread (message_id, task_id) VALUES (?1, ?2)")?
         .execute(params![message_id, task])?;

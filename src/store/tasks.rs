@@ -121,11 +121,15 @@ impl Store {
 
     pub fn events(&self, task: i64) -> Result<Vec<EventRow>> {
         let mut stmt = self.conn.prepare(
-            // A `created` event's note is the task's note, stored once (in `tasks`).
-            "SELECT e.at, e.actor, e.kind, e.from_status, e.to_status, \
-             CASE WHEN e.kind = 'created' AND e.note IS NULL THEN nullif(t.note, '') \
-             ELSE e.note END, e.minutes, e.message_id \
-             FROM events e JOIN tasks t ON t.id = e.task_id WHERE e.task_id = ?1 ORDER BY e.id",
+            // A task's `created` event and any `ack_skipped` one are its row's (schema 6).
+            "SELECT at, actor, kind, from_status, to_status, note, minutes, message_id FROM ( \
+             SELECT 0 AS o, created_at AS at, requester AS actor, 'created' AS kind, \
+             NULL AS from_status, 'open' AS to_status, nullif(note, '') AS note, \
+             NULL AS minutes, nullif(message_id, '') AS message_id FROM tasks WHERE id = ?1 \
+             UNION ALL SELECT 1, created_at, 'musaid', 'ack_skipped', NULL, NULL, ack_skipped, \
+             NULL, NULL FROM tasks WHERE id = ?1 AND ack_skipped IS NOT NULL \
+             UNION ALL SELECT 1 + id, at, actor, kind, from_status, to_status, note, minutes, \
+             message_id FROM events WHERE task_id = ?1) ORDER BY o",
         )?;
         let rows = stmt
             .query_map(params![task], |r| {
