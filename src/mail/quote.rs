@@ -235,7 +235,31 @@ fn find_cut(lines: &[&str], wrote: &[bool]) -> Option<(usize, usize)> {
 
 /// Cut the signature: a `-- ` line, or a "Sent from my iPhone"-style line.
 fn is_device_line(t: &str) -> bool {
-    t.len() < 120 && DEVICE_SIGNATURE.is_match(&fold(t))
+    t.len() < 120 && may_be_device_line(t) && DEVICE_SIGNATURE.is_match(&fold(t))
+}
+
+/// The first words of [`DEVICE_SIGNATURE`]'s alternatives that an ASCII line can hold.
+const DEVICE_ASCII_STARTS: &[&str] = &[
+    "sent",
+    "get",
+    "von",
+    "gesendet",
+    "diese",
+    "enviado",
+    "inviato",
+    "verzonden",
+];
+
+/// False for an ASCII line that starts with none of [`DEVICE_ASCII_STARTS`]: most lines of a
+/// message, tested for a signature without being folded and searched.
+fn may_be_device_line(t: &str) -> bool {
+    if !t.is_ascii() {
+        return true;
+    }
+    let w = t.trim_start();
+    DEVICE_ASCII_STARTS
+        .iter()
+        .any(|p| w.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)))
 }
 
 /// A device line only counts near the end (at most three lines, or more device lines, follow it), so that
@@ -318,6 +342,40 @@ mod tests {
 
     fn first(t: &str) -> String {
         new_text(t).lines().next().unwrap_or("").to_string()
+    }
+
+    #[test]
+    fn device_prefilter_drops_no_line_the_signature_pattern_matches() {
+        let lines = [
+            "Sent from my iPhone",
+            "  SENT WITH Spark",
+            "Get Outlook for iOS",
+            "Von meinem iPad gesendet",
+            "Gesendet von meinem Telefon",
+            "Diese Nachricht wurde von meinem Android gesendet",
+            "Enviado desde mi móvil",
+            "Enviado do meu iPhone",
+            "Inviato da iPhone",
+            "Verzonden met Mail",
+            "Envoyé de mon iPhone",
+            "Отправлено с iPhone",
+            "أرسلت من الآيفون",
+            "تم الارسال من هاتفي",
+            "\tsent via BlackBerry",
+            "Thanks",
+            "Sent",
+            "sentences matter",
+            "getting there",
+            "",
+            "Regards,",
+            "Sent from Mail for Windows",
+            "  get outlook for android",
+        ];
+        for l in lines {
+            let slow = l.len() < 120 && DEVICE_SIGNATURE.is_match(&fold(l));
+            assert_eq!(is_device_line(l), slow, "{l:?}");
+        }
+        assert!(is_device_line("Sent from my iPhone") && !is_device_line("Thanks"));
     }
 
     #[test]
