@@ -14,7 +14,7 @@ use chrono::Utc;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use tracing::info;
+use tracing::{info, info_span};
 
 /// Messages recorded between two checkpoints while a backlog is still coming in (about 5 KB
 /// each in the write-ahead log, so the log stays around 100 MB at most). The recorder's
@@ -206,21 +206,17 @@ pub fn record_batch(
     Ok((recorded, spent))
 }
 
-/// The log line of a recorded message: written once its batch is committed, by whoever
-/// receives [`Committed`] (not on the recorder's thread, the busiest of a backlog).
+/// The log line of a recorded message, in its `message` span (UID and Message-ID): written
+/// once its batch is committed, by whoever receives [`Committed`] (not on the recorder's
+/// thread, the busiest of a backlog).
 pub fn log_outcome(uid: u32, o: &Outcome) {
-    let message_id = &o.message_id;
+    let span = info_span!("message", uid, message_id = %o.message_id);
+    let _in = span.enter();
     match &o.decision {
         Decision::Ignore { reason } | Decision::Quarantine { reason, .. } => {
-            info!(uid, message_id, decision = o.decision.kind(), reason = %reason, "recorded")
+            info!(decision = o.decision.kind(), reason = %reason, "recorded")
         }
-        d => info!(
-            uid,
-            message_id,
-            decision = d.kind(),
-            task = o.task_id,
-            "recorded"
-        ),
+        d => info!(decision = d.kind(), task = o.task_id, "recorded"),
     }
 }
 
