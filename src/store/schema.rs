@@ -155,7 +155,8 @@ DROP INDEX IF EXISTS events_at;
     r#"
 ALTER TABLE tasks ADD COLUMN ack_skipped TEXT;
 UPDATE tasks SET ack_skipped = (SELECT e.note FROM events e
-    WHERE e.task_id = tasks.id AND e.kind = 'ack_skipped' ORDER BY e.id LIMIT 1);
+    WHERE e.task_id = tasks.id AND e.kind = 'ack_skipped' ORDER BY e.id LIMIT 1)
+WHERE id IN (SELECT task_id FROM events WHERE kind = 'ack_skipped');
 DELETE FROM events WHERE kind IN ('created', 'ack_skipped');
 "#,
 ];
@@ -186,7 +187,13 @@ mod tests {
              INSERT INTO events (task_id, at, actor, kind, note)
              VALUES (7, 100, 'musaid', 'ack_skipped', 'older than policy.ack_max_age');
              INSERT INTO events (task_id, at, actor, kind, note, message_id)
-             VALUES (7, 200, 'sara@va.example', 'note', 'paid two', 'reply@va.example');",
+             VALUES (7, 200, 'sara@va.example', 'note', 'paid two', 'reply@va.example');
+             INSERT INTO tasks (id, contract, status, category, priority, requester, subject,
+                 note, message_id, created_at, updated_at)
+             VALUES (8, 'acme', 'open', 'general', 'normal', 'boss@acme.example', 'Call',
+                 '', 'call@acme.example', 300, 300);
+             INSERT INTO events (task_id, at, actor, kind, to_status, message_id)
+             VALUES (8, 300, 'boss@acme.example', 'created', 'open', 'call@acme.example');",
         )
         .unwrap();
         drop(conn);
@@ -228,6 +235,14 @@ mod tests {
                 ),
             ]
         );
+        // A task whose ack went out: its created event only, without a note it never had.
+        let other: Vec<_> = store
+            .events(8)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.at, e.kind, e.note))
+            .collect();
+        assert_eq!(other, vec![(300, "created".to_string(), None)]);
         let left: i64 = store
             .conn()
             .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
