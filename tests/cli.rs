@@ -1,74 +1,16 @@
 //! End to end through the command line: a real Arabic Gmail forward becomes a task, and the
 //! VA's `#تم` reply closes it.
 
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli_support;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/e2e")
-        .join(name)
-}
+use cli_support::{desk, fixture, json, musaid, Desk};
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    config: PathBuf,
-}
-
-fn setup(extra: &str) -> Setup {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    let config = dir.path().join("musaid.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[daemon]
-state_dir = "{state}"
-rules_dir = "{rules}"
-address = "tasks@va.example"
-
-[imap]
-host = "127.0.0.1"
-port = 1143
-tls = "none"
-user = "tasks@va.example"
-password_file = "imap.pass"
-
-[contracts.acme]
-owners = ["boss@acme.example"]
-vas = ["sara@va.example"]
-timezone = "Asia/Riyadh"
-windows = ["Sun-Thu 08:00-17:00"]
-language = "ar"
-{extra}
-"#,
-            state = dir.path().join("state").display(),
-            rules = rules.display(),
-        ),
+/// The contract of these tests: Arabic, Riyadh, Sunday to Thursday office hours.
+fn setup(extra: &str) -> Desk {
+    desk(
+        &format!("timezone = \"Asia/Riyadh\"\nwindows = [\"Sun-Thu 08:00-17:00\"]\nlanguage = \"ar\"\n{extra}"),
+        "",
     )
-    .expect("write config");
-    Setup { _dir: dir, config }
-}
-
-fn musaid(s: &Setup, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_musaid"))
-        .arg("--config")
-        .arg(&s.config)
-        .args(args)
-        .env_remove("MUSAID_CONFIG")
-        .output()
-        .expect("run musaid")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "musaid failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
 }
 
 #[test]

@@ -5,62 +5,28 @@
 //! The corpus part reads `$MUSAID_CORPUS/malformed` (skipped with a notice when unset); the
 //! rest generates its input.
 
+mod cli_support;
+
+use cli_support::{command, desk, Desk};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-struct Setup {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-}
-
-fn setup(policy: &str) -> Setup {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    let config = dir.path().join("musaid.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[daemon]
-state_dir = "{state}"
-rules_dir = "{rules}"
-address = "tasks@va.example"
-
-[imap]
-host = "127.0.0.1"
-port = 1143
-tls = "none"
-
-[contracts.acme]
-owners = ["boss@acme.example"]
-vas = ["sara@va.example"]
-timezone = "UTC"
-windows = ["Mon-Sun 00:00-24:00"]
-language = "en"
-
-[policy]
-unknown_senders = "quarantine"
-{policy}
-"#,
-            state = dir.path().join("state").display(),
-            rules = rules.display(),
-        ),
+/// An always-open English contract that quarantines unknown senders, with `policy` lines.
+fn setup(policy: &str) -> Desk {
+    desk(
+        "timezone = \"UTC\"\nwindows = [\"Mon-Sun 00:00-24:00\"]\nlanguage = \"en\"",
+        &format!("[policy]\nunknown_senders = \"quarantine\"\n{policy}"),
     )
-    .expect("write config");
-    Setup { dir, config }
 }
 
 /// Run musaid, killing it (and failing) when it outlives `limit`: a hang is a failure too.
-fn musaid(s: &Setup, args: &[&str], limit: Duration) -> (Output, Duration) {
+fn musaid(s: &Desk, args: &[&str], limit: Duration) -> (Output, Duration) {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_musaid"))
-        .arg("--config")
-        .arg(&s.config)
+    let mut child = command(s)
         .args(args)
-        .env_remove("MUSAID_CONFIG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -119,7 +85,7 @@ const DECISIONS: [&str; 5] = [
 ];
 
 /// Ingest these files in one run; one decision each, and every quarantined one listed.
-fn ingest_all(s: &Setup, files: &[PathBuf], limit: Duration) -> Vec<Value> {
+fn ingest_all(s: &Desk, files: &[PathBuf], limit: Duration) -> Vec<Value> {
     let mut args = vec!["ingest".to_string(), "--json".to_string()];
     args.extend(files.iter().map(|f| f.display().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -154,7 +120,7 @@ fn ingest_all(s: &Setup, files: &[PathBuf], limit: Duration) -> Vec<Value> {
 }
 
 /// Write a generated message into the setup's directory.
-fn write(s: &Setup, name: &str, raw: &[u8]) -> PathBuf {
+fn write(s: &Desk, name: &str, raw: &[u8]) -> PathBuf {
     let p = s.dir.path().join(name);
     std::fs::write(&p, raw).expect("write message");
     p

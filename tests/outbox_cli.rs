@@ -3,77 +3,29 @@
 
 use chrono::{Duration, Utc};
 use chrono_tz::Tz;
+mod cli_support;
+
+use cli_support::{desk, fixture, json, musaid, Desk};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/e2e")
-        .join(name)
-}
-
-fn write_config(dir: &Path, holidays: &str) -> PathBuf {
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    let config = dir.join("musaid.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[daemon]
-state_dir = "{state}"
-rules_dir = "{rules}"
-address = "tasks@va.example"
-
-[imap]
-host = "127.0.0.1"
-tls = "none"
-
-[contracts.acme]
-owners = ["boss@acme.example"]
-vas = ["sara@va.example"]
-timezone = "Asia/Riyadh"
-windows = ["Mon-Sun 00:00-24:00"]
-holidays = [{holidays}]
-language = "ar"
-
-[policy]
-ack_max_age = "100000d"
-"#,
-            state = dir.join("state").display(),
-            rules = rules.display(),
+/// An Arabic contract open around the clock but on `holidays`, acknowledging any request.
+fn setup(holidays: &str) -> Desk {
+    desk(
+        &format!(
+            "timezone = \"Asia/Riyadh\"\nwindows = [\"Mon-Sun 00:00-24:00\"]\n\
+             holidays = [{holidays}]\nlanguage = \"ar\""
         ),
+        "[policy]\nack_max_age = \"100000d\"",
     )
-    .expect("write config");
-    config
-}
-
-fn musaid(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_musaid"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("run musaid")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
 #[test]
 fn an_ack_waits_for_the_next_window_and_the_va_is_notified_at_once() {
-    let dir = tempfile::tempdir().expect("tmp");
     let riyadh: Tz = "Asia/Riyadh".parse().expect("zone");
     let today = Utc::now().with_timezone(&riyadh).date_naive();
     // Today is a holiday: every window is closed until tomorrow 00:00 in Riyadh.
-    let config = write_config(dir.path(), &format!("\"{today}\""));
-    let w = json(&musaid(&config, &["windows", "--json"]));
+    let d = setup(&format!("\"{today}\""));
+    let w = json(&musaid(&d, &["windows", "--json"]));
     assert_eq!(w[0]["open_now"], false);
     let tomorrow = today.succ_opt().expect("date");
     let first = w[0]["next_openings"][0]["local"]
@@ -87,10 +39,10 @@ fn an_ack_waits_for_the_next_window_and_the_va_is_notified_at_once() {
 
     let req = fixture("request-ar-gmail.eml");
     json(&musaid(
-        &config,
+        &d,
         &["ingest", "--json", req.to_str().unwrap_or_default()],
     ));
-    let rows = json(&musaid(&config, &["outbox", "--json"]));
+    let rows = json(&musaid(&d, &["outbox", "--json"]));
     let rows = rows.as_array().expect("array");
     let ack = rows
         .iter()
@@ -115,27 +67,26 @@ fn an_ack_waits_for_the_next_window_and_the_va_is_notified_at_once() {
 
 #[test]
 fn old_requests_get_a_task_but_no_ack_and_no_notification() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = write_config(dir.path(), "");
-    let text = std::fs::read_to_string(&config).expect("read");
-    std::fs::write(&config, text.replace("100000d", "1d")).expect("write");
+    let d = setup("");
+    let text = std::fs::read_to_string(&d.config).expect("read");
+    std::fs::write(&d.config, text.replace("100000d", "1d")).expect("write");
     // The fixture's Date is in November 2026; a day later it is too old to acknowledge.
     let req = fixture("request-ar-gmail.eml");
     let raw = std::fs::read_to_string(&req).expect("fixture");
-    let old = dir.path().join("old.eml");
+    let old = d.dir.path().join("old.eml");
     std::fs::write(
         &old,
         raw.replace("Date: Thu, 26 Nov 2026", "Date: Thu, 26 Nov 2020"),
     )
     .expect("write");
     let out = json(&musaid(
-        &config,
+        &d,
         &["ingest", "--json", old.to_str().unwrap_or_default()],
     ));
     assert_eq!(out[0]["decision"], "create_task");
-    let rows = json(&musaid(&config, &["outbox", "--json"]));
+    let rows = json(&musaid(&d, &["outbox", "--json"]));
     assert_eq!(rows.as_array().map(Vec::len), Some(0), "{rows}");
-    let shown = json(&musaid(&config, &["tasks", "show", "1", "--json"]));
+    let shown = json(&musaid(&d, &["tasks", "show", "1", "--json"]));
     assert!(shown["events"]
         .as_array()
         .is_some_and(|e| e.iter().any(|e| e["kind"] == "ack_skipped")));
@@ -143,15 +94,14 @@ fn old_requests_get_a_task_but_no_ack_and_no_notification() {
 
 #[test]
 fn closing_a_task_by_hand_tells_the_owner_unless_told_not_to() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = write_config(dir.path(), "");
+    let d = setup("");
     let req = fixture("request-ar-gmail.eml");
     json(&musaid(
-        &config,
+        &d,
         &["ingest", "--json", req.to_str().unwrap_or_default()],
     ));
-    let done_rows = |config: &Path| -> Vec<Value> {
-        json(&musaid(config, &["outbox", "--json"]))
+    let done_rows = |d: &Desk| -> Vec<Value> {
+        json(&musaid(d, &["outbox", "--json"]))
             .as_array()
             .cloned()
             .unwrap_or_default()
@@ -159,34 +109,27 @@ fn closing_a_task_by_hand_tells_the_owner_unless_told_not_to() {
             .filter(|r| r["kind"] == "done")
             .collect()
     };
-    assert!(done_rows(&config).is_empty());
+    assert!(done_rows(&d).is_empty());
 
-    let out = musaid(
-        &config,
-        &["tasks", "set", "1", "done", "--note", "تم الدفع"],
-    );
+    let out = musaid(&d, &["tasks", "set", "1", "done", "--note", "تم الدفع"]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let done = done_rows(&config);
+    let done = done_rows(&d);
     assert_eq!(done.len(), 1, "{done:?}");
     assert_eq!(done[0]["to"], "boss@acme.example");
     assert_eq!(done[0]["task"], 1);
     assert_eq!(done[0]["windowed"], true);
 
     // Done again, or reopened and closed with --no-mail: nothing more is queued.
-    assert!(musaid(&config, &["tasks", "set", "1", "done"])
+    assert!(musaid(&d, &["tasks", "set", "1", "done"]).status.success());
+    assert!(musaid(&d, &["tasks", "set", "1", "open"]).status.success());
+    assert!(musaid(&d, &["tasks", "set", "1", "done", "--no-mail"])
         .status
         .success());
-    assert!(musaid(&config, &["tasks", "set", "1", "open"])
-        .status
-        .success());
-    assert!(musaid(&config, &["tasks", "set", "1", "done", "--no-mail"])
-        .status
-        .success());
-    assert_eq!(done_rows(&config).len(), 1);
-    let shown = json(&musaid(&config, &["tasks", "show", "1", "--json"]));
+    assert_eq!(done_rows(&d).len(), 1);
+    let shown = json(&musaid(&d, &["tasks", "show", "1", "--json"]));
     assert_eq!(shown["status"], "done");
 }

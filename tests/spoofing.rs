@@ -1,9 +1,11 @@
 //! `[policy] trusted_authserv_id` end to end through `musaid ingest`: a From address grants
 //! an owner's or a VA's rights only when our MX's topmost Authentication-Results vouch for it.
 
+mod cli_support;
+
+use cli_support::{desk, json, musaid, Desk};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 const REAL_PASS: &str = "Authentication-Results: mx.va.example;\r\n\tdkim=pass header.d=acme.example header.s=g1 header.b=Xy/5gM1p;\r\n\tspf=pass (mx.va.example: domain of boss@acme.example designates 209.85.220.41 as permitted sender) smtp.mailfrom=boss@acme.example;\r\n\tdmarc=pass (p=REJECT sp=REJECT dis=NONE) header.from=acme.example\r\n";
 const REAL_FAIL: &str = "Authentication-Results: mx.va.example; dkim=none; spf=softfail smtp.mailfrom=acme.example; dmarc=fail (p=NONE) header.from=acme.example\r\n";
@@ -36,68 +38,16 @@ fn va_reply(top: &[&str], id: &str) -> String {
     format!("{}{}", top.concat(), fixture("va-reply-done-ar.eml")).replace("CAHy-va-reply-002", id)
 }
 
-struct Setup {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-}
-
-fn setup(policy: &str) -> Setup {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    let config = dir.path().join("musaid.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[daemon]
-state_dir = "{state}"
-rules_dir = "{rules}"
-address = "tasks@va.example"
-
-[imap]
-host = "127.0.0.1"
-port = 1143
-tls = "none"
-
-[contracts.acme]
-owners = ["boss@acme.example"]
-vas = ["sara@va.example"]
-timezone = "Asia/Riyadh"
-windows = ["Sun-Thu 08:00-17:00"]
-language = "ar"
-
-[policy]
-{policy}
-"#,
-            state = dir.path().join("state").display(),
-            rules = rules.display(),
-        ),
+/// The contract of these tests (Arabic, Riyadh), with `policy` lines.
+fn setup(policy: &str) -> Desk {
+    desk(
+        "timezone = \"Asia/Riyadh\"\nwindows = [\"Sun-Thu 08:00-17:00\"]\nlanguage = \"ar\"",
+        &format!("[policy]\n{policy}"),
     )
-    .expect("write config");
-    Setup { dir, config }
-}
-
-fn musaid(s: &Setup, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_musaid"))
-        .arg("--config")
-        .arg(&s.config)
-        .args(args)
-        .env_remove("MUSAID_CONFIG")
-        .output()
-        .expect("run musaid")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "musaid failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
 }
 
 /// Ingest one message; its decision as JSON.
-fn ingest(s: &Setup, name: &str, raw: &str) -> Value {
+fn ingest(s: &Desk, name: &str, raw: &str) -> Value {
     let path = s.dir.path().join(name);
     std::fs::write(&path, raw).expect("write message");
     let out = json(&musaid(

@@ -1,0 +1,76 @@
+//! What the command-line tests share: a temporary desk (state directory and config, with the
+//! project's own rules and one contract, `acme`: owner boss@acme.example, VA sara@va.example)
+//! and musaid run on it as a user runs it.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A message of `tests/fixtures/e2e`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/e2e")
+        .join(name)
+}
+
+pub struct Desk {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+/// A desk whose contract `acme` gets `contract`'s lines (time zone, windows, language…), with
+/// `tail` (whole sections: `[policy]`…) after it.
+pub fn desk(contract: &str, tail: &str) -> Desk {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let config = dir.path().join("musaid.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[daemon]
+state_dir = "{state}"
+rules_dir = "{rules}"
+address = "tasks@va.example"
+
+[imap]
+host = "127.0.0.1"
+port = 1143
+tls = "none"
+
+[contracts.acme]
+owners = ["boss@acme.example"]
+vas = ["sara@va.example"]
+{contract}
+
+{tail}
+"#,
+            state = dir.path().join("state").display(),
+            rules = rules.display(),
+        ),
+    )
+    .expect("write config");
+    Desk { dir, config }
+}
+
+/// The command `musaid --config CONFIG`, not yet run.
+pub fn command(d: &Desk) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_musaid"));
+    c.arg("--config").arg(&d.config).env_remove("MUSAID_CONFIG");
+    c
+}
+
+pub fn musaid(d: &Desk, args: &[&str]) -> Output {
+    command(d).args(args).output().expect("run musaid")
+}
+
+/// stdout as JSON, after checking that musaid succeeded.
+pub fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "musaid failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON on stdout")
+}
