@@ -30,9 +30,6 @@ pub const CHECKPOINT_IDLE: usize = 1000;
 /// next one is fetched, without holding more than a few batches' bodies in memory.
 pub const QUEUE: usize = 1;
 
-/// Parsed batches waiting for the recorder, at most.
-pub const PARSED_QUEUE: usize = 1;
-
 /// One `UID FETCH` batch on its way to the recorder.
 #[derive(Debug)]
 pub struct Fetched {
@@ -105,10 +102,7 @@ fn run(
     mut batches: mpsc::Receiver<Fetched>,
     committed: &mpsc::UnboundedSender<Committed>,
 ) -> Result<()> {
-    // One parsed batch may wait for the recorder: the two threads share 2 cores with the IMAP
-    // loop and the server, and a batch that parses slowly no longer stalls the recording.
-    let (parsed_tx, parsed_rx) =
-        std_mpsc::sync_channel::<(Fetched, Vec<ingest::Parsed>)>(PARSED_QUEUE);
+    let (parsed_tx, parsed_rx) = std_mpsc::sync_channel::<(Fetched, Vec<ingest::Parsed>)>(0);
     std::thread::scope(|scope| {
         // Parsing is pure: it runs ahead of the recording, one batch at a time.
         scope.spawn(move || {
