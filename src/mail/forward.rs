@@ -140,6 +140,20 @@ const LABELS: &[(&str, Field)] = &[
     ("نسخة الى", Field::Cc),
 ];
 
+/// `map`'s value for `key` folded: without allocating for a short ASCII key, which folds to
+/// its lower case (most lines tested as labels or separators are neither).
+fn folded_get<'m, V>(map: &'m HashMap<String, V>, key: &str) -> Option<&'m V> {
+    const SHORT: usize = 64;
+    if key.is_ascii() && key.len() <= SHORT {
+        let mut buf = [0u8; SHORT];
+        let lower = buf.get_mut(..key.len())?;
+        lower.copy_from_slice(key.as_bytes());
+        lower.make_ascii_lowercase();
+        return map.get(std::str::from_utf8(lower).ok()?);
+    }
+    map.get(&fold(key))
+}
+
 static LABEL_MAP: LazyLock<HashMap<String, Field>> =
     LazyLock::new(|| LABELS.iter().map(|(l, f)| (fold(l), *f)).collect());
 
@@ -301,7 +315,7 @@ pub(crate) fn label_line(line: &str) -> Option<(Field, &str)> {
     if label.is_empty() || label.chars().count() > 25 {
         return None;
     }
-    let field = *LABEL_MAP.get(&fold(label))?;
+    let field = *folded_get(&LABEL_MAP, label)?;
     let value = t.get(colon + clen..)?.trim_matches([
         ' ', '\t', '*', '\u{a0}', '\r', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}',
         '\u{202d}', '\u{202e}',
@@ -345,9 +359,8 @@ pub(crate) fn separator(line: &str) -> Option<(&'static str, &str)> {
     {
         return None;
     }
-    let folded = fold(bare);
-    let style = SEPARATOR_MAP.get(&folded)?;
-    let style = if folded == "forwarded message" {
+    let style = folded_get(&SEPARATOR_MAP, bare)?;
+    let style = if fold(bare) == "forwarded message" {
         "forward"
     } else {
         style
@@ -656,6 +669,39 @@ mod tests {
 
     fn email(f: &Forward) -> String {
         f.original_from.clone().unwrap_or_default().email
+    }
+
+    #[test]
+    fn folded_lookup_finds_what_a_lookup_of_the_folded_key_finds() {
+        for key in [
+            "From",
+            "FROM",
+            "sent",
+            "Objet",
+            "Envoyé",
+            "De",
+            "التاريخ",
+            "مِن",
+            "Forwarded Message",
+            "Original Message",
+            "nothing",
+            "",
+            "x",
+            "Reply",
+            "Weitergeleitete Nachricht",
+        ] {
+            assert_eq!(
+                folded_get(&LABEL_MAP, key),
+                LABEL_MAP.get(&fold(key)),
+                "{key:?}"
+            );
+            assert_eq!(
+                folded_get(&SEPARATOR_MAP, key),
+                SEPARATOR_MAP.get(&fold(key)),
+                "{key:?}"
+            );
+        }
+        assert_eq!(folded_get(&LABEL_MAP, "FROM"), Some(&Field::From));
     }
 
     #[test]

@@ -259,6 +259,13 @@ fn header_text_with(
         }
     }
     let text = plain_unstructured(raw).unwrap_or_else(|| unstructured(raw));
+    // Most values are one line already trimmed and short: kept as they are, not copied.
+    if !text.contains(['\r', '\n', '\t'])
+        && text.len() <= MAX_HEADER_VALUE
+        && text.trim().len() == text.len()
+    {
+        return text;
+    }
     truncate(collapse_ws(&text).trim(), MAX_HEADER_VALUE)
 }
 

@@ -293,18 +293,21 @@ fn strip_signature(lines: &[&str]) -> usize {
 }
 
 fn finish(lines: &[&str]) -> String {
-    let end = strip_signature(lines);
-    let mut kept = lines.get(..end).unwrap_or_default().to_vec();
+    let mut kept = lines.get(..strip_signature(lines)).unwrap_or_default();
     // Drop trailing separators (`-----`, `_____`) and blank lines left above a cut.
-    while let Some(last) = kept.last() {
+    while let Some((last, rest)) = kept.split_last() {
         let t = last.trim();
         if t.is_empty() || t.chars().all(|c| c == '-' || c == '_' || c == '*') {
-            kept.pop();
+            kept = rest;
         } else {
             break;
         }
     }
-    kept.join("\n").trim().to_string()
+    let joined = kept.join("\n");
+    match joined.trim() {
+        t if t.len() == joined.len() => joined,
+        t => t.to_string(),
+    }
 }
 
 /// The text the sender wrote, without the quoted original below it.
