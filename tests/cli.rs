@@ -3,7 +3,7 @@
 
 mod cli_support;
 
-use cli_support::{desk, fixture, json, musaid, Desk};
+use cli_support::{desk, fixture, ingest, json, musaid, Desk};
 
 /// The contract of these tests: Arabic, Riyadh, Sunday to Thursday office hours.
 fn setup(extra: &str) -> Desk {
@@ -19,10 +19,7 @@ fn arabic_gmail_forward_becomes_a_task_and_the_va_closes_it_with_tam() {
     let req = fixture("request-ar-gmail.eml");
     let reply = fixture("va-reply-done-ar.eml");
 
-    let out = json(&musaid(
-        &s,
-        &["ingest", "--json", req.to_str().unwrap_or_default()],
-    ));
+    let out = ingest(&s, &req);
     assert_eq!(out[0]["decision"], "create_task");
     let id = out[0]["task"].as_i64().expect("task id");
 
@@ -41,10 +38,7 @@ fn arabic_gmail_forward_becomes_a_task_and_the_va_closes_it_with_tam() {
         .is_some_and(|t| t.ends_with("+03:00")));
 
     // The VA's reply threads by References and closes the task.
-    let out = json(&musaid(
-        &s,
-        &["ingest", "--json", reply.to_str().unwrap_or_default()],
-    ));
+    let out = ingest(&s, &reply);
     assert_eq!(out[0]["decision"], "update_task");
     assert_eq!(out[0]["task"], id);
 
@@ -73,10 +67,7 @@ fn arabic_gmail_forward_becomes_a_task_and_the_va_closes_it_with_tam() {
         .is_some_and(|n| n.contains("أرسلت الفاتورة") && !n.contains("كتب")));
 
     // Feeding the same request again records a duplicate, not a second task.
-    let again = json(&musaid(
-        &s,
-        &["ingest", "--json", req.to_str().unwrap_or_default()],
-    ));
+    let again = ingest(&s, &req);
     assert_eq!(again[0]["decision"], "duplicate");
     let list = json(&musaid(&s, &["tasks", "list", "--json"]));
     assert_eq!(list.as_array().map(Vec::len), Some(1));
@@ -94,10 +85,7 @@ fn arabic_gmail_forward_becomes_a_task_and_the_va_closes_it_with_tam() {
 fn a_stranger_cannot_close_a_task_and_the_attempt_is_recorded() {
     let s = setup("");
     let req = fixture("request-ar-gmail.eml");
-    json(&musaid(
-        &s,
-        &["ingest", "--json", req.to_str().unwrap_or_default()],
-    ));
+    ingest(&s, &req);
     let dir = tempfile::tempdir().expect("temp");
     let forged = dir.path().join("forged.eml");
     let raw = std::fs::read_to_string(fixture("va-reply-done-ar.eml")).expect("fixture");
@@ -110,10 +98,7 @@ fn a_stranger_cannot_close_a_task_and_the_attempt_is_recorded() {
         .replace("CAHy-va-reply-002", "forged-003"),
     )
     .expect("write");
-    let out = json(&musaid(
-        &s,
-        &["ingest", "--json", forged.to_str().unwrap_or_default()],
-    ));
+    let out = ingest(&s, &forged);
     assert_eq!(out[0]["decision"], "update_task");
     let shown = json(&musaid(&s, &["tasks", "show", "1", "--json"]));
     assert_eq!(shown["status"], "open");

@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use chrono_tz::Tz;
 mod cli_support;
 
-use cli_support::{desk, fixture, json, musaid, Desk};
+use cli_support::{desk, fixture, ingest, json, musaid, Desk};
 use serde_json::Value;
 
 /// An Arabic contract open around the clock but on `holidays`, acknowledging any request.
@@ -38,10 +38,7 @@ fn an_ack_waits_for_the_next_window_and_the_va_is_notified_at_once() {
     assert!(first.ends_with("+03:00"), "{first}");
 
     let req = fixture("request-ar-gmail.eml");
-    json(&musaid(
-        &d,
-        &["ingest", "--json", req.to_str().unwrap_or_default()],
-    ));
+    ingest(&d, &req);
     let rows = json(&musaid(&d, &["outbox", "--json"]));
     let rows = rows.as_array().expect("array");
     let ack = rows
@@ -79,10 +76,7 @@ fn old_requests_get_a_task_but_no_ack_and_no_notification() {
         raw.replace("Date: Thu, 26 Nov 2026", "Date: Thu, 26 Nov 2020"),
     )
     .expect("write");
-    let out = json(&musaid(
-        &d,
-        &["ingest", "--json", old.to_str().unwrap_or_default()],
-    ));
+    let out = ingest(&d, &old);
     assert_eq!(out[0]["decision"], "create_task");
     let rows = json(&musaid(&d, &["outbox", "--json"]));
     assert_eq!(rows.as_array().map(Vec::len), Some(0), "{rows}");
@@ -96,10 +90,7 @@ fn old_requests_get_a_task_but_no_ack_and_no_notification() {
 fn closing_a_task_by_hand_tells_the_owner_unless_told_not_to() {
     let d = setup("");
     let req = fixture("request-ar-gmail.eml");
-    json(&musaid(
-        &d,
-        &["ingest", "--json", req.to_str().unwrap_or_default()],
-    ));
+    ingest(&d, &req);
     let done_rows = |d: &Desk| -> Vec<Value> {
         json(&musaid(d, &["outbox", "--json"]))
             .as_array()

@@ -50,10 +50,7 @@ fn setup(policy: &str) -> Desk {
 fn ingest(s: &Desk, name: &str, raw: &str) -> Value {
     let path = s.dir.path().join(name);
     std::fs::write(&path, raw).expect("write message");
-    let out = json(&musaid(
-        s,
-        &["ingest", "--json", path.to_str().unwrap_or_default()],
-    ));
+    let out = cli_support::ingest(s, &path);
     out[0].clone()
 }
 

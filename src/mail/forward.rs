@@ -200,16 +200,6 @@ const SEPARATORS: &[(&str, &str)] = &[
 static SEPARATOR_MAP: LazyLock<HashMap<String, &'static str>> =
     LazyLock::new(|| SEPARATORS.iter().map(|(p, s)| (fold(p), *s)).collect());
 
-/// The length of the longest ASCII phrase of [`SEPARATOR_MAP`].
-static LONGEST_ASCII_SEPARATOR: LazyLock<usize> = LazyLock::new(|| {
-    SEPARATOR_MAP
-        .keys()
-        .filter(|k| k.is_ascii())
-        .map(String::len)
-        .max()
-        .unwrap_or(0)
-});
-
 /// `----- Phrase ----- rest` (Yahoo puts the whole header block on the separator line).
 static DASHED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*(-{2,})\s*([^-].*?)\s*-{2,}\s*(.*)$").expect("static regex"));
@@ -352,11 +342,8 @@ pub(crate) fn separator(line: &str) -> Option<(&'static str, &str)> {
     let bare = content
         .trim_matches(['-', '_', ' ', '\t', '*'])
         .trim_end_matches([':', '：', ' ']);
-    // Separator phrases have at most five words; an ASCII one folds to its own length.
-    if bare.is_empty()
-        || (bare.is_ascii() && bare.len() > *LONGEST_ASCII_SEPARATOR)
-        || bare.split_whitespace().nth(5).is_some()
-    {
+    // Separator phrases have at most five words.
+    if bare.is_empty() || bare.split_whitespace().nth(5).is_some() {
         return None;
     }
     let style = folded_get(&SEPARATOR_MAP, bare)?;
@@ -501,7 +488,7 @@ fn read_inline_block(rest: &str) -> Block {
     for (k, (_, end, label)) in marks.iter().enumerate() {
         let stop = marks.get(k + 1).map_or(rest.len(), |m| m.0);
         let value = rest.get(*end..stop).unwrap_or("");
-        if let Some(field) = LABEL_MAP.get(&fold(label)) {
+        if let Some(field) = folded_get(&LABEL_MAP, label) {
             b.set(*field, value);
         }
     }

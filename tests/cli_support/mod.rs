@@ -65,6 +65,14 @@ pub fn musaid(d: &Desk, args: &[&str]) -> Output {
     command(d).args(args).output().expect("run musaid")
 }
 
+/// `musaid ingest --json FILE`: the decisions, as JSON.
+pub fn ingest(d: &Desk, file: &Path) -> Value {
+    json(&musaid(
+        d,
+        &["ingest", "--json", file.to_str().unwrap_or_default()],
+    ))
+}
+
 /// stdout as JSON, after checking that musaid succeeded.
 pub fn json(out: &Output) -> Value {
     assert!(
