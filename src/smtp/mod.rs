@@ -117,6 +117,14 @@ impl Unrecorded {
     }
 }
 
+/// The sender's connection: each commit synced to disk, so mail recorded as sent stays
+/// recorded across a power cut and is not sent again.
+fn open_sender_store(state_dir: &std::path::Path) -> Result<Store> {
+    let store = Store::open(state_dir)?;
+    store.durable_commits()?;
+    Ok(store)
+}
+
 fn mark_sent(store: &mut Store, a: &Accepted) -> Result<()> {
     let tx = store.transaction()?;
     tx.execute(
@@ -151,6 +159,10 @@ pub async fn send_due(
     unrecorded.flush(store)?;
     let mut sent = 0;
     let rows = outbox::due(store.conn(), now_fn().timestamp(), 100)?;
+    if !rows.is_empty() {
+        // The rows, and the tasks they answer, were committed without a sync to disk.
+        store.sync_log()?;
+    }
     for row in rows {
         if send_row(store, cfg, smtp, sender, &row, now_fn, unrecorded).await? == Sent::Sent {
             sent += 1;
@@ -351,7 +363,7 @@ pub async fn run_sender(
         }
         let cfg = &p.config;
         if store.is_none() {
-            match Store::open(&cfg.daemon.state_dir) {
+            match open_sender_store(&cfg.daemon.state_dir) {
                 Ok(s) => store = Some(s),
                 Err(e) => {
                     warn!(error = %format!("{e:#}"), "outbox sender cannot open the database")
@@ -416,6 +428,26 @@ mod tests {
 
     fn at(secs: i64, millis: u32) -> DateTime<Utc> {
         DateTime::from_timestamp(secs, millis * 1_000_000).unwrap()
+    }
+
+    #[test]
+    fn what_the_sender_records_and_reads_is_on_disk_before_and_after_it_sends() {
+        let dir = tempfile::tempdir().unwrap();
+        let sender = open_sender_store(dir.path()).unwrap();
+        // 2 is FULL: "sent" is synced at each commit.
+        let synchronous: i64 = sender
+            .conn()
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 2);
+        // A row committed by another connection without a sync: the barrier syncs the log
+        // that holds it.
+        let mut recorder = Store::open(dir.path()).unwrap();
+        let tx = recorder.transaction().unwrap();
+        crate::store::meta_set(&tx, "probe", "1").unwrap();
+        tx.commit().unwrap();
+        assert!(dir.path().join("musaid.db-wal").metadata().unwrap().len() > 0);
+        sender.sync_log().unwrap();
     }
 
     #[test]

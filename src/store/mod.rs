@@ -86,6 +86,24 @@ impl Store {
             .context("Cannot make commits durable")
     }
 
+    /// Make every commit so far durable, whichever connection made it: sync the write-ahead
+    /// log to disk (commits under `synchronous = NORMAL` reach the disk only at checkpoints).
+    /// For the sender before it sends: no ack may go out for a task a power cut could undo,
+    /// or the request, fetched again, would be acknowledged twice.
+    pub fn sync_log(&self) -> Result<()> {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        match std::fs::File::open(&wal) {
+            Ok(f) => f
+                .sync_data()
+                .with_context(|| format!("Cannot sync {} to disk", wal.display())),
+            // No log: everything is in the database file, synced by the last checkpoint.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("Cannot open {}", wal.display())),
+        }
+    }
+
     /// Stop checking foreign keys on this connection: for the daemon's recorder, whose
     /// inserts name the task they created or found in the same transaction, and whose
     /// thread is the bottleneck of a backlog (each check is one more B-tree search).
