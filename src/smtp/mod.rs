@@ -11,7 +11,7 @@ pub use connection::{SendError, Sender};
 use crate::config::{Config, SmtpConfig};
 use crate::mail::LOOP_HEADER;
 use crate::outbox::{self, Row};
-use crate::store::record::event;
+use crate::store::record::Event;
 use crate::store::Store;
 use crate::windows;
 use anyhow::{Context as _, Result};
@@ -264,18 +264,9 @@ fn fail(store: &mut Store, row: &Row, why: &str, now: DateTime<Utc>) -> Result<(
     )?;
     if let Some(task) = row.task_id {
         let note = format!("{} to {} failed: {why}", row.kind, row.recipient);
-        event(
-            &tx,
-            task,
-            now.timestamp(),
-            "musaid",
-            "mail_failed",
-            None,
-            None,
-            Some(&note),
-            None,
-            "",
-        )?;
+        Event::new(task, now.timestamp(), "musaid", "mail_failed", "")
+            .note(Some(&note))
+            .record(&tx)?;
     }
     tx.commit()?;
     warn!(kind = %row.kind, to = %row.recipient, error = %why, "mail failed permanently");

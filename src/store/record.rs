@@ -141,37 +141,16 @@ fn create_task(tx: &Transaction<'_>, t: &NewTask, message_id: &str, ts: i64) -> 
 fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) -> Result<i64> {
     let id = u.task.id;
     let actor = u.actor.as_str();
+    let event = |kind| Event::new(id, ts, actor, kind, message_id);
     if !u.note.is_empty() {
-        event(
-            tx,
-            id,
-            ts,
-            actor,
-            "note",
-            None,
-            None,
-            Some(&u.note),
-            None,
-            message_id,
-        )?;
+        event("note").note(Some(&u.note)).record(tx)?;
     }
     let mut status = current_status(tx, id)?;
     for cmd in &u.apply {
         match cmd {
             Command::Status(to) => {
                 set_status(tx, id, status, *to, ts)?;
-                event(
-                    tx,
-                    id,
-                    ts,
-                    actor,
-                    "status",
-                    Some(status),
-                    Some(*to),
-                    None,
-                    None,
-                    message_id,
-                )?;
+                event("status").status(status, *to).record(tx)?;
                 status = *to;
             }
             Command::Priority(p) => {
@@ -180,18 +159,7 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
                     params![id, p.as_str(), ts],
                 )?;
                 let note = format!("priority {p}");
-                event(
-                    tx,
-                    id,
-                    ts,
-                    actor,
-                    "priority",
-                    None,
-                    None,
-                    Some(&note),
-                    None,
-                    message_id,
-                )?;
+                event("priority").note(Some(&note)).record(tx)?;
             }
             Command::Due(d) => {
                 let due = d.and_hms_opt(23, 59, 59).map(|t| t.and_utc().timestamp());
@@ -200,18 +168,7 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
                     params![id, due, ts],
                 )?;
                 let note = format!("due {d}");
-                event(
-                    tx,
-                    id,
-                    ts,
-                    actor,
-                    "due",
-                    None,
-                    None,
-                    Some(&note),
-                    None,
-                    message_id,
-                )?;
+                event("due").note(Some(&note)).record(tx)?;
             }
             Command::Assign(a) => {
                 tx.execute(
@@ -219,50 +176,17 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
                     params![id, a, ts],
                 )?;
                 let note = format!("assigned to {a}");
-                event(
-                    tx,
-                    id,
-                    ts,
-                    actor,
-                    "assign",
-                    None,
-                    None,
-                    Some(&note),
-                    None,
-                    message_id,
-                )?;
+                event("assign").note(Some(&note)).record(tx)?;
             }
             Command::Time(minutes) => {
-                event(
-                    tx,
-                    id,
-                    ts,
-                    actor,
-                    "time",
-                    None,
-                    None,
-                    None,
-                    Some(*minutes),
-                    message_id,
-                )?;
+                event("time").minutes(*minutes).record(tx)?;
             }
             Command::Unknown { .. } => {}
         }
     }
     for r in &u.refused {
         let note = format!("{}: {}", r.command.line.trim(), r.why);
-        event(
-            tx,
-            id,
-            ts,
-            actor,
-            "refused",
-            None,
-            None,
-            Some(&note),
-            None,
-            message_id,
-        )?;
+        event("refused").note(Some(&note)).record(tx)?;
     }
     Ok(id)
 }
@@ -317,35 +241,77 @@ pub(crate) fn add_to_thread(tx: &Transaction<'_>, message_id: &str, task: i64) -
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn event(
-    tx: &Transaction<'_>,
+/// One row of a task's audit log: who did what, when, and the message that caused it (none
+/// for a command-line change).
+pub(crate) struct Event<'a> {
     task: i64,
-    ts: i64,
-    actor: &str,
-    kind: &str,
+    at: i64,
+    actor: &'a str,
+    kind: &'a str,
+    message_id: &'a str,
     from: Option<TaskStatus>,
     to: Option<TaskStatus>,
-    note: Option<&str>,
+    note: Option<&'a str>,
     minutes: Option<u32>,
-    message_id: &str,
-) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO events (task_id, at, actor, kind, from_status, to_status, note, minutes, message_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
+}
+
+impl<'a> Event<'a> {
+    pub(crate) fn new(
+        task: i64,
+        at: i64,
+        actor: &'a str,
+        kind: &'a str,
+        message_id: &'a str,
+    ) -> Self {
+        Event {
             task,
-            ts,
+            at,
             actor,
             kind,
-            from.map(TaskStatus::as_str),
-            to.map(TaskStatus::as_str),
-            note,
-            minutes,
-            Some(message_id).filter(|m| !m.is_empty())
-        ],
-    )
-    .context("Cannot record the task event")?;
-    Ok(())
+            message_id,
+            from: None,
+            to: None,
+            note: None,
+            minutes: None,
+        }
+    }
+
+    pub(crate) fn status(self, from: TaskStatus, to: TaskStatus) -> Self {
+        Event {
+            from: Some(from),
+            to: Some(to),
+            ..self
+        }
+    }
+
+    pub(crate) fn note(self, note: Option<&'a str>) -> Self {
+        Event { note, ..self }
+    }
+
+    pub(crate) fn minutes(self, minutes: u32) -> Self {
+        Event {
+            minutes: Some(minutes),
+            ..self
+        }
+    }
+
+    pub(crate) fn record(&self, tx: &Transaction<'_>) -> Result<()> {
+        tx.prepare_cached(
+            "INSERT INTO events (task_id, at, actor, kind, from_status, to_status, note, minutes, message_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            self.task,
+            self.at,
+            self.actor,
+            self.kind,
+            self.from.map(TaskStatus::as_str),
+            self.to.map(TaskStatus::as_str),
+            self.note,
+            self.minutes,
+            Some(self.message_id).filter(|m| !m.is_empty())
+        ])
+        .context("Cannot record the task event")?;
+        Ok(())
+    }
 }

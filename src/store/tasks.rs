@@ -1,6 +1,6 @@
 //! Reading tasks and their events; changing a task by hand (`musaid tasks set`).
 
-use super::record::{event, set_status};
+use super::record::{set_status, Event};
 use super::Store;
 use crate::model::{Priority, TaskStatus};
 use anyhow::{Context as _, Result};
@@ -193,18 +193,10 @@ impl Store {
             .parse()
             .map_err(anyhow::Error::msg)?;
         set_status(&tx, id, from, to, now)?;
-        event(
-            &tx,
-            id,
-            now,
-            actor,
-            "status",
-            Some(from),
-            Some(to),
-            note,
-            None,
-            "",
-        )?;
+        Event::new(id, now, actor, "status", "")
+            .status(from, to)
+            .note(note)
+            .record(&tx)?;
         also(&tx, from)?;
         let row = tx.query_row(
             &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),
