@@ -305,6 +305,51 @@ async fn move_processed_moves_exactly_the_recorded_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn move_to_an_arabic_folder_creates_it_under_its_modified_utf7_name() {
+    let server = mailserver();
+    let people = People::new("arfolder");
+    let folder = "تمت & منجز"; // "done & finished"
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let text = config_text(
+        server,
+        &people,
+        &state,
+        &format!("after = \"move:{folder}\""),
+        "",
+        "",
+    );
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    connected(&state).await;
+    for i in 0..2 {
+        let (_, raw) = request(&people.owner, &people.inbox, &format!("طلب {i}"), "نص.");
+        send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    }
+    let ok = eventually(Duration::from_secs(10), || tasks(&state).len() == 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    d.stop().await;
+    assert!(ok);
+    let cfg = common::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    assert_eq!(s.message_count("INBOX").await.expect("count"), 0);
+    assert_eq!(s.message_count(folder).await.expect("count"), 2);
+    // What every other mail client lists: the name in modified UTF-7 (RFC 3501 §5.1.3), as
+    // Dovecot keeps it on disk (Maildir++: a dot, then the name).
+    let (user, domain) = people.inbox.split_once('@').expect("address");
+    let maildir = server
+        .dir
+        .join("mail")
+        .join(domain)
+        .join(user)
+        .join(".&BioGRQYq- &- &BkUGRgYsBjI-");
+    let stored = ["cur", "new"]
+        .iter()
+        .map(|sub| std::fs::read_dir(maildir.join(sub)).map_or(0, |d| d.count()))
+        .sum::<usize>();
+    assert_eq!(stored, 2, "{}", maildir.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_message_is_recorded_and_never_loaded() {
     let server = mailserver();
     let people = People::new("big");

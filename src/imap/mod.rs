@@ -90,8 +90,88 @@ pub fn uid_set(uids: &[u32]) -> String {
     out
 }
 
-/// An IMAP quoted string (RFC 3501 §4.3), for the commands where async-imap
-/// does not quote its argument itself. Rejects CR and LF.
+/// The modified base64 of RFC 3501 §5.1.3: `,` for `/`, no padding.
+const MUTF7: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::IMAP_MUTF7,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone),
+);
+
+/// A mailbox name as it goes on the wire: modified UTF-7 (RFC 3501 §5.1.3), the only form a
+/// server without `UTF8=ACCEPT` takes. Printable ASCII stands for itself, `&` is `&-`, and
+/// every other run is its UTF-16 in modified base64 between `&` and `-`: `تمت` is
+/// `&BioGRQYq-`, `Entwürfe` is `Entw&APw-rfe`. A name that already is modified UTF-7 with
+/// such a run (copied from another tool) is taken as it is.
+pub(crate) fn wire_name(name: &str) -> String {
+    if name.contains('&') && decode_name(name).is_some_and(|d| d != name.replace("&-", "&")) {
+        return name.to_string();
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut run: Vec<u8> = Vec::new();
+    let flush = |run: &mut Vec<u8>, out: &mut String| {
+        if !run.is_empty() {
+            out.push('&');
+            base64::Engine::encode_string(&MUTF7, &*run, out);
+            out.push('-');
+            run.clear();
+        }
+    };
+    for c in name.chars() {
+        if (' '..='~').contains(&c) {
+            flush(&mut run, &mut out);
+            out.push(c);
+            if c == '&' {
+                out.push('-');
+            }
+        } else {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                run.extend_from_slice(&unit.to_be_bytes());
+            }
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// A mailbox name from the server, decoded from modified UTF-7; `None` when it is not valid
+/// modified UTF-7.
+pub(crate) fn decode_name(wire: &str) -> Option<String> {
+    let mut out = String::with_capacity(wire.len());
+    let mut rest = wire;
+    while let Some((plain, after)) = rest.split_once('&') {
+        out.push_str(plain);
+        let (encoded, tail) = after.split_once('-')?;
+        if encoded.is_empty() {
+            out.push('&');
+        } else {
+            let bytes = base64::Engine::decode(&MUTF7, encoded).ok()?;
+            let units = bytes
+                .chunks(2)
+                .map(|pair| <[u8; 2]>::try_from(pair).ok().map(u16::from_be_bytes))
+                .collect::<Option<Vec<u16>>>()?;
+            let text = char::decode_utf16(units)
+                .collect::<Result<String, _>>()
+                .ok()?;
+            // Printable ASCII is never encoded.
+            if text.chars().any(|c| (' '..='~').contains(&c)) {
+                return None;
+            }
+            out.push_str(&text);
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// A mailbox name as an IMAP quoted string (RFC 3501 §4.3), in modified UTF-7, for the
+/// commands where async-imap does not quote its argument itself. Rejects CR and LF.
+fn quoted_mailbox(name: &str) -> anyhow::Result<String> {
+    quoted(&wire_name(name))
+}
+
+/// An IMAP quoted string (RFC 3501 §4.3). Rejects CR and LF.
 fn quoted(s: &str) -> anyhow::Result<String> {
     if s.contains(['\r', '\n']) {
         anyhow::bail!("Mailbox name {s:?} contains a line break");
@@ -124,6 +204,47 @@ mod tests {
         assert_eq!(quoted("Processed").ok().as_deref(), Some("\"Processed\""));
         assert_eq!(quoted(r#"a"b\c"#).ok().as_deref(), Some(r#""a\"b\\c""#));
         assert!(quoted("a\r\nb").is_err());
+    }
+
+    #[test]
+    fn mailbox_names_go_out_in_modified_utf7_and_come_back() {
+        let cases = [
+            ("INBOX", "INBOX"),
+            ("Processed", "Processed"),
+            ("تمت", "&BioGRQYq-"),
+            ("تمت & منجز", "&BioGRQYq- &- &BkUGRgYsBjI-"),
+            ("Entwürfe", "Entw&APw-rfe"),
+            ("Q&A", "Q&-A"),
+            // RFC 3501 §5.1.3's own example.
+            ("~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"),
+            // Outside the BMP: a surrogate pair.
+            ("📁 Done", "&2D3cwQ- Done"),
+        ];
+        for (name, wire) in cases {
+            assert_eq!(wire_name(name), wire, "{name}");
+            assert_eq!(decode_name(wire).as_deref(), Some(name), "{wire}");
+        }
+        // Already encoded (copied from another client's settings): kept as it is.
+        assert_eq!(wire_name("&BioGRQYq-"), "&BioGRQYq-");
+        assert_eq!(wire_name("Entw&APw-rfe"), "Entw&APw-rfe");
+        assert_eq!(
+            quoted_mailbox("تمت \"x\"").ok().as_deref(),
+            Some(r#""&BioGRQYq- \"x\"""#)
+        );
+    }
+
+    #[test]
+    fn malformed_modified_utf7_from_a_server_is_refused_not_a_panic() {
+        for bad in [
+            "&BioGRQYq",  // no closing -
+            "&Bi-",       // not whole UTF-16 units
+            "&AGEAYgBj-", // ASCII that must not be encoded
+            "&2D0-",      // a lone surrogate
+            "&!!-",       // not base64
+            "&Bir-",      // trailing bits set (ت is &Bio-)
+        ] {
+            assert_eq!(decode_name(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use super::auth::{resolve_secret, XOAuth2};
 use super::transport::{is_loopback_host, tcp_connect, tls_handshake, Transport};
 use super::{
-    imap_date, quoted, uid_set, IdleOutcome, MailboxState, MoveOutcome, ServerCapabilities,
+    imap_date, quoted_mailbox, uid_set, wire_name, IdleOutcome, MailboxState, MoveOutcome,
+    ServerCapabilities,
 };
 use crate::config::{AuthMethod, ImapConfig, TlsMode};
 use anyhow::{bail, Context, Result};
@@ -406,7 +407,7 @@ impl ImapSession {
     /// SELECT (read-write: marking and moving need it).
     pub async fn select(&mut self, mailbox: &str) -> Result<MailboxState> {
         let (mut uid_validity, mut uid_next, mut exists) = (None, None, 0);
-        let command = format!("SELECT {}", quoted(mailbox)?);
+        let command = format!("SELECT {}", quoted_mailbox(mailbox)?);
         self.command(&command, |resp| match resp {
             Response::MailboxData(MailboxDatum::Exists(n)) => exists = *n,
             Response::Data {
@@ -519,7 +520,7 @@ impl ImapSession {
     /// and `UID EXPUNGE` of those UIDs (UIDPLUS); else copy and flag only, with a
     /// warning. Never a plain EXPUNGE or CLOSE.
     pub async fn move_to(&mut self, uids: &[u32], folder: &str) -> Result<MoveOutcome> {
-        let target = quoted(folder)?;
+        let target = quoted_mailbox(folder)?;
         if uids.is_empty() {
             return Ok(MoveOutcome::Moved);
         }
@@ -553,7 +554,8 @@ impl ImapSession {
             return Ok(());
         }
         let (limit, what) = (self.timeout, self.what(format_args!("CREATE {folder:?}")));
-        let r = async { within(limit, &what, self.inner_mut()?.create(folder)).await }.await;
+        let wire = wire_name(folder);
+        let r = async { within(limit, &what, self.inner_mut()?.create(&wire)).await }.await;
         match self.settle(r) {
             Ok(()) => Ok(()),
             // Another client may have created it meanwhile.
@@ -566,7 +568,7 @@ impl ImapSession {
     }
 
     async fn folder_exists(&mut self, folder: &str) -> Result<bool> {
-        let pattern = quoted(folder)?;
+        let pattern = quoted_mailbox(folder)?;
         let (limit, what) = (self.timeout, self.what(format_args!("LIST \"\" {pattern}")));
         let r = async {
             let stream = within(
@@ -578,15 +580,16 @@ impl ImapSession {
             collect_within(limit, &what, Box::pin(stream)).await
         }
         .await;
-        Ok(self.settle(r)?.iter().any(|n| n.name() == folder))
+        let wire = wire_name(folder);
+        Ok(self.settle(r)?.iter().any(|n| n.name() == wire))
     }
 
     /// The number of messages in `folder` (STATUS MESSAGES), without selecting it.
     pub async fn message_count(&mut self, folder: &str) -> Result<u32> {
         let (limit, what) = (self.timeout, self.what(format_args!("STATUS {folder:?}")));
-        let r =
-            async { within(limit, &what, self.inner_mut()?.status(folder, "(MESSAGES)")).await }
-                .await;
+        let wire = wire_name(folder);
+        let r = async { within(limit, &what, self.inner_mut()?.status(&wire, "(MESSAGES)")).await }
+            .await;
         Ok(self.settle(r)?.exists)
     }
 
@@ -596,9 +599,10 @@ impl ImapSession {
         let flags = (!flags.is_empty()).then(|| format!("({})", flags.join(" ")));
         let (limit, what) = (self.timeout, self.what(format_args!("APPEND {folder:?}")));
         let r = async {
+            let wire = wire_name(folder);
             let append = self
                 .inner_mut()?
-                .append(folder, flags.as_deref(), None, message);
+                .append(&wire, flags.as_deref(), None, message);
             within(limit, &what, append).await
         }
         .await;
