@@ -250,6 +250,11 @@ fn connected(state: &Path) -> bool {
 const TASKS: &str = "SELECT count(*) FROM tasks";
 const UNSENT: &str = "SELECT count(*) FROM outbox WHERE status <> 'sent'";
 
+/// At least `requests` tasks, and no mail left to send.
+fn all_done(state: &Path, requests: usize) -> bool {
+    scalar(state, TASKS) >= requests as i64 && scalar(state, UNSENT) == 0
+}
+
 // --- what arrived in a mailbox ---------------------------------------------------------
 
 /// Our mail in a mailbox, by kind (`ack`, `notify`, …): for each task, how often each of our
@@ -344,10 +349,72 @@ async fn settled(
     }
 }
 
-fn write_config(dir: &Path, text: &str) -> PathBuf {
-    let path = dir.join("musaid.toml");
-    std::fs::write(&path, text).expect("config");
-    path
+// --- one test's world --------------------------------------------------------------------
+
+/// A daily ack limit per sender above what a test sends, so none is held back (the crash
+/// storm sends more and sets its own).
+const ACK_LIMIT: &str = "acks_per_sender_per_day = 1000";
+
+/// What one fault test runs in: private mail servers, three fresh mailboxes, and a temporary
+/// directory for the daemon's config, state and log.
+struct World {
+    private: PrivateMailServer,
+    people: People,
+    dir: tempfile::TempDir,
+    state: PathBuf,
+}
+
+impl World {
+    fn new(name: &str) -> World {
+        let private = private_servers();
+        let people = People::new(name);
+        let dir = tempfile::tempdir().expect("tmp");
+        let state = dir.path().join("state");
+        World {
+            private,
+            people,
+            dir,
+            state,
+        }
+    }
+
+    fn server(&self) -> &MailServer {
+        &self.private.server
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("musaid.toml")
+    }
+
+    /// Write the config, `contract` lines into the contract and `policy` into `[policy]`, and
+    /// start `musaid run` on it.
+    fn start(&self, contract: &str, policy: &str) -> Musaid {
+        let text = config_text(
+            self.server(),
+            &self.people,
+            &self.state,
+            "",
+            contract,
+            policy,
+        );
+        std::fs::write(self.config(), text).expect("config");
+        Musaid::start(&self.config(), &self.dir.path().join("musaid.log"))
+    }
+
+    /// [`World::start`], then wait for the daemon's first sync.
+    fn start_synced(&self, contract: &str, policy: &str) -> Musaid {
+        let d = self.start(contract, policy);
+        assert!(connected(&self.state), "no first sync:\n{}", d.tail());
+        d
+    }
+
+    /// The owner mails a request to the inbox through Postfix; its Message-ID.
+    fn request(&self, subject: &str, body: &str) -> String {
+        let (owner, inbox) = (&self.people.owner, &self.people.inbox);
+        let (id, raw) = request(owner, inbox, subject, body);
+        send_smtp_via(self.server(), owner, inbox, &raw).expect("smtp");
+        id
+    }
 }
 
 /// Send `n` requests from the owner, one every `pace`, from a thread of its own; their
@@ -396,27 +463,12 @@ async fn crash_storm_sigkill_at_random_instants_loses_nothing_and_acks_once_insi
         .unwrap_or_else(rand::random);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
-    let private = private_servers();
-    let server = &private.server;
-    let people = People::new("storm");
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let config = write_config(
-        dir.path(),
-        &config_text(
-            server,
-            &people,
-            &state,
-            "",
-            EVERY_MINUTE,
-            "acks_per_sender_per_day = 100000",
-        ),
-    );
-    let mut d = Musaid::start(&config, &dir.path().join("musaid.log"));
-    assert!(connected(&state), "no first sync:\n{}", d.tail());
+    let world = World::new("storm");
+    let (server, people, state) = (world.server(), &world.people, world.state.as_path());
+    let mut d = world.start_synced(EVERY_MINUTE, "acks_per_sender_per_day = 100000");
 
     let started = Instant::now();
-    let sender = send_steadily(server, &people, n, pace, "Please see to it.");
+    let sender = send_steadily(server, people, n, pace, "Please see to it.");
     // One kill at a random instant in each of `kills` equal slots of the sending time (and a
     // little after it): spread out, but random within its slot.
     let span = pace * n as u32 + Duration::from_secs(5);
@@ -439,17 +491,15 @@ async fn crash_storm_sigkill_at_random_instants_loses_nothing_and_acks_once_insi
 
     // The last daemon runs until every request is a task and every mail has gone (acks wait
     // for the next window: at most 20 s), then stops as systemd stops it.
-    let done = wait_for(Duration::from_secs(scale(150, 900)), || {
-        scalar(&state, TASKS) >= n as i64 && scalar(&state, UNSENT) == 0
-    });
+    let done = wait_for(Duration::from_secs(scale(150, 900)), || all_done(state, n));
     let finished_in = started.elapsed();
     let status = d.term();
     assert!(
         done,
         "after {} kills: {} of {n} tasks, {} mails unsent\n{}",
         kills,
-        scalar(&state, TASKS),
-        scalar(&state, UNSENT),
+        scalar(state, TASKS),
+        scalar(state, UNSENT),
         d.tail()
     );
     assert!(
@@ -459,14 +509,14 @@ async fn crash_storm_sigkill_at_random_instants_loses_nothing_and_acks_once_insi
     );
 
     // Every request is exactly one task.
-    let tasks = strings(&state, "SELECT message_id FROM tasks");
+    let tasks = strings(state, "SELECT message_id FROM tasks");
     let distinct: BTreeSet<String> = tasks.iter().cloned().collect();
     let expected: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(tasks.len(), n, "one task per request, no more");
     assert_eq!(distinct, expected, "the tasks are the requests");
     assert_eq!(
         scalar(
-            &state,
+            state,
             "SELECT count(*) FROM (SELECT task_id FROM outbox WHERE kind = 'ack' \
              GROUP BY task_id HAVING count(*) <> 1)"
         ),
@@ -480,7 +530,7 @@ async fn crash_storm_sigkill_at_random_instants_loses_nothing_and_acks_once_insi
     // stamped when the mail is built, `sent_at` when the server has said 250), both
     // truncated to whole seconds.
     let late: Vec<String> = strings(
-        &state,
+        state,
         "SELECT message_id || ' ' || sent_at FROM outbox WHERE kind = 'ack' \
          AND (sent_at IS NULL OR sent_at % 60 > 40)",
     );
@@ -526,7 +576,7 @@ async fn crash_storm_sigkill_at_random_instants_loses_nothing_and_acks_once_insi
         acks.resends() + notes.resends() <= kills,
         "more resends than kills"
     );
-    assert_eq!(problems(&db_file(&state)), Vec::<String>::new());
+    assert_eq!(problems(&db_file(state)), Vec::<String>::new());
 }
 
 // --- 2. Dovecot killed -------------------------------------------------------------------
@@ -591,32 +641,15 @@ fn alive(pid: u32) -> bool {
 async fn dovecot_killed_9_the_daemon_reconnects_and_takes_everything_once() {
     let during: usize = scale(20, 200);
     let outage = Duration::from_secs(scale(5, 60));
-    let private = private_servers();
-    let server = &private.server;
-    let people = People::new("dovekill");
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let config = write_config(
-        dir.path(),
-        &config_text(
-            server,
-            &people,
-            &state,
-            "",
-            "",
-            "acks_per_sender_per_day = 1000",
-        ),
-    );
-    let mut d = Musaid::start(&config, &dir.path().join("musaid.log"));
-    assert!(connected(&state), "no first sync:\n{}", d.tail());
+    let world = World::new("dovekill");
+    let (server, people, state) = (world.server(), &world.people, world.state.as_path());
+    let mut d = world.start_synced("", ACK_LIMIT);
 
     let mut ids = BTreeSet::new();
     for i in 0..5 {
-        let (id, raw) = request(&people.owner, &people.inbox, &format!("Before {i}"), "x");
-        send_smtp_via(server, &people.owner, &people.inbox, &raw).expect("smtp");
-        ids.insert(id);
+        ids.insert(world.request(&format!("Before {i}"), "x"));
     }
-    assert!(wait_for(Duration::from_secs(20), || scalar(&state, TASKS) == 5));
+    assert!(wait_for(Duration::from_secs(20), || scalar(state, TASKS) == 5));
     // Their acks delivered first: mail in Postfix's hands when Dovecot dies may be delivered
     // twice (LMTP saved it, the answer was lost), which is the mail server's doing, not ours.
     let before = settled(server, &people.owner, "ack", 5, Duration::from_secs(30)).await;
@@ -652,21 +685,19 @@ async fn dovecot_killed_9_the_daemon_reconnects_and_takes_everything_once() {
         std::thread::sleep(rest);
     }
     assert_eq!(
-        scalar(&state, TASKS),
+        scalar(state, TASKS),
         5,
         "nothing can arrive while IMAP is down"
     );
-    private.run("start-dovecot").expect("start dovecot");
+    world.private.run("start-dovecot").expect("start dovecot");
     let up = Instant::now();
     for i in 0..5 {
-        let (id, raw) = request(&people.owner, &people.inbox, &format!("After {i}"), "z");
-        send_smtp_via(server, &people.owner, &people.inbox, &raw).expect("smtp");
-        ids.insert(id);
+        ids.insert(world.request(&format!("After {i}"), "z"));
     }
     let total = ids.len();
     // The daemon's reconnect backoff is at most about as long as the outage was.
     let ok = wait_for(outage * 2 + Duration::from_secs(60), || {
-        scalar(&state, TASKS) >= total as i64 && scalar(&state, UNSENT) == 0
+        all_done(state, total)
     });
     let took = up.elapsed();
     let alive = d.exited().is_none();
@@ -674,13 +705,13 @@ async fn dovecot_killed_9_the_daemon_reconnects_and_takes_everything_once() {
     assert!(
         ok,
         "{} of {total} tasks, {} unsent\n{}",
-        scalar(&state, TASKS),
-        scalar(&state, UNSENT),
+        scalar(state, TASKS),
+        scalar(state, UNSENT),
         d.tail()
     );
     assert!(alive, "the daemon must survive the outage");
     assert!(status.is_some_and(|s| s.success()), "SIGTERM: {status:?}");
-    let tasks = strings(&state, "SELECT message_id FROM tasks");
+    let tasks = strings(state, "SELECT message_id FROM tasks");
     assert_eq!(tasks.len(), total, "no duplicate task");
     assert_eq!(tasks.into_iter().collect::<BTreeSet<_>>(), ids);
     let log = d.log_text();
@@ -708,7 +739,7 @@ async fn dovecot_killed_9_the_daemon_reconnects_and_takes_everything_once() {
     assert_eq!(acks.by_task.len(), total);
     assert_eq!(acks.duplicated_tasks(), vec![]);
     assert_eq!(acks.resends(), 0, "no crash here, so no resend");
-    assert_eq!(problems(&db_file(&state)), Vec::<String>::new());
+    assert_eq!(problems(&db_file(state)), Vec::<String>::new());
 }
 
 // --- 3. Postfix stopped ------------------------------------------------------------------
@@ -717,26 +748,11 @@ async fn dovecot_killed_9_the_daemon_reconnects_and_takes_everything_once() {
 async fn postfix_stopped_acks_wait_in_the_outbox_and_go_out_once_when_it_returns() {
     let n: usize = scale(10, 50);
     let outage = Duration::from_secs(scale(20, 180));
-    let private = private_servers();
-    let server = &private.server;
-    let people = People::new("pfstop");
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let config = write_config(
-        dir.path(),
-        &config_text(
-            server,
-            &people,
-            &state,
-            "",
-            "",
-            "acks_per_sender_per_day = 1000",
-        ),
-    );
-    let mut d = Musaid::start(&config, &dir.path().join("musaid.log"));
-    assert!(connected(&state), "no first sync:\n{}", d.tail());
+    let world = World::new("pfstop");
+    let (server, people, state) = (world.server(), &world.people, world.state.as_path());
+    let mut d = world.start_synced("", ACK_LIMIT);
 
-    private.run("stop-postfix").expect("stop postfix");
+    world.private.run("stop-postfix").expect("stop postfix");
     let down = Instant::now();
     // The requests reach the mailbox another way (Dovecot is up).
     let mut s = musaid::imap::connect(&common::imap_config_for(server, &people.inbox))
@@ -747,41 +763,40 @@ async fn postfix_stopped_acks_wait_in_the_outbox_and_go_out_once_when_it_returns
         s.append("INBOX", &raw, &[]).await.expect("append");
     }
     let _ = s.logout().await;
-    assert!(wait_for(Duration::from_secs(20), || scalar(&state, TASKS)
-        == n as i64));
+    assert!(wait_for(Duration::from_secs(20), || scalar(state, TASKS) == n as i64));
     // Each mail was tried, failed, and waits for its retry.
     let waiting = "SELECT count(*) FROM outbox WHERE status = 'pending' AND attempts > 0";
     assert!(
-        wait_for(Duration::from_secs(20), || scalar(&state, waiting)
+        wait_for(Duration::from_secs(20), || scalar(state, waiting)
             == 2 * n as i64),
         "{} of {} mails tried and pending\n{}",
-        scalar(&state, waiting),
+        scalar(state, waiting),
         2 * n,
         d.tail()
     );
     if let Some(rest) = outage.checked_sub(down.elapsed()) {
         std::thread::sleep(rest);
     }
-    let attempts = scalar(&state, "SELECT max(attempts) FROM outbox");
+    let attempts = scalar(state, "SELECT max(attempts) FROM outbox");
     assert_eq!(
         scalar(
-            &state,
+            state,
             "SELECT count(*) FROM outbox WHERE status <> 'pending'"
         ),
         0
     );
-    assert_eq!(scalar(&state, waiting), 2 * n as i64);
-    private.run("start-postfix").expect("start postfix");
+    assert_eq!(scalar(state, waiting), 2 * n as i64);
+    world.private.run("start-postfix").expect("start postfix");
     let up = Instant::now();
     // Retries back off (5 s doubling, up to an hour), but while the server is down the sender
     // tries to connect every 30 s, and once it answers every waiting mail is due at once.
-    let ok = wait_for(Duration::from_secs(75), || scalar(&state, UNSENT) == 0);
+    let ok = wait_for(Duration::from_secs(75), || scalar(state, UNSENT) == 0);
     let took = up.elapsed();
     let status = d.term();
     assert!(
         ok,
         "{} mails still unsent\n{}",
-        scalar(&state, UNSENT),
+        scalar(state, UNSENT),
         d.tail()
     );
     assert!(status.is_some_and(|s| s.success()), "SIGTERM: {status:?}");
@@ -807,7 +822,7 @@ async fn postfix_stopped_acks_wait_in_the_outbox_and_go_out_once_when_it_returns
     );
     assert_eq!(
         scalar(
-            &state,
+            state,
             "SELECT count(*) FROM tasks WHERE acked_at IS NOT NULL"
         ),
         n as i64
@@ -819,14 +834,11 @@ async fn postfix_stopped_acks_wait_in_the_outbox_and_go_out_once_when_it_returns
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_loop_during_a_backlog_loses_nothing_and_every_copy_is_sound() {
     let n: usize = 300;
-    let private = private_servers();
-    let server = &private.server;
-    let people = People::new("backup");
+    let world = World::new("backup");
+    let (server, people, state) = (world.server(), &world.people, world.state.as_path());
     let mut ids = BTreeSet::new();
     for i in 0..n {
-        let (id, raw) = request(&people.owner, &people.inbox, &format!("Request {i}"), "x");
-        send_smtp_via(server, &people.owner, &people.inbox, &raw).expect("smtp");
-        ids.insert(id);
+        ids.insert(world.request(&format!("Request {i}"), "x"));
     }
     let mut s = musaid::imap::connect(&common::imap_config_for(server, &people.inbox))
         .await
@@ -841,28 +853,19 @@ async fn a_backup_loop_during_a_backlog_loses_nothing_and_every_copy_is_sound() 
     }
     assert_eq!(delivered as usize, n, "Postfix did not deliver the backlog");
 
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let backups = dir.path().join("backups");
+    let backups = world.dir.path().join("backups");
     std::fs::create_dir_all(&backups).expect("mkdir");
-    let config = write_config(
-        dir.path(),
-        &config_text(
-            server,
-            &people,
-            &state,
-            "",
-            "",
-            "acks_per_sender_per_day = 1000",
-        ),
-    );
-    let mut d = Musaid::start(&config, &dir.path().join("musaid.log"));
+    let mut d = world.start("", ACK_LIMIT);
     let started = Instant::now();
     // `musaid backup` to a new file, again and again, until the daemon is done.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let looper = {
-        let (stop, config, backups, state) =
-            (stop.clone(), config.clone(), backups.clone(), state.clone());
+        let (stop, config, backups, state) = (
+            stop.clone(),
+            world.config(),
+            backups.clone(),
+            state.to_path_buf(),
+        );
         std::thread::spawn(move || {
             let mut runs = Vec::new();
             let mut i = 0;
@@ -905,9 +908,7 @@ async fn a_backup_loop_during_a_backlog_loses_nothing_and_every_copy_is_sound() 
             runs
         })
     };
-    let done = wait_for(Duration::from_secs(180), || {
-        scalar(&state, TASKS) >= n as i64 && scalar(&state, UNSENT) == 0
-    });
+    let done = wait_for(Duration::from_secs(180), || all_done(state, n));
     let took = started.elapsed();
     // One more backup after the end, so the last copy must hold everything.
     std::thread::sleep(Duration::from_millis(300));
@@ -917,15 +918,15 @@ async fn a_backup_loop_during_a_backlog_loses_nothing_and_every_copy_is_sound() 
     assert!(
         done,
         "{} of {n} tasks, {} unsent, with backups running\n{}",
-        scalar(&state, TASKS),
-        scalar(&state, UNSENT),
+        scalar(state, TASKS),
+        scalar(state, UNSENT),
         d.tail()
     );
     assert!(status.is_some_and(|s| s.success()), "SIGTERM: {status:?}");
-    let tasks = strings(&state, "SELECT message_id FROM tasks");
+    let tasks = strings(state, "SELECT message_id FROM tasks");
     assert_eq!(tasks.len(), n);
     assert_eq!(tasks.into_iter().collect::<BTreeSet<_>>(), ids);
-    assert_eq!(scalar(&state, "SELECT count(*) FROM messages"), n as i64);
+    assert_eq!(scalar(state, "SELECT count(*) FROM messages"), n as i64);
 
     let failed: Vec<_> = runs
         .iter()
@@ -971,7 +972,7 @@ async fn a_backup_loop_during_a_backlog_loses_nothing_and_every_copy_is_sound() 
         Some(n as i64),
         "the last copy holds everything"
     );
-    assert_eq!(problems(&db_file(&state)), Vec::<String>::new());
+    assert_eq!(problems(&db_file(state)), Vec::<String>::new());
 }
 
 // --- 5. the state directory's disk full ------------------------------------------------
@@ -1027,19 +1028,17 @@ fn fill(path: &Path) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_under_the_state_directory_corrupts_nothing_and_loses_no_mail() {
     let full_for = Duration::from_secs(scale(5, 30));
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    // Declared before the daemon, so it is unmounted after the daemon is gone.
-    let _mount = match Tmpfs::mount(&state, "3M") {
+    let world = World::new("diskfull");
+    let (server, people, state) = (world.server(), &world.people, world.state.as_path());
+    // Declared after the world and before the daemon, so it is unmounted after the daemon is
+    // gone and before the directory is removed.
+    let _mount = match Tmpfs::mount(state, "3M") {
         Ok(m) => m,
         Err(e) => {
             eprintln!("SKIPPED: cannot mount a tmpfs here ({e}); the disk-full test needs root");
             return;
         }
     };
-    let private = private_servers();
-    let server = &private.server;
-    let people = People::new("diskfull");
     // The acks of the first requests fall due while the disk is full: the window opens 20 s
     // after the start, and the disk is filled well before that.
     let opens = Utc::now() + chrono::Duration::seconds(20);
@@ -1049,19 +1048,7 @@ async fn a_full_disk_under_the_state_directory_corrupts_nothing_and_loses_no_mai
         opens.minute(),
         opens.hour()
     );
-    let config = write_config(
-        dir.path(),
-        &config_text(
-            server,
-            &people,
-            &state,
-            "",
-            &window,
-            "acks_per_sender_per_day = 1000",
-        ),
-    );
-    let mut d = Musaid::start(&config, &dir.path().join("musaid.log"));
-    assert!(connected(&state), "no first sync:\n{}", d.tail());
+    let mut d = world.start_synced(&window, ACK_LIMIT);
     let mut ids = BTreeSet::new();
     let send = |ids: &mut BTreeSet<String>, i: usize| {
         // A few kilobytes, so the database must grow.
@@ -1069,17 +1056,15 @@ async fn a_full_disk_under_the_state_directory_corrupts_nothing_and_loses_no_mai
             "Request {i}.\n{}",
             "Some details of the request. ".repeat(100)
         );
-        let (id, raw) = request(&people.owner, &people.inbox, &format!("Request {i}"), &body);
-        send_smtp_via(server, &people.owner, &people.inbox, &raw).expect("smtp");
-        ids.insert(id);
+        ids.insert(world.request(&format!("Request {i}"), &body));
     };
     for i in 0..5 {
         send(&mut ids, i);
     }
     // Tasks made, the VA told; the acks wait for the window.
-    assert!(wait_for(Duration::from_secs(20), || scalar(&state, TASKS)
+    assert!(wait_for(Duration::from_secs(20), || scalar(state, TASKS)
         == 5
-        && scalar(&state, UNSENT) == 5));
+        && scalar(state, UNSENT) == 5));
 
     let junk = state.join("junk");
     let filled = fill(&junk);
@@ -1121,9 +1106,9 @@ async fn a_full_disk_under_the_state_directory_corrupts_nothing_and_loses_no_mai
         !during.is_some_and(|s| s.success()),
         "the daemon exited 0 on a full disk"
     );
-    let tasks_while_full = scalar(&state, TASKS);
+    let tasks_while_full = scalar(state, TASKS);
     assert_eq!(
-        problems(&db_file(&state)),
+        problems(&db_file(state)),
         Vec::<String>::new(),
         "while full"
     );
@@ -1135,22 +1120,22 @@ async fn a_full_disk_under_the_state_directory_corrupts_nothing_and_loses_no_mai
     }
     let total = ids.len();
     let ok = wait_for(Duration::from_secs(scale(120, 300)), || {
-        scalar(&state, TASKS) >= total as i64 && scalar(&state, UNSENT) == 0
+        all_done(state, total)
     });
     let took = freed.elapsed();
     let status = d.term();
     assert!(
         ok,
         "{} of {total} tasks, {} unsent after the space came back\n{}",
-        scalar(&state, TASKS),
-        scalar(&state, UNSENT),
+        scalar(state, TASKS),
+        scalar(state, UNSENT),
         d.tail()
     );
     assert!(status.is_some_and(|s| s.success()), "SIGTERM: {status:?}");
-    let tasks = strings(&state, "SELECT message_id FROM tasks");
+    let tasks = strings(state, "SELECT message_id FROM tasks");
     assert_eq!(tasks.len(), total, "no duplicate task");
     assert_eq!(tasks.into_iter().collect::<BTreeSet<_>>(), ids);
-    assert_eq!(problems(&db_file(&state)), Vec::<String>::new());
+    assert_eq!(problems(&db_file(state)), Vec::<String>::new());
     let acks = settled(server, &people.owner, "ack", total, Duration::from_secs(60)).await;
     let notes = settled(server, &people.va, "notify", total, Duration::from_secs(60)).await;
     // How often the sender had mail accepted that it could not record (it then sends nothing
