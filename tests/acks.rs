@@ -10,7 +10,7 @@ use harness::{
     config_text, connected, count, eventually, header, mailbox, pipeline, request, tasks, Daemon,
     People,
 };
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A window that opens `secs` from now (UTC) and lasts `len`.
@@ -24,51 +24,94 @@ fn window_in(secs: i64, len: &str) -> String {
     )
 }
 
+fn is_ack(mail: &[u8]) -> bool {
+    header(mail, "Subject").is_some_and(|s| s.contains("Received"))
+}
+
 async fn acks_to(server: &MailServer, owner: &str) -> Vec<Vec<u8>> {
     mailbox(server, owner)
         .await
         .into_iter()
-        .filter(|m| header(m, "Subject").is_some_and(|s| s.contains("Received")))
+        .filter(|m| is_ack(m))
         .collect()
 }
 
-fn start(server: &MailServer, people: &People, dir: &Path, imap: &str, contract: &str) -> Daemon {
-    let state = dir.join("state");
-    let text = config_text(server, people, &state, imap, contract, "");
-    Daemon::start(pipeline(&text, dir))
+/// `user`'s mail that `pick` accepts, read every 100 ms until there is some or about `max`
+/// has passed.
+async fn mail_within(
+    server: &MailServer,
+    user: &str,
+    max: Duration,
+    pick: impl Fn(&[u8]) -> bool,
+) -> Vec<Vec<u8>> {
+    let mut found = Vec::new();
+    for _ in 0..max.as_millis() / 100 {
+        found = mailbox(server, user).await;
+        found.retain(|m| pick(m));
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    found
+}
+
+/// What one test runs in: three fresh mailboxes on `server`, and a temporary directory for
+/// the daemon's state.
+struct World<'s> {
+    server: &'s MailServer,
+    people: People,
+    dir: tempfile::TempDir,
+    state: PathBuf,
+}
+
+impl<'s> World<'s> {
+    fn new(server: &'s MailServer, name: &str) -> World<'s> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let state = dir.path().join("state");
+        World {
+            server,
+            people: People::new(name),
+            dir,
+            state,
+        }
+    }
+
+    /// The config, with `contract` lines in the contract.
+    fn config(&self, contract: &str) -> String {
+        config_text(self.server, &self.people, &self.state, "", contract, "")
+    }
+
+    /// The daemon on [`World::config`], once it has synced the inbox.
+    async fn start(&self, contract: &str) -> Daemon {
+        self.run(&self.config(contract)).await
+    }
+
+    /// The daemon on the config `text`, once it has synced the inbox.
+    async fn run(&self, text: &str) -> Daemon {
+        let d = Daemon::start(pipeline(text, self.dir.path()));
+        connected(&self.state).await;
+        d
+    }
+
+    /// The owner mails a request to the inbox; its Message-ID.
+    fn request(&self, subject: &str, body: &str) -> String {
+        let (owner, inbox) = (&self.people.owner, &self.people.inbox);
+        let (id, raw) = request(owner, inbox, subject, body);
+        send_smtp_via(self.server, owner, inbox, &raw).expect("smtp");
+        id
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_in_an_open_window_is_acknowledged_within_seconds_with_the_right_headers() {
-    let server = mailserver();
-    let people = People::new("ack");
-    let dir = tempfile::tempdir().expect("tmp");
-    let d = start(server, &people, dir.path(), "", "");
-    connected(&dir.path().join("state")).await;
-    let (id, raw) = request(
-        &people.owner,
-        &people.inbox,
-        "Invoice for November",
-        "Please.",
-    );
-    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    let world = World::new(mailserver(), "ack");
+    let (server, people) = (world.server, &world.people);
+    let d = world.start("").await;
+    let id = world.request("Invoice for November", "Please.");
 
-    let mut acks = Vec::new();
-    for _ in 0..50 {
-        acks = acks_to(server, &people.owner).await;
-        if !acks.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut notes = Vec::new();
-    for _ in 0..50 {
-        notes = mailbox(server, &people.va).await;
-        if !notes.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let acks = mail_within(server, &people.owner, Duration::from_secs(5), is_ack).await;
+    let notes = mail_within(server, &people.va, Duration::from_secs(5), |_| true).await;
     d.stop().await;
     assert_eq!(acks.len(), 1, "one ack within 5 s");
     let ack = &acks[0];
@@ -100,15 +143,11 @@ async fn a_request_in_an_open_window_is_acknowledged_within_seconds_with_the_rig
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_outside_every_window_waits_for_the_window_then_gets_exactly_one_ack() {
-    let server = mailserver();
-    let people = People::new("wait");
-    let dir = tempfile::tempdir().expect("tmp");
-    let d = start(server, &people, dir.path(), "", &window_in(10, "1h"));
-    let state = dir.path().join("state");
-    connected(&state).await;
-    let (_, raw) = request(&people.owner, &people.inbox, "Book a table", "For Sunday.");
-    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
-    assert!(eventually(Duration::from_secs(5), || tasks(&state).len() == 1).await);
+    let world = World::new(mailserver(), "wait");
+    let (server, people, state) = (world.server, &world.people, world.state.as_path());
+    let d = world.start(&window_in(10, "1h")).await;
+    world.request("Book a table", "For Sunday.");
+    assert!(eventually(Duration::from_secs(5), || tasks(state).len() == 1).await);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
         acks_to(server, &people.owner).await.len(),
@@ -117,7 +156,7 @@ async fn a_request_outside_every_window_waits_for_the_window_then_gets_exactly_o
     );
     assert_eq!(
         count(
-            &state,
+            state,
             "SELECT count(*) FROM outbox WHERE kind = 'ack' AND status = 'pending'"
         ),
         1
@@ -125,14 +164,9 @@ async fn a_request_outside_every_window_waits_for_the_window_then_gets_exactly_o
     // The VA's notification is not bound by windows.
     assert_eq!(mailbox(server, &people.va).await.len(), 1);
 
-    let mut got = 0;
-    for _ in 0..150 {
-        got = acks_to(server, &people.owner).await.len();
-        if got > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let got = mail_within(server, &people.owner, Duration::from_secs(15), is_ack)
+        .await
+        .len();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let finally = acks_to(server, &people.owner).await.len();
     d.stop().await;
@@ -140,7 +174,7 @@ async fn a_request_outside_every_window_waits_for_the_window_then_gets_exactly_o
     assert_eq!(finally, 1, "and only once");
     assert_eq!(
         count(
-            &state,
+            state,
             "SELECT count(*) FROM tasks WHERE acked_at IS NOT NULL"
         ),
         1
@@ -149,33 +183,23 @@ async fn a_request_outside_every_window_waits_for_the_window_then_gets_exactly_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_daemon_stopped_across_a_whole_window_sends_nothing_late() {
-    let server = mailserver();
-    let people = People::new("late");
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
+    let world = World::new(mailserver(), "late");
+    let (server, people, state) = (world.server, &world.people, world.state.as_path());
     // The window opens in 6 s and lasts 3 s; the daemon is down for all of it.
     let contract = window_in(6, "3s");
-    let d = start(server, &people, dir.path(), "", &contract);
-    connected(&state).await;
-    let (_, raw) = request(
-        &people.owner,
-        &people.inbox,
-        "Call the bank",
-        "Today please.",
-    );
-    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
-    assert!(eventually(Duration::from_secs(4), || tasks(&state).len() == 1).await);
+    let d = world.start(&contract).await;
+    world.request("Call the bank", "Today please.");
+    assert!(eventually(Duration::from_secs(4), || tasks(state).len() == 1).await);
     d.stop().await;
     tokio::time::sleep(Duration::from_secs(9)).await;
 
-    let d = start(server, &people, dir.path(), "", &contract);
-    connected(&state).await;
+    let d = world.start(&contract).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let acks = acks_to(server, &people.owner).await.len();
     d.stop().await;
     assert_eq!(acks, 0, "no ack after the window closed");
     let not_before = count(
-        &state,
+        state,
         "SELECT not_before FROM outbox WHERE kind = 'ack' AND status = 'pending'",
     );
     assert!(
@@ -187,12 +211,9 @@ async fn a_daemon_stopped_across_a_whole_window_sends_nothing_late() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acks_due_while_postfix_is_stopped_wait_and_go_out_once() {
     let private = PrivateMailServer::start().expect("private mail servers");
-    let server = &private.server;
-    let people = People::new("pfdown");
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let d = start(server, &people, dir.path(), "", "");
-    connected(&state).await;
+    let world = World::new(&private.server, "pfdown");
+    let (server, people, state) = (world.server, &world.people, world.state.as_path());
+    let d = world.start("").await;
     private.run("stop-postfix").expect("stop postfix");
     // The request reaches the mailbox another way (Dovecot is up).
     let (_, raw) = request(
@@ -205,24 +226,19 @@ async fn acks_due_while_postfix_is_stopped_wait_and_go_out_once() {
         .await
         .expect("imap");
     s.append("INBOX", &raw, &[]).await.expect("append");
-    assert!(eventually(Duration::from_secs(5), || tasks(&state).len() == 1).await);
+    assert!(eventually(Duration::from_secs(5), || tasks(state).len() == 1).await);
     assert!(
         eventually(Duration::from_secs(5), || count(
-            &state,
+            state,
             "SELECT count(*) FROM outbox WHERE attempts > 0 AND status = 'pending'"
         ) >= 1)
         .await,
         "the sender tried and will retry"
     );
     private.run("start-postfix").expect("start postfix");
-    let mut got = 0;
-    for _ in 0..300 {
-        got = acks_to(server, &people.owner).await.len();
-        if got > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let got = mail_within(server, &people.owner, Duration::from_secs(30), is_ack)
+        .await
+        .len();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let finally = acks_to(server, &people.owner).await.len();
     d.stop().await;
@@ -254,12 +270,9 @@ fn automatic(from: &str, to: &str, kind: &str) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_office_bounces_and_lists_get_no_ack() {
-    let server = mailserver();
-    let people = People::new("auto");
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let d = start(server, &people, dir.path(), "", "");
-    connected(&state).await;
+    let world = World::new(mailserver(), "auto");
+    let (server, people, state) = (world.server, &world.people, world.state.as_path());
+    let d = world.start("").await;
     for kind in ["ooo", "bounce", "list"] {
         send_smtp(
             &people.owner,
@@ -269,25 +282,17 @@ async fn out_of_office_bounces_and_lists_get_no_ack() {
         .expect("smtp");
     }
     // A real request last: once its ack is there, the others had their chance.
-    let (_, raw) = request(&people.owner, &people.inbox, "Real request", "Please.");
-    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
-    let mut all = Vec::new();
-    for _ in 0..100 {
-        all = mailbox(server, &people.owner).await;
-        if !all.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    world.request("Real request", "Please.");
+    let all = mail_within(server, &people.owner, Duration::from_secs(10), |_| true).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let all_after = mailbox(server, &people.owner).await;
     d.stop().await;
     assert_eq!(all.len(), 1, "exactly the real request's ack");
     assert_eq!(all_after.len(), 1);
-    assert_eq!(tasks(&state).len(), 1);
+    assert_eq!(tasks(state).len(), 1);
     assert_eq!(
         count(
-            &state,
+            state,
             "SELECT count(*) FROM messages WHERE decision = 'ignore'"
         ),
         3
@@ -296,12 +301,9 @@ async fn out_of_office_bounces_and_lists_get_no_ack() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_two_bot_loop_ends_quiet() {
-    let server = mailserver();
-    let people = People::new("loop");
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let d = start(server, &people, dir.path(), "", "");
-    connected(&state).await;
+    let world = World::new(mailserver(), "loop");
+    let (server, people, state) = (world.server, &world.people, world.state.as_path());
+    let d = world.start("").await;
     // A naive auto-responder on the owner's mailbox: it answers every mail it gets, without
     // Auto-Submitted, for ten seconds.
     let bot_server = server.clone();
@@ -328,13 +330,7 @@ async fn a_two_bot_loop_ends_quiet() {
         }
         answered
     });
-    let (_, raw) = request(
-        &people.owner,
-        &people.inbox,
-        "Update the price list",
-        "Please.",
-    );
-    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    world.request("Update the price list", "Please.");
     let answered = bot.await.expect("bot");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let to_owner = mailbox(server, &people.owner).await.len();
@@ -342,11 +338,11 @@ async fn a_two_bot_loop_ends_quiet() {
     assert_eq!(to_owner, 1, "the owner got one ack and nothing else");
     assert_eq!(answered, 1, "so the bot answered once, and the loop ended");
     assert_eq!(
-        count(&state, "SELECT count(*) FROM outbox WHERE kind = 'ack'"),
+        count(state, "SELECT count(*) FROM outbox WHERE kind = 'ack'"),
         1
     );
     assert_eq!(
-        tasks(&state).len(),
+        tasks(state).len(),
         1,
         "the bot's answer is a note on the task, not a task"
     );
@@ -354,27 +350,14 @@ async fn a_two_bot_loop_ends_quiet() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_vas_done_reply_closes_the_task_and_the_owner_gets_the_done_notice() {
-    let server = mailserver();
-    let people = People::new("done");
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let d = start(server, &people, dir.path(), "", "");
-    connected(&state).await;
-    let (_, raw) = request(
-        &people.owner,
-        &people.inbox,
-        "Send the quote to Acme",
-        "Please.",
-    );
-    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
-    let mut note = Vec::new();
-    for _ in 0..50 {
-        if let Some(m) = mailbox(server, &people.va).await.pop() {
-            note = m;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let world = World::new(mailserver(), "done");
+    let (server, people, state) = (world.server, &world.people, world.state.as_path());
+    let d = world.start("").await;
+    world.request("Send the quote to Acme", "Please.");
+    let note = mail_within(server, &people.va, Duration::from_secs(5), |_| true)
+        .await
+        .pop()
+        .unwrap_or_default();
     let mid = header(&note, "Message-ID").expect("the VA got the notification");
     let subject = header(&note, "Subject").unwrap_or_default();
     let reply = format!(
@@ -386,44 +369,33 @@ async fn the_vas_done_reply_closes_the_task_and_the_owner_gets_the_done_notice()
     );
     send_smtp(&people.va, &people.inbox, reply.as_bytes()).expect("smtp");
     let closed = eventually(Duration::from_secs(5), || {
-        tasks(&state)
+        tasks(state)
             .first()
             .is_some_and(|t| t.status.as_str() == "done")
     })
     .await;
-    let mut done = None;
-    for _ in 0..50 {
-        done = mailbox(server, &people.owner)
-            .await
-            .into_iter()
-            .find(|m| header(m, "Subject").is_some_and(|s| s.contains("Done")));
-        if done.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let is_done = |m: &[u8]| header(m, "Subject").is_some_and(|s| s.contains("Done"));
+    let done = mail_within(server, &people.owner, Duration::from_secs(5), is_done)
+        .await
+        .into_iter()
+        .next();
     d.stop().await;
     assert!(closed, "the task is done");
     let done = done.expect("the owner got the done notice");
     let text = String::from_utf8_lossy(&done);
     assert!(text.contains("Sent it, they confirmed."), "{text}");
     assert_eq!(
-        count(
-            &state,
-            "SELECT sum(minutes) FROM events WHERE kind = 'time'"
-        ),
+        count(state, "SELECT sum(minutes) FROM events WHERE kind = 'time'"),
         45
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_the_database_the_json_or_the_mail() {
-    let server = mailserver();
-    let people = People::new("nopw");
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
+    let world = World::new(mailserver(), "nopw");
+    let (server, people, state) = (world.server, &world.people, world.state.as_path());
     // The IMAP password comes from a command, the SMTP one from a file.
-    let text = config_text(server, &people, &state, "", "", "").replacen(
+    let text = world.config("").replacen(
         &format!("password_file = \"{}\"", server.password_file.display()),
         &format!(
             "password_command = \"cat {}\"",
@@ -431,22 +403,20 @@ async fn no_secret_reaches_the_database_the_json_or_the_mail() {
         ),
         1,
     );
-    let config = dir.path().join("musaid.toml");
+    let config = world.dir.path().join("musaid.toml");
     std::fs::write(&config, &text).expect("config");
-    let d = Daemon::start(pipeline(&text, dir.path()));
-    connected(&state).await;
-    let (_, raw) = request(&people.owner, &people.inbox, "Invoice", "Please.");
-    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    let d = world.run(&text).await;
+    world.request("Invoice", "Please.");
     assert!(
         eventually(Duration::from_secs(10), || {
-            count(&state, "SELECT count(*) FROM outbox WHERE status = 'sent'") == 2
+            count(state, "SELECT count(*) FROM outbox WHERE status = 'sent'") == 2
         })
         .await
     );
     d.stop().await;
     let secret = server.password.as_bytes();
     let contains = |hay: &[u8]| hay.windows(secret.len()).any(|w| w == secret);
-    for entry in std::fs::read_dir(&state).expect("state dir") {
+    for entry in std::fs::read_dir(state).expect("state dir") {
         let path = entry.expect("entry").path();
         if path.is_file() {
             let bytes = std::fs::read(&path).expect("read");
@@ -480,10 +450,8 @@ async fn no_secret_reaches_the_database_the_json_or_the_mail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_weekly_summary_is_written_and_mailed_at_its_cron_time_once() {
-    let server = mailserver();
-    let people = People::new("summary");
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
+    let world = World::new(mailserver(), "summary");
+    let (server, people, state) = (world.server, &world.people, world.state.as_path());
     let t = Utc::now() + CDuration::seconds(6);
     let summary = format!(
         "summary = {{ cron = \"{} {} {} * * *\", to = [\"{}\"] }}",
@@ -492,26 +460,18 @@ async fn the_weekly_summary_is_written_and_mailed_at_its_cron_time_once() {
         t.hour(),
         people.owner
     );
-    let d = start(server, &people, dir.path(), "", &summary);
-    connected(&state).await;
-    let (_, raw) = request(&people.owner, &people.inbox, "Invoice", "Please.");
-    send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
-    let mut mail = None;
-    for _ in 0..200 {
-        mail = mailbox(server, &people.owner)
-            .await
-            .into_iter()
-            .find(|m| header(m, "Auto-Submitted").as_deref() == Some("auto-generated"));
-        if mail.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let d = world.start(&summary).await;
+    world.request("Invoice", "Please.");
+    let is_summary = |m: &[u8]| header(m, "Auto-Submitted").as_deref() == Some("auto-generated");
+    let mail = mail_within(server, &people.owner, Duration::from_secs(20), is_summary)
+        .await
+        .into_iter()
+        .next();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let summaries = mailbox(server, &people.owner)
         .await
         .into_iter()
-        .filter(|m| header(m, "Auto-Submitted").as_deref() == Some("auto-generated"))
+        .filter(|m| is_summary(m))
         .count();
     d.stop().await;
     let mail = mail.expect("the summary was mailed at its cron time");
