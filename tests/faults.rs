@@ -408,12 +408,23 @@ impl World {
         d
     }
 
-    /// The owner mails a request to the inbox through Postfix; its Message-ID.
+    /// The owner mails a request to the inbox through Postfix; its Message-ID. A temporary
+    /// refusal (4xx) is tried again, as a mail client does: just after Dovecot comes back,
+    /// Postfix's first AUTH can fail with "454 Connection lost to authentication server".
     fn request(&self, subject: &str, body: &str) -> String {
         let (owner, inbox) = (&self.people.owner, &self.people.inbox);
         let (id, raw) = request(owner, inbox, subject, body);
-        send_smtp_via(self.server(), owner, inbox, &raw).expect("smtp");
-        id
+        let mut tries = 0;
+        loop {
+            match send_smtp_via(self.server(), owner, inbox, &raw) {
+                Ok(()) => return id,
+                Err(e) if tries < 20 && e.to_string().contains(", got 4") => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => panic!("smtp: {e:#}"),
+            }
+        }
     }
 }
 
