@@ -169,6 +169,31 @@ def message(i, owner, inbox, date, tag, rng):
     return msgid, build(budget)
 
 
+def large_message(i, owner, inbox, date, size, rng):
+    """A short request with a scanned document of `size` bytes attached (a PDF, base64)."""
+    msgid = f"<large.{i}.{rng.getrandbits(40):010x}@mail.example.test>"
+    boundary = f"000000000000{rng.getrandbits(64):016x}"
+    pdf = b"%PDF-1.4\n" + rng.randbytes(max(0, size - 9))
+    head = (
+        f"MIME-Version: 1.0\r\n"
+        f"Date: {email.utils.format_datetime(date)}\r\n"
+        f"Message-ID: {msgid}\r\n"
+        f"Subject: Scanned invoice {1000 + i}\r\n"
+        f"From: Omar <{owner}>\r\n"
+        f"To: Tasks <{inbox}>\r\n"
+        f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
+    )
+    body = (
+        f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"Please pay the attached invoice {1000 + i} and file it.\r\n\r\nOmar\r\n"
+        f"--{boundary}\r\nContent-Type: application/pdf; name=\"invoice-{1000 + i}.pdf\"\r\n"
+        f"Content-Disposition: attachment; filename=\"invoice-{1000 + i}.pdf\"\r\n"
+        f"Content-Transfer-Encoding: base64\r\n\r\n"
+    )
+    b64 = base64.encodebytes(pdf).replace(b"\n", b"\r\n")
+    return msgid, head.encode() + body.encode() + b64 + f"--{boundary}--\r\n".encode()
+
+
 # --- subcommands --------------------------------------------------------------------------
 
 
@@ -201,6 +226,25 @@ def fill(port, owner, inbox, count, seed):
     with ProcessPoolExecutor(FILL_SESSIONS) as pool:
         parts = [pool.submit(fill_part, port, owner, inbox, count, seed, k) for k in range(FILL_SESSIONS)]
         total = sum(p.result() for p in parts)
+    print(f"fill_messages={count}")
+    print(f"fill_bytes={total}")
+    print(f"fill_seconds={time.monotonic() - start:.3f}")
+
+
+def fill_large(port, owner, inbox, count, size, seed):
+    """Deliver `count` requests with a `size`-byte attachment each to `inbox`, over LMTP."""
+    rng = random.Random(seed)
+    now = dt.datetime.now(dt.timezone.utc)
+    total = 0
+    start = time.monotonic()
+    with smtplib.LMTP("127.0.0.1", port) as lmtp:
+        lmtp.ehlo("bench.example.test")
+        for i in range(count):
+            _, raw = large_message(i, owner, inbox, now - dt.timedelta(hours=count - i), size, rng)
+            total += len(raw)
+            refused = lmtp.sendmail(owner, [inbox], raw)
+            if refused:
+                raise RuntimeError(f"LMTP refused message {i}: {refused}")
     print(f"fill_messages={count}")
     print(f"fill_bytes={total}")
     print(f"fill_seconds={time.monotonic() - start:.3f}")
@@ -621,6 +665,9 @@ def main():
     if cmd == "fill":
         port, owner, inbox, count, seed = args
         fill(int(port), owner, inbox, int(count), int(seed))
+    elif cmd == "fill-large":
+        port, owner, inbox, count, size, seed = args
+        fill_large(int(port), owner, inbox, int(count), int(size), int(seed))
     elif cmd == "daemon":
         (musaid, config, db_path, count, latency_count, owner, inbox, smtp_port, password,
          time_out, log_path, pid_file, runs) = args

@@ -428,31 +428,41 @@ async fn sync_new(
 
     // The first IMAP error; the batches fetched before it are recorded all the same.
     let mut failed = Ok(());
+    let max_size = p.config.policy.max_message_size;
     'fetch: for chunk in uids.chunks(imap::FETCH_BATCH) {
-        let batch = match fetch_batch(p, s, chunk).await {
-            Ok(b) => b,
+        let sizes = match s.fetch_sizes(chunk).await {
+            Ok(sizes) => sizes,
             Err(e) => {
                 failed = Err(e);
                 break;
             }
         };
-        // A closed queue means the recorder stopped on an error: reported below.
-        if batches.send(batch).await.is_err() {
-            break;
-        }
-        heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
-        while let Ok(c) = committed.try_recv() {
-            log_committed(&c);
-            last = c.last;
-            *unchecked += c.recorded.len();
-            if let Err(e) = after_batch(p, store, s, uidvalidity, &c.recorded).await {
-                failed = Err(e);
+        for run in by_bytes(chunk, &sizes, max_size, imap::FETCH_BYTES) {
+            let batch = match fetch_bodies(s, run, &sizes, max_size).await {
+                Ok(b) => b,
+                Err(e) => {
+                    failed = Err(e);
+                    break 'fetch;
+                }
+            };
+            // A closed queue means the recorder stopped on an error: reported below.
+            if batches.send(batch).await.is_err() {
                 break 'fetch;
             }
-        }
-        checkpoint_when_due(store, unchecked, recorder::CHECKPOINT_EVERY);
-        if *shutdown.borrow() {
-            break;
+            heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
+            while let Ok(c) = committed.try_recv() {
+                log_committed(&c);
+                last = c.last;
+                *unchecked += c.recorded.len();
+                if let Err(e) = after_batch(p, store, s, uidvalidity, &c.recorded).await {
+                    failed = Err(e);
+                    break 'fetch;
+                }
+            }
+            checkpoint_when_due(store, unchecked, recorder::CHECKPOINT_EVERY);
+            if *shutdown.borrow() {
+                break 'fetch;
+            }
         }
     }
     drop(batches);
@@ -495,14 +505,53 @@ fn checkpoint_when_due(store: &Store, unchecked: &mut usize, due: usize) {
     }
 }
 
-/// `RFC822.SIZE` of a batch, then the bodies of those not over `max_message_size`.
-async fn fetch_batch(p: &Pipeline, s: &mut ImapSession, chunk: &[u32]) -> Result<Fetched> {
-    let max_size = p.config.policy.max_message_size;
-    let sizes = s.fetch_sizes(chunk).await?;
-    let small: Vec<u32> = sizes
+/// The `RFC822.SIZE` of `uid` among a chunk's sizes (ascending by UID); `None` when it is gone.
+fn size_of(sizes: &[(u32, u32)], uid: u32) -> Option<u32> {
+    sizes
+        .binary_search_by_key(&uid, |(u, _)| *u)
+        .ok()
+        .and_then(|i| sizes.get(i))
+        .map(|(_, size)| *size)
+}
+
+/// A chunk's UIDs (ascending) in consecutive runs whose bodies to load (those not over
+/// `max_size`) come to at most `budget` bytes, a larger one in a run of its own; an oversized
+/// or vanished UID joins the run it falls in. A backlog of small requests keeps whole chunks;
+/// one of scanned invoices is not held in memory a chunk at a time, several times over.
+fn by_bytes<'u>(
+    uids: &'u [u32],
+    sizes: &[(u32, u32)],
+    max_size: u64,
+    budget: u64,
+) -> Vec<&'u [u32]> {
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, &uid) in uids.iter().enumerate() {
+        let load = size_of(sizes, uid)
+            .map(u64::from)
+            .filter(|s| *s <= max_size)
+            .unwrap_or(0);
+        if bytes > 0 && bytes.saturating_add(load) > budget {
+            runs.extend(uids.get(start..i));
+            (start, bytes) = (i, 0);
+        }
+        bytes = bytes.saturating_add(load);
+    }
+    runs.extend(uids.get(start..).filter(|r| !r.is_empty()));
+    runs
+}
+
+/// The bodies of a run's UIDs not over `max_message_size`, as one batch for the recorder.
+async fn fetch_bodies(
+    s: &mut ImapSession,
+    run: &[u32],
+    sizes: &[(u32, u32)],
+    max_size: u64,
+) -> Result<Fetched> {
+    let small: Vec<u32> = run
         .iter()
-        .filter(|(_, size)| u64::from(*size) <= max_size)
-        .map(|(u, _)| *u)
+        .copied()
+        .filter(|&u| size_of(sizes, u).is_some_and(|size| u64::from(size) <= max_size))
         .collect();
     let mut bodies = if small.is_empty() {
         Vec::new()
@@ -510,8 +559,12 @@ async fn fetch_batch(p: &Pipeline, s: &mut ImapSession, chunk: &[u32]) -> Result
         s.fetch_bodies(&small).await?
     };
     bodies.sort_by_key(|(u, _)| *u);
+    let sizes = run
+        .iter()
+        .filter_map(|&u| size_of(sizes, u).map(|size| (u, size)))
+        .collect();
     Ok(Fetched {
-        uids: chunk.to_vec(),
+        uids: run.to_vec(),
         sizes,
         bodies,
     })
@@ -614,4 +667,53 @@ pub fn signals() -> Result<(Shutdown, mpsc::UnboundedReceiver<()>)> {
         }
     });
     Ok((stop_rx, hup_rx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MB: u32 = 1 << 20;
+
+    fn runs(sizes: &[(u32, u32)], uids: &[u32]) -> Vec<Vec<u32>> {
+        let runs = by_bytes(uids, sizes, 25 * u64::from(MB), 4 * u64::from(MB));
+        // Every UID once, in order, whatever the split.
+        assert_eq!(runs.concat(), uids);
+        runs.iter().map(|r| r.to_vec()).collect()
+    }
+
+    #[test]
+    fn a_chunk_of_small_requests_is_fetched_whole() {
+        let uids: Vec<u32> = (1..=200).collect();
+        let sizes: Vec<(u32, u32)> = uids.iter().map(|&u| (u, 6000)).collect();
+        assert_eq!(runs(&sizes, &uids), vec![uids.clone()]);
+        assert!(runs(&[], &[]).is_empty());
+    }
+
+    #[test]
+    fn large_mail_is_fetched_a_few_megabytes_at_a_time() {
+        let sizes = [
+            (1, 3 * MB),
+            (2, 3 * MB),
+            (3, MB / 2),
+            (4, MB / 2),
+            (5, 3 * MB),
+        ];
+        assert_eq!(
+            runs(&sizes, &[1, 2, 3, 4, 5]),
+            vec![vec![1], vec![2, 3, 4], vec![5]]
+        );
+        // A message over the budget (but under max_message_size) comes alone.
+        let sizes = [(1, MB), (2, 10 * MB), (3, MB)];
+        assert_eq!(runs(&sizes, &[1, 2, 3]), vec![vec![1], vec![2], vec![3]]);
+    }
+
+    #[test]
+    fn oversized_and_vanished_uids_load_nothing_and_ride_along() {
+        // 7 is over max_message_size (never loaded), 8 was expunged before its size came.
+        let sizes = [(6, MB), (7, 30 * MB), (9, 2 * MB)];
+        assert_eq!(runs(&sizes, &[6, 7, 8, 9]), vec![vec![6, 7, 8, 9]]);
+        assert_eq!(size_of(&sizes, 8), None);
+        assert_eq!(size_of(&sizes, 9), Some(2 * MB));
+    }
 }

@@ -83,6 +83,70 @@ async fn a_backlog_of_500_is_ingested_exactly_once() {
     assert_eq!(s.message_count("INBOX").await.expect("count"), 500);
 }
 
+/// A request with a scanned document attached: `size` bytes of PDF, base64 in the message.
+fn with_attachment(from: &str, to: &str, subject: &str, size: usize) -> (String, Vec<u8>) {
+    use base64::Engine as _;
+    let (id, raw) = request(from, to, subject, "Please pay the attached invoice.");
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a header and a body");
+    let head = head.replace(
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Type: multipart/mixed; boundary=\"b1\"",
+    );
+    let pdf: Vec<u8> = (0..size).map(|i| (i * 7 + i / 251) as u8).collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(pdf);
+    let lines: Vec<&str> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|l| std::str::from_utf8(l).unwrap_or_default())
+        .collect();
+    let raw = format!(
+        "{head}\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\
+         --b1\r\nContent-Type: application/pdf; name=\"scan.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"scan.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+        lines.join("\r\n")
+    );
+    (id, raw.into_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_large_mail_is_ingested_exactly_once_a_few_megabytes_at_a_time() {
+    let server = mailserver();
+    let people = People::new("large");
+    let mut ids = BTreeSet::new();
+    // 1.5 MB each in the mailbox: fetched two or so at a time, not all ten at once.
+    for i in 0..10 {
+        let subject = format!("Scanned invoice {i}");
+        let (id, raw) = with_attachment(&people.owner, &people.inbox, &subject, 1_100_000);
+        send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+        ids.insert(id);
+    }
+    let cfg = common::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    assert!(delivered(&mut s, "INBOX", 10).await, "Postfix did not deliver them");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let text = config_text(server, &people, &state, "", "", "");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    let ok = eventually(Duration::from_secs(30), || tasks(&state).len() >= 10).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    d.stop().await;
+    assert!(ok, "only {} of 10 tasks", tasks(&state).len());
+    let got: Vec<String> = tasks(&state).into_iter().map(|t| t.message_id).collect();
+    assert_eq!(got.len(), 10, "exactly one task per message");
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), ids);
+    assert_eq!(
+        count(
+            &state,
+            "SELECT count(*) FROM messages WHERE size > 1400000 AND decision = 'create_task'"
+        ),
+        10
+    );
+    assert_eq!(count(&state, "SELECT max(last_uid) FROM sync_state"), 10);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_ingest_loses_nothing_and_duplicates_nothing() {
     let server = mailserver();

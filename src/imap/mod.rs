@@ -21,6 +21,11 @@ use std::fmt::Write as _;
 /// How many messages one `UID FETCH` asks for; callers fetch in chunks of this size.
 pub const FETCH_BATCH: usize = 200;
 
+/// How many bytes of bodies one `UID FETCH` loads at most (a larger message comes alone):
+/// the daemon holds a few fetches at once (being fetched, parsed and recorded), so this, not
+/// the message count, bounds its memory when the mail is large.
+pub const FETCH_BYTES: u64 = 4 << 20;
+
 /// What the server offers that changes how we work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ServerCapabilities {
