@@ -560,7 +560,15 @@ fn ingest_cmd(path: &Path, args: IngestArgs) -> Result<ExitCode, Failure> {
             tx.commit()?;
             o.map(|o| (o, Vec::new()))
         } else {
-            let raw = read_message(f)?;
+            let raw = match std::fs::read(f) {
+                Ok(raw) => raw,
+                // Like a file that is gone: reported, and the others are still fed.
+                Err(e) => {
+                    eprintln!("musaid: cannot read {name}: {e}");
+                    failed += 1;
+                    continue;
+                }
+            };
             p.ingest_one(&mut store, &source, &raw, now)
                 .map(|o| (o, raw))
         };
