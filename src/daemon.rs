@@ -10,7 +10,8 @@ use crate::recorder::{self, Fetched};
 use crate::store::{sync, Store};
 use anyhow::{Context as _, Result};
 use chrono::Utc;
-use std::path::PathBuf;
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,55 @@ pub type Shutdown = watch::Receiver<bool>;
 
 pub use crate::ingest::Current;
 
+/// The file in the state directory that one running daemon holds locked.
+pub const LOCK_FILE: &str = "musaid.lock";
+
+/// A daemon's claim on its state directory: an exclusive lock on `STATE/musaid.lock`, which
+/// holds its pid, until the process ends, however it ends (the kernel drops the lock). Two
+/// daemons on one database would each send the same acknowledgement and summary.
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+/// Claim `state_dir` for this process, or say which process has it.
+pub fn lock_state_dir(state_dir: &Path) -> Result<StateLock> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("Cannot create state directory {}", state_dir.display()))?;
+    let path = state_dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("Cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            let pid = match pid.trim() {
+                "" => String::new(),
+                p => format!(" (pid {p})"),
+            };
+            anyhow::bail!(
+                "Another musaid is already running on {}{pid}; stop it first \
+                 (systemctl stop musaid), or give this one its own daemon.state_dir",
+                state_dir.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("Cannot lock {}", path.display()))
+        }
+    }
+    file.set_len(0)
+        .and_then(|()| file.write_all(format!("{}\n", std::process::id()).as_bytes()))
+        .with_context(|| format!("Cannot write {}", path.display()))?;
+    Ok(StateLock { _file: file })
+}
+
 /// Run the daemon until `shutdown` turns true. The message in hand is finished first.
 pub async fn run(pipeline: Pipeline, shutdown: Shutdown) -> Result<()> {
     run_reloadable(pipeline, None, shutdown).await
@@ -41,6 +91,7 @@ pub async fn run_reloadable(
     reload: Option<(PathBuf, mpsc::UnboundedReceiver<()>)>,
     mut shutdown: Shutdown,
 ) -> Result<()> {
+    let _lock = lock_state_dir(&pipeline.config.daemon.state_dir)?;
     let mut store = Store::open(&pipeline.config.daemon.state_dir)?;
     let heartbeat = Arc::new(AtomicI64::new(Utc::now().timestamp()));
     let (current_tx, mut current) = watch::channel(Arc::new(pipeline));
@@ -166,7 +217,14 @@ async fn run_reloads(
             states.push(m);
         }
         notify(&states);
+        let running = current.borrow().config.daemon.state_dir.clone();
         match Pipeline::load(&path) {
+            Ok(p) if p.config.daemon.state_dir != running => error!(
+                "reload refused, the running configuration is kept: daemon.state_dir cannot \
+                 change while musaid runs ({} to {}); restart musaid to move its database",
+                running.display(),
+                p.config.daemon.state_dir.display()
+            ),
             Ok(p) => {
                 info!(
                     contracts = p.config.contracts.len(),
@@ -680,6 +738,27 @@ mod tests {
         // Every UID once, in order, whatever the split.
         assert_eq!(runs.concat(), uids);
         runs.iter().map(|r| r.to_vec()).collect()
+    }
+
+    #[test]
+    fn one_daemon_per_state_directory_and_the_refusal_names_the_holder() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let state = dir.path().join("state");
+        let first = lock_state_dir(&state).expect("the first claims it");
+        let pid = std::process::id().to_string();
+        assert_eq!(
+            std::fs::read_to_string(state.join(LOCK_FILE))
+                .ok()
+                .as_deref(),
+            Some(format!("{pid}\n").as_str())
+        );
+        let refused = lock_state_dir(&state).err().map(|e| format!("{e:#}"));
+        let refused = refused.expect("a second daemon is refused");
+        assert!(refused.contains("already running"), "{refused}");
+        assert!(refused.contains(&format!("(pid {pid})")), "{refused}");
+        // Gone (however it ended): the next one starts.
+        drop(first);
+        assert!(lock_state_dir(&state).is_ok());
     }
 
     #[test]

@@ -549,3 +549,40 @@ fn journal_lines_have_a_priority_and_no_timestamp() {
     assert_eq!(event["level"], "DEBUG");
     assert!(event["timestamp"].is_string());
 }
+
+#[test]
+fn a_second_daemon_on_the_same_state_directory_is_refused() {
+    let tmp = tempfile::tempdir().expect("temp");
+    let config = plain_config(tmp.path());
+    // The first one keeps trying its (unreachable) IMAP server, holding the state directory.
+    let mut first = musaid()
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn musaid");
+    let lock = tmp.path().join("state/musaid.lock");
+    let pid = first.id().to_string();
+    let start = Instant::now();
+    while std::fs::read_to_string(&lock).map_or(true, |l| l.trim() != pid)
+        && start.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let second = run(&["run", "--config", config.to_str().unwrap_or_default()]);
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(second.status.code(), Some(1), "{}", text(&second));
+    let said = text(&second);
+    assert!(said.contains("already running"), "{said}");
+    assert!(said.contains(&format!("(pid {pid})")), "{said}");
+
+    // Once the first is gone (killed: the kernel drops its lock), the next one starts.
+    let mut cmd = musaid();
+    cmd.args(["run", "--config"]).arg(&config);
+    let out = run_for(cmd, Duration::from_secs(2));
+    assert!(!out.contains("already running"), "{out}");
+    assert!(out.contains("musaid started"), "{out}");
+}

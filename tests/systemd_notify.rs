@@ -122,6 +122,17 @@ fn ready_watchdog_reload_and_stopping_reach_systemd() {
         "a broken reload must not stop it"
     );
 
+    // One that moves the database elsewhere: refused too (a restart moves it).
+    let elsewhere = dir.path().join("elsewhere");
+    let moved = config(server, dir.path(), "").replace(
+        &dir.path().join("state").display().to_string(),
+        &elsewhere.display().to_string(),
+    );
+    std::fs::write(&cfg, moved).expect("move the state directory");
+    kill(pid, "-HUP");
+    let got = until(&sock, "READY=1", Duration::from_secs(5));
+    assert!(got.iter().any(|m| m.contains("RELOADING=1")), "{got:?}");
+
     // A good config reloads.
     std::fs::write(&cfg, config(server, dir.path(), "")).expect("fix config");
     kill(pid, "-HUP");
@@ -140,6 +151,12 @@ fn ready_watchdog_reload_and_stopping_reach_systemd() {
             .any(|l| l.starts_with("<3>") && l.contains("musaid.toml:") && l.contains("bogus")),
         "{log}"
     );
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("<3>") && l.contains("daemon.state_dir cannot change")),
+        "{log}"
+    );
+    assert!(!elsewhere.exists(), "nothing was opened in the new place");
     assert!(log.contains("configuration reloaded"), "{log}");
     // The password never reaches the log.
     assert!(!log.contains(&server.password) || server.password.len() < 4);

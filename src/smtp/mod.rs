@@ -336,19 +336,10 @@ pub async fn run_sender(
             .as_ref()
             .is_some_and(|r| std::sync::Arc::ptr_eq(r, &p))
         {
-            // A new configuration: new SMTP settings, maybe a new state directory.
+            // A new configuration: new SMTP settings (the state directory stays: a reload
+            // that moves it is refused).
             if let Some(mut old) = sender.take() {
                 old.quit().await;
-            }
-            store = None;
-            if running
-                .as_ref()
-                .is_some_and(|r| r.config.daemon.state_dir != p.config.daemon.state_dir)
-                && !unrecorded.is_empty()
-            {
-                // Its rows live in the old database.
-                warn!("mail sent but unrecorded in the previous state directory is forgotten");
-                unrecorded = Unrecorded::default();
             }
             running = Some(p.clone());
         }
