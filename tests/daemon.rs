@@ -43,6 +43,40 @@ async fn a_message_sent_through_smtp_becomes_a_task_within_two_seconds() {
     eprintln!("SMTP acceptance to task: {took:?}");
 }
 
+/// Once Postfix has delivered the requests `ids` to the inbox, a daemon's first start takes
+/// them as a backlog: exactly one task each. The daemon is stopped; its temporary directory,
+/// state directory and an IMAP session on the inbox are returned.
+async fn ingest_backlog(
+    server: &common::MailServer,
+    people: &People,
+    ids: &BTreeSet<String>,
+    within: Duration,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    musaid::imap::ImapSession,
+) {
+    let n = ids.len();
+    let cfg = common::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    let delivered_all = delivered(&mut s, "INBOX", u32::try_from(n).unwrap_or(u32::MAX)).await;
+    assert!(delivered_all, "Postfix did not deliver the backlog");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let text = config_text(server, people, &state, "", "", "");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    let ok = eventually(within, || tasks(&state).len() >= n).await;
+    // Give it a moment to (wrongly) do more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    d.stop().await;
+    assert!(ok, "only {} of {n} tasks", tasks(&state).len());
+    let got: Vec<String> = tasks(&state).into_iter().map(|t| t.message_id).collect();
+    assert_eq!(got.len(), n, "exactly one task per message");
+    assert_eq!(&got.into_iter().collect::<BTreeSet<_>>(), ids);
+    (dir, state, s)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_of_500_is_ingested_exactly_once() {
     let server = mailserver();
@@ -58,26 +92,7 @@ async fn a_backlog_of_500_is_ingested_exactly_once() {
         send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
         ids.insert(id);
     }
-    // Wait for Postfix to deliver all of them before the first start.
-    let cfg = common::imap_config_for(server, &people.inbox);
-    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
-    assert!(
-        delivered(&mut s, "INBOX", 500).await,
-        "Postfix did not deliver the backlog"
-    );
-
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let text = config_text(server, &people, &state, "", "", "");
-    let d = Daemon::start(pipeline(&text, dir.path()));
-    let ok = eventually(Duration::from_secs(60), || tasks(&state).len() >= 500).await;
-    // Give it a moment to (wrongly) do more.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    d.stop().await;
-    assert!(ok, "only {} of 500 tasks", tasks(&state).len());
-    let got: Vec<String> = tasks(&state).into_iter().map(|t| t.message_id).collect();
-    assert_eq!(got.len(), 500, "exactly one task per message");
-    assert_eq!(got.iter().cloned().collect::<BTreeSet<_>>(), ids);
+    let (_dir, state, mut s) = ingest_backlog(server, &people, &ids, Duration::from_secs(60)).await;
     assert_eq!(count(&state, "SELECT count(*) FROM messages"), 500);
     // Nothing was deleted or moved (after = keep).
     assert_eq!(s.message_count("INBOX").await.expect("count"), 500);
@@ -122,21 +137,7 @@ async fn a_backlog_of_large_mail_is_ingested_exactly_once_a_few_megabytes_at_a_t
         send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
         ids.insert(id);
     }
-    let cfg = common::imap_config_for(server, &people.inbox);
-    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
-    assert!(delivered(&mut s, "INBOX", 10).await, "Postfix did not deliver them");
-
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let text = config_text(server, &people, &state, "", "", "");
-    let d = Daemon::start(pipeline(&text, dir.path()));
-    let ok = eventually(Duration::from_secs(30), || tasks(&state).len() >= 10).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    d.stop().await;
-    assert!(ok, "only {} of 10 tasks", tasks(&state).len());
-    let got: Vec<String> = tasks(&state).into_iter().map(|t| t.message_id).collect();
-    assert_eq!(got.len(), 10, "exactly one task per message");
-    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), ids);
+    let (_dir, state, _) = ingest_backlog(server, &people, &ids, Duration::from_secs(30)).await;
     assert_eq!(
         count(
             &state,
@@ -327,6 +328,33 @@ async fn a_uidvalidity_change_duplicates_no_task() {
     );
 }
 
+/// A daemon with `after = "move:FOLDER"` (first start: `first_sync = "new"`) gets `n` requests
+/// through SMTP, and is stopped once they are tasks. Its temporary and state directories.
+async fn moving_to(
+    server: &common::MailServer,
+    people: &People,
+    folder: &str,
+    n: usize,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let after = format!("after = \"move:{folder}\"");
+    let text = config_text(server, people, &state, &after, "", "")
+        .replace("first_sync = \"all\"", "first_sync = \"new\"");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    connected(&state).await;
+    for i in 0..n {
+        let (_, raw) = request(&people.owner, &people.inbox, &format!("طلب {i}"), "Body.");
+        send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    }
+    let ok = eventually(Duration::from_secs(10), || tasks(&state).len() == n).await;
+    // Give it a moment to (wrongly) move more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    d.stop().await;
+    assert!(ok, "{} of {n} tasks", tasks(&state).len());
+    (dir, state)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn move_processed_moves_exactly_the_recorded_messages() {
     let server = mailserver();
@@ -338,27 +366,7 @@ async fn move_processed_moves_exactly_the_recorded_messages() {
     let mut s = musaid::imap::connect(&cfg).await.expect("imap");
     assert!(delivered(&mut s, "INBOX", 1).await);
 
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let text = config_text(
-        server,
-        &people,
-        &state,
-        "after = \"move:Processed\"",
-        "",
-        "",
-    )
-    .replace("first_sync = \"all\"", "first_sync = \"new\"");
-    let d = Daemon::start(pipeline(&text, dir.path()));
-    connected(&state).await;
-    for i in 0..3 {
-        let (_, raw) = request(&people.owner, &people.inbox, &format!("New {i}"), "Body.");
-        send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
-    }
-    let ok = eventually(Duration::from_secs(10), || tasks(&state).len() == 3).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    d.stop().await;
-    assert!(ok);
+    let (_dir, state) = moving_to(server, &people, "Processed", 3).await;
     assert_eq!(
         s.message_count("INBOX").await.expect("count"),
         1,
@@ -373,26 +381,7 @@ async fn move_to_an_arabic_folder_creates_it_under_its_modified_utf7_name() {
     let server = mailserver();
     let people = People::new("arfolder");
     let folder = "تمت & منجز"; // "done & finished"
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let text = config_text(
-        server,
-        &people,
-        &state,
-        &format!("after = \"move:{folder}\""),
-        "",
-        "",
-    );
-    let d = Daemon::start(pipeline(&text, dir.path()));
-    connected(&state).await;
-    for i in 0..2 {
-        let (_, raw) = request(&people.owner, &people.inbox, &format!("طلب {i}"), "نص.");
-        send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
-    }
-    let ok = eventually(Duration::from_secs(10), || tasks(&state).len() == 2).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    d.stop().await;
-    assert!(ok);
+    let _ = moving_to(server, &people, folder, 2).await;
     let cfg = common::imap_config_for(server, &people.inbox);
     let mut s = musaid::imap::connect(&cfg).await.expect("imap");
     assert_eq!(s.message_count("INBOX").await.expect("count"), 0);
