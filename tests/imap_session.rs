@@ -537,6 +537,31 @@ async fn keepalives_do_not_stretch_idle_beyond_its_wall_clock_limit() -> Result<
 }
 
 #[tokio::test]
+async fn a_password_that_is_not_ascii_logs_in() -> Result<()> {
+    // Sent as SASL PLAIN (UTF-8), not in LOGIN's 7-bit quoted strings.
+    let server = mailserver();
+    let user = unique_user("utf8-pw");
+    let dir = tempfile::tempdir()?;
+    let pass = dir.path().join("pass");
+    std::fs::write(&pass, format!("{}\n", server.password_utf8))?;
+    let mut cfg = imap_config(&user);
+    cfg.login.password = musaid::config::SecretSource::File(pass.clone());
+    let mut s = imap::connect(&cfg).await?;
+    s.select("INBOX").await?;
+    s.logout().await?;
+
+    // A wrong one is refused like any wrong password, and not shown.
+    std::fs::write(&pass, "كلمة-خطأ\n")?;
+    let err = match imap::connect(&cfg).await {
+        Ok(_) => bail!("a wrong password logged in"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains(&format!("IMAP login as {user}")), "{err}");
+    assert!(!err.contains("كلمة-خطأ"), "the password leaked: {err}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn xoauth2_logs_in_with_the_token_the_command_prints() -> Result<()> {
     // The test Dovecot checks XOAUTH2 bearer tokens like passwords.
     let user = unique_user("oauth");

@@ -586,3 +586,44 @@ fn a_second_daemon_on_the_same_state_directory_is_refused() {
     assert!(!out.contains("already running"), "{out}");
     assert!(out.contains("musaid started"), "{out}");
 }
+
+#[test]
+fn a_password_that_is_not_ascii_goes_as_sasl_plain_never_in_login_or_the_log() {
+    use base64::Engine as _;
+    const PASSWORD: &str = "كلمة-سر-٢٠٢٦";
+    let tmp = tempfile::tempdir().expect("temp");
+    std::fs::write(tmp.path().join("imap.pass"), format!("{PASSWORD}\n")).expect("pass");
+    let (port, server_saw) = refusing_imap_server();
+    let config = config(
+        tmp.path(),
+        port,
+        r#"password_file = "imap.pass""#,
+        r#"password_file = "imap.pass""#,
+    );
+    let mut cmd = musaid();
+    cmd.args(["run", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "trace");
+    let out = run_for(cmd, Duration::from_secs(2));
+
+    let saw = server_saw.lock().map(|l| l.clone()).unwrap_or_default();
+    let asked = saw
+        .iter()
+        .position(|l| l.ends_with(" AUTHENTICATE PLAIN"))
+        .unwrap_or_else(|| panic!("no AUTHENTICATE PLAIN: {saw:?}"));
+    assert!(!saw.iter().any(|l| l.contains(" LOGIN ")), "{saw:?}");
+    // RFC 4616: authorization identity (none), user, password, in UTF-8.
+    let answer = saw.get(asked + 1).map(String::as_str).unwrap_or_default();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(answer.trim())
+        .expect("base64");
+    assert_eq!(
+        String::from_utf8_lossy(&decoded),
+        format!("\0tasks@va.example\0{PASSWORD}")
+    );
+    assert!(out.contains("IMAP login as tasks@va.example"), "{out}");
+    assert!(
+        !out.contains(PASSWORD) && !out.contains(answer.trim()),
+        "{out}"
+    );
+}

@@ -64,6 +64,27 @@ async fn run_secret_command(cmd: &str, what: &str) -> Result<String> {
         .with_context(|| format!("The {what} command printed non-UTF-8 output"))
 }
 
+/// SASL PLAIN (RFC 4616): `^@user^@password`, UTF-8 by definition. For credentials that
+/// LOGIN cannot carry: its quoted strings are 7-bit (RFC 3501 §4.3), so an Arabic password
+/// sent with LOGIN works on some servers and not on others.
+pub(crate) struct Plain {
+    pub user: String,
+    pub password: Secret,
+    pub sent: bool,
+}
+
+impl async_imap::Authenticator for Plain {
+    type Response = String;
+
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        if self.sent {
+            return String::new();
+        }
+        self.sent = true;
+        format!("\0{}\0{}", self.user, self.password.expose())
+    }
+}
+
 /// SASL XOAUTH2 (Google, Microsoft): `user=U ^A auth=Bearer T ^A ^A`.
 pub(crate) struct XOAuth2 {
     pub user: String,
@@ -108,6 +129,17 @@ mod tests {
             "user=me@example.test\x01auth=Bearer tok123\x01\x01"
         );
         assert_eq!(auth.process(b"{\"status\":\"401\"}"), "");
+    }
+
+    #[test]
+    fn plain_sends_user_and_password_once_in_utf8() {
+        let mut auth = Plain {
+            user: "سارة@example.test".into(),
+            password: Secret::new("كلمة سر".into()),
+            sent: false,
+        };
+        assert_eq!(auth.process(b""), "\0سارة@example.test\0كلمة سر");
+        assert_eq!(auth.process(b""), "");
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! One logged-in IMAP connection and the few commands musaid needs.
 
-use super::auth::{resolve_secret, XOAuth2};
+use super::auth::{resolve_secret, Plain, XOAuth2};
 use super::transport::{is_loopback_host, tcp_connect, tls_handshake, Transport};
 use super::{
     imap_date, quoted_mailbox, uid_set, wire_name, IdleOutcome, MailboxState, MoveOutcome,
@@ -198,23 +198,18 @@ pub async fn connect(cfg: &ImapConfig) -> Result<ImapSession> {
         }
     };
 
-    let login_failed = || {
-        format!(
-            "IMAP login as {user} at {endpoint} failed; check the user and its password or token"
-        )
-    };
-    let session = match cfg.login.auth {
+    let login = match cfg.login.auth {
+        // LOGIN carries 7-bit text only: other credentials go as SASL PLAIN, in UTF-8.
+        AuthMethod::Password if !user.is_ascii() || !credential.expose().is_ascii() => {
+            let auth = Plain {
+                user: user.to_string(),
+                password: credential,
+                sent: false,
+            };
+            tokio::time::timeout(COMMAND_TIMEOUT, client.authenticate("PLAIN", auth)).await
+        }
         AuthMethod::Password => {
-            let fut = client.login(user, credential.expose());
-            match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
-                Ok(Ok(s)) => s,
-                Ok(Err((e, _client))) => return Err(anyhow::Error::new(e).context(login_failed())),
-                Err(_) => bail!(
-                    "{}: no answer within {}s",
-                    login_failed(),
-                    COMMAND_TIMEOUT.as_secs()
-                ),
-            }
+            tokio::time::timeout(COMMAND_TIMEOUT, client.login(user, credential.expose())).await
         }
         AuthMethod::XOAuth2 => {
             let auth = XOAuth2 {
@@ -222,17 +217,16 @@ pub async fn connect(cfg: &ImapConfig) -> Result<ImapSession> {
                 token: credential,
                 sent: false,
             };
-            let fut = client.authenticate("XOAUTH2", auth);
-            match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
-                Ok(Ok(s)) => s,
-                Ok(Err((e, _client))) => return Err(anyhow::Error::new(e).context(login_failed())),
-                Err(_) => bail!(
-                    "{}: no answer within {}s",
-                    login_failed(),
-                    COMMAND_TIMEOUT.as_secs()
-                ),
-            }
+            tokio::time::timeout(COMMAND_TIMEOUT, client.authenticate("XOAUTH2", auth)).await
         }
+    };
+    let failed = format!(
+        "IMAP login as {user} at {endpoint} failed; check the user and its password or token"
+    );
+    let session = match login {
+        Ok(Ok(s)) => s,
+        Ok(Err((e, _client))) => return Err(anyhow::Error::new(e).context(failed)),
+        Err(_) => bail!("{failed}: no answer within {}s", COMMAND_TIMEOUT.as_secs()),
     };
 
     let mut s = ImapSession {

@@ -37,6 +37,8 @@ pub struct MailServer {
     pub domain: String,
     pub password: String,
     pub password_file: PathBuf,
+    /// The password that is not ASCII, taken by addresses `utf8-…@example.test`.
+    pub password_utf8: String,
     /// The private CA that signed the IMAPS certificate (for localhost and 127.0.0.1).
     pub tls_ca: PathBuf,
 }
@@ -148,6 +150,7 @@ fn parse_env(text: &str) -> Result<MailServer> {
         domain: get("MUSAID_MAIL_DOMAIN")?,
         password: get("MUSAID_MAIL_PASSWORD")?,
         password_file: get("MUSAID_MAIL_PASSWORD_FILE")?.into(),
+        password_utf8: get("MUSAID_MAIL_PASSWORD_UTF8")?,
         tls_ca: get("MUSAID_TLS_CA")?.into(),
     })
 }
