@@ -229,6 +229,9 @@ mod tests {
             assert_eq!(wire_name(name), wire, "{name}");
             assert_eq!(decode_name(wire).as_deref(), Some(name), "{wire}");
         }
+        // Another client's encoding of the same name (two runs where one would do) is
+        // the same folder.
+        assert_eq!(decode_name("&BioGRQ-&Bio-").as_deref(), Some("تمت"));
         // Already encoded (copied from another client's settings): kept as it is.
         assert_eq!(wire_name("&BioGRQYq-"), "&BioGRQYq-");
         assert_eq!(wire_name("Entw&APw-rfe"), "Entw&APw-rfe");

@@ -3,8 +3,8 @@
 use super::auth::{resolve_secret, Plain, XOAuth2};
 use super::transport::{is_loopback_host, tcp_connect, tls_handshake, Transport};
 use super::{
-    imap_date, quoted_mailbox, uid_set, wire_name, IdleOutcome, MailboxState, MoveOutcome,
-    ServerCapabilities,
+    decode_name, imap_date, quoted_mailbox, uid_set, wire_name, IdleOutcome, MailboxState,
+    MoveOutcome, ServerCapabilities,
 };
 use crate::config::{AuthMethod, ImapConfig, TlsMode};
 use anyhow::{bail, Context, Result};
@@ -574,8 +574,12 @@ impl ImapSession {
             collect_within(limit, &what, Box::pin(stream)).await
         }
         .await;
+        // As sent, or any other encoding of the same name a server may list.
         let wire = wire_name(folder);
-        Ok(self.settle(r)?.iter().any(|n| n.name() == wire))
+        Ok(self
+            .settle(r)?
+            .iter()
+            .any(|n| n.name() == wire || decode_name(n.name()).as_deref() == Some(folder)))
     }
 
     /// The number of messages in `folder` (STATUS MESSAGES), without selecting it.
