@@ -1020,7 +1020,8 @@ fn status_cmd(path: &Path, args: &StatusArgs) -> Result<ExitCode, Failure> {
         Some(store) => Some(musaid::status::read(store.conn(), now.timestamp())?),
         None => None,
     };
-    let status = musaid::status::build(&cfg, &database, facts.as_ref(), now, args.max_age);
+    let status = musaid::status::build(&cfg, &database, facts.as_ref(), now, args.max_age)
+        .with_daemon(musaid::daemon::holder(&cfg.daemon.state_dir)?);
     if args.json {
         print_json(&status)?;
     } else {

@@ -131,6 +131,8 @@ pub struct Status {
     pub quarantined: i64,
     pub outbox: Backlog,
     pub windows: Vec<WindowState>,
+    /// The daemon holding the state directory (null when none runs on it).
+    pub daemon: Option<crate::daemon::Holder>,
 }
 
 fn last_error(text: &str) -> LastError {
@@ -206,6 +208,14 @@ pub fn build(
         quarantined: f.quarantined,
         outbox: f.outbox.clone(),
         windows,
+        daemon: None,
+    }
+}
+
+impl Status {
+    /// With the daemon that holds the state directory, if one does ([`crate::daemon::holder`]).
+    pub fn with_daemon(self, daemon: Option<crate::daemon::Holder>) -> Status {
+        Status { daemon, ..self }
     }
 }
 
@@ -220,6 +230,12 @@ pub fn render(s: &Status) -> String {
         Some(p) => format!("PROBLEM: {p}"),
     };
     field(&mut o, "Health", &health);
+    let daemon = match &s.daemon {
+        Some(crate::daemon::Holder { pid: Some(pid) }) => format!("running (pid {pid})"),
+        Some(_) => "running".to_string(),
+        None => "not running on this state directory".to_string(),
+    };
+    field(&mut o, "Daemon", &daemon);
     let sync = match (&s.last_sync, s.last_sync_age_seconds) {
         (Some(t), Some(a)) => format!(
             "{t} ({} ago)",
@@ -356,6 +372,9 @@ windows = ["Sun-Thu 08:00-10:00"]
         assert_eq!(w.closes_at, None);
         assert_eq!(w.next_open.as_deref(), Some("2026-11-29T08:00:00+03:00"));
         assert!(render(&s).contains("acme (Asia/Riyadh): closed, opens 2026-11-29T08:00:00+03:00"));
+        assert!(render(&s).contains("Daemon       not running on this state directory"));
+        let held = s.with_daemon(Some(crate::daemon::Holder { pid: Some(4242) }));
+        assert!(render(&held).contains("Daemon       running (pid 4242)"));
     }
 
     #[test]

@@ -572,8 +572,20 @@ fn a_second_daemon_on_the_same_state_directory_is_refused() {
     }
 
     let second = run(&["run", "--config", config.to_str().unwrap_or_default()]);
+    let config_arg = config.to_str().unwrap_or_default();
+    let running: Value =
+        serde_json::from_slice(&run(&["status", "--json", "--config", config_arg]).stdout)
+            .expect("status json");
     let _ = first.kill();
     let _ = first.wait();
+    assert_eq!(
+        running["daemon"]["pid"].as_u64(),
+        Some(u64::from(first.id()))
+    );
+    let gone: Value =
+        serde_json::from_slice(&run(&["status", "--json", "--config", config_arg]).stdout)
+            .expect("status json");
+    assert!(gone["daemon"].is_null(), "{gone}");
     assert_eq!(second.status.code(), Some(1), "{}", text(&second));
     let said = text(&second);
     assert!(said.contains("already running"), "{said}");
