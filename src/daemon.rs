@@ -220,6 +220,9 @@ struct Reconnect {
     backoff: Duration,
     /// The error the last session ended with, until a session works again.
     failing: Option<String>,
+    /// The server's refusal of `imap.after`, until it is applied again (kept across sessions,
+    /// so it is logged once).
+    after_refused: Option<String>,
 }
 
 impl Default for Reconnect {
@@ -227,6 +230,7 @@ impl Default for Reconnect {
         Reconnect {
             backoff: BACKOFF_MIN,
             failing: None,
+            after_refused: None,
         }
     }
 }
@@ -371,20 +375,27 @@ async fn session(
     let mut s = imap::connect(cfg).await?;
     let caps = s.capabilities();
     if let After::Move(folder) = &cfg.after {
-        s.create_if_missing(folder).await?;
+        let created = s.create_if_missing(folder).await.map(|()| 0);
+        after_outcome(&s, store, retry, created)?;
     }
     let mailbox = s.select(&cfg.mailbox).await?;
     let uidvalidity = mailbox.uid_validity;
     let mut last = start_uid(p, store, &mut s, &mailbox).await?;
     let idle = cfg.idle && caps.idle;
     info!(mailbox = %cfg.mailbox, uidvalidity, last_uid = last, idle, "IMAP connected");
-    reconcile_after(p, store, &mut s, uidvalidity).await?;
+    let applied = reconcile_after(p, store, &mut s, uidvalidity).await;
+    after_outcome(&s, store, retry, applied)?;
     // The recorder's own connection, kept from one sync to the next, and how many messages
     // it recorded since the last checkpoint.
     let (mut writer, mut unchecked) = (None, 0);
 
     loop {
         heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
+        if retry.after_refused.is_some() {
+            // What waited for `after` gets another try at each sync.
+            let applied = reconcile_after(p, store, &mut s, uidvalidity).await;
+            after_outcome(&s, store, retry, applied)?;
+        }
         let before = last;
         last = sync_new(
             p,
@@ -396,6 +407,7 @@ async fn session(
             last,
             shutdown,
             heartbeat,
+            retry,
         )
         .await?;
         // A sync that found nothing new is still a successful sync (`musaid status`).
@@ -506,6 +518,7 @@ async fn sync_new(
     mut last: u32,
     shutdown: &Shutdown,
     heartbeat: &AtomicI64,
+    retry: &mut Reconnect,
 ) -> Result<u32> {
     let mut uids: Vec<u32> = s
         .uid_search_after(last)
@@ -556,7 +569,8 @@ async fn sync_new(
                 log_committed(&c);
                 last = c.last;
                 *unchecked += c.recorded.len();
-                if let Err(e) = after_batch(p, store, s, uidvalidity, &c.recorded).await {
+                let applied = after_batch(p, store, s, uidvalidity, &c.recorded).await;
+                if let Err(e) = after_outcome(s, store, retry, applied) {
                     failed = Err(e);
                     break 'fetch;
                 }
@@ -581,7 +595,8 @@ async fn sync_new(
     // After an error, `after` waits in `after_pending` for the next session.
     failed?;
     result?;
-    after_batch(p, store, s, uidvalidity, &recorded).await?;
+    let applied = after_batch(p, store, s, uidvalidity, &recorded).await;
+    after_outcome(s, store, retry, applied)?;
     checkpoint_when_due(store, unchecked, recorder::CHECKPOINT_IDLE);
     Ok(last)
 }
@@ -679,9 +694,9 @@ async fn after_batch(
     s: &mut ImapSession,
     uidvalidity: u32,
     uids: &[u32],
-) -> Result<()> {
+) -> Result<usize> {
     if p.config.imap.after == After::Keep || uids.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     for chunk in uids.chunks(imap::FETCH_BATCH) {
         apply_after(p, s, chunk).await?;
@@ -689,7 +704,43 @@ async fn after_batch(
         sync::clear_after_pending(&tx, &p.config.imap.mailbox, uidvalidity, chunk)?;
         tx.commit()?;
     }
-    Ok(())
+    Ok(uids.len())
+}
+
+/// What a failed `imap.after` means. A server that refuses it (a folder it will not create,
+/// a mailbox over quota) must not stop the ingest: the refusal is logged (once, until it
+/// changes), kept as the status's last error, and `after` is tried again at each sync, the
+/// mail staying in the mailbox meanwhile. A lost connection ends the session, as any error.
+/// `applied` is how many messages `after` was applied to.
+fn after_outcome(
+    s: &ImapSession,
+    store: &Store,
+    retry: &mut Reconnect,
+    applied: Result<usize>,
+) -> Result<()> {
+    match applied {
+        Ok(0) => Ok(()),
+        Ok(n) => {
+            if retry.after_refused.take().is_some() {
+                info!(messages = n, "imap.after works again");
+            }
+            Ok(())
+        }
+        Err(e) if s.is_usable() => {
+            let text = format!("{e:#}");
+            if retry.after_refused.as_deref() != Some(text.as_str()) {
+                warn!(
+                    error = %text,
+                    "imap.after refused by the server; requests are still recorded, and stay \
+                     in the mailbox until it works"
+                );
+                let _ = store.record_error(&text);
+                retry.after_refused = Some(text);
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// `imap.after`, applied only once the messages' records are committed.
@@ -717,11 +768,11 @@ async fn reconcile_after(
     store: &mut Store,
     s: &mut ImapSession,
     uidvalidity: u32,
-) -> Result<()> {
+) -> Result<usize> {
     let mailbox = &p.config.imap.mailbox;
     let pending = sync::after_pending(store.conn(), mailbox, uidvalidity)?;
     let Some(first) = pending.first() else {
-        return Ok(());
+        return Ok(0);
     };
     let mut present = s.uid_search_after(first.saturating_sub(1)).await?;
     present.sort_unstable();
@@ -738,7 +789,7 @@ async fn reconcile_after(
         sync::clear_after_pending(&tx, mailbox, uidvalidity, chunk)?;
         tx.commit()?;
     }
-    Ok(())
+    Ok(pending.len())
 }
 
 /// Install the signal handlers of `musaid run`: SIGTERM and SIGINT stop (after the message in

@@ -403,6 +403,41 @@ async fn move_to_an_arabic_folder_creates_it_under_its_modified_utf7_name() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_the_server_refuses_does_not_stop_the_ingest_and_is_done_once_it_can_be() {
+    let server = mailserver();
+    let people = People::new("badmove");
+    // Dovecot will not create this folder ("adjacent hierarchy separators").
+    let (dir, state) = moving_to(server, &people, "Done//Later", 2).await;
+    let cfg = common::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    assert_eq!(
+        s.message_count("INBOX").await.expect("count"),
+        2,
+        "the requests stay where they are"
+    );
+    assert_eq!(count(&state, "SELECT count(*) FROM after_pending"), 2);
+    let store = musaid::store::Store::open(&state).expect("db");
+    let error = musaid::store::meta_get(store.conn(), "last_error")
+        .expect("meta")
+        .unwrap_or_default();
+    assert!(error.contains("Done//Later"), "{error}");
+    drop(store);
+
+    // With a folder the server takes, the next start moves what waited, once.
+    let text = config_text(server, &people, &state, "after = \"move:Done\"", "", "");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    let ok = eventually(Duration::from_secs(10), || {
+        count(&state, "SELECT count(*) FROM after_pending") == 0
+    })
+    .await;
+    d.stop().await;
+    assert!(ok, "the waiting moves were not done");
+    assert_eq!(s.message_count("INBOX").await.expect("count"), 0);
+    assert_eq!(s.message_count("Done").await.expect("count"), 2);
+    assert_eq!(tasks(&state).len(), 2, "nothing recorded twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_message_is_recorded_and_never_loaded() {
     let server = mailserver();
     let people = People::new("big");
