@@ -375,7 +375,11 @@ async fn session(
     let mut s = imap::connect(cfg).await?;
     let caps = s.capabilities();
     if let After::Move(folder) = &cfg.after {
-        let created = s.create_if_missing(folder).await.map(|()| 0);
+        let created = s
+            .create_if_missing(folder)
+            .await
+            .map(|()| 0)
+            .context(AfterRefused);
         after_outcome(&s, store, retry, created)?;
     }
     let mailbox = s.select(&cfg.mailbox).await?;
@@ -726,13 +730,13 @@ fn after_outcome(
             }
             Ok(())
         }
-        Err(e) if s.is_usable() => {
+        Err(e) if s.is_usable() && e.downcast_ref::<AfterRefused>().is_some() => {
             let text = format!("{e:#}");
             if retry.after_refused.as_deref() != Some(text.as_str()) {
                 warn!(
                     error = %text,
-                    "imap.after refused by the server; requests are still recorded, and stay \
-                     in the mailbox until it works"
+                    "the server refused imap.after; requests are still recorded, and stay in \
+                     the mailbox until it works"
                 );
                 let _ = store.record_error(&text);
                 retry.after_refused = Some(text);
@@ -743,8 +747,23 @@ fn after_outcome(
     }
 }
 
+/// The context of an error of the server's making in `imap.after` (as opposed to a database
+/// error): [`after_outcome`] lets the ingest go on.
+#[derive(Debug)]
+struct AfterRefused;
+
+impl std::fmt::Display for AfterRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("imap.after could not be applied")
+    }
+}
+
 /// `imap.after`, applied only once the messages' records are committed.
 async fn apply_after(p: &Pipeline, s: &mut ImapSession, uids: &[u32]) -> Result<()> {
+    apply_after_now(p, s, uids).await.context(AfterRefused)
+}
+
+async fn apply_after_now(p: &Pipeline, s: &mut ImapSession, uids: &[u32]) -> Result<()> {
     match &p.config.imap.after {
         After::Keep => Ok(()),
         After::Seen => s.mark_seen(uids).await,
