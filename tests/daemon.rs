@@ -475,3 +475,68 @@ async fn an_oversized_message_is_recorded_and_never_loaded() {
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].message_id, small_id);
 }
+
+#[test]
+fn check_connect_logs_in_as_the_daemon_would_and_says_what_fails() {
+    let server = mailserver();
+    let people = People::new("check");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let config = dir.path().join("musaid.toml");
+    let text = config_text(
+        server,
+        &people,
+        &state,
+        "after = \"move:Processed\"",
+        "",
+        "",
+    );
+    let check = |text: &str| {
+        std::fs::write(&config, text).expect("config");
+        std::process::Command::new(env!("CARGO_BIN_EXE_musaid"))
+            .args(["check", "--connect", "--config"])
+            .arg(&config)
+            .env_remove("MUSAID_CONFIG")
+            .output()
+            .expect("musaid check")
+    };
+
+    let out = check(&text);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let imap = format!(
+        "IMAP 127.0.0.1:{}: logged in as {}; INBOX: 0 message(s)",
+        server.imap_port, people.inbox
+    );
+    assert!(said.contains(&imap), "{said}");
+    assert!(
+        said.contains("move:Processed\": no such folder yet"),
+        "{said}"
+    );
+    let smtp = format!(
+        "SMTP 127.0.0.1:{}: connected and logged in as {}",
+        server.smtp_port, people.inbox
+    );
+    assert!(said.contains(&smtp), "{said}");
+    assert!(!state.exists(), "a check writes nothing");
+
+    // A wrong password: exit 1, the server named, the password not shown.
+    std::fs::write(dir.path().join("wrong"), "not-the-password\n").expect("password");
+    let wrong = text.replace(
+        &server.password_file.display().to_string(),
+        &dir.path().join("wrong").display().to_string(),
+    );
+    let out = check(&wrong);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("IMAP login as {}", people.inbox)),
+        "{err}"
+    );
+    assert!(err.contains("SMTP 127.0.0.1:"), "{err}");
+    assert!(!err.contains("not-the-password"), "{err}");
+}

@@ -561,7 +561,8 @@ impl ImapSession {
         }
     }
 
-    async fn folder_exists(&mut self, folder: &str) -> Result<bool> {
+    /// Whether `folder` exists (LIST), by its name as musaid sends it or as the server lists it.
+    pub async fn folder_exists(&mut self, folder: &str) -> Result<bool> {
         let pattern = quoted_mailbox(folder)?;
         let (limit, what) = (self.timeout, self.what(format_args!("LIST \"\" {pattern}")));
         let r = async {
