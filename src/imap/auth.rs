@@ -64,16 +64,39 @@ async fn run_secret_command(cmd: &str, what: &str) -> Result<String> {
         .with_context(|| format!("The {what} command printed non-UTF-8 output"))
 }
 
-/// SASL PLAIN (RFC 4616): `^@user^@password`, UTF-8 by definition. For credentials that
-/// LOGIN cannot carry: its quoted strings are 7-bit (RFC 3501 §4.3), so an Arabic password
-/// sent with LOGIN works on some servers and not on others.
-pub(crate) struct Plain {
-    pub user: String,
-    pub password: Secret,
-    pub sent: bool,
+/// A SASL mechanism whose whole answer is one message: sent for the first challenge, and an
+/// empty answer after that (after a failure, XOAUTH2 servers send a JSON challenge that must
+/// be answered empty).
+pub(crate) struct SaslAnswer {
+    answer: Secret,
+    sent: bool,
 }
 
-impl async_imap::Authenticator for Plain {
+impl SaslAnswer {
+    /// SASL PLAIN (RFC 4616): `^@user^@password`, UTF-8 by definition. For credentials that
+    /// LOGIN cannot carry: its quoted strings are 7-bit (RFC 3501 §4.3), so an Arabic
+    /// password sent with LOGIN works on some servers and not on others.
+    pub(crate) fn plain(user: &str, password: &Secret) -> SaslAnswer {
+        SaslAnswer::new(format!("\0{user}\0{}", password.expose()))
+    }
+
+    /// SASL XOAUTH2 (Google, Microsoft): `user=U ^A auth=Bearer T ^A ^A`.
+    pub(crate) fn xoauth2(user: &str, token: &Secret) -> SaslAnswer {
+        SaslAnswer::new(format!(
+            "user={user}\x01auth=Bearer {}\x01\x01",
+            token.expose()
+        ))
+    }
+
+    fn new(answer: String) -> SaslAnswer {
+        SaslAnswer {
+            answer: Secret::new(answer),
+            sent: false,
+        }
+    }
+}
+
+impl async_imap::Authenticator for SaslAnswer {
     type Response = String;
 
     fn process(&mut self, _challenge: &[u8]) -> String {
@@ -81,34 +104,7 @@ impl async_imap::Authenticator for Plain {
             return String::new();
         }
         self.sent = true;
-        format!("\0{}\0{}", self.user, self.password.expose())
-    }
-}
-
-/// SASL XOAUTH2 (Google, Microsoft): `user=U ^A auth=Bearer T ^A ^A`.
-pub(crate) struct XOAuth2 {
-    pub user: String,
-    pub token: Secret,
-    /// After a failure the server sends a JSON challenge that must be answered
-    /// with an empty response; only the first answer carries the token.
-    pub sent: bool,
-}
-
-impl XOAuth2 {
-    pub(crate) fn payload(user: &str, token: &Secret) -> String {
-        format!("user={user}\x01auth=Bearer {}\x01\x01", token.expose())
-    }
-}
-
-impl async_imap::Authenticator for XOAuth2 {
-    type Response = String;
-
-    fn process(&mut self, _challenge: &[u8]) -> String {
-        if self.sent {
-            return String::new();
-        }
-        self.sent = true;
-        XOAuth2::payload(&self.user, &self.token)
+        self.answer.expose().to_string()
     }
 }
 
@@ -119,11 +115,7 @@ mod tests {
 
     #[test]
     fn xoauth2_sends_the_token_once_then_an_empty_answer() {
-        let mut auth = XOAuth2 {
-            user: "me@example.test".into(),
-            token: Secret::new("tok123".into()),
-            sent: false,
-        };
+        let mut auth = SaslAnswer::xoauth2("me@example.test", &Secret::new("tok123".into()));
         assert_eq!(
             auth.process(b""),
             "user=me@example.test\x01auth=Bearer tok123\x01\x01"
@@ -133,11 +125,7 @@ mod tests {
 
     #[test]
     fn plain_sends_user_and_password_once_in_utf8() {
-        let mut auth = Plain {
-            user: "سارة@example.test".into(),
-            password: Secret::new("كلمة سر".into()),
-            sent: false,
-        };
+        let mut auth = SaslAnswer::plain("سارة@example.test", &Secret::new("كلمة سر".into()));
         assert_eq!(auth.process(b""), "\0سارة@example.test\0كلمة سر");
         assert_eq!(auth.process(b""), "");
     }

@@ -1,6 +1,6 @@
 //! One logged-in IMAP connection and the few commands musaid needs.
 
-use super::auth::{resolve_secret, Plain, XOAuth2};
+use super::auth::{resolve_secret, SaslAnswer};
 use super::transport::{is_loopback_host, tcp_connect, tls_handshake, Transport};
 use super::{
     decode_name, imap_date, quoted_mailbox, uid_set, wire_name, IdleOutcome, MailboxState,
@@ -201,22 +201,14 @@ pub async fn connect(cfg: &ImapConfig) -> Result<ImapSession> {
     let login = match cfg.login.auth {
         // LOGIN carries 7-bit text only: other credentials go as SASL PLAIN, in UTF-8.
         AuthMethod::Password if !user.is_ascii() || !credential.expose().is_ascii() => {
-            let auth = Plain {
-                user: user.to_string(),
-                password: credential,
-                sent: false,
-            };
+            let auth = SaslAnswer::plain(user, &credential);
             tokio::time::timeout(COMMAND_TIMEOUT, client.authenticate("PLAIN", auth)).await
         }
         AuthMethod::Password => {
             tokio::time::timeout(COMMAND_TIMEOUT, client.login(user, credential.expose())).await
         }
         AuthMethod::XOAuth2 => {
-            let auth = XOAuth2 {
-                user: user.to_string(),
-                token: credential,
-                sent: false,
-            };
+            let auth = SaslAnswer::xoauth2(user, &credential);
             tokio::time::timeout(COMMAND_TIMEOUT, client.authenticate("XOAUTH2", auth)).await
         }
     };
