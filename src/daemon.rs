@@ -62,17 +62,20 @@ pub fn holder(state_dir: &Path) -> Result<Option<Holder>> {
     match file.try_lock_shared() {
         // Nobody holds it (dropping the file lets go at once).
         Ok(()) => Ok(None),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut pid = String::new();
-            let _ = file.read_to_string(&mut pid);
-            Ok(Some(Holder {
-                pid: pid.trim().parse().ok(),
-            }))
-        }
+        Err(std::fs::TryLockError::WouldBlock) => Ok(Some(Holder {
+            pid: pid_in(&mut file),
+        })),
         Err(std::fs::TryLockError::Error(e)) => {
             Err(e).with_context(|| format!("Cannot look at {}", path.display()))
         }
     }
+}
+
+/// The pid the holder of a lock file wrote in it, if it is readable.
+fn pid_in(file: &mut std::fs::File) -> Option<u32> {
+    let mut text = String::new();
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
 }
 
 /// Claim `state_dir` for this process, or say which process has it.
@@ -99,12 +102,9 @@ pub fn lock_state_dir(state_dir: &Path) -> Result<StateLock> {
                 std::thread::sleep(Duration::from_millis(50));
             }
             Err(std::fs::TryLockError::WouldBlock) => {
-                let mut pid = String::new();
-                let _ = file.read_to_string(&mut pid);
-                let pid = match pid.trim() {
-                    "" => String::new(),
-                    p => format!(" (pid {p})"),
-                };
+                let pid = pid_in(&mut file)
+                    .map(|p| format!(" (pid {p})"))
+                    .unwrap_or_default();
                 anyhow::bail!(
                     "Another musaid is already running on {}{pid}; stop it first \
                      (systemctl stop musaid), or give this one its own daemon.state_dir",
@@ -557,7 +557,7 @@ async fn sync_new(
             }
         };
         for run in by_bytes(chunk, &sizes, max_size, imap::FETCH_BYTES) {
-            let batch = match fetch_bodies(s, run, &sizes, max_size).await {
+            let batch = match fetch_run(s, run, &sizes, max_size).await {
                 Ok(b) => b,
                 Err(e) => {
                     failed = Err(e);
@@ -663,7 +663,7 @@ fn by_bytes<'u>(
 }
 
 /// The bodies of a run's UIDs not over `max_message_size`, as one batch for the recorder.
-async fn fetch_bodies(
+async fn fetch_run(
     s: &mut ImapSession,
     run: &[u32],
     sizes: &[(u32, u32)],
@@ -760,24 +760,19 @@ impl std::fmt::Display for AfterRefused {
 
 /// `imap.after`, applied only once the messages' records are committed.
 async fn apply_after(p: &Pipeline, s: &mut ImapSession, uids: &[u32]) -> Result<()> {
-    apply_after_now(p, s, uids).await.context(AfterRefused)
-}
-
-async fn apply_after_now(p: &Pipeline, s: &mut ImapSession, uids: &[u32]) -> Result<()> {
-    match &p.config.imap.after {
+    let applied = match &p.config.imap.after {
         After::Keep => Ok(()),
         After::Seen => s.mark_seen(uids).await,
-        After::Move(folder) => match s.move_to(uids, folder).await? {
-            imap::MoveOutcome::Moved => Ok(()),
-            imap::MoveOutcome::CopiedAndFlagged => {
+        After::Move(folder) => s.move_to(uids, folder).await.map(|outcome| {
+            if outcome == imap::MoveOutcome::CopiedAndFlagged {
                 debug!(
                     count = uids.len(),
                     "no MOVE or UIDPLUS: copied and flagged \\Deleted, left in place"
                 );
-                Ok(())
             }
-        },
-    }
+        }),
+    };
+    applied.context(AfterRefused)
 }
 
 /// After a crash between the commit and `after`, recorded messages may still wait for it:
