@@ -23,6 +23,31 @@ pub(crate) use diag::{did_you_mean, Diag};
 
 pub use load::{is_valid_address, load, load_str};
 
+/// For unit tests: a desk in `dir` (its state in `dir/state`) with one contract, `acme` (owner
+/// boss@acme.example, VA sara@va.example, Riyadh, Sunday to Thursday 08:00-10:00), and
+/// `imap_extra` lines in `[imap]`.
+#[cfg(test)]
+pub(crate) fn test_desk(dir: &std::path::Path, imap_extra: &str) -> Config {
+    let text = format!(
+        r#"
+[daemon]
+address = "tasks@va.example"
+state_dir = "{state}"
+[imap]
+host = "127.0.0.1"
+tls = "none"
+{imap_extra}
+[contracts.acme]
+owners = ["boss@acme.example"]
+vas = ["sara@va.example"]
+timezone = "Asia/Riyadh"
+windows = ["Sun-Thu 08:00-10:00"]
+"#,
+        state = dir.join("state").display()
+    );
+    load_str(&text, &dir.join("musaid.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
 use crate::model::Language;
 use crate::windows::WindowSpec;
 use chrono::NaiveDate;

@@ -226,24 +226,7 @@ mod tests {
     use std::path::Path;
 
     fn config(dir: &Path, after: &str) -> crate::config::Config {
-        let text = format!(
-            r#"
-[daemon]
-address = "tasks@va.example"
-state_dir = "{state}"
-[imap]
-host = "127.0.0.1"
-tls = "none"
-after = "{after}"
-[contracts.acme]
-owners = ["boss@acme.example"]
-vas = ["sara@va.example"]
-timezone = "Asia/Riyadh"
-windows = ["Sun-Thu 08:00-10:00"]
-"#,
-            state = dir.join("state").display()
-        );
-        crate::config::load_str(&text, &dir.join("musaid.toml")).unwrap()
+        crate::config::test_desk(dir, &format!("after = \"{after}\""))
     }
 
     fn synchronous(store: &Store) -> i64 {

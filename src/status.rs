@@ -290,22 +290,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn config(dir: &Path) -> Config {
-        crate::config::load_str(
-            r#"
-[daemon]
-address = "tasks@va.example"
-[imap]
-host = "127.0.0.1"
-tls = "none"
-[contracts.acme]
-owners = ["boss@acme.example"]
-vas = ["sara@va.example"]
-timezone = "Asia/Riyadh"
-windows = ["Sun-Thu 08:00-10:00"]
-"#,
-            &dir.join("musaid.toml"),
-        )
-        .unwrap()
+        crate::config::test_desk(dir, "")
     }
 
     #[test]
