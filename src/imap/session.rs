@@ -15,6 +15,7 @@ use futures::{Stream, TryStreamExt};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::Duration;
+use tokio::io::BufWriter;
 
 /// How long opening the TCP connection, TLS and the greeting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -22,7 +23,12 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// (per response line for fetches, so large batches are fine).
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
-type Inner = async_imap::Session<Transport>;
+/// What async-imap reads and writes: the connection behind a write buffer. async-imap writes
+/// a command's tag, space, text and CRLF separately and then flushes; unbuffered, each piece
+/// was its own TCP segment (its own TLS record under TLS), four per command.
+type Buffered = BufWriter<Transport>;
+
+type Inner = async_imap::Session<Buffered>;
 
 /// A logged-in IMAP connection. After a timeout or a failed IDLE it is broken:
 /// every further command fails and the caller reconnects.
@@ -171,12 +177,12 @@ pub async fn connect(cfg: &ImapConfig) -> Result<ImapSession> {
     let client = match cfg.tls {
         TlsMode::Implicit => {
             let tls = tls_handshake(tcp, host, ca_file, CONNECT_TIMEOUT).await?;
-            let mut client = async_imap::Client::new(tls);
+            let mut client = async_imap::Client::new(BufWriter::new(tls));
             read_greeting(&mut client, &endpoint).await?;
             client
         }
         TlsMode::StartTls => {
-            let mut client = async_imap::Client::new(Transport::Plain(tcp));
+            let mut client = async_imap::Client::new(BufWriter::new(Transport::Plain(tcp)));
             read_greeting(&mut client, &endpoint).await?;
             within(
                 CONNECT_TIMEOUT,
@@ -185,14 +191,15 @@ pub async fn connect(cfg: &ImapConfig) -> Result<ImapSession> {
             )
             .await?;
             // Anything the server sent before the handshake is dropped with the old client.
-            let Transport::Plain(tcp) = client.into_inner() else {
+            // (The write buffer is empty: async-imap flushed the command.)
+            let Transport::Plain(tcp) = client.into_inner().into_inner() else {
                 bail!("STARTTLS on a connection that already uses TLS");
             };
             let tls = tls_handshake(tcp, host, ca_file, CONNECT_TIMEOUT).await?;
-            async_imap::Client::new(tls)
+            async_imap::Client::new(BufWriter::new(tls))
         }
         TlsMode::None => {
-            let mut client = async_imap::Client::new(Transport::Plain(tcp));
+            let mut client = async_imap::Client::new(BufWriter::new(Transport::Plain(tcp)));
             read_greeting(&mut client, &endpoint).await?;
             client
         }
@@ -243,7 +250,7 @@ pub async fn connect(cfg: &ImapConfig) -> Result<ImapSession> {
 }
 
 /// The server speaks first: `* OK` lets us log in, `* BYE` is a refusal.
-async fn read_greeting(client: &mut async_imap::Client<Transport>, endpoint: &str) -> Result<()> {
+async fn read_greeting(client: &mut async_imap::Client<Buffered>, endpoint: &str) -> Result<()> {
     let what = format!("Reading the IMAP greeting of {endpoint}");
     let greeting = within(CONNECT_TIMEOUT, &what, client.read_response())
         .await?
@@ -670,5 +677,69 @@ impl ImapSession {
     pub async fn logout(mut self) -> Result<()> {
         let (limit, what) = (self.timeout, self.what("LOGOUT"));
         within(limit, &what, self.inner_mut()?.logout()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read as _, Write as _};
+
+    /// A server that answers every command OK and keeps what each `read()` returned.
+    fn chunk_recording_server() -> (u16, std::thread::JoinHandle<Vec<String>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n").unwrap();
+            let mut chunks = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = s.read(&mut buf) {
+                let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
+                    break;
+                };
+                let chunk = String::from_utf8_lossy(chunk).into_owned();
+                // Answer each complete command in the chunk (a partial one gets no answer:
+                // the client would wait, and the test time out, as a real server would).
+                for line in chunk.split_inclusive("\r\n").filter(|l| l.ends_with("\r\n")) {
+                    let tag = line.split(' ').next().unwrap_or("*");
+                    let reply = if line.contains("CAPABILITY") {
+                        format!("* CAPABILITY IMAP4rev1 IDLE\r\n{tag} OK done\r\n")
+                    } else if line.contains("LOGOUT") {
+                        format!("* BYE\r\n{tag} OK bye\r\n")
+                    } else {
+                        format!("{tag} OK done\r\n")
+                    };
+                    s.write_all(reply.as_bytes()).unwrap();
+                }
+                chunks.push(chunk);
+            }
+            chunks
+        });
+        (port, server)
+    }
+
+    #[tokio::test]
+    async fn each_command_goes_out_in_one_write() {
+        let (port, server) = chunk_recording_server();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pass"), "secret\n").unwrap();
+        let extra = format!("port = {port}\nuser = \"desk@va.example\"\npassword_file = \"pass\"");
+        let config = crate::config::test_desk(dir.path(), &extra);
+        let mut s = connect(&config.imap).await.unwrap();
+        s.noop().await.unwrap();
+        s.logout().await.unwrap();
+        let chunks = server.join().unwrap();
+        // Unbuffered, "A0001", " ", "LOGIN …" and CRLF were four segments, read apart.
+        assert_eq!(
+            chunks,
+            [
+                "A0001 LOGIN \"desk@va.example\" \"secret\"\r\n",
+                "A0002 CAPABILITY\r\n",
+                "A0003 NOOP\r\n",
+                "A0004 LOGOUT\r\n"
+            ]
+        );
     }
 }
