@@ -692,7 +692,8 @@ mod tests {
         let server = std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            s.write_all(b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n").unwrap();
+            s.write_all(b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n")
+                .unwrap();
             let mut chunks = Vec::new();
             let mut buf = [0u8; 4096];
             while let Ok(n) = s.read(&mut buf) {
@@ -702,7 +703,10 @@ mod tests {
                 let chunk = String::from_utf8_lossy(chunk).into_owned();
                 // Answer each complete command in the chunk (a partial one gets no answer:
                 // the client would wait, and the test time out, as a real server would).
-                for line in chunk.split_inclusive("\r\n").filter(|l| l.ends_with("\r\n")) {
+                for line in chunk
+                    .split_inclusive("\r\n")
+                    .filter(|l| l.ends_with("\r\n"))
+                {
                     let tag = line.split(' ').next().unwrap_or("*");
                     let reply = if line.contains("CAPABILITY") {
                         format!("* CAPABILITY IMAP4rev1 IDLE\r\n{tag} OK done\r\n")
