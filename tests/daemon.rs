@@ -81,21 +81,28 @@ async fn ingest_backlog(
 async fn a_backlog_of_500_is_ingested_exactly_once() {
     let server = mailserver();
     let people = People::new("backlog");
-    let mut ids = BTreeSet::new();
-    for i in 0..500 {
-        let (id, raw) = request(
-            &people.owner,
-            &people.inbox,
-            &format!("Request {i}"),
-            "Details inside.",
-        );
-        send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
-        ids.insert(id);
-    }
+    let ids = send_requests(&people, 500, |i| format!("Request {i}"), "Details inside.");
     let (_dir, state, mut s) = ingest_backlog(server, &people, &ids, Duration::from_secs(60)).await;
     assert_eq!(count(&state, "SELECT count(*) FROM messages"), 500);
     // Nothing was deleted or moved (after = keep).
     assert_eq!(s.message_count("INBOX").await.expect("count"), 500);
+}
+
+/// `n` requests from the owner to the inbox through SMTP, one after the other, with the
+/// subjects `subject` gives; their Message-IDs.
+fn send_requests(
+    people: &People,
+    n: usize,
+    subject: impl Fn(usize) -> String,
+    body: &str,
+) -> BTreeSet<String> {
+    (0..n)
+        .map(|i| {
+            let (id, raw) = request(&people.owner, &people.inbox, &subject(i), body);
+            send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+            id
+        })
+        .collect()
 }
 
 /// A request with a scanned document attached: `size` bytes of PDF, base64 in the message.
@@ -153,15 +160,7 @@ async fn kill_9_during_ingest_loses_nothing_and_duplicates_nothing() {
     let server = mailserver();
     let people = People::new("kill9");
     let n: usize = 300;
-    for i in 0..n {
-        let (_, raw) = request(
-            &people.owner,
-            &people.inbox,
-            &format!("Request {i}"),
-            "Body.",
-        );
-        send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
-    }
+    send_requests(&people, n, |i| format!("Request {i}"), "Body.");
     let cfg = common::imap_config_for(server, &people.inbox);
     let mut s = musaid::imap::connect(&cfg).await.expect("imap");
     assert!(
@@ -343,10 +342,7 @@ async fn moving_to(
         .replace("first_sync = \"all\"", "first_sync = \"new\"");
     let d = Daemon::start(pipeline(&text, dir.path()));
     connected(&state).await;
-    for i in 0..n {
-        let (_, raw) = request(&people.owner, &people.inbox, &format!("طلب {i}"), "Body.");
-        send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
-    }
+    send_requests(people, n, |i| format!("طلب {i}"), "Body.");
     let ok = eventually(Duration::from_secs(10), || tasks(&state).len() == n).await;
     // Give it a moment to (wrongly) move more.
     tokio::time::sleep(Duration::from_millis(500)).await;
