@@ -10,6 +10,7 @@ use crate::recorder::{self, Fetched};
 use crate::store::{sync, Store};
 use anyhow::{Context as _, Result};
 use chrono::Utc;
+use std::collections::HashMap;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -223,6 +224,9 @@ struct Reconnect {
     /// The server's refusal of `imap.after`, until it is applied again (kept across sessions,
     /// so it is logged once).
     after_refused: Option<String>,
+    /// Messages that failed to record for a reason of their own, by (UIDVALIDITY, UID): how
+    /// many times, and the last error. Kept across sessions, as each failure ends one.
+    unrecorded: HashMap<(u32, u32), (u32, String)>,
 }
 
 impl Default for Reconnect {
@@ -231,6 +235,7 @@ impl Default for Reconnect {
             backoff: BACKOFF_MIN,
             failing: None,
             after_refused: None,
+            unrecorded: HashMap::new(),
         }
     }
 }
@@ -245,6 +250,45 @@ impl Reconnect {
             info!("IMAP connection restored");
         }
         self.backoff = BACKOFF_MIN;
+    }
+
+    /// Count a message's failed attempt at being recorded, when `e` is one
+    /// ([`recorder::MessageFailed`]); after [`recorder::RECORD_ATTEMPTS`], the next sync
+    /// quarantines it.
+    fn record_failed(&mut self, uidvalidity: u32, e: &anyhow::Error) {
+        let Some(f) = e.downcast_ref::<recorder::MessageFailed>() else {
+            return;
+        };
+        let (attempts, last) = self
+            .unrecorded
+            .entry((uidvalidity, f.uid))
+            .or_insert((0, String::new()));
+        *attempts += 1;
+        last.clone_from(&f.detail);
+        if *attempts >= recorder::RECORD_ATTEMPTS {
+            error!(
+                uid = f.uid,
+                message_id = %f.message_id,
+                attempts = *attempts,
+                error = %f.detail,
+                "a message cannot be recorded; it is quarantined with its bytes at the next try"
+            );
+        }
+    }
+
+    /// The UIDs of mailbox `uidvalidity` to quarantine rather than record.
+    fn condemned(&self, uidvalidity: u32) -> recorder::Condemned {
+        self.unrecorded
+            .iter()
+            .filter(|((v, _), (n, _))| *v == uidvalidity && *n >= recorder::RECORD_ATTEMPTS)
+            .map(|((_, uid), (_, error))| (*uid, error.clone()))
+            .collect()
+    }
+
+    /// Forget the failures of messages now recorded (the mailbox is synced up to `last`).
+    fn synced(&mut self, uidvalidity: u32, last: u32) {
+        self.unrecorded
+            .retain(|(v, uid), _| *v == uidvalidity && *uid > last);
     }
 }
 
@@ -414,6 +458,7 @@ async fn session(
             retry,
         )
         .await?;
+        retry.synced(uidvalidity, last);
         // A sync that found nothing new is still a successful sync (`musaid status`).
         crate::store::meta_set(
             store.conn(),
@@ -541,6 +586,7 @@ async fn sync_new(
         p.clone(),
         writer.take(),
         uidvalidity,
+        retry.condemned(uidvalidity),
         batch_rx,
         committed_tx,
     );
@@ -596,6 +642,9 @@ async fn sync_new(
     }
     let (w, result) = recorder.await.context("The recorder failed")?;
     *writer = w;
+    if let Err(e) = &result {
+        retry.record_failed(uidvalidity, e);
+    }
     // After an error, `after` waits in `after_pending` for the next session.
     failed?;
     result?;

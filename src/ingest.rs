@@ -193,6 +193,57 @@ impl Pipeline {
         })
     }
 
+    /// Record a message that could not be recorded, attempt after attempt, for a reason of
+    /// its own (see [`crate::recorder::MessageFailed`]): quarantined (`unparseable`) with the
+    /// error as its detail and its bytes kept, so it is neither lost nor tried again in a loop.
+    /// Its sender and subject are kept when that can be written; else only its Message-ID.
+    pub fn process_unrecordable(
+        &self,
+        tx: &Transaction<'_>,
+        source: &Source,
+        raw: &[u8],
+        parsed: Parsed,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
+        let decision = Decision::Quarantine {
+            reason: Reason::Unparseable,
+            detail: format!("could not be recorded: {error}"),
+        };
+        let message_id = match &parsed {
+            Ok(m) => m.message_id.clone(),
+            Err(_) => derived_message_id(raw),
+        };
+        let bare = store::record::Unparsed {
+            message_id: &message_id,
+            size: raw.len(),
+        };
+        tx.execute_batch("SAVEPOINT unrecordable")?;
+        let full = match &parsed {
+            Ok(m) => store::record(tx, source, Ok(m), Some(raw), &decision, now).map(|_| ()),
+            Err(_) => store::record(tx, source, Err(bare), Some(raw), &decision, now).map(|_| ()),
+        };
+        if let Err(e) = full {
+            if store::is_database_failure(&e) || parsed.is_err() {
+                return Err(e.context(format!("Cannot quarantine message <{message_id}>")));
+            }
+            tx.execute_batch("ROLLBACK TO unrecordable")?;
+            let bare = store::record::Unparsed {
+                message_id: &message_id,
+                size: raw.len(),
+            };
+            store::record(tx, source, Err(bare), Some(raw), &decision, now)
+                .with_context(|| format!("Cannot quarantine message <{message_id}>"))?;
+        }
+        tx.execute_batch("RELEASE unrecordable")?;
+        Ok(Outcome {
+            message_id,
+            decision,
+            task_id: None,
+            parsed,
+        })
+    }
+
     /// Feed one message in its own transaction.
     pub fn ingest_one(
         &self,

@@ -11,6 +11,7 @@ use crate::ingest::{self, Outcome, Pipeline};
 use crate::store::{sync, Source, Store};
 use anyhow::{Context as _, Result};
 use chrono::Utc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -29,6 +30,27 @@ pub const CHECKPOINT_IDLE: usize = 1000;
 /// Batches fetched and not yet recorded, at most: enough to keep both threads busy while the
 /// next one is fetched, without holding more than a few batches' bodies in memory.
 pub const QUEUE: usize = 1;
+
+/// How many times a message may fail to be recorded, for a reason of its own, before it is
+/// quarantined instead (SPEC: quarantined mail is never retried in a loop). Each failure
+/// rolls its batch back and the IMAP loop tries again after its reconnect backoff (1 s, then
+/// 2 s), so a database that was briefly unwell does not quarantine a good request.
+pub const RECORD_ATTEMPTS: u32 = 3;
+
+/// A message whose recording failed for a reason of its own (a constraint, a bug), not the
+/// database's ([`crate::store::is_database_failure`]): its batch is rolled back, and the
+/// error names it, so the IMAP loop can count its attempts.
+#[derive(Debug, thiserror::Error)]
+#[error("Cannot record message UID {uid} <{message_id}>: {detail}")]
+pub struct MessageFailed {
+    pub uid: u32,
+    pub message_id: String,
+    pub detail: String,
+}
+
+/// UIDs of the mailbox to quarantine rather than record, with the error they failed with
+/// [`RECORD_ATTEMPTS`] times.
+pub type Condemned = std::collections::HashMap<u32, String>;
 
 /// One `UID FETCH` batch on its way to the recorder.
 #[derive(Debug)]
@@ -67,6 +89,7 @@ pub fn spawn(
     pipeline: Arc<Pipeline>,
     store: Option<Store>,
     uidvalidity: u32,
+    condemned: Condemned,
     batches: mpsc::Receiver<Fetched>,
     committed: mpsc::UnboundedSender<Committed>,
 ) -> tokio::task::JoinHandle<(Option<Store>, Result<()>)> {
@@ -78,7 +101,14 @@ pub fn spawn(
                 Err(e) => return (None, Err(e)),
             },
         };
-        let result = run(&pipeline, &mut store, uidvalidity, batches, &committed);
+        let result = run(
+            &pipeline,
+            &mut store,
+            uidvalidity,
+            &condemned,
+            batches,
+            &committed,
+        );
         (Some(store), result)
     })
 }
@@ -99,6 +129,7 @@ fn run(
     p: &Pipeline,
     store: &mut Store,
     uidvalidity: u32,
+    condemned: &Condemned,
     mut batches: mpsc::Receiver<Fetched>,
     committed: &mpsc::UnboundedSender<Committed>,
 ) -> Result<()> {
@@ -120,7 +151,7 @@ fn run(
         // Deciding and recording stay in UID order, here. Leaving on an error drops the
         // receiver, which stops the parsing thread, which stops the fetching.
         for (batch, parsed) in parsed_rx {
-            let (recorded, spent) = record_batch(p, store, uidvalidity, &batch, parsed)?;
+            let (recorded, spent) = record_batch(p, store, uidvalidity, condemned, &batch, parsed)?;
             let last = batch.last().unwrap_or_default();
             let c = Committed {
                 last,
@@ -136,11 +167,13 @@ fn run(
 }
 
 /// Record one fetched batch and the mailbox's new last UID in one transaction. Returns the
-/// UIDs recorded now, and their outcomes.
+/// UIDs recorded now, and their outcomes. A message that fails to record rolls the batch back
+/// with a [`MessageFailed`]; one of `condemned` is quarantined instead.
 pub fn record_batch(
     p: &Pipeline,
     store: &mut Store,
     uidvalidity: u32,
+    condemned: &Condemned,
     batch: &Fetched,
     parsed: Vec<ingest::Parsed>,
 ) -> Result<(Vec<u32>, Vec<Outcome>)> {
@@ -191,7 +224,10 @@ pub fn record_batch(
                 let id = format!("oversized.{uidvalidity}.{uid}@musaid.invalid");
                 p.process_oversized(&tx, &source, &id, size, now)?
             }
-            (_, Some(raw), Some(msg)) => p.process_parsed(&tx, &source, raw, msg, None, now)?,
+            (_, Some(raw), Some(msg)) => match condemned.get(&uid) {
+                Some(error) => p.process_unrecordable(&tx, &source, raw, msg, error, now)?,
+                None => attempt(p, &tx, &source, uid, raw, msg, now)?,
+            },
             // Gone from the server between SEARCH and FETCH (expunged elsewhere).
             _ => continue,
         };
@@ -204,6 +240,39 @@ pub fn record_batch(
     sync::set_last_uid(&tx, mailbox, uidvalidity, batch_last, now.timestamp())?;
     tx.commit().context("Cannot commit the batch")?;
     Ok((recorded, spent))
+}
+
+/// Decide and record one message, telling the database's failures (returned as they are:
+/// every message would meet them) from the message's own, panics included (a
+/// [`MessageFailed`]).
+fn attempt(
+    p: &Pipeline,
+    tx: &rusqlite::Transaction<'_>,
+    source: &Source,
+    uid: u32,
+    raw: &[u8],
+    msg: ingest::Parsed,
+    now: chrono::DateTime<Utc>,
+) -> Result<Outcome> {
+    let detail = match catch_unwind(AssertUnwindSafe(|| {
+        p.process_parsed(tx, source, raw, msg, None, now)
+    })) {
+        Ok(Ok(outcome)) => return Ok(outcome),
+        Ok(Err(e)) if crate::store::is_database_failure(&e) => return Err(e),
+        Ok(Err(e)) => format!("{e:#}"),
+        Err(_) => "recording it failed (a panic)".to_string(),
+    };
+    // Rare: parse again for the Message-ID (the parse went into the attempt).
+    let message_id = match ingest::parse_guarded(raw) {
+        Ok(m) => m.message_id,
+        Err(_) => ingest::derived_message_id(raw),
+    };
+    Err(MessageFailed {
+        uid,
+        message_id,
+        detail,
+    }
+    .into())
 }
 
 /// The log line of a recorded message, in its `message` span (UID and Message-ID): written
@@ -234,6 +303,124 @@ mod tests {
             .conn()
             .pragma_query_value(None, "synchronous", |r| r.get(0))
             .unwrap()
+    }
+
+    fn request(n: u32, subject: &str) -> (u32, Vec<u8>) {
+        request_with(n, subject, "Please see to it.")
+    }
+
+    fn request_with(n: u32, subject: &str, body: &str) -> (u32, Vec<u8>) {
+        let raw = format!(
+            "From: Boss <boss@acme.example>\r\nTo: tasks@va.example\r\nSubject: {subject}\r\n\
+             Message-ID: <r{n}@acme.example>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0300\r\n\r\n\
+             {body}\r\n"
+        );
+        (n, raw.into_bytes())
+    }
+
+    /// A desk whose database refuses, as a real constraint would, any task whose subject
+    /// holds "poison"; and a batch of three requests, the second of them poisoned.
+    fn poisoned_desk(dir: &Path) -> (Pipeline, Store, Fetched) {
+        let config = config(dir, "keep");
+        let store = open_writer(&config).unwrap();
+        store
+            .conn()
+            .execute_batch(
+                "CREATE TRIGGER poison BEFORE INSERT ON tasks WHEN NEW.subject LIKE '%poison%' \
+                 BEGIN SELECT RAISE(ABORT, 'this task is refused'); END;",
+            )
+            .unwrap();
+        let rules = crate::rules::RuleSet::from_files::<&str, &str>(&[]).unwrap();
+        let p = Pipeline::new(config, rules).unwrap();
+        let bodies = vec![
+            request(1, "Book a flight"),
+            request(2, "The poison pill"),
+            request(3, "Pay the invoice"),
+        ];
+        let batch = Fetched {
+            uids: vec![1, 2, 3],
+            sizes: bodies.iter().map(|(u, b)| (*u, b.len() as u32)).collect(),
+            bodies,
+        };
+        (p, store, batch)
+    }
+
+    fn parse(batch: &Fetched) -> Vec<ingest::Parsed> {
+        batch
+            .bodies
+            .iter()
+            .map(|(_, raw)| ingest::parse_guarded(raw))
+            .collect()
+    }
+
+    fn count(store: &Store, sql: &str) -> i64 {
+        store.conn().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_message_that_fails_to_record_is_named_and_its_batch_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (p, mut store, batch) = poisoned_desk(dir.path());
+        let e =
+            record_batch(&p, &mut store, 7, &Condemned::new(), &batch, parse(&batch)).unwrap_err();
+        let failed = e.downcast_ref::<MessageFailed>().expect("a MessageFailed");
+        assert_eq!(failed.uid, 2);
+        assert_eq!(failed.message_id, "r2@acme.example");
+        assert!(
+            failed.detail.contains("this task is refused"),
+            "{}",
+            failed.detail
+        );
+        assert_eq!(count(&store, "SELECT count(*) FROM messages"), 0);
+        assert_eq!(count(&store, "SELECT count(*) FROM tasks"), 0);
+        assert_eq!(sync::last_uid(store.conn(), "INBOX", 7).unwrap(), None);
+    }
+
+    #[test]
+    fn a_condemned_message_is_quarantined_with_its_bytes_and_the_rest_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (p, mut store, batch) = poisoned_desk(dir.path());
+        let condemned = Condemned::from([(2, "this task is refused".to_string())]);
+        let (recorded, spent) =
+            record_batch(&p, &mut store, 7, &condemned, &batch, parse(&batch)).unwrap();
+        assert_eq!(recorded, vec![1, 2, 3]);
+        let kinds: Vec<&str> = spent.iter().map(|o| o.decision.kind()).collect();
+        assert_eq!(kinds, ["create_task", "quarantine", "create_task"]);
+        assert_eq!(count(&store, "SELECT count(*) FROM tasks"), 2);
+        let (sender, subject, detail, raw): (String, String, String, Vec<u8>) = store
+            .conn()
+            .query_row(
+                "SELECT m.sender, m.subject, q.detail, q.raw FROM quarantine q \
+                 JOIN messages m ON m.id = q.message_row WHERE m.uid = 2 AND q.reason = 'unparseable'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(sender, "boss@acme.example");
+        assert_eq!(subject, "The poison pill");
+        assert_eq!(detail, "could not be recorded: this task is refused");
+        assert_eq!(Some(&raw), batch.bodies.get(1).map(|(_, b)| b));
+        assert_eq!(sync::last_uid(store.conn(), "INBOX", 7).unwrap(), Some(3));
+    }
+
+    #[test]
+    fn a_database_failure_is_not_blamed_on_a_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let (p, mut store, mut batch) = poisoned_desk(dir.path());
+        // A full disk, as SQLite sees it: no page more for the database file, and a request
+        // long enough to need some.
+        store
+            .conn()
+            .execute_batch("PRAGMA max_page_count = 1")
+            .unwrap();
+        let (_, long) = request_with(1, "Book a flight", &"Details. ".repeat(20_000));
+        if let Some(first) = batch.bodies.first_mut() {
+            first.1 = long;
+        }
+        let e =
+            record_batch(&p, &mut store, 7, &Condemned::new(), &batch, parse(&batch)).unwrap_err();
+        assert!(e.downcast_ref::<MessageFailed>().is_none(), "{e:#}");
+        assert!(crate::store::is_database_failure(&e), "{e:#}");
     }
 
     #[test]

@@ -472,6 +472,76 @@ async fn an_oversized_message_is_recorded_and_never_loaded() {
     assert_eq!(t[0].message_id, small_id);
 }
 
+/// A message the database keeps refusing (here a trigger, as a constraint or a bug would) is
+/// tried three times, then quarantined with its bytes, and the mail after it becomes tasks:
+/// one poison message never blocks the inbox, and is not retried in a loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_cannot_be_recorded_is_quarantined_and_blocks_nothing() {
+    let server = mailserver();
+    let people = People::new("poison");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let store = musaid::store::Store::open(&state).expect("store");
+    store
+        .conn()
+        .execute_batch(
+            "CREATE TRIGGER poison BEFORE INSERT ON tasks WHEN NEW.subject LIKE '%poison%' \
+             BEGIN SELECT RAISE(ABORT, 'this task is refused'); END;",
+        )
+        .expect("trigger");
+    drop(store);
+    let text = config_text(server, &people, &state, "", "", "");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    connected(&state).await;
+
+    let subjects = ["Book a flight", "The poison pill", "Pay the invoice"];
+    let ids: Vec<String> = subjects
+        .iter()
+        .map(|subject| {
+            let (id, raw) = request(&people.owner, &people.inbox, subject, "Thanks.");
+            send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+            id
+        })
+        .collect();
+    // Three attempts, 1 s and 2 s apart, then the quarantine after 4 s (each ±25 %).
+    let ok = eventually(Duration::from_secs(30), || {
+        count(&state, "SELECT count(*) FROM messages") == 3
+    })
+    .await;
+    d.stop().await;
+    assert!(ok, "the messages after the poisoned one were not recorded");
+    let got: BTreeSet<String> = tasks(&state).into_iter().map(|t| t.message_id).collect();
+    let want: BTreeSet<String> = [&ids[0], &ids[2]].into_iter().cloned().collect();
+    assert_eq!(got, want);
+    let store = musaid::store::Store::open_existing(&state)
+        .expect("db")
+        .expect("db");
+    let (message_id, subject, reason, detail, raw): (String, String, String, String, Vec<u8>) =
+        store
+            .conn()
+            .query_row(
+                "SELECT m.message_id, m.subject, q.reason, q.detail, q.raw FROM quarantine q \
+                 JOIN messages m ON m.id = q.message_row",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .expect("one quarantined message");
+    assert_eq!(message_id, ids[1]);
+    assert_eq!(subject, "The poison pill");
+    assert_eq!(reason, "unparseable");
+    assert!(detail.contains("this task is refused"), "{detail}");
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.contains("Subject: The poison pill"), "{raw}");
+    // Its failures are on record for `musaid status`; nothing left the server.
+    let last_error = musaid::store::meta_get(store.conn(), "last_error")
+        .expect("meta")
+        .unwrap_or_default();
+    assert!(last_error.contains("this task is refused"), "{last_error}");
+    let cfg = common::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    assert_eq!(s.message_count("INBOX").await.expect("count"), 3);
+}
+
 #[test]
 fn check_connect_logs_in_as_the_daemon_would_and_says_what_fails() {
     let server = mailserver();

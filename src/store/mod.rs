@@ -226,6 +226,33 @@ impl ThreadLookup for History<'_> {
     }
 }
 
+/// Whether `e` is the database's own failure (a full disk, an I/O error, a lock held too long,
+/// a read-only or damaged file), which any message would meet, rather than one that a
+/// particular message's content caused (a constraint, a value out of range, a bug).
+pub fn is_database_failure(e: &anyhow::Error) -> bool {
+    use rusqlite::ErrorCode as C;
+    e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(f, _)) if matches!(
+                f.code,
+                C::DiskFull
+                    | C::SystemIoFailure
+                    | C::DatabaseBusy
+                    | C::DatabaseLocked
+                    | C::OutOfMemory
+                    | C::ReadOnly
+                    | C::OperationInterrupted
+                    | C::DatabaseCorrupt
+                    | C::NotADatabase
+                    | C::CannotOpen
+                    | C::FileLockingProtocolFailed
+                    | C::PermissionDenied
+            )
+        ) || cause.downcast_ref::<std::io::Error>().is_some()
+    })
+}
+
 /// Small persistent facts (`meta` table).
 pub fn meta_get(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
