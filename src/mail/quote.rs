@@ -51,11 +51,12 @@ const WROTE_WORDS: &[&str] = &[
     "كتابة",
 ];
 
-/// [`WROTE_WORDS`], found in one pass over a text; ASCII letters in any case, so an ASCII text
-/// needs no folding.
+/// [`WROTE_WORDS`], found in one pass over a folded (lower-case) text. Case-sensitive, so the
+/// search runs on the library's vectorised prefilter instead of a byte-by-byte automaton
+/// (lower-casing an ASCII text first costs far less than searching it in either case).
 static WROTE_IN_TEXT: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
     aho_corasick::AhoCorasick::builder()
-        .ascii_case_insensitive(true)
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
         .build(WROTE_WORDS)
         .expect("static word list")
 });
@@ -65,12 +66,8 @@ static WROTE_IN_TEXT: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
 /// characters one by one and keeps line breaks, so the folded text's lines are the text's
 /// lines, folded.)
 fn wrote_lines(text: &str, count: usize) -> Vec<bool> {
-    let folded = if text.is_ascii() {
-        None
-    } else {
-        Some(fold(text))
-    };
-    let bytes = folded.as_deref().unwrap_or(text).as_bytes();
+    let folded = fold(text);
+    let bytes = folded.as_bytes();
     let mut out = vec![false; count];
     let (mut line, mut pos) = (0usize, 0usize);
     for m in WROTE_IN_TEXT.find_iter(bytes) {
