@@ -166,6 +166,11 @@ fn take_nested<'x>(m: &mut mail_parser::Message<'x>, out: &mut Vec<mail_parser::
 /// Counts lines that may open a MIME part (`--boundary`) or type one (`Content-Type:`): an
 /// upper bound of the parts mail-parser would make, found without parsing.
 fn too_many_parts(raw: &[u8]) -> bool {
+    // A counted line takes at least 4 bytes (`--x` and its line break): a message shorter
+    // than that many cannot hold too many, and most mail is.
+    if raw.len() < 4 * (MAX_PARTS + 1) - 1 {
+        return false;
+    }
     let mut n = 0usize;
     for line in raw.split(|&b| b == b'\n') {
         let delimiter = line.strip_prefix(b"--").is_some_and(|rest| {

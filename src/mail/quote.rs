@@ -52,14 +52,32 @@ const WROTE_WORDS: &[&str] = &[
 ];
 
 /// [`WROTE_WORDS`], found in one pass over a folded (lower-case) text. Case-sensitive, so the
-/// search runs on the library's vectorised prefilter instead of a byte-by-byte automaton
+/// search runs on aho-corasick's packed (SIMD) searcher instead of a byte-by-byte automaton
 /// (lower-casing an ASCII text first costs far less than searching it in either case).
-static WROTE_IN_TEXT: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
-    aho_corasick::AhoCorasick::builder()
-        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-        .build(WROTE_WORDS)
-        .expect("static word list")
-});
+static WROTE_IN_TEXT: LazyLock<WordFinder> =
+    LazyLock::new(|| match aho_corasick::packed::Searcher::new(WROTE_WORDS) {
+        Some(packed) => WordFinder::Packed(packed),
+        None => WordFinder::Automaton(
+            aho_corasick::AhoCorasick::new(WROTE_WORDS).expect("static word list"),
+        ),
+    });
+
+/// A set of literal words found in a text: with SIMD (Teddy) when the CPU has it, else with
+/// an automaton.
+enum WordFinder {
+    Packed(aho_corasick::packed::Searcher),
+    Automaton(aho_corasick::AhoCorasick),
+}
+
+impl WordFinder {
+    /// Where matches start, left to right.
+    fn starts<'h>(&'h self, haystack: &'h [u8]) -> Box<dyn Iterator<Item = usize> + 'h> {
+        match self {
+            WordFinder::Packed(s) => Box::new(s.find_iter(haystack).map(|m| m.start())),
+            WordFinder::Automaton(a) => Box::new(a.find_iter(haystack).map(|m| m.start())),
+        }
+    }
+}
 
 /// Which of `text`'s first `count` lines may hold a quote header's "wrote" word once folded:
 /// one search over the whole text instead of a fold and a search per line. (Folding maps
@@ -70,8 +88,7 @@ fn wrote_lines(text: &str, count: usize) -> Vec<bool> {
     let bytes = folded.as_bytes();
     let mut out = vec![false; count];
     let (mut line, mut pos) = (0usize, 0usize);
-    for m in WROTE_IN_TEXT.find_iter(bytes) {
-        let start = m.start();
+    for start in WROTE_IN_TEXT.starts(bytes) {
         let between = bytes.get(pos..start).unwrap_or_default();
         line += between.iter().filter(|&&b| b == b'\n').count();
         pos = start;
