@@ -594,15 +594,18 @@ async fn sync_new(
     // The first IMAP error; the batches fetched before it are recorded all the same.
     let mut failed = Ok(());
     let max_size = p.config.policy.max_message_size;
-    'fetch: for chunk in uids.chunks(imap::FETCH_BATCH) {
-        let sizes = match s.fetch_sizes(chunk).await {
+    'fetch: for span in uids.chunks(imap::SIZES_BATCH) {
+        let sizes = match s.fetch_sizes(span).await {
             Ok(sizes) => sizes,
             Err(e) => {
                 failed = Err(e);
                 break;
             }
         };
-        for run in by_bytes(chunk, &sizes, max_size, imap::FETCH_BYTES) {
+        let runs = span
+            .chunks(imap::FETCH_BATCH)
+            .flat_map(|chunk| by_bytes(chunk, &sizes, max_size, imap::FETCH_BYTES));
+        for run in runs {
             let batch = match fetch_run(s, run, &sizes, max_size).await {
                 Ok(b) => b,
                 Err(e) => {
@@ -675,7 +678,7 @@ fn checkpoint_when_due(store: &Store, unchecked: &mut usize, due: usize) {
     }
 }
 
-/// The `RFC822.SIZE` of `uid` among a chunk's sizes (ascending by UID); `None` when it is gone.
+/// The `RFC822.SIZE` of `uid` among a span's sizes (ascending by UID); `None` when it is gone.
 fn size_of(sizes: &[(u32, u32)], uid: u32) -> Option<u32> {
     sizes
         .binary_search_by_key(&uid, |(u, _)| *u)
