@@ -375,6 +375,78 @@ def start_and_time_backlog(musaid, config, db_path, count, time_out, log_path, p
     return proc, pid, db, first_at or 0.0, time.monotonic() - t0
 
 
+def delay_proxy(target_port, one_way):
+    """A TCP proxy on a free loopback port to `target_port` that holds every chunk of bytes
+    `one_way` seconds before passing it on, each way: a server that far away. Runs in a
+    thread for the life of the process; returns its port."""
+    import asyncio
+    import threading
+
+    async def pipe(reader, writer):
+        loop = asyncio.get_running_loop()
+        queue = asyncio.Queue()
+
+        async def forward():
+            while True:
+                due, data = await queue.get()
+                if not data:
+                    writer.close()
+                    return
+                wait = due - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                writer.write(data)
+                await writer.drain()
+
+        task = asyncio.create_task(forward())
+        while True:
+            data = await reader.read(1 << 16)
+            queue.put_nowait((loop.time() + one_way, data))
+            if not data:
+                break
+        await task
+
+    async def handle(client_r, client_w):
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", target_port)
+        await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w),
+                             return_exceptions=True)
+
+    ready = threading.Event()
+    port = []
+
+    def run():
+        async def serve():
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            port.append(server.sockets[0].getsockname()[1])
+            ready.set()
+            async with server:
+                await server.serve_forever()
+        asyncio.run(serve())
+
+    threading.Thread(target=run, daemon=True).start()
+    ready.wait()
+    return port[0]
+
+
+def remote(musaid, fetcher, config, db_path, count, imap_port, one_way_ms, time_out, log_path,
+           pid_file):
+    """The raw fetch and musaid's backlog ingest again, through a proxy that adds `one_way_ms`
+    each way (a server a round trip of twice that away), once each."""
+    port = delay_proxy(imap_port, one_way_ms / 1000)
+    text = open(config).read().replace(f"port = {imap_port}\n", f"port = {port}\n", 1)
+    far = config + ".remote"
+    with open(far, "w") as f:
+        f.write(text)
+    line = subprocess.run([fetcher, far], check=True, capture_output=True, text=True).stdout
+    raw = float(re.search(r"seconds=([0-9.]+)", line).group(1))
+    proc, pid, db, _, took = start_and_time_backlog(musaid, far, db_path, count, time_out,
+                                                    log_path, pid_file)
+    db.close()
+    stop(proc, pid)
+    print(f"remote_raw_seconds={raw:.3f}")
+    print(f"remote_musaid_seconds={took:.3f}")
+
+
 def pct(values, p):
     """The p-th percentile (nearest rank) of sorted `values`."""
     if not values:
@@ -673,6 +745,11 @@ def main():
          time_out, log_path, pid_file, runs) = args
         daemon_and_measure(musaid, config, db_path, int(count), int(latency_count), owner, inbox,
                            int(smtp_port), password, time_out, log_path, pid_file, int(runs))
+    elif cmd == "remote":
+        (musaid, fetcher, config, db_path, count, imap_port, one_way_ms, time_out, log_path,
+         pid_file) = args
+        remote(musaid, fetcher, config, db_path, int(count), int(imap_port), float(one_way_ms),
+               time_out, log_path, pid_file)
     elif cmd == "idle-probe":
         imap_port, smtp_port, owner, password, count = args
         idle_probe(int(imap_port), int(smtp_port), owner, password, int(count))
