@@ -214,26 +214,30 @@ impl Pipeline {
             Ok(m) => m.message_id.clone(),
             Err(_) => derived_message_id(raw),
         };
-        let bare = store::record::Unparsed {
-            message_id: &message_id,
-            size: raw.len(),
-        };
-        tx.execute_batch("SAVEPOINT unrecordable")?;
-        let full = match &parsed {
-            Ok(m) => store::record(tx, source, Ok(m), Some(raw), &decision, now).map(|_| ()),
-            Err(_) => store::record(tx, source, Err(bare), Some(raw), &decision, now).map(|_| ()),
-        };
-        if let Err(e) = full {
-            if store::is_database_failure(&e) || parsed.is_err() {
-                return Err(e.context(format!("Cannot quarantine message <{message_id}>")));
-            }
-            tx.execute_batch("ROLLBACK TO unrecordable")?;
-            let bare = store::record::Unparsed {
+        let bare = || {
+            Err(store::record::Unparsed {
                 message_id: &message_id,
                 size: raw.len(),
-            };
-            store::record(tx, source, Err(bare), Some(raw), &decision, now)
-                .with_context(|| format!("Cannot quarantine message <{message_id}>"))?;
+            })
+        };
+        let failed =
+            |e: anyhow::Error| e.context(format!("Cannot quarantine message <{message_id}>"));
+        tx.execute_batch("SAVEPOINT unrecordable")?;
+        let full = store::record(
+            tx,
+            source,
+            parsed.as_ref().map_or_else(|_| bare(), Ok),
+            Some(raw),
+            &decision,
+            now,
+        );
+        if let Err(e) = full {
+            if store::is_database_failure(&e) || parsed.is_err() {
+                return Err(failed(e));
+            }
+            // Its sender or subject may be what the database refuses.
+            tx.execute_batch("ROLLBACK TO unrecordable")?;
+            store::record(tx, source, bare(), Some(raw), &decision, now).map_err(failed)?;
         }
         tx.execute_batch("RELEASE unrecordable")?;
         Ok(Outcome {
