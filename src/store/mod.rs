@@ -44,9 +44,6 @@ impl Store {
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
             true,
         )?;
-        // New databases only (an existing one keeps its size): 16 KB pages write a backlog's
-        // write-ahead log in a quarter of the system calls of 4 KB ones (two per page).
-        conn.pragma_update(None, "page_size", 16384)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
