@@ -200,6 +200,8 @@ pub async fn run_reloadable(
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.changed() => {}
+                    // A reload (the fix, perhaps) is tried at once.
+                    _ = current.changed() => {}
                 }
             }
             Ok(()) => retry.connected(),
@@ -227,7 +229,15 @@ struct Reconnect {
     /// Messages that failed to record for a reason of their own, by (UIDVALIDITY, UID): how
     /// many times, and the last error. Kept across sessions, as each failure ends one.
     unrecorded: HashMap<(u32, u32), (u32, String)>,
+    /// Messages condemned since one was last recorded as usual. Past
+    /// [`UNRECORDABLE_IN_A_ROW`] the fault is not theirs (a template, a bug, the database):
+    /// nothing more is quarantined, and the mail waits until it can be recorded.
+    condemned_in_a_row: u32,
 }
+
+/// How many messages in a row may be quarantined as unrecordable, with none recorded between
+/// them, before musaid takes the fault for its own and stops quarantining.
+const UNRECORDABLE_IN_A_ROW: u32 = 3;
 
 impl Default for Reconnect {
     fn default() -> Reconnect {
@@ -236,6 +246,7 @@ impl Default for Reconnect {
             failing: None,
             after_refused: None,
             unrecorded: HashMap::new(),
+            condemned_in_a_row: 0,
         }
     }
 }
@@ -259,13 +270,20 @@ impl Reconnect {
         let Some(f) = e.downcast_ref::<recorder::MessageFailed>() else {
             return;
         };
+        if f.after_others {
+            self.condemned_in_a_row = 0;
+        }
         let (attempts, last) = self
             .unrecorded
             .entry((uidvalidity, f.uid))
             .or_insert((0, String::new()));
         *attempts += 1;
         last.clone_from(&f.detail);
-        if *attempts >= recorder::RECORD_ATTEMPTS {
+        if *attempts != recorder::RECORD_ATTEMPTS {
+            return;
+        }
+        self.condemned_in_a_row += 1;
+        if self.condemned_in_a_row <= UNRECORDABLE_IN_A_ROW {
             error!(
                 uid = f.uid,
                 message_id = %f.message_id,
@@ -273,11 +291,32 @@ impl Reconnect {
                 error = %f.detail,
                 "a message cannot be recorded; it is quarantined with its bytes at the next try"
             );
+        } else {
+            error!(
+                uid = f.uid,
+                message_id = %f.message_id,
+                error = %f.detail,
+                "{} messages in a row cannot be recorded, and none between them could: the \
+                 fault is not theirs (a template, the configuration, a bug); nothing more is \
+                 quarantined, and the mail waits until it can be recorded",
+                self.condemned_in_a_row
+            );
         }
     }
 
-    /// The UIDs of mailbox `uidvalidity` to quarantine rather than record.
+    /// A batch was committed: one recorded as usual ends a run of unrecordable ones.
+    fn committed(&mut self, c: &recorder::Committed) {
+        if c.normal > 0 {
+            self.condemned_in_a_row = 0;
+        }
+    }
+
+    /// The UIDs of mailbox `uidvalidity` to quarantine rather than record: none once too many
+    /// in a row could not be recorded.
     fn condemned(&self, uidvalidity: u32) -> recorder::Condemned {
+        if self.condemned_in_a_row > UNRECORDABLE_IN_A_ROW {
+            return recorder::Condemned::new();
+        }
         self.unrecorded
             .iter()
             .filter(|((v, _), (n, _))| *v == uidvalidity && *n >= recorder::RECORD_ATTEMPTS)
@@ -620,6 +659,7 @@ async fn sync_new(
             heartbeat.store(Utc::now().timestamp(), Ordering::Relaxed);
             while let Ok(c) = committed.try_recv() {
                 log_committed(&c);
+                retry.committed(&c);
                 last = c.last;
                 *unchecked += c.recorded.len();
                 let applied = after_batch(p, store, s, uidvalidity, &c.recorded).await;
@@ -638,6 +678,7 @@ async fn sync_new(
     let mut recorded = Vec::new();
     while let Some(c) = committed.recv().await {
         log_committed(&c);
+        retry.committed(&c);
         last = c.last;
         *unchecked += c.recorded.len();
         recorded.extend(c.recorded);
@@ -893,6 +934,80 @@ mod tests {
     use super::*;
 
     const MB: u32 = 1 << 20;
+
+    /// `uid` fails to record `times` times (each a rolled-back batch), as the recorder reports.
+    fn fails(retry: &mut Reconnect, uid: u32, after_others: bool, times: u32) {
+        for _ in 0..times {
+            let e = anyhow::Error::new(recorder::MessageFailed {
+                uid,
+                message_id: format!("m{uid}@example.test"),
+                detail: "refused".into(),
+                after_others,
+            });
+            retry.record_failed(9, &e);
+        }
+    }
+
+    /// A batch committed with `normal` messages recorded as usual.
+    fn commits(retry: &mut Reconnect, last: u32, normal: usize) {
+        retry.committed(&recorder::Committed {
+            last,
+            recorded: vec![last],
+            spent: Vec::new(),
+            normal,
+        });
+        retry.synced(9, last);
+    }
+
+    fn condemned(retry: &Reconnect) -> Vec<u32> {
+        let mut uids: Vec<u32> = retry.condemned(9).into_keys().collect();
+        uids.sort_unstable();
+        uids
+    }
+
+    #[test]
+    fn a_message_is_quarantined_after_three_failed_attempts_and_forgotten_once_recorded() {
+        let mut retry = Reconnect::default();
+        fails(&mut retry, 5, false, 2);
+        assert!(condemned(&retry).is_empty(), "two failures are not enough");
+        fails(&mut retry, 5, false, 1);
+        assert_eq!(condemned(&retry), [5]);
+        assert!(
+            retry.condemned(10).is_empty(),
+            "another UIDVALIDITY is another mailbox"
+        );
+        commits(&mut retry, 5, 0);
+        assert!(condemned(&retry).is_empty());
+    }
+
+    #[test]
+    fn many_unrecordable_in_a_row_are_musaids_fault_and_quarantine_nothing_more() {
+        let mut retry = Reconnect::default();
+        // Live mail one message at a time, every one refused (a broken template, say).
+        for uid in 1..=3 {
+            fails(&mut retry, uid, false, 3);
+            assert_eq!(condemned(&retry), [uid]);
+            commits(&mut retry, uid, 0);
+        }
+        fails(&mut retry, 4, false, 3);
+        assert!(condemned(&retry).is_empty(), "the fourth in a row waits");
+        fails(&mut retry, 4, false, 5);
+        assert!(condemned(&retry).is_empty(), "and keeps waiting");
+        // Fixed (a reload): it records as usual, and a later poison is quarantined again.
+        commits(&mut retry, 4, 1);
+        fails(&mut retry, 5, false, 3);
+        assert_eq!(condemned(&retry), [5]);
+    }
+
+    #[test]
+    fn poison_messages_among_recorded_ones_are_each_their_own_fault() {
+        let mut retry = Reconnect::default();
+        // Five poisoned messages in one batch of good ones: each fails after others recorded.
+        for uid in [10, 20, 30, 40, 50] {
+            fails(&mut retry, uid, true, 3);
+        }
+        assert_eq!(condemned(&retry), [10, 20, 30, 40, 50]);
+    }
 
     fn runs(sizes: &[(u32, u32)], uids: &[u32]) -> Vec<Vec<u32>> {
         let runs = by_bytes(uids, sizes, 25 * u64::from(MB), 4 * u64::from(MB));

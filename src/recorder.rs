@@ -46,6 +46,9 @@ pub struct MessageFailed {
     pub uid: u32,
     pub message_id: String,
     pub detail: String,
+    /// Whether a message before it in the same batch was recorded as usual: then recording
+    /// works, and this failure is this message's own.
+    pub after_others: bool,
 }
 
 /// UIDs of the mailbox to quarantine rather than record, with the error they failed with
@@ -80,6 +83,9 @@ pub struct Committed {
     /// The batch's parsed messages, freed by whoever receives this: not on the recorder's
     /// thread, the busiest of a backlog.
     pub spent: Vec<Outcome>,
+    /// How many of them were decided and recorded as usual (not quarantined as unrecordable,
+    /// nor oversized): proof that recording works.
+    pub normal: usize,
 }
 
 /// The recorder of one sync: started on the blocking pool with its own database connection,
@@ -151,13 +157,7 @@ fn run(
         // Deciding and recording stay in UID order, here. Leaving on an error drops the
         // receiver, which stops the parsing thread, which stops the fetching.
         for (batch, parsed) in parsed_rx {
-            let (recorded, spent) = record_batch(p, store, uidvalidity, condemned, &batch, parsed)?;
-            let last = batch.last().unwrap_or_default();
-            let c = Committed {
-                last,
-                recorded,
-                spent,
-            };
+            let c = record_batch(p, store, uidvalidity, condemned, &batch, parsed)?;
             if committed.send(c).is_err() {
                 break; // the IMAP loop is gone
             }
@@ -166,9 +166,9 @@ fn run(
     })
 }
 
-/// Record one fetched batch and the mailbox's new last UID in one transaction. Returns the
-/// UIDs recorded now, and their outcomes. A message that fails to record rolls the batch back
-/// with a [`MessageFailed`]; one of `condemned` is quarantined instead.
+/// Record one fetched batch and the mailbox's new last UID in one transaction. A message that
+/// fails to record rolls the batch back with a [`MessageFailed`]; one of `condemned` is
+/// quarantined instead.
 pub fn record_batch(
     p: &Pipeline,
     store: &mut Store,
@@ -176,9 +176,14 @@ pub fn record_batch(
     condemned: &Condemned,
     batch: &Fetched,
     parsed: Vec<ingest::Parsed>,
-) -> Result<(Vec<u32>, Vec<Outcome>)> {
+) -> Result<Committed> {
     let Some(batch_last) = batch.last() else {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok(Committed {
+            last: 0,
+            recorded: Vec::new(),
+            spent: Vec::new(),
+            normal: 0,
+        });
     };
     let mailbox = &p.config.imap.mailbox;
     let max_size = p.config.policy.max_message_size;
@@ -190,6 +195,7 @@ pub fn record_batch(
     let done = sync::recorded_between(&tx, mailbox, uidvalidity, first, batch_last)?;
     let mut recorded = Vec::with_capacity(batch.uids.len());
     let mut spent = Vec::with_capacity(batch.uids.len());
+    let mut normal = 0;
     for &uid in &batch.uids {
         // Bodies and their parses are in UID order, like `uids`: take this one's, if any
         // (skipping any the server sent unasked).
@@ -226,7 +232,18 @@ pub fn record_batch(
             }
             (_, Some(raw), Some(msg)) => match condemned.get(&uid) {
                 Some(error) => p.process_unrecordable(&tx, &source, raw, msg, error, now)?,
-                None => attempt(p, &tx, &source, uid, raw, msg, now)?,
+                None => match attempt(p, &tx, &source, uid, raw, msg, now) {
+                    Ok(outcome) => {
+                        normal += 1;
+                        outcome
+                    }
+                    Err(mut e) => {
+                        if let Some(f) = e.downcast_mut::<MessageFailed>() {
+                            f.after_others = normal > 0;
+                        }
+                        return Err(e);
+                    }
+                },
             },
             // Gone from the server between SEARCH and FETCH (expunged elsewhere).
             _ => continue,
@@ -239,7 +256,12 @@ pub fn record_batch(
     }
     sync::set_last_uid(&tx, mailbox, uidvalidity, batch_last, now.timestamp())?;
     tx.commit().context("Cannot commit the batch")?;
-    Ok((recorded, spent))
+    Ok(Committed {
+        last: batch_last,
+        recorded,
+        spent,
+        normal,
+    })
 }
 
 /// Decide and record one message, telling the database's failures (returned as they are:
@@ -271,6 +293,7 @@ fn attempt(
         uid,
         message_id,
         detail,
+        after_others: false,
     }
     .into())
 }
@@ -367,6 +390,10 @@ mod tests {
         assert_eq!(failed.uid, 2);
         assert_eq!(failed.message_id, "r2@acme.example");
         assert!(
+            failed.after_others,
+            "the first request was recorded before it"
+        );
+        assert!(
             failed.detail.contains("this task is refused"),
             "{}",
             failed.detail
@@ -381,10 +408,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (p, mut store, batch) = poisoned_desk(dir.path());
         let condemned = Condemned::from([(2, "this task is refused".to_string())]);
-        let (recorded, spent) =
-            record_batch(&p, &mut store, 7, &condemned, &batch, parse(&batch)).unwrap();
-        assert_eq!(recorded, vec![1, 2, 3]);
-        let kinds: Vec<&str> = spent.iter().map(|o| o.decision.kind()).collect();
+        let c = record_batch(&p, &mut store, 7, &condemned, &batch, parse(&batch)).unwrap();
+        assert_eq!(c.recorded, vec![1, 2, 3]);
+        assert_eq!((c.last, c.normal), (3, 2));
+        let kinds: Vec<&str> = c.spent.iter().map(|o| o.decision.kind()).collect();
         assert_eq!(kinds, ["create_task", "quarantine", "create_task"]);
         assert_eq!(count(&store, "SELECT count(*) FROM tasks"), 2);
         let (sender, subject, detail, raw): (String, String, String, Vec<u8>) = store
