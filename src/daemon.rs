@@ -10,7 +10,7 @@ use crate::recorder::{self, Fetched};
 use crate::store::{sync, Store};
 use anyhow::{Context as _, Result};
 use chrono::Utc;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -233,7 +233,17 @@ struct Reconnect {
     /// [`UNRECORDABLE_IN_A_ROW`] the fault is not theirs (a template, a bug, the database):
     /// nothing more is quarantined, and the mail waits until it can be recorded.
     condemned_in_a_row: u32,
+    /// Messages of a batch whose fetch the server refused or broke off, by (UIDVALIDITY,
+    /// UID): fetched one at a time until the mailbox is past them, to find the one it will
+    /// not send.
+    suspect: HashSet<(u32, u32)>,
+    /// Messages whose fetch, alone, failed: how many times, and the server's last answer.
+    unfetched: HashMap<(u32, u32), (u32, String)>,
 }
+
+/// How many times the server may fail to send one message, asked for alone, before it is
+/// quarantined without its bytes (it stays on the server).
+const FETCH_ATTEMPTS: u32 = 3;
 
 /// How many messages in a row may be quarantined as unrecordable, with none recorded between
 /// them, before musaid takes the fault for its own and stops quarantining.
@@ -247,6 +257,8 @@ impl Default for Reconnect {
             after_refused: None,
             unrecorded: HashMap::new(),
             condemned_in_a_row: 0,
+            suspect: HashSet::new(),
+            unfetched: HashMap::new(),
         }
     }
 }
@@ -326,8 +338,54 @@ impl Reconnect {
 
     /// Forget the failures of messages now recorded (the mailbox is synced up to `last`).
     fn synced(&mut self, uidvalidity: u32, last: u32) {
-        self.unrecorded
-            .retain(|(v, uid), _| *v == uidvalidity && *uid > last);
+        let ahead = |(v, uid): &(u32, u32)| *v == uidvalidity && *uid > last;
+        self.unrecorded.retain(|k, _| ahead(k));
+        self.suspect.retain(ahead);
+        self.unfetched.retain(|k, _| ahead(k));
+    }
+
+    /// A body fetch of `loaded` failed with `e`. Unless it timed out (the network, most
+    /// likely), the server refused or broke it off because of one of them: a batch's messages
+    /// are then fetched one at a time, and a message alone is counted towards
+    /// [`FETCH_ATTEMPTS`].
+    fn fetch_failed(&mut self, uidvalidity: u32, loaded: &[u32], e: &anyhow::Error) {
+        if imap::is_timeout(e) {
+            return;
+        }
+        let [uid] = loaded else {
+            self.suspect
+                .extend(loaded.iter().map(|&uid| (uidvalidity, uid)));
+            return;
+        };
+        let (attempts, last) = self
+            .unfetched
+            .entry((uidvalidity, *uid))
+            .or_insert((0, String::new()));
+        *attempts += 1;
+        *last = format!("{e:#}");
+        if *attempts == FETCH_ATTEMPTS {
+            error!(
+                uid,
+                attempts = *attempts,
+                error = %last,
+                "the server will not send a message; it is quarantined without its bytes at \
+                 the next try, and stays on the server"
+            );
+        }
+    }
+
+    /// Whether `uid` is to be fetched alone.
+    fn one_at_a_time(&self, uidvalidity: u32, uid: u32) -> bool {
+        self.suspect.contains(&(uidvalidity, uid))
+    }
+
+    /// The UIDs of mailbox `uidvalidity` the server would not send, with its last answer.
+    fn unfetchable(&self, uidvalidity: u32) -> HashMap<u32, String> {
+        self.unfetched
+            .iter()
+            .filter(|((v, _), (n, _))| *v == uidvalidity && *n >= FETCH_ATTEMPTS)
+            .map(|((_, uid), (_, error))| (*uid, error.clone()))
+            .collect()
     }
 }
 
@@ -641,13 +699,24 @@ async fn sync_new(
                 break;
             }
         };
-        let runs = span
+        let gave_up = retry.unfetchable(uidvalidity);
+        let runs: Vec<&[u32]> = span
             .chunks(imap::FETCH_BATCH)
-            .flat_map(|chunk| by_bytes(chunk, &sizes, max_size, imap::FETCH_BYTES));
+            .flat_map(|chunk| by_bytes(chunk, &sizes, max_size, imap::FETCH_BYTES))
+            .flat_map(|run| {
+                if run.iter().any(|&uid| retry.one_at_a_time(uidvalidity, uid)) {
+                    run.chunks(1).collect()
+                } else {
+                    vec![run]
+                }
+            })
+            .collect();
         for run in runs {
-            let batch = match fetch_run(s, run, &sizes, max_size).await {
+            let batch = match fetch_run(s, run, &sizes, max_size, &gave_up).await {
                 Ok(b) => b,
                 Err(e) => {
+                    let loaded = to_load(run, &sizes, max_size, &gave_up);
+                    retry.fetch_failed(uidvalidity, &loaded, &e);
                     failed = Err(e);
                     break 'fetch;
                 }
@@ -755,18 +824,30 @@ fn by_bytes<'u>(
     runs
 }
 
-/// The bodies of a run's UIDs not over `max_message_size`, as one batch for the recorder.
+/// The UIDs of a run whose bodies to load: not over `max_size`, not vanished, not given up on.
+fn to_load(
+    run: &[u32],
+    sizes: &[(u32, u32)],
+    max_size: u64,
+    gave_up: &HashMap<u32, String>,
+) -> Vec<u32> {
+    run.iter()
+        .copied()
+        .filter(|u| !gave_up.contains_key(u))
+        .filter(|&u| size_of(sizes, u).is_some_and(|size| u64::from(size) <= max_size))
+        .collect()
+}
+
+/// The bodies of a run's UIDs not over `max_message_size`, as one batch for the recorder;
+/// those in `gave_up` are not asked for again.
 async fn fetch_run(
     s: &mut ImapSession,
     run: &[u32],
     sizes: &[(u32, u32)],
     max_size: u64,
+    gave_up: &HashMap<u32, String>,
 ) -> Result<Fetched> {
-    let small: Vec<u32> = run
-        .iter()
-        .copied()
-        .filter(|&u| size_of(sizes, u).is_some_and(|size| u64::from(size) <= max_size))
-        .collect();
+    let small = to_load(run, sizes, max_size, gave_up);
     let mut bodies = if small.is_empty() {
         Vec::new()
     } else {
@@ -777,10 +858,15 @@ async fn fetch_run(
         .iter()
         .filter_map(|&u| size_of(sizes, u).map(|size| (u, size)))
         .collect();
+    let unfetchable = run
+        .iter()
+        .filter_map(|u| gave_up.get(u).map(|e| (*u, e.clone())))
+        .collect();
     Ok(Fetched {
         uids: run.to_vec(),
         sizes,
         bodies,
+        unfetchable,
     })
 }
 
@@ -1007,6 +1093,29 @@ mod tests {
             fails(&mut retry, uid, true, 3);
         }
         assert_eq!(condemned(&retry), [10, 20, 30, 40, 50]);
+    }
+
+    #[test]
+    fn a_failed_batch_is_fetched_one_at_a_time_and_a_message_given_up_on_after_three() {
+        let mut retry = Reconnect::default();
+        let bye = anyhow::anyhow!("UID FETCH 4:6: the server closed the connection (BYE)");
+        retry.fetch_failed(9, &[4, 5, 6], &bye);
+        assert!([4, 5, 6].iter().all(|&u| retry.one_at_a_time(9, u)));
+        assert!(!retry.one_at_a_time(9, 7) && !retry.one_at_a_time(10, 5));
+        assert!(
+            retry.unfetchable(9).is_empty(),
+            "a batch's failure blames none of them"
+        );
+        for n in 1..=3 {
+            assert!(retry.unfetchable(9).is_empty(), "not after {} tries", n - 1);
+            retry.fetch_failed(9, &[5], &bye);
+        }
+        let gave_up = retry.unfetchable(9);
+        assert_eq!(gave_up.keys().copied().collect::<Vec<_>>(), [5]);
+        assert!(gave_up.get(&5).is_some_and(|e| e.contains("BYE")));
+        // Once the mailbox is past them, all is forgotten.
+        retry.synced(9, 6);
+        assert!(!retry.one_at_a_time(9, 6) && retry.unfetchable(9).is_empty());
     }
 
     fn runs(sizes: &[(u32, u32)], uids: &[u32]) -> Vec<Vec<u32>> {

@@ -193,6 +193,35 @@ impl Pipeline {
         })
     }
 
+    /// Record a message the server would not send, try after try (a damaged or unreadable
+    /// file on its side): quarantined (`unparseable`) with the server's answer as its detail,
+    /// bytes not loaded; it stays on the server, and the mail after it goes on.
+    pub fn process_unfetchable(
+        &self,
+        tx: &Transaction<'_>,
+        source: &Source,
+        message_id: &str,
+        size: Option<u64>,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
+        let decision = Decision::Quarantine {
+            reason: Reason::Unparseable,
+            detail: format!("the server would not send it (it is still there): {error}"),
+        };
+        let unparsed = store::record::Unparsed {
+            message_id,
+            size: size.and_then(|s| usize::try_from(s).ok()).unwrap_or(0),
+        };
+        store::record(tx, source, Err(unparsed), None, &decision, now)?;
+        Ok(Outcome {
+            message_id: message_id.to_string(),
+            decision,
+            task_id: None,
+            parsed: Err("not fetched: the server would not send it".into()),
+        })
+    }
+
     /// Record a message that could not be recorded, attempt after attempt, for a reason of
     /// its own (see [`crate::recorder::MessageFailed`]): quarantined (`unparseable`) with the
     /// error as its detail and its bytes kept, so it is neither lost nor tried again in a loop.

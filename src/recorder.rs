@@ -64,6 +64,9 @@ pub struct Fetched {
     pub sizes: Vec<(u32, u32)>,
     /// The bodies of the ones small enough to load, sorted by UID.
     pub bodies: Vec<(u32, Vec<u8>)>,
+    /// The ones the server would not send, try after try, with its last answer: quarantined
+    /// without their bytes.
+    pub unfetchable: Vec<(u32, String)>,
 }
 
 impl Fetched {
@@ -225,7 +228,13 @@ pub fn record_batch(
             .iter()
             .find(|(u, _)| *u == uid)
             .map(|(_, s)| u64::from(*s));
+        let unfetchable = batch.unfetchable.iter().find(|(u, _)| *u == uid);
         let outcome = match (size, body, msg) {
+            (_, None, _) if unfetchable.is_some() => {
+                let error = unfetchable.map(|(_, e)| e.as_str()).unwrap_or_default();
+                let id = format!("unfetchable.{uidvalidity}.{uid}@musaid.invalid");
+                p.process_unfetchable(&tx, &source, &id, size, error, now)?
+            }
             (Some(size), _, _) if size > max_size => {
                 let id = format!("oversized.{uidvalidity}.{uid}@musaid.invalid");
                 p.process_oversized(&tx, &source, &id, size, now)?
@@ -364,6 +373,7 @@ mod tests {
             uids: vec![1, 2, 3],
             sizes: bodies.iter().map(|(u, b)| (*u, b.len() as u32)).collect(),
             bodies,
+            unfetchable: Vec::new(),
         };
         (p, store, batch)
     }
@@ -427,6 +437,32 @@ mod tests {
         assert_eq!(subject, "The poison pill");
         assert_eq!(detail, "could not be recorded: this task is refused");
         assert_eq!(Some(&raw), batch.bodies.get(1).map(|(_, b)| b));
+        assert_eq!(sync::last_uid(store.conn(), "INBOX", 7).unwrap(), Some(3));
+    }
+
+    #[test]
+    fn a_message_the_server_would_not_send_is_quarantined_without_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (p, mut store, mut batch) = poisoned_desk(dir.path());
+        batch.bodies.retain(|(u, _)| *u != 2);
+        batch.unfetchable = vec![(2, "BYE FETCH failed: Internal error".to_string())];
+        let c = record_batch(&p, &mut store, 7, &Condemned::new(), &batch, parse(&batch)).unwrap();
+        let kinds: Vec<&str> = c.spent.iter().map(|o| o.decision.kind()).collect();
+        assert_eq!(kinds, ["create_task", "quarantine", "create_task"]);
+        let (detail, raw): (String, Option<Vec<u8>>) = store
+            .conn()
+            .query_row(
+                "SELECT q.detail, q.raw FROM quarantine q JOIN messages m ON m.id = q.message_row \
+                 WHERE m.uid = 2",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            detail,
+            "the server would not send it (it is still there): BYE FETCH failed: Internal error"
+        );
+        assert_eq!(raw, None);
         assert_eq!(sync::last_uid(store.conn(), "INBOX", 7).unwrap(), Some(3));
     }
 

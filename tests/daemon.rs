@@ -542,6 +542,74 @@ async fn a_message_that_cannot_be_recorded_is_quarantined_and_blocks_nothing() {
     assert_eq!(s.message_count("INBOX").await.expect("count"), 3);
 }
 
+/// A message the server will not send (a mail file it cannot read: Dovecot answers the FETCH
+/// with BYE and drops the connection) is found by fetching its batch one message at a time,
+/// tried three times alone, then quarantined without its bytes; the mail around it becomes
+/// tasks, and it stays on the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_server_will_not_send_is_quarantined_and_blocks_nothing() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let server = mailserver();
+    let people = People::new("unreadable");
+    let subjects = ["Book a flight", "The damaged one", "Pay the invoice"];
+    let ids: Vec<String> = subjects
+        .iter()
+        .map(|subject| {
+            let (id, raw) = request(&people.owner, &people.inbox, subject, "Thanks.");
+            send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+            id
+        })
+        .collect();
+    let cfg = common::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    assert!(delivered(&mut s, "INBOX", 3).await);
+    // The second one's file, made unreadable to Dovecot's mail user.
+    let local = people.inbox.split('@').next().unwrap_or_default();
+    let maildir = server.dir.join("mail").join(&server.domain).join(local);
+    // (Dovecot moves it from new/ to cur/ at will, so it is looked for each time.)
+    let chmod_damaged = |mode: u32| {
+        let file = ["new", "cur"]
+            .iter()
+            .filter_map(|d| std::fs::read_dir(maildir.join(d)).ok())
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains(ids[1].as_str())))
+            .expect("the second message's file");
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    chmod_damaged(0o000);
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let text = config_text(server, &people, &state, "", "", "");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    // One failed batch, then the damaged one alone three times, 1, 2, 4 and 8 s apart (±25 %).
+    let ok = eventually(Duration::from_secs(40), || {
+        count(&state, "SELECT count(*) FROM messages") == 3
+    })
+    .await;
+    d.stop().await;
+    chmod_damaged(0o600);
+    assert!(
+        ok,
+        "the messages around the damaged one were not all recorded"
+    );
+    let got: BTreeSet<String> = tasks(&state).into_iter().map(|t| t.message_id).collect();
+    let want: BTreeSet<String> = [&ids[0], &ids[2]].into_iter().cloned().collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        count(
+            &state,
+            "SELECT count(*) FROM quarantine q JOIN messages m ON m.id = q.message_row \
+             WHERE m.uid = 2 AND q.reason = 'unparseable' AND q.raw IS NULL \
+             AND q.detail LIKE 'the server would not send it%'"
+        ),
+        1
+    );
+    assert_eq!(s.message_count("INBOX").await.expect("count"), 3);
+}
+
 #[test]
 fn check_connect_logs_in_as_the_daemon_would_and_says_what_fails() {
     let server = mailserver();

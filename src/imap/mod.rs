@@ -14,7 +14,7 @@ mod auth;
 mod session;
 pub(crate) mod transport;
 
-pub use session::{connect, ImapSession, COMMAND_TIMEOUT, CONNECT_TIMEOUT};
+pub use session::{connect, is_timeout, ImapSession, COMMAND_TIMEOUT, CONNECT_TIMEOUT};
 
 use std::fmt::Write as _;
 

@@ -58,6 +58,12 @@ impl std::fmt::Debug for ImapSession {
 #[error("no answer from the server within {0}s")]
 struct TimedOut(u64);
 
+/// Whether `e` is a command that got no answer in time (the network, most likely), rather
+/// than one the server refused or broke off.
+pub fn is_timeout(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| cause.is::<TimedOut>())
+}
+
 /// The server ended the connection (BYE or EOF) before the command completed.
 #[derive(Debug, thiserror::Error)]
 #[error("the server closed the connection ({0})")]
@@ -684,6 +690,17 @@ impl ImapSession {
 mod tests {
     use super::*;
     use std::io::{Read as _, Write as _};
+
+    #[test]
+    fn a_timeout_is_told_from_a_refusal_or_a_dropped_connection() {
+        let what = "UID FETCH 1:3 (UID BODY.PEEK[])";
+        assert!(is_timeout(&anyhow::Error::new(TimedOut(60)).context(what)));
+        let bye = ConnectionClosed("BYE FETCH failed: Internal error occurred".into());
+        assert!(!is_timeout(&anyhow::Error::new(bye).context(what)));
+        assert!(!is_timeout(&anyhow::anyhow!(
+            "{what}: the server said NO: no"
+        )));
+    }
 
     /// A server that answers every command OK and keeps what each `read()` returned.
     fn chunk_recording_server() -> (u16, std::thread::JoinHandle<Vec<String>>) {
