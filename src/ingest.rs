@@ -14,6 +14,30 @@ use rusqlite::Transaction;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
+/// Record a message whose bytes were never loaded, with `decision` (a quarantine); `why` is
+/// what its outcome says in place of the parsed message.
+fn unloaded(
+    tx: &Transaction<'_>,
+    source: &Source,
+    message_id: &str,
+    size: Option<u64>,
+    decision: Decision,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
+    let unparsed = store::record::Unparsed {
+        message_id,
+        size: size.map_or(0, |s| usize::try_from(s).unwrap_or(usize::MAX)),
+    };
+    store::record(tx, source, Err(unparsed), None, &decision, now)?;
+    Ok(Outcome {
+        message_id: message_id.to_string(),
+        decision,
+        task_id: None,
+        parsed: Err(why.into()),
+    })
+}
+
 /// The loaded configuration and rule set: what a reload replaces as a whole.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -180,17 +204,8 @@ impl Pipeline {
                 self.config.policy.max_message_size
             ),
         };
-        let unparsed = store::record::Unparsed {
-            message_id,
-            size: usize::try_from(size).unwrap_or(usize::MAX),
-        };
-        store::record(tx, source, Err(unparsed), None, &decision, now)?;
-        Ok(Outcome {
-            message_id: message_id.to_string(),
-            decision,
-            task_id: None,
-            parsed: Err("oversized: not loaded".into()),
-        })
+        let why = "oversized: not loaded";
+        unloaded(tx, source, message_id, Some(size), decision, why, now)
     }
 
     /// Record a message the server would not send, try after try (a damaged or unreadable
@@ -209,17 +224,8 @@ impl Pipeline {
             reason: Reason::Unparseable,
             detail: format!("the server would not send it (it is still there): {error}"),
         };
-        let unparsed = store::record::Unparsed {
-            message_id,
-            size: size.and_then(|s| usize::try_from(s).ok()).unwrap_or(0),
-        };
-        store::record(tx, source, Err(unparsed), None, &decision, now)?;
-        Ok(Outcome {
-            message_id: message_id.to_string(),
-            decision,
-            task_id: None,
-            parsed: Err("not fetched: the server would not send it".into()),
-        })
+        let why = "not fetched: the server would not send it";
+        unloaded(tx, source, message_id, size, decision, why, now)
     }
 
     /// Record a message that could not be recorded, attempt after attempt, for a reason of

@@ -472,6 +472,18 @@ async fn an_oversized_message_is_recorded_and_never_loaded() {
     assert_eq!(t[0].message_id, small_id);
 }
 
+/// Three requests through SMTP, `middle` the second one's subject; their Message-IDs in order.
+fn send_three(people: &People, middle: &str) -> Vec<String> {
+    ["Book a flight", middle, "Pay the invoice"]
+        .iter()
+        .map(|subject| {
+            let (id, raw) = request(&people.owner, &people.inbox, subject, "Thanks.");
+            send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+            id
+        })
+        .collect()
+}
+
 /// A message the database keeps refusing (here a trigger, as a constraint or a bug would) is
 /// tried three times, then quarantined with its bytes, and the mail after it becomes tasks:
 /// one poison message never blocks the inbox, and is not retried in a loop.
@@ -494,15 +506,7 @@ async fn a_message_that_cannot_be_recorded_is_quarantined_and_blocks_nothing() {
     let d = Daemon::start(pipeline(&text, dir.path()));
     connected(&state).await;
 
-    let subjects = ["Book a flight", "The poison pill", "Pay the invoice"];
-    let ids: Vec<String> = subjects
-        .iter()
-        .map(|subject| {
-            let (id, raw) = request(&people.owner, &people.inbox, subject, "Thanks.");
-            send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
-            id
-        })
-        .collect();
+    let ids = send_three(&people, "The poison pill");
     // Three attempts, 1 s and 2 s apart, then the quarantine after 4 s (each ±25 %).
     let ok = eventually(Duration::from_secs(30), || {
         count(&state, "SELECT count(*) FROM messages") == 3
@@ -551,15 +555,7 @@ async fn a_message_the_server_will_not_send_is_quarantined_and_blocks_nothing() 
     use std::os::unix::fs::PermissionsExt as _;
     let server = mailserver();
     let people = People::new("unreadable");
-    let subjects = ["Book a flight", "The damaged one", "Pay the invoice"];
-    let ids: Vec<String> = subjects
-        .iter()
-        .map(|subject| {
-            let (id, raw) = request(&people.owner, &people.inbox, subject, "Thanks.");
-            send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
-            id
-        })
-        .collect();
+    let ids = send_three(&people, "The damaged one");
     let cfg = common::imap_config_for(server, &people.inbox);
     let mut s = musaid::imap::connect(&cfg).await.expect("imap");
     assert!(delivered(&mut s, "INBOX", 3).await);
