@@ -161,3 +161,83 @@ fn ready_watchdog_reload_and_stopping_reach_systemd() {
     // The password never reaches the log.
     assert!(!log.contains(&server.password) || server.password.len() < 4);
 }
+
+/// A reload while the daemon waits to reconnect (the fix for what made its sessions fail) is
+/// tried at once, not after the rest of a wait that has grown to seconds or minutes.
+#[test]
+fn a_reload_during_the_reconnect_backoff_connects_at_once() {
+    let server = common::mailserver();
+    let dir = tempfile::tempdir().expect("tmp");
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).expect("mkdir");
+    std::fs::write(creds.join("imap.pass"), format!("{}\n", server.password)).expect("cred");
+    let good = config(server, dir.path(), "");
+    // A loopback port where nothing listens: every connection is refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let bad = good.replace(
+        &format!("port = {}\n", server.imap_port),
+        &format!("port = {closed}\n"),
+    );
+    assert_ne!(bad, good);
+    let cfg = dir.path().join("musaid.toml");
+    std::fs::write(&cfg, &bad).expect("config");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_musaid"))
+        .args(["run"])
+        .env("MUSAID_CONFIG", &cfg)
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .env("RUST_LOG", "musaid=debug")
+        .env_remove("JOURNAL_STREAM")
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("musaid run");
+    let pid = child.id();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let wait_for = |what: &str, times: usize, max: Duration| -> bool {
+        let deadline = Instant::now() + max;
+        let mut seen = 0;
+        while let Ok(line) = lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if line.contains(what) {
+                seen += 1;
+                if seen == times {
+                    return true;
+                }
+            }
+        }
+        false
+    };
+    // The first failure, then three more (1, 2 and 4 s apart): the next wait is 8 s (±25 %).
+    assert!(wait_for("IMAP session failed", 1, Duration::from_secs(10)));
+    assert!(wait_for("IMAP still failing", 3, Duration::from_secs(15)));
+    std::thread::sleep(Duration::from_millis(300));
+
+    std::fs::write(&cfg, &good).expect("fix config");
+    kill(pid, "-HUP");
+    let fixed = Instant::now();
+    let connected = wait_for("IMAP connected", 1, Duration::from_secs(5));
+    let took = fixed.elapsed();
+    kill(pid, "-TERM");
+    let status = child.wait().expect("exit");
+    assert!(connected, "no connection within 5 s of the reload");
+    assert!(
+        took < Duration::from_secs(3),
+        "connected {took:?} after the reload: it waited out the backoff"
+    );
+    assert!(status.success(), "exit status {status:?}");
+}
