@@ -226,9 +226,9 @@ struct Reconnect {
     /// The server's refusal of `imap.after`, until it is applied again (kept across sessions,
     /// so it is logged once).
     after_refused: Option<String>,
-    /// Messages that failed to record for a reason of their own, by (UIDVALIDITY, UID): how
-    /// many times, and the last error. Kept across sessions, as each failure ends one.
-    unrecorded: HashMap<(u32, u32), (u32, String)>,
+    /// Messages that failed to record for a reason of their own. Kept across sessions, as
+    /// each failure ends one.
+    unrecorded: Attempts,
     /// Messages condemned since one was last recorded as usual. Past
     /// [`UNRECORDABLE_IN_A_ROW`] the fault is not theirs (a template, a bug, the database):
     /// nothing more is quarantined, and the mail waits until it can be recorded.
@@ -237,8 +237,37 @@ struct Reconnect {
     /// UID): fetched one at a time until the mailbox is past them, to find the one it will
     /// not send.
     suspect: HashSet<(u32, u32)>,
-    /// Messages whose fetch, alone, failed: how many times, and the server's last answer.
-    unfetched: HashMap<(u32, u32), (u32, String)>,
+    /// Messages whose fetch, alone, failed, with the server's last answer.
+    unfetched: Attempts,
+}
+
+/// Failed attempts at messages, by (UIDVALIDITY, UID): how many, and the last error.
+#[derive(Default)]
+struct Attempts(HashMap<(u32, u32), (u32, String)>);
+
+impl Attempts {
+    /// One more failure of `uid`; how many there are now.
+    fn count(&mut self, uidvalidity: u32, uid: u32, error: String) -> u32 {
+        let (attempts, last) = self.0.entry((uidvalidity, uid)).or_default();
+        *attempts += 1;
+        *last = error;
+        *attempts
+    }
+
+    /// The UIDs of mailbox `uidvalidity` that failed at least `n` times, with their last error.
+    fn at_least(&self, uidvalidity: u32, n: u32) -> HashMap<u32, String> {
+        self.0
+            .iter()
+            .filter(|((v, _), (attempts, _))| *v == uidvalidity && *attempts >= n)
+            .map(|((_, uid), (_, error))| (*uid, error.clone()))
+            .collect()
+    }
+
+    /// Keep only the UIDs of mailbox `uidvalidity` above `last`.
+    fn keep_after(&mut self, uidvalidity: u32, last: u32) {
+        self.0
+            .retain(|(v, uid), _| *v == uidvalidity && *uid > last);
+    }
 }
 
 /// How many times the server may fail to send one message, asked for alone, before it is
@@ -255,10 +284,10 @@ impl Default for Reconnect {
             backoff: BACKOFF_MIN,
             failing: None,
             after_refused: None,
-            unrecorded: HashMap::new(),
+            unrecorded: Attempts::default(),
             condemned_in_a_row: 0,
             suspect: HashSet::new(),
-            unfetched: HashMap::new(),
+            unfetched: Attempts::default(),
         }
     }
 }
@@ -285,13 +314,8 @@ impl Reconnect {
         if f.after_others {
             self.condemned_in_a_row = 0;
         }
-        let (attempts, last) = self
-            .unrecorded
-            .entry((uidvalidity, f.uid))
-            .or_insert((0, String::new()));
-        *attempts += 1;
-        last.clone_from(&f.detail);
-        if *attempts != recorder::RECORD_ATTEMPTS {
+        let attempts = self.unrecorded.count(uidvalidity, f.uid, f.detail.clone());
+        if attempts != recorder::RECORD_ATTEMPTS {
             return;
         }
         self.condemned_in_a_row += 1;
@@ -299,7 +323,7 @@ impl Reconnect {
             error!(
                 uid = f.uid,
                 message_id = %f.message_id,
-                attempts = *attempts,
+                attempts,
                 error = %f.detail,
                 "a message cannot be recorded; it is quarantined with its bytes at the next try"
             );
@@ -330,18 +354,15 @@ impl Reconnect {
             return recorder::Condemned::new();
         }
         self.unrecorded
-            .iter()
-            .filter(|((v, _), (n, _))| *v == uidvalidity && *n >= recorder::RECORD_ATTEMPTS)
-            .map(|((_, uid), (_, error))| (*uid, error.clone()))
-            .collect()
+            .at_least(uidvalidity, recorder::RECORD_ATTEMPTS)
     }
 
     /// Forget the failures of messages now recorded (the mailbox is synced up to `last`).
     fn synced(&mut self, uidvalidity: u32, last: u32) {
-        let ahead = |(v, uid): &(u32, u32)| *v == uidvalidity && *uid > last;
-        self.unrecorded.retain(|k, _| ahead(k));
-        self.suspect.retain(ahead);
-        self.unfetched.retain(|k, _| ahead(k));
+        self.unrecorded.keep_after(uidvalidity, last);
+        self.unfetched.keep_after(uidvalidity, last);
+        self.suspect
+            .retain(|(v, uid)| *v == uidvalidity && *uid > last);
     }
 
     /// A body fetch of `loaded` failed with `e`. Unless it timed out (the network, most
@@ -357,17 +378,13 @@ impl Reconnect {
                 .extend(loaded.iter().map(|&uid| (uidvalidity, uid)));
             return;
         };
-        let (attempts, last) = self
-            .unfetched
-            .entry((uidvalidity, *uid))
-            .or_insert((0, String::new()));
-        *attempts += 1;
-        *last = format!("{e:#}");
-        if *attempts == FETCH_ATTEMPTS {
+        let error = format!("{e:#}");
+        let attempts = self.unfetched.count(uidvalidity, *uid, error.clone());
+        if attempts == FETCH_ATTEMPTS {
             error!(
                 uid,
-                attempts = *attempts,
-                error = %last,
+                attempts,
+                error = %error,
                 "the server will not send a message; it is quarantined without its bytes at \
                  the next try, and stays on the server"
             );
@@ -381,11 +398,7 @@ impl Reconnect {
 
     /// The UIDs of mailbox `uidvalidity` the server would not send, with its last answer.
     fn unfetchable(&self, uidvalidity: u32) -> HashMap<u32, String> {
-        self.unfetched
-            .iter()
-            .filter(|((v, _), (n, _))| *v == uidvalidity && *n >= FETCH_ATTEMPTS)
-            .map(|((_, uid), (_, error))| (*uid, error.clone()))
-            .collect()
+        self.unfetched.at_least(uidvalidity, FETCH_ATTEMPTS)
     }
 }
 

@@ -255,7 +255,7 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 /// jemalloc instead of glibc's malloc: a backlog's messages are parsed on one thread and freed
 /// on others, and glibc takes the allocating thread's arena lock for each such free (the
 /// threads then wait on each other); jemalloc returns them through per-thread caches, in
-/// batches. About 15-20 % less CPU for a backlog, at a peak RSS under the 40 MB target.
+/// batches. About 13 % less CPU for a backlog, at a peak RSS under the 40 MB target.
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -87,7 +87,7 @@ pub struct Committed {
     /// thread, the busiest of a backlog.
     pub spent: Vec<Outcome>,
     /// How many of them were decided and recorded as usual (not quarantined as unrecordable,
-    /// nor oversized): proof that recording works.
+    /// unfetchable or oversized): proof that recording works.
     pub normal: usize,
 }
 

@@ -69,13 +69,19 @@ windows = ["Mon-Sun 00:00-24:00"]
     )
 }
 
+/// A systemd credentials directory under `dir` holding the IMAP password as `imap.pass`.
+fn credentials(server: &common::MailServer, dir: &Path) -> std::path::PathBuf {
+    let creds = dir.join("credentials");
+    std::fs::create_dir(&creds).expect("mkdir");
+    std::fs::write(creds.join("imap.pass"), format!("{}\n", server.password)).expect("cred");
+    creds
+}
+
 #[test]
 fn ready_watchdog_reload_and_stopping_reach_systemd() {
     let server = common::mailserver();
     let dir = tempfile::tempdir().expect("tmp");
-    let creds = dir.path().join("credentials");
-    std::fs::create_dir(&creds).expect("mkdir");
-    std::fs::write(creds.join("imap.pass"), format!("{}\n", server.password)).expect("cred");
+    let creds = credentials(server, dir.path());
     let cfg = dir.path().join("musaid.toml");
     std::fs::write(&cfg, config(server, dir.path(), "")).expect("config");
     let sock_path = dir.path().join("notify.sock");
@@ -168,9 +174,7 @@ fn ready_watchdog_reload_and_stopping_reach_systemd() {
 fn a_reload_during_the_reconnect_backoff_connects_at_once() {
     let server = common::mailserver();
     let dir = tempfile::tempdir().expect("tmp");
-    let creds = dir.path().join("credentials");
-    std::fs::create_dir(&creds).expect("mkdir");
-    std::fs::write(creds.join("imap.pass"), format!("{}\n", server.password)).expect("cred");
+    let creds = credentials(server, dir.path());
     let good = config(server, dir.path(), "");
     // A loopback port where nothing listens: every connection is refused at once.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
