@@ -34,7 +34,7 @@ impl Store {
         let path = state_dir.join(DB_FILE);
         let mut conn = Connection::open(&path)
             .with_context(|| format!("Cannot open database {}", path.display()))?;
-        conn.busy_timeout(Duration::from_secs(30))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // Every statement of a message's record is reused from here (rusqlite keeps 16).
         conn.set_prepared_statement_cache_capacity(64);
         // The bundled SQLite has STAT4, which re-plans a cached statement whenever a bound value
@@ -44,7 +44,7 @@ impl Store {
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
             true,
         )?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        enable_wal(&conn).with_context(|| format!("Cannot open database {}", path.display()))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)
@@ -125,6 +125,40 @@ impl Store {
         self.conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .context("Cannot begin a database transaction")
+    }
+}
+
+/// How long a connection waits for another's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Put the database in write-ahead-log mode (once per file; then it stays). The switch needs
+/// the file to itself, and SQLite answers BUSY at once, without the busy handler, while another
+/// process has it open: a daemon starting on a new database while `musaid status` (or a
+/// second command) opens it too would fail to start. So wait for the others, as for a lock.
+fn enable_wal(conn: &Connection) -> Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        let mode = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get::<_, String>(0))
+            .and_then(|mode| {
+                if mode.eq_ignore_ascii_case("wal") {
+                    return Ok(mode);
+                }
+                conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            });
+        match mode {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => {
+                anyhow::bail!("the database cannot use a write-ahead log (journal mode {mode})")
+            }
+            Err(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 
@@ -276,5 +310,34 @@ impl Store {
     pub fn record_error(&self, text: &str) -> Result<()> {
         let now = chrono::Utc::now().to_rfc3339();
         meta_set(&self.conn, "last_error", &format!("{now} {text}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn processes_opening_a_new_database_at_once_all_get_it_in_wal_mode() {
+        // The daemon's first start and a `musaid status` (or two commands) at the same moment.
+        for _ in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let openers: Vec<_> = (0..3)
+                .map(|_| {
+                    let state = dir.path().to_path_buf();
+                    std::thread::spawn(move || Store::open(&state).map(|_| ()))
+                })
+                .collect();
+            for opener in openers {
+                let opened = opener.join().unwrap();
+                assert!(opened.is_ok(), "{opened:?}");
+            }
+            let store = Store::open(dir.path()).unwrap();
+            let mode: String = store
+                .conn()
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, "wal");
+        }
     }
 }
