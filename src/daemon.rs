@@ -704,7 +704,7 @@ async fn sync_new(
     // The first IMAP error; the batches fetched before it are recorded all the same.
     let mut failed = Ok(());
     let max_size = p.config.policy.max_message_size;
-    'fetch: for span in uids.chunks(imap::SIZES_BATCH) {
+    'fetch: for span in imap::size_spans(&uids) {
         let sizes = match s.fetch_sizes(span).await {
             Ok(sizes) => sizes,
             Err(e) => {
