@@ -521,12 +521,14 @@ async fn session(
     store: &mut Store,
     shutdown: &mut Shutdown,
     current: &mut Current,
-    heartbeat: &AtomicI64,
+    heartbeat: &Arc<AtomicI64>,
     wake: &Notify,
     retry: &mut Reconnect,
 ) -> Result<()> {
     let cfg = &p.config.imap;
     let mut s = imap::connect(cfg).await?;
+    // A large message arriving slowly is progress too: the watchdog keeps quiet.
+    s.set_alive(heartbeat.clone());
     let caps = s.capabilities();
     if let After::Move(folder) = &cfg.after {
         let created = s

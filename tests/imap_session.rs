@@ -689,3 +689,126 @@ async fn a_no_answer_is_an_error_and_a_connection_lost_mid_fetch_is_not_a_short_
     assert!(!s.is_usable());
     Ok(())
 }
+
+/// A loopback TCP proxy to `target` standing for a slow link: what the server sends passes at
+/// `rate` bytes a second, and nothing more once `stall_at` bytes have passed.
+struct SlowLink {
+    port: u16,
+    passed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stall_at: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SlowLink {
+    async fn start(target: u16, rate: usize) -> Result<SlowLink> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::Arc;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let passed = Arc::new(AtomicU64::new(0));
+        let stall_at = Arc::new(AtomicU64::new(u64::MAX));
+        let (passed_, stall_at_) = (passed.clone(), stall_at.clone());
+        tokio::spawn(async move {
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
+            let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
+                return;
+            };
+            let (mut client_r, mut client_w) = client.into_split();
+            let (mut server_r, mut server_w) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut client_r, &mut server_w).await;
+            });
+            // 20 ticks a second, each passing at most a twentieth of the rate.
+            let mut buf = vec![0u8; (rate / 20).max(1)];
+            loop {
+                let room = stall_at_
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(passed_.load(Ordering::Relaxed));
+                if room == 0 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+                let n = match server_r.read(&mut buf[..want]).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                if client_w.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+                passed_.fetch_add(n as u64, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        Ok(SlowLink {
+            port,
+            passed,
+            stall_at,
+        })
+    }
+
+    /// From now on, let `bytes` more through, then nothing.
+    fn stall_after(&self, bytes: u64) {
+        use std::sync::atomic::Ordering;
+        let now = self.passed.load(Ordering::Relaxed);
+        self.stall_at.store(now + bytes, Ordering::Relaxed);
+    }
+}
+
+#[tokio::test]
+async fn a_large_answer_over_a_slow_link_is_not_silence_but_a_stalled_link_times_out() -> Result<()>
+{
+    let user = unique_user("slowlink");
+    let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAx\r\n";
+    let raw = raw_message(&user, &user, "Scan", &line.repeat(1_200_000 / line.len()));
+    let mut direct = imap::connect(&imap_config(&user)).await?;
+    direct.append("INBOX", &raw, &[]).await?;
+    direct.logout().await?;
+
+    // 400 KB/s: the 1.2 MB answer takes about 3 s, against a timeout of 0.8 s.
+    let mut cfg = imap_config(&user);
+    let link = SlowLink::start(cfg.port, 400_000).await?;
+    cfg.port = link.port;
+    let mut s = imap::connect(&cfg).await?;
+    s.set_timeout(Duration::from_millis(800));
+    let alive = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+    s.set_alive(alive.clone());
+    s.select("INBOX").await?;
+    let uids = s.uid_search_after(0).await?;
+    assert_eq!(uids.len(), 1);
+    let unix_before = chrono::Utc::now().timestamp();
+    let started = Instant::now();
+    let bodies = s.fetch_bodies(&uids).await?;
+    let took = started.elapsed();
+    assert!(
+        took > Duration::from_secs(2),
+        "the link was not slow: {took:?}"
+    );
+    assert_eq!(bodies.len(), 1);
+    assert!(bodies[0].1 == raw, "the message arrived altered");
+    // The watchdog's stamp moved while the answer was arriving.
+    let stamped = alive.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        stamped >= unix_before,
+        "alive stamp {stamped} < {unix_before}"
+    );
+
+    // The link dies 100 KB into the next answer: that is silence, and it ends the session.
+    link.stall_after(100_000);
+    let started = Instant::now();
+    let err = match s.fetch_bodies(&uids).await {
+        Ok(b) => bail!("fetched {} bodies over a dead link", b.len()),
+        Err(e) => e,
+    };
+    let took = started.elapsed();
+    assert!(imap::is_timeout(&err), "{err:#}");
+    assert!(format!("{err:#}").contains("no answer"), "{err:#}");
+    assert!(
+        took > Duration::from_millis(800) && took < Duration::from_secs(3),
+        "the stall was noticed after {took:?}"
+    );
+    assert!(!s.is_usable());
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! One logged-in IMAP connection and the few commands musaid needs.
 
 use super::auth::{resolve_secret, SaslAnswer};
-use super::transport::{is_loopback_host, tcp_connect, tls_handshake, Transport};
+use super::transport::{is_loopback_host, tcp_connect, tls_handshake, Metered, Transport};
 use super::{
     decode_name, imap_date, quoted_mailbox, uid_set, wire_name, IdleOutcome, MailboxState,
     MoveOutcome, ServerCapabilities,
@@ -14,19 +14,21 @@ use async_imap::types::UnsolicitedResponse;
 use futures::{Stream, TryStreamExt};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::BufWriter;
 
 /// How long opening the TCP connection, TLS and the greeting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the server may stay silent while answering a command
-/// (per response line for fetches, so large batches are fine).
+/// How long the server may stay silent while answering a command. A large answer that is
+/// still arriving is not silence: a 25 MB message over a slow link takes what it takes.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What async-imap reads and writes: the connection behind a write buffer. async-imap writes
 /// a command's tag, space, text and CRLF separately and then flushes; unbuffered, each piece
 /// was its own TCP segment (its own TLS record under TLS), four per command.
-type Buffered = BufWriter<Transport>;
+type Buffered = BufWriter<Metered>;
 
 type Inner = async_imap::Session<Buffered>;
 
@@ -38,6 +40,10 @@ pub struct ImapSession {
     endpoint: String,
     caps: ServerCapabilities,
     timeout: Duration,
+    /// Bytes read from the server so far: progress, for [`while_sending`].
+    read: Arc<AtomicU64>,
+    /// Set to the Unix time whenever a long answer is seen arriving ([`ImapSession::set_alive`]).
+    alive: Option<Arc<AtomicI64>>,
     /// New mail was reported (EXISTS/RECENT) during a command since the last IDLE.
     news: bool,
 }
@@ -55,8 +61,8 @@ impl std::fmt::Debug for ImapSession {
 /// A command got no answer in time. The session is then broken: a late
 /// answer would be read as the next command's.
 #[derive(Debug, thiserror::Error)]
-#[error("no answer from the server within {0}s")]
-struct TimedOut(u64);
+#[error("no answer from the server within {}s", .0.as_secs_f64())]
+struct TimedOut(Duration);
 
 /// Whether `e` is a command that got no answer in time (the network, most likely), rather
 /// than one the server refused or broke off.
@@ -126,7 +132,37 @@ where
         Ok(r) => r
             .map_err(anyhow::Error::new)
             .with_context(|| what.to_string()),
-        Err(_) => Err(anyhow::Error::new(TimedOut(limit.as_secs())).context(what.to_string())),
+        Err(_) => Err(anyhow::Error::new(TimedOut(limit)).context(what.to_string())),
+    }
+}
+
+/// Await `fut` while the server keeps sending: it times out once `limit` has passed without a
+/// byte read (`read` counts them), however long a large answer takes to arrive in full. While
+/// bytes arrive, `alive` gets the Unix time, every few seconds.
+async fn while_sending<F: Future>(
+    limit: Duration,
+    read: &AtomicU64,
+    alive: Option<&AtomicI64>,
+    fut: F,
+) -> std::result::Result<F::Output, TimedOut> {
+    let mut fut = std::pin::pin!(fut);
+    let step = (limit / 4).clamp(Duration::from_millis(10), Duration::from_secs(10));
+    let mut seen = read.load(Ordering::Relaxed);
+    let mut since = tokio::time::Instant::now();
+    loop {
+        let deadline = (since + limit).min(tokio::time::Instant::now() + step);
+        if let Ok(out) = tokio::time::timeout_at(deadline, fut.as_mut()).await {
+            return Ok(out);
+        }
+        let now = read.load(Ordering::Relaxed);
+        if now != seen {
+            (seen, since) = (now, tokio::time::Instant::now());
+            if let Some(alive) = alive {
+                alive.store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+            }
+        } else if since.elapsed() >= limit {
+            return Err(TimedOut(limit));
+        }
     }
 }
 
@@ -141,9 +177,7 @@ where
             Ok(Ok(Some(item))) => out.push(item),
             Ok(Ok(None)) => return Ok(out),
             Ok(Err(e)) => return Err(anyhow::Error::new(e).context(what.to_string())),
-            Err(_) => {
-                return Err(anyhow::Error::new(TimedOut(limit.as_secs())).context(what.to_string()))
-            }
+            Err(_) => return Err(anyhow::Error::new(TimedOut(limit)).context(what.to_string())),
         }
     }
 }
@@ -180,15 +214,17 @@ pub async fn connect(cfg: &ImapConfig) -> Result<ImapSession> {
 
     let tcp = tcp_connect(host, cfg.port, cfg.tls == TlsMode::None, CONNECT_TIMEOUT).await?;
     let ca_file = cfg.ca_file.as_deref();
+    let read = Arc::new(AtomicU64::new(0));
+    let metered = |t: Transport| BufWriter::new(Metered::new(t, read.clone()));
     let client = match cfg.tls {
         TlsMode::Implicit => {
             let tls = tls_handshake(tcp, host, ca_file, CONNECT_TIMEOUT).await?;
-            let mut client = async_imap::Client::new(BufWriter::new(tls));
+            let mut client = async_imap::Client::new(metered(tls));
             read_greeting(&mut client, &endpoint).await?;
             client
         }
         TlsMode::StartTls => {
-            let mut client = async_imap::Client::new(BufWriter::new(Transport::Plain(tcp)));
+            let mut client = async_imap::Client::new(metered(Transport::Plain(tcp)));
             read_greeting(&mut client, &endpoint).await?;
             within(
                 CONNECT_TIMEOUT,
@@ -198,14 +234,14 @@ pub async fn connect(cfg: &ImapConfig) -> Result<ImapSession> {
             .await?;
             // Anything the server sent before the handshake is dropped with the old client.
             // (The write buffer is empty: async-imap flushed the command.)
-            let Transport::Plain(tcp) = client.into_inner().into_inner() else {
+            let Transport::Plain(tcp) = client.into_inner().into_inner().into_inner() else {
                 bail!("STARTTLS on a connection that already uses TLS");
             };
             let tls = tls_handshake(tcp, host, ca_file, CONNECT_TIMEOUT).await?;
-            async_imap::Client::new(BufWriter::new(tls))
+            async_imap::Client::new(metered(tls))
         }
         TlsMode::None => {
-            let mut client = async_imap::Client::new(BufWriter::new(Transport::Plain(tcp)));
+            let mut client = async_imap::Client::new(metered(Transport::Plain(tcp)));
             read_greeting(&mut client, &endpoint).await?;
             client
         }
@@ -239,6 +275,8 @@ pub async fn connect(cfg: &ImapConfig) -> Result<ImapSession> {
         endpoint,
         caps: ServerCapabilities::default(),
         timeout: COMMAND_TIMEOUT,
+        read,
+        alive: None,
         news: false,
     };
     let caps = {
@@ -323,54 +361,59 @@ impl ImapSession {
         mut on_data: impl FnMut(&Response<'_>),
     ) -> Result<()> {
         let (limit, what) = (self.timeout, self.what(command));
-        let r = async {
-            let inner = self.inner_mut()?;
-            let id = within(limit, &what, inner.run_command(command)).await?;
-            let mut bye: Option<String> = None;
-            let mut news = false;
-            loop {
-                let resp = match tokio::time::timeout(limit, inner.read_response()).await {
-                    Err(_) => {
-                        return Err(anyhow::Error::new(TimedOut(limit.as_secs())).context(what))
-                    }
-                    Ok(Err(e)) => return Err(anyhow::Error::new(e).context(what)),
-                    Ok(Ok(None)) => {
-                        let why = bye.unwrap_or_else(|| "no BYE".to_string());
-                        return Err(anyhow::Error::new(ConnectionClosed(why)).context(what));
-                    }
-                    Ok(Ok(Some(resp))) => resp,
-                };
-                match resp.parsed() {
-                    Response::Done {
-                        tag,
-                        status,
-                        outcome,
-                    } if *tag == id => {
-                        let text = outcome.information.as_deref().unwrap_or("");
-                        return match status {
-                            Status::Ok => Ok(news),
-                            Status::No => bail!("{what}: the server said NO: {text}"),
-                            other => bail!("{what}: the server said {other:?}: {text}"),
+        let (read, alive) = (self.read.clone(), self.alive.clone());
+        let r =
+            async {
+                let inner = self.inner_mut()?;
+                let id = within(limit, &what, inner.run_command(command)).await?;
+                let mut bye: Option<String> = None;
+                let mut news = false;
+                loop {
+                    let resp =
+                        match while_sending(limit, &read, alive.as_deref(), inner.read_response())
+                            .await
+                        {
+                            Err(silent) => return Err(anyhow::Error::new(silent).context(what)),
+                            Ok(Err(e)) => return Err(anyhow::Error::new(e).context(what)),
+                            Ok(Ok(None)) => {
+                                let why = bye.unwrap_or_else(|| "no BYE".to_string());
+                                return Err(anyhow::Error::new(ConnectionClosed(why)).context(what));
+                            }
+                            Ok(Ok(Some(resp))) => resp,
                         };
+                    match resp.parsed() {
+                        Response::Done {
+                            tag,
+                            status,
+                            outcome,
+                        } if *tag == id => {
+                            let text = outcome.information.as_deref().unwrap_or("");
+                            return match status {
+                                Status::Ok => Ok(news),
+                                Status::No => bail!("{what}: the server said NO: {text}"),
+                                other => bail!("{what}: the server said {other:?}: {text}"),
+                            };
+                        }
+                        Response::Data {
+                            status: Status::Bye,
+                            outcome,
+                        } => {
+                            bye = Some(format!(
+                                "BYE {}",
+                                outcome.information.as_deref().unwrap_or("")
+                            ));
+                        }
+                        Response::MailboxData(
+                            MailboxDatum::Exists(_) | MailboxDatum::Recent(_),
+                        ) => {
+                            news = true;
+                            on_data(resp.parsed());
+                        }
+                        other => on_data(other),
                     }
-                    Response::Data {
-                        status: Status::Bye,
-                        outcome,
-                    } => {
-                        bye = Some(format!(
-                            "BYE {}",
-                            outcome.information.as_deref().unwrap_or("")
-                        ));
-                    }
-                    Response::MailboxData(MailboxDatum::Exists(_) | MailboxDatum::Recent(_)) => {
-                        news = true;
-                        on_data(resp.parsed());
-                    }
-                    other => on_data(other),
                 }
             }
-        }
-        .await;
+            .await;
         if self.settle(r)? {
             self.news = true;
         }
@@ -396,6 +439,12 @@ impl ImapSession {
     /// How long the server may stay silent in a command ([`COMMAND_TIMEOUT`] by default).
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
+    }
+
+    /// Have `stamp` set to the Unix time, every few seconds, while an answer is arriving: a
+    /// watchdog then tells a large message coming over a slow link from a hung connection.
+    pub fn set_alive(&mut self, stamp: Arc<AtomicI64>) {
+        self.alive = Some(stamp);
     }
 
     /// False after a timeout or a failed IDLE: reconnect.
@@ -694,7 +743,9 @@ mod tests {
     #[test]
     fn a_timeout_is_told_from_a_refusal_or_a_dropped_connection() {
         let what = "UID FETCH 1:3 (UID BODY.PEEK[])";
-        assert!(is_timeout(&anyhow::Error::new(TimedOut(60)).context(what)));
+        assert!(is_timeout(
+            &anyhow::Error::new(TimedOut(Duration::from_secs(60))).context(what)
+        ));
         let bye = ConnectionClosed("BYE FETCH failed: Internal error occurred".into());
         assert!(!is_timeout(&anyhow::Error::new(bye).context(what)));
         assert!(!is_timeout(&anyhow::anyhow!(
