@@ -606,6 +606,113 @@ async fn a_message_the_server_will_not_send_is_quarantined_and_blocks_nothing() 
     assert_eq!(s.message_count("INBOX").await.expect("count"), 3);
 }
 
+/// A loopback proxy to the IMAP port `target` that passes every response but the FETCH ones
+/// carrying a body that contains `withhold`: a server that answers OK and leaves a message out.
+async fn withholding_proxy(target: u16, withhold: String) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    /// The length of the literal a response line announces (`… {123}\r\n`).
+    fn literal_len(line: &[u8]) -> Option<usize> {
+        let t = line.strip_suffix(b"\r\n")?.strip_suffix(b"}")?;
+        let open = t.iter().rposition(|&b| b == b'{')?;
+        std::str::from_utf8(t.get(open + 1..)?).ok()?.parse().ok()
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
+                return;
+            };
+            let withhold = withhold.clone();
+            let (mut client_r, mut client_w) = client.into_split();
+            let (server_r, mut server_w) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut client_r, &mut server_w).await;
+            });
+            tokio::spawn(async move {
+                let mut from_server = BufReader::new(server_r);
+                loop {
+                    // One whole response: lines, and the literals they announce.
+                    let mut response = Vec::new();
+                    loop {
+                        let start = response.len();
+                        match from_server.read_until(b'\n', &mut response).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => {}
+                        }
+                        let Some(n) = literal_len(&response[start..]) else {
+                            break;
+                        };
+                        let mut literal = vec![0; n];
+                        if from_server.read_exact(&mut literal).await.is_err() {
+                            return;
+                        }
+                        response.extend(literal);
+                    }
+                    let text = String::from_utf8_lossy(&response);
+                    if text.starts_with("* ") && text.contains("BODY[]") && text.contains(&withhold)
+                    {
+                        continue;
+                    }
+                    if client_w.write_all(&response).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A server that answers a FETCH with OK but leaves out a message it still has (as servers
+/// do with mail they cannot read) does not make musaid pass over it as expunged: it is
+/// fetched alone, three times, then quarantined without its bytes, and the mail around it
+/// becomes tasks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_server_leaves_out_of_its_answer_is_not_taken_for_expunged() {
+    let server = mailserver();
+    let people = People::new("withheld");
+    let ids = send_three(&people, "The withheld one");
+    let cfg = common::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    assert!(delivered(&mut s, "INBOX", 3).await);
+    let proxy = withholding_proxy(server.imap_port, ids[1].clone()).await;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let text = config_text(server, &people, &state, "", "", "").replace(
+        &format!("port = {}\n", server.imap_port),
+        &format!("port = {proxy}\n"),
+    );
+    assert!(text.contains(&format!("port = {proxy}\n")), "{text}");
+    let d = Daemon::start(pipeline(&text, dir.path()));
+    // One failed batch, then the withheld one alone three times, 1, 2, 4 and 8 s apart (±25 %).
+    let ok = eventually(Duration::from_secs(40), || {
+        count(&state, "SELECT count(*) FROM messages") == 3
+    })
+    .await;
+    d.stop().await;
+    assert!(
+        ok,
+        "the messages around the withheld one were not all recorded"
+    );
+    let got: BTreeSet<String> = tasks(&state).into_iter().map(|t| t.message_id).collect();
+    let want: BTreeSet<String> = [&ids[0], &ids[2]].into_iter().cloned().collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        count(
+            &state,
+            "SELECT count(*) FROM quarantine q JOIN messages m ON m.id = q.message_row \
+             WHERE m.uid = 2 AND q.reason = 'unparseable' AND q.raw IS NULL \
+             AND q.detail LIKE 'the server would not send it%answered OK without UID 2%'"
+        ),
+        1
+    );
+    assert_eq!(s.message_count("INBOX").await.expect("count"), 3);
+}
+
 #[test]
 fn check_connect_logs_in_as_the_daemon_would_and_says_what_fails() {
     let server = mailserver();

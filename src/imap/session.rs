@@ -504,6 +504,16 @@ impl ImapSession {
         Ok(uids.into_iter().filter(|&u| u > last_uid).collect())
     }
 
+    /// Which of `uids` are still in the mailbox, ascending (`UID SEARCH UID set`).
+    pub async fn uid_existing(&mut self, uids: &[u32]) -> Result<Vec<u32>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: BTreeSet<u32> = uids.iter().copied().collect();
+        let found = self.uid_search(&format!("UID {}", uid_set(uids))).await?;
+        Ok(found.into_iter().filter(|u| wanted.contains(u)).collect())
+    }
+
     /// The UIDs of messages whose internal date is on or after `date`, ascending.
     pub async fn uid_search_since(&mut self, date: chrono::NaiveDate) -> Result<Vec<u32>> {
         self.uid_search(&format!("SINCE {}", imap_date(date))).await
