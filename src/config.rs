@@ -194,6 +194,9 @@ pub struct ImapConfig {
     pub idle: bool,
     pub poll_interval: Duration,
     pub first_sync: FirstSync,
+    /// How long the server may stay silent in a command: [`crate::imap::COMMAND_TIMEOUT`]
+    /// (not a key of the file; tests shorten it).
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -365,14 +365,13 @@ impl Reconnect {
             .retain(|(v, uid)| *v == uidvalidity && *uid > last);
     }
 
-    /// A body fetch of `loaded` failed with `e`. Unless it timed out (the network, most
-    /// likely), the server refused or broke it off because of one of them: a batch's messages
-    /// are then fetched one at a time, and a message alone is counted towards
-    /// [`FETCH_ATTEMPTS`].
+    /// A body fetch of `loaded` failed with `e`: the server refused it, broke it off or went
+    /// silent in it, perhaps because of one of them. A batch's messages are then fetched one
+    /// at a time, and a message alone is counted towards [`FETCH_ATTEMPTS`]. Timeouts count
+    /// too: a server that hangs on one message would otherwise hold up the mail after it for
+    /// good, while a network outage seldom strikes the same lone message three times (and a
+    /// large message arriving slowly is not a timeout: only silence is).
     fn fetch_failed(&mut self, uidvalidity: u32, loaded: &[u32], e: &anyhow::Error) {
-        if imap::is_timeout(e) {
-            return;
-        }
         let [uid] = loaded else {
             self.suspect
                 .extend(loaded.iter().map(|&uid| (uidvalidity, uid)));

@@ -606,9 +606,18 @@ async fn a_message_the_server_will_not_send_is_quarantined_and_blocks_nothing() 
     assert_eq!(s.message_count("INBOX").await.expect("count"), 3);
 }
 
+/// What [`withholding_proxy`] does with the body it withholds.
+#[derive(Clone, Copy)]
+enum Withhold {
+    /// Leave its FETCH response out, and pass the rest: the server answers OK without it.
+    Omit,
+    /// Send nothing more, keeping the connection open: the server hangs on it.
+    Hang,
+}
+
 /// A loopback proxy to the IMAP port `target` that passes every response but the FETCH ones
-/// carrying a body that contains `withhold`: a server that answers OK and leaves a message out.
-async fn withholding_proxy(target: u16, withhold: String) -> u16 {
+/// carrying a body that contains `withhold`.
+async fn withholding_proxy(target: u16, withhold: String, how: Withhold) -> u16 {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
     /// The length of the literal a response line announces (`… {123}\r\n`).
     fn literal_len(line: &[u8]) -> Option<usize> {
@@ -654,7 +663,13 @@ async fn withholding_proxy(target: u16, withhold: String) -> u16 {
                     let text = String::from_utf8_lossy(&response);
                     if text.starts_with("* ") && text.contains("BODY[]") && text.contains(&withhold)
                     {
-                        continue;
+                        match how {
+                            Withhold::Omit => continue,
+                            Withhold::Hang => {
+                                tokio::time::sleep(Duration::from_secs(3600)).await;
+                                return;
+                            }
+                        }
                     }
                     if client_w.write_all(&response).await.is_err() {
                         return;
@@ -678,7 +693,7 @@ async fn a_message_the_server_leaves_out_of_its_answer_is_not_taken_for_expunged
     let cfg = common::imap_config_for(server, &people.inbox);
     let mut s = musaid::imap::connect(&cfg).await.expect("imap");
     assert!(delivered(&mut s, "INBOX", 3).await);
-    let proxy = withholding_proxy(server.imap_port, ids[1].clone()).await;
+    let proxy = withholding_proxy(server.imap_port, ids[1].clone(), Withhold::Omit).await;
 
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
@@ -707,6 +722,54 @@ async fn a_message_the_server_leaves_out_of_its_answer_is_not_taken_for_expunged
             "SELECT count(*) FROM quarantine q JOIN messages m ON m.id = q.message_row \
              WHERE m.uid = 2 AND q.reason = 'unparseable' AND q.raw IS NULL \
              AND q.detail LIKE 'the server would not send it%answered OK without UID 2%'"
+        ),
+        1
+    );
+    assert_eq!(s.message_count("INBOX").await.expect("count"), 3);
+}
+
+/// A server that goes silent whenever it is asked for one message (it hangs on it) does not
+/// hold up the mail after it for good: the silence times out, the batch is fetched one message
+/// at a time, and after three timeouts alone the message is quarantined without its bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_server_hangs_on_is_quarantined_after_three_silences_and_blocks_nothing() {
+    let server = mailserver();
+    let people = People::new("hangs");
+    let ids = send_three(&people, "The one it hangs on");
+    let cfg = common::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    assert!(delivered(&mut s, "INBOX", 3).await);
+    let proxy = withholding_proxy(server.imap_port, ids[1].clone(), Withhold::Hang).await;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let text = config_text(server, &people, &state, "", "", "").replace(
+        &format!("port = {}\n", server.imap_port),
+        &format!("port = {proxy}\n"),
+    );
+    let mut p = pipeline(&text, dir.path());
+    p.config.imap.timeout = Duration::from_millis(700);
+    let d = Daemon::start(p);
+    // A silent batch, then the message alone three times, each 0.7 s of silence and a
+    // backoff of 1, 2, 4 and 8 s (±25 %).
+    let ok = eventually(Duration::from_secs(45), || {
+        count(&state, "SELECT count(*) FROM messages") == 3
+    })
+    .await;
+    d.stop().await;
+    assert!(
+        ok,
+        "the messages around the one the server hangs on were not all recorded"
+    );
+    let got: BTreeSet<String> = tasks(&state).into_iter().map(|t| t.message_id).collect();
+    let want: BTreeSet<String> = [&ids[0], &ids[2]].into_iter().cloned().collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        count(
+            &state,
+            "SELECT count(*) FROM quarantine q JOIN messages m ON m.id = q.message_row \
+             WHERE m.uid = 2 AND q.reason = 'unparseable' AND q.raw IS NULL \
+             AND q.detail LIKE 'the server would not send it%no answer%'"
         ),
         1
     );

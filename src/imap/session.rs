@@ -274,7 +274,7 @@ pub async fn connect(cfg: &ImapConfig) -> Result<ImapSession> {
         inner: Some(session),
         endpoint,
         caps: ServerCapabilities::default(),
-        timeout: COMMAND_TIMEOUT,
+        timeout: cfg.timeout,
         read,
         alive: None,
         news: false,

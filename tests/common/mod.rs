@@ -190,6 +190,7 @@ pub fn imap_config_for(s: &MailServer, user: &str) -> ImapConfig {
         idle: true,
         poll_interval: Duration::from_secs(60),
         first_sync: FirstSync::New,
+        timeout: musaid::imap::COMMAND_TIMEOUT,
     }
 }
 
