@@ -631,34 +631,50 @@ const AUTOREPLY_HEADERS: [&str; 10] = [
 
 fn auto_signals(headers: &[(String, String)], msg: &mail_parser::Message<'_>) -> AutoSignals {
     let mut s = AutoSignals::default();
+    // Header names are compared in place: most messages have a dozen, none of them these.
     for (name, value) in headers {
-        let lname = name.to_ascii_lowercase();
-        match lname.as_str() {
-            "auto-submitted" if s.auto_submitted.is_none() => {
-                s.auto_submitted = Some(value.trim().to_lowercase())
-            }
-            "precedence" if s.precedence.is_none() => {
-                s.precedence = Some(value.trim().to_lowercase())
-            }
-            "x-auto-response-suppress" if s.auto_response_suppress.is_none() => {
-                s.auto_response_suppress = Some(value.trim().to_lowercase())
-            }
-            "return-path" if s.return_path.is_none() => {
-                s.return_path = Some(clean_id(value));
-            }
-            n if n.starts_with("list-") => s.list_header = true,
-            n if AUTOREPLY_HEADERS.contains(&n) => s.autoreply_header = true,
-            _ => {}
+        let is = |h: &str| name.eq_ignore_ascii_case(h);
+        if is("auto-submitted") {
+            s.auto_submitted
+                .get_or_insert_with(|| value.trim().to_lowercase());
+        } else if is("precedence") {
+            s.precedence
+                .get_or_insert_with(|| value.trim().to_lowercase());
+        } else if is("x-auto-response-suppress") {
+            s.auto_response_suppress
+                .get_or_insert_with(|| value.trim().to_lowercase());
+        } else if is("return-path") {
+            s.return_path.get_or_insert_with(|| clean_id(value));
+        } else if name
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case("list-"))
+        {
+            s.list_header = true;
+        } else if AUTOREPLY_HEADERS.iter().any(|h| is(h)) {
+            s.autoreply_header = true;
         }
-        if s.loop_marker.is_none() && name.eq_ignore_ascii_case(LOOP_HEADER) {
+        if s.loop_marker.is_none() && is(LOOP_HEADER) {
             s.loop_marker = Some(value.clone());
         }
     }
     s.report = msg.parts.iter().enumerate().any(|(i, p)| {
-        let ct = content_type_of(p);
-        (i == 0 && ct == "multipart/report") || REPORT_TYPES.contains(&ct.as_str())
+        (i == 0 && content_type_is(p, "multipart/report"))
+            || REPORT_TYPES.iter().any(|t| content_type_is(p, t))
     });
     s
+}
+
+/// Whether `part`'s content type is `want` (lower-case `type/subtype`): [`content_type_of`]
+/// without building the string.
+fn content_type_is(part: &mail_parser::MessagePart<'_>, want: &str) -> bool {
+    match part.content_type() {
+        Some(ct) => {
+            let (t, sub) = want.split_once('/').unwrap_or((want, ""));
+            ct.ctype().eq_ignore_ascii_case(t)
+                && ct.subtype().unwrap_or_default().eq_ignore_ascii_case(sub)
+        }
+        None => content_type_of(part) == want,
+    }
 }
 
 /// A forwarded original attached as `message/rfc822` (or a top-level message/rfc822 body).
