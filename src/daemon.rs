@@ -8,7 +8,7 @@ use crate::imap::{self, IdleOutcome, ImapSession};
 use crate::ingest::Pipeline;
 use crate::recorder::{self, Fetched};
 use crate::store::{sync, Store};
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use chrono::Utc;
 use std::collections::{HashMap, HashSet};
 use std::io::{Read as _, Write as _};
@@ -868,22 +868,6 @@ async fn fetch_run(
         s.fetch_bodies(&small).await?
     };
     bodies.sort_by_key(|(u, _)| *u);
-    // A UID the answer left out was expunged meanwhile, as a rule. One still in the mailbox
-    // is a message the server would not send, though it said OK: a failed fetch, like a BYE,
-    // so it is not passed over as gone.
-    let missing: Vec<u32> = small
-        .iter()
-        .copied()
-        .filter(|u| bodies.binary_search_by_key(u, |(b, _)| *b).is_err())
-        .collect();
-    let withheld = s.uid_existing(&missing).await?;
-    if !withheld.is_empty() {
-        bail!(
-            "UID FETCH at {} answered OK without UID {}, which is still in the mailbox",
-            s.endpoint(),
-            imap::uid_set(&withheld)
-        );
-    }
     let sizes = run
         .iter()
         .filter_map(|&u| size_of(sizes, u).map(|size| (u, size)))

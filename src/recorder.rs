@@ -229,17 +229,16 @@ pub fn record_batch(
             .find(|(u, _)| *u == uid)
             .map(|(_, s)| u64::from(*s));
         let unfetchable = batch.unfetchable.iter().find(|(u, _)| *u == uid);
-        let outcome = match (size, body, msg) {
-            (_, None, _) if unfetchable.is_some() => {
-                let error = unfetchable.map(|(_, e)| e.as_str()).unwrap_or_default();
+        let outcome = match (size, body, msg, unfetchable) {
+            (_, None, _, Some((_, error))) => {
                 let id = format!("unfetchable.{uidvalidity}.{uid}@musaid.invalid");
                 p.process_unfetchable(&tx, &source, &id, size, error, now)?
             }
-            (Some(size), _, _) if size > max_size => {
+            (Some(size), _, _, _) if size > max_size => {
                 let id = format!("oversized.{uidvalidity}.{uid}@musaid.invalid");
                 p.process_oversized(&tx, &source, &id, size, now)?
             }
-            (_, Some(raw), Some(msg)) => match condemned.get(&uid) {
+            (_, Some(raw), Some(msg), _) => match condemned.get(&uid) {
                 Some(error) => p.process_unrecordable(&tx, &source, raw, msg, error, now)?,
                 None => match attempt(p, &tx, &source, uid, raw, msg, now) {
                     Ok(outcome) => {

@@ -362,58 +362,53 @@ impl ImapSession {
     ) -> Result<()> {
         let (limit, what) = (self.timeout, self.what(command));
         let (read, alive) = (self.read.clone(), self.alive.clone());
-        let r =
-            async {
-                let inner = self.inner_mut()?;
-                let id = within(limit, &what, inner.run_command(command)).await?;
-                let mut bye: Option<String> = None;
-                let mut news = false;
-                loop {
-                    let resp =
-                        match while_sending(limit, &read, alive.as_deref(), inner.read_response())
-                            .await
-                        {
-                            Err(silent) => return Err(anyhow::Error::new(silent).context(what)),
-                            Ok(Err(e)) => return Err(anyhow::Error::new(e).context(what)),
-                            Ok(Ok(None)) => {
-                                let why = bye.unwrap_or_else(|| "no BYE".to_string());
-                                return Err(anyhow::Error::new(ConnectionClosed(why)).context(what));
-                            }
-                            Ok(Ok(Some(resp))) => resp,
-                        };
-                    match resp.parsed() {
-                        Response::Done {
-                            tag,
-                            status,
-                            outcome,
-                        } if *tag == id => {
-                            let text = outcome.information.as_deref().unwrap_or("");
-                            return match status {
-                                Status::Ok => Ok(news),
-                                Status::No => bail!("{what}: the server said NO: {text}"),
-                                other => bail!("{what}: the server said {other:?}: {text}"),
-                            };
-                        }
-                        Response::Data {
-                            status: Status::Bye,
-                            outcome,
-                        } => {
-                            bye = Some(format!(
-                                "BYE {}",
-                                outcome.information.as_deref().unwrap_or("")
-                            ));
-                        }
-                        Response::MailboxData(
-                            MailboxDatum::Exists(_) | MailboxDatum::Recent(_),
-                        ) => {
-                            news = true;
-                            on_data(resp.parsed());
-                        }
-                        other => on_data(other),
+        let r = async {
+            let inner = self.inner_mut()?;
+            let id = within(limit, &what, inner.run_command(command)).await?;
+            let mut bye: Option<String> = None;
+            let mut news = false;
+            loop {
+                let next = while_sending(limit, &read, alive.as_deref(), inner.read_response());
+                let resp = match next.await {
+                    Err(silent) => return Err(anyhow::Error::new(silent).context(what)),
+                    Ok(Err(e)) => return Err(anyhow::Error::new(e).context(what)),
+                    Ok(Ok(None)) => {
+                        let why = bye.unwrap_or_else(|| "no BYE".to_string());
+                        return Err(anyhow::Error::new(ConnectionClosed(why)).context(what));
                     }
+                    Ok(Ok(Some(resp))) => resp,
+                };
+                match resp.parsed() {
+                    Response::Done {
+                        tag,
+                        status,
+                        outcome,
+                    } if *tag == id => {
+                        let text = outcome.information.as_deref().unwrap_or("");
+                        return match status {
+                            Status::Ok => Ok(news),
+                            Status::No => bail!("{what}: the server said NO: {text}"),
+                            other => bail!("{what}: the server said {other:?}: {text}"),
+                        };
+                    }
+                    Response::Data {
+                        status: Status::Bye,
+                        outcome,
+                    } => {
+                        bye = Some(format!(
+                            "BYE {}",
+                            outcome.information.as_deref().unwrap_or("")
+                        ));
+                    }
+                    Response::MailboxData(MailboxDatum::Exists(_) | MailboxDatum::Recent(_)) => {
+                        news = true;
+                        on_data(resp.parsed());
+                    }
+                    other => on_data(other),
                 }
             }
-            .await;
+        }
+        .await;
         if self.settle(r)? {
             self.news = true;
         }
@@ -550,12 +545,30 @@ impl ImapSession {
 
     /// The raw bytes of each UID that still exists, ascending by UID.
     /// `BODY.PEEK[]`: fetching never sets `\Seen`.
+    ///
+    /// A UID the answer leaves out was expunged meanwhile, as a rule. One still in the mailbox
+    /// (looked up only when the answer is short) is a message the server would not send,
+    /// though it said OK: an error, like a BYE, so that no caller passes over it as gone.
     pub async fn fetch_bodies(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>> {
         let fetched = self.uid_fetch(uids, "(UID BODY.PEEK[])").await?;
-        Ok(fetched
+        let bodies: Vec<(u32, Vec<u8>)> = fetched
             .into_iter()
             .filter_map(|(uid, f)| Some((uid, f.body?)))
-            .collect())
+            .collect();
+        let missing: Vec<u32> = uids
+            .iter()
+            .copied()
+            .filter(|u| bodies.binary_search_by_key(u, |(b, _)| *b).is_err())
+            .collect();
+        let withheld = self.uid_existing(&missing).await?;
+        if !withheld.is_empty() {
+            bail!(
+                "UID FETCH at {} answered OK without UID {}, which is still in the mailbox",
+                self.endpoint,
+                uid_set(&withheld)
+            );
+        }
+        Ok(bodies)
     }
 
     /// The flags of each UID that still exists (`\Seen`, `\Deleted`, keywords), ascending.
