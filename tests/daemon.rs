@@ -9,6 +9,7 @@ use harness::{
     config_text, connected, count, eventually, pipeline, request, tasks, Daemon, People,
 };
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -579,30 +580,52 @@ async fn a_message_the_server_will_not_send_is_quarantined_and_blocks_nothing() 
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
     let text = config_text(server, &people, &state, "", "", "");
-    let d = Daemon::start(pipeline(&text, dir.path()));
+    let p = pipeline(&text, dir.path());
     // One failed batch, then the damaged one alone three times, 1, 2, 4 and 8 s apart (±25 %).
-    let ok = eventually(Duration::from_secs(40), || {
-        count(&state, "SELECT count(*) FROM messages") == 3
-    })
-    .await;
-    d.stop().await;
+    let recorded = record_three(p, &state, Duration::from_secs(40)).await;
     chmod_damaged(0o600);
+    assert_the_withheld_one_is_quarantined(
+        recorded,
+        &state,
+        &ids,
+        "the server would not send it%",
+        &mut s,
+    )
+    .await;
+}
+
+/// Run a daemon on `p` until the three messages of [`send_three`] are recorded, or `limit`
+/// passes; whether they were.
+async fn record_three(p: musaid::ingest::Pipeline, state: &Path, limit: Duration) -> bool {
+    let d = Daemon::start(p);
+    let ok = eventually(limit, || count(state, "SELECT count(*) FROM messages") == 3).await;
+    d.stop().await;
+    ok
+}
+
+/// What a user checks once [`record_three`] is over, when the server would not send the
+/// middle one: the mail around it became tasks, it is quarantined without its bytes (its
+/// detail `LIKE detail`), and nothing left the server.
+async fn assert_the_withheld_one_is_quarantined(
+    recorded: bool,
+    state: &Path,
+    ids: &[String],
+    detail: &str,
+    s: &mut musaid::imap::ImapSession,
+) {
     assert!(
-        ok,
-        "the messages around the damaged one were not all recorded"
+        recorded,
+        "the messages around the withheld one were not all recorded"
     );
-    let got: BTreeSet<String> = tasks(&state).into_iter().map(|t| t.message_id).collect();
+    let got: BTreeSet<String> = tasks(state).into_iter().map(|t| t.message_id).collect();
     let want: BTreeSet<String> = [&ids[0], &ids[2]].into_iter().cloned().collect();
     assert_eq!(got, want);
-    assert_eq!(
-        count(
-            &state,
-            "SELECT count(*) FROM quarantine q JOIN messages m ON m.id = q.message_row \
-             WHERE m.uid = 2 AND q.reason = 'unparseable' AND q.raw IS NULL \
-             AND q.detail LIKE 'the server would not send it%'"
-        ),
-        1
+    let quarantined = format!(
+        "SELECT count(*) FROM quarantine q JOIN messages m ON m.id = q.message_row \
+         WHERE m.uid = 2 AND q.reason = 'unparseable' AND q.raw IS NULL \
+         AND q.detail LIKE '{detail}'"
     );
+    assert_eq!(count(state, &quarantined), 1, "{detail}");
     assert_eq!(s.message_count("INBOX").await.expect("count"), 3);
 }
 
@@ -703,27 +726,16 @@ async fn a_withheld_message_is_quarantined_and_blocks_nothing(how: Withhold, det
     assert!(text.contains(&format!("port = {proxy}\n")), "{text}");
     let mut p = pipeline(&text, dir.path());
     p.config.imap.timeout = Duration::from_millis(700);
-    let d = Daemon::start(p);
     // One failed batch, then the withheld one alone three times, 1, 2, 4 and 8 s apart (±25 %).
-    let ok = eventually(Duration::from_secs(45), || {
-        count(&state, "SELECT count(*) FROM messages") == 3
-    })
+    let recorded = record_three(p, &state, Duration::from_secs(45)).await;
+    assert_the_withheld_one_is_quarantined(
+        recorded,
+        &state,
+        &ids,
+        &format!("the server would not send it{detail}"),
+        &mut s,
+    )
     .await;
-    d.stop().await;
-    assert!(
-        ok,
-        "the messages around the withheld one were not all recorded"
-    );
-    let got: BTreeSet<String> = tasks(&state).into_iter().map(|t| t.message_id).collect();
-    let want: BTreeSet<String> = [&ids[0], &ids[2]].into_iter().cloned().collect();
-    assert_eq!(got, want);
-    let quarantined = format!(
-        "SELECT count(*) FROM quarantine q JOIN messages m ON m.id = q.message_row \
-         WHERE m.uid = 2 AND q.reason = 'unparseable' AND q.raw IS NULL \
-         AND q.detail LIKE 'the server would not send it{detail}'"
-    );
-    assert_eq!(count(&state, &quarantined), 1, "{detail}");
-    assert_eq!(s.message_count("INBOX").await.expect("count"), 3);
 }
 
 /// A server that answers a FETCH with OK but leaves out a message it still has (as servers
