@@ -173,11 +173,50 @@ struct RawMatch {
     header: Option<S<BTreeMap<String, S<String>>>>,
 }
 
+/// A rule's pattern for one field, with where it was written (`file:line: rule `x`: match.key`).
+struct Pattern {
+    text: String,
+    place: String,
+}
+
+impl Pattern {
+    /// Compile the pattern alone (as `regex` would, with its size limit, so that one too
+    /// large is named with its `file:line`): the form for its field's set, and how to confirm
+    /// that form's candidates. A pattern with word boundaries compiles whole in its
+    /// [`Confirm`], which is then its check; any other is compiled for the check only.
+    fn check(&self) -> Result<(String, Option<Confirm>), String> {
+        let p = &self.text;
+        let compiled = match relax(p) {
+            Some(r) => Confirm::new(p, &r).map(|c| (r, Some(c))),
+            None => Regex::new(p).ok().map(|_| (p.clone(), None)),
+        };
+        match compiled {
+            Some(c) => Ok(c),
+            None => match Regex::new(p) {
+                Err(e) => Err(not_a_regex(&self.place, &e)),
+                // Only its relaxed form failed: the set keeps the pattern as written.
+                Ok(_) => Ok((p.clone(), None)),
+            },
+        }
+    }
+}
+
+/// The error for a pattern that does not compile, its detail indented under it.
+fn not_a_regex(what: &str, e: &dyn std::fmt::Display) -> String {
+    let detail = e
+        .to_string()
+        .lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!("{what} is not a valid regex (Rust regex syntax):\n{detail}")
+}
+
 /// Rules as read, before the regex sets are built.
 #[derive(Default)]
 struct Builder {
     rules: Vec<Rule>,
-    fields: Vec<(Field, Vec<String>)>,
+    fields: Vec<(Field, Vec<Pattern>)>,
     /// Rule name → where it was first defined.
     names: HashMap<String, String>,
     errors: Vec<String>,
@@ -338,26 +377,21 @@ impl Builder {
                 keys.push((Field::Header(h.to_ascii_lowercase()), "header", v));
             }
             for (field, key, pattern) in keys {
-                match Regex::new(pattern.get_ref()) {
+                // The syntax is checked here; compiling waits for `finish`, which compiles a
+                // pattern with word boundaries once for its check and its confirmation.
+                let what = format!("rule `{label}`: match.{key}");
+                match regex_automata::util::syntax::parse(pattern.get_ref()) {
                     Ok(_) => {
                         let fi = self.field(field);
                         if let Some((_, patterns)) = self.fields.get_mut(fi) {
-                            patterns.push(pattern.get_ref().clone());
+                            patterns.push(Pattern {
+                                text: pattern.get_ref().clone(),
+                                place: format!("{}: {what}", d.location(&pattern.span())),
+                            });
                             conditions.push((fi, patterns.len() - 1));
                         }
                     }
-                    Err(e) => {
-                        let detail = e
-                            .to_string()
-                            .lines()
-                            .map(|l| format!("    {l}"))
-                            .collect::<Vec<_>>()
-                            .join("\n");
-                        d.at_spanned(
-                            pattern,
-                            format!("rule `{label}`: match.{key} is not a valid regex (Rust regex syntax):\n{detail}"),
-                        );
-                    }
+                    Err(e) => d.at_spanned(pattern, not_a_regex(&what, &e)),
                 }
             }
         }
@@ -385,35 +419,16 @@ impl Builder {
         if !errors.is_empty() {
             return Err(RulesError { errors });
         }
-        let mut fields = Vec::new();
-        for (field, patterns) in self.fields {
-            let mut relaxed = Vec::with_capacity(patterns.len());
-            let mut confirm = Vec::with_capacity(patterns.len());
-            for p in &patterns {
-                match relax(p).and_then(|r| Confirm::new(p, &r).map(|c| (r, c))) {
-                    Some((r, c)) => {
-                        relaxed.push(r);
-                        confirm.push(Some(c));
-                    }
-                    None => {
-                        relaxed.push(p.clone());
-                        confirm.push(None);
-                    }
-                }
-            }
-            match RegexSetBuilder::new(&relaxed)
-                .size_limit(64 << 20)
-                .dfa_size_limit(16 << 20)
-                .build()
-            {
-                Ok(set) => fields.push(FieldMatcher {
-                    field,
-                    set,
-                    confirm,
-                }),
-                Err(e) => errors.push(format!(
-                    "the rules' {field:?} patterns together are too large: {e}"
-                )),
+        let built: Vec<Result<FieldMatcher, Vec<String>>> = self
+            .fields
+            .into_iter()
+            .map(|(field, patterns)| FieldMatcher::build(field, &patterns))
+            .collect();
+        let mut fields = Vec::with_capacity(built.len());
+        for b in built {
+            match b {
+                Ok(f) => fields.push(f),
+                Err(e) => errors.extend(e),
             }
         }
         if !errors.is_empty() {
@@ -423,6 +438,42 @@ impl Builder {
             rules: self.rules,
             fields,
         })
+    }
+}
+
+impl FieldMatcher {
+    /// Compile one field's patterns: each one alone ([`Pattern::check`]), then all of them
+    /// as one set.
+    fn build(field: Field, patterns: &[Pattern]) -> Result<FieldMatcher, Vec<String>> {
+        let mut relaxed = Vec::with_capacity(patterns.len());
+        let mut confirm = Vec::with_capacity(patterns.len());
+        let mut errors = Vec::new();
+        for c in patterns.iter().map(Pattern::check) {
+            match c {
+                Ok((r, c)) => {
+                    relaxed.push(r);
+                    confirm.push(c);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        match RegexSetBuilder::new(&relaxed)
+            .size_limit(64 << 20)
+            .dfa_size_limit(16 << 20)
+            .build()
+        {
+            Ok(set) => Ok(FieldMatcher {
+                field,
+                set,
+                confirm,
+            }),
+            Err(e) => Err(vec![format!(
+                "the rules' {field:?} patterns together are too large: {e}"
+            )]),
+        }
     }
 }
 
@@ -1191,6 +1242,24 @@ continue = true
         let errs =
             errors("[[rule]]\nname = \"x\"\ncategory = \"y\"\nmatch.header.\"List-Id\" = '['\n");
         assert_error(&errs, 4, &["match.header is not a valid regex"]);
+    }
+
+    #[test]
+    fn a_pattern_too_large_to_compile_is_named_with_its_line() {
+        // Valid syntax, but over the regex size limit once compiled: found only when the
+        // patterns are compiled, after the files are read, and still placed.
+        for pattern in [r"\w{3000}", r"\b\w{3000}\b"] {
+            let errs = errors(&format!(
+                "[[rule]]\nname = \"small\"\nmatch.body = 'x'\ncategory = \"y\"\n\n\
+                 [[rule]]\nname = \"big\"\nmatch.body = '{pattern}'\ncategory = \"y\"\n"
+            ));
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert_error(
+                &errs,
+                8,
+                &["rule `big`: match.body is not a valid regex", "size limit"],
+            );
+        }
     }
 
     #[test]
