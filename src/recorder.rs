@@ -122,12 +122,13 @@ pub fn spawn(
     })
 }
 
-/// The recorder's connection: checkpoints left to the IMAP loop, and commits synced to disk
-/// when `imap.after` moves mail out of the mailbox right after them.
+/// The recorder's connection: checkpoints left to the IMAP loop, no checks of what it writes
+/// itself ([`Store::trust_own_writes`]), and commits synced to disk when `imap.after` moves
+/// mail out of the mailbox right after them.
 pub fn open_writer(config: &crate::config::Config) -> Result<Store> {
     let store = Store::open(&config.daemon.state_dir)?;
     store.no_auto_checkpoint()?;
-    store.trust_references()?;
+    store.trust_own_writes()?;
     if matches!(config.imap.after, After::Move(_)) {
         store.durable_commits()?;
     }
@@ -483,6 +484,31 @@ mod tests {
             record_batch(&p, &mut store, 7, &Condemned::new(), &batch, parse(&batch)).unwrap_err();
         assert!(e.downcast_ref::<MessageFailed>().is_none(), "{e:#}");
         assert!(crate::store::is_database_failure(&e), "{e:#}");
+    }
+
+    #[test]
+    fn the_writer_trusts_its_own_writes_and_other_connections_check_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), "keep");
+        let writer = open_writer(&config).unwrap();
+        let other = Store::open(&config.daemon.state_dir).unwrap();
+        let pragma = |s: &Store, name: &str| -> i64 {
+            s.conn()
+                .pragma_query_value(None, name, |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(pragma(&writer, "foreign_keys"), 0);
+        assert_eq!(pragma(&writer, "ignore_check_constraints"), 1);
+        assert_eq!(pragma(&other, "foreign_keys"), 1);
+        assert_eq!(pragma(&other, "ignore_check_constraints"), 0);
+        // What the others still refuse: a status that is none of SPEC's.
+        let refused = other.conn().execute(
+            "INSERT INTO tasks (contract, status, category, priority, requester, subject, note, \
+             message_id, created_at, updated_at) \
+             VALUES ('c', 'finished', 'x', 'normal', 'a@b.example', 's', '', 'm@x', 0, 0)",
+            [],
+        );
+        assert!(refused.is_err(), "{refused:?}");
     }
 
     #[test]
