@@ -125,14 +125,33 @@ pub fn lock_state_dir(state_dir: &Path) -> Result<StateLock> {
 
 /// Run the daemon until `shutdown` turns true. The message in hand is finished first.
 pub async fn run(pipeline: Pipeline, shutdown: Shutdown) -> Result<()> {
-    run_reloadable(pipeline, None, shutdown).await
+    run_reloadable(pipeline, None, None, shutdown).await
+}
+
+/// An IMAP login started before the daemon: the first session takes its connection.
+pub type EarlyLogin = tokio::task::JoinHandle<Result<ImapSession>>;
+
+/// Start logging in to IMAP on `rt` while the caller loads the rest of the daemon: a server
+/// takes about as long to greet and log in (10-20 ms on loopback, a round trip or three more
+/// at a provider) as the rules take to compile, so the two overlap. None when another daemon
+/// holds `config`'s state directory: this one will refuse to start, and logs in nowhere.
+pub fn log_in_early(
+    rt: &tokio::runtime::Handle,
+    config: &crate::config::Config,
+) -> Option<EarlyLogin> {
+    if !matches!(holder(&config.daemon.state_dir), Ok(None)) {
+        return None;
+    }
+    let cfg = config.imap.clone();
+    Some(rt.spawn(async move { imap::connect(&cfg).await }))
 }
 
 /// [`run`], re-reading `config_path` whenever `reload` receives (SIGHUP in `musaid run`).
 /// A config or rule set that does not load is reported with its `file:line`, and the running
-/// one is kept.
+/// one is kept. `early` is the first session's connection, when its login started already.
 pub async fn run_reloadable(
     pipeline: Pipeline,
+    mut early: Option<EarlyLogin>,
     reload: Option<(PathBuf, mpsc::UnboundedReceiver<()>)>,
     mut shutdown: Shutdown,
 ) -> Result<()> {
@@ -172,6 +191,7 @@ pub async fn run_reloadable(
         let p = current.borrow_and_update().clone();
         let result = session(
             &p,
+            early.take(),
             &mut store,
             &mut shutdown,
             &mut current,
@@ -515,8 +535,10 @@ fn jitter(d: Duration) -> Duration {
 }
 
 /// One IMAP connection's life: connect, sync, wait, sync, … until an error or shutdown.
+#[allow(clippy::too_many_arguments)]
 async fn session(
     p: &Arc<Pipeline>,
+    early: Option<EarlyLogin>,
     store: &mut Store,
     shutdown: &mut Shutdown,
     current: &mut Current,
@@ -525,7 +547,10 @@ async fn session(
     retry: &mut Reconnect,
 ) -> Result<()> {
     let cfg = &p.config.imap;
-    let mut s = imap::connect(cfg).await?;
+    let mut s = match early {
+        Some(login) => login.await.context("The IMAP login failed")??,
+        None => imap::connect(cfg).await?,
+    };
     // A large message arriving slowly is progress too: the watchdog keeps quiet.
     s.set_alive(heartbeat.clone());
     let caps = s.capabilities();

@@ -335,6 +335,11 @@ fn load_config(path: &Path) -> Result<Config, Failure> {
 
 fn load_pipeline(path: &Path) -> Result<Pipeline, Failure> {
     let config = load_config(path)?;
+    pipeline_from(config)
+}
+
+/// The rules and templates of a loaded configuration.
+fn pipeline_from(config: Config) -> Result<Pipeline, Failure> {
     let rules = RuleSet::load(&config.daemon.rules_dir).map_err(config_failure)?;
     rules
         .check_contracts(config.contracts.keys().map(String::as_str))
@@ -359,16 +364,19 @@ fn run_cmd(path: &Path, args: &RunArgs) -> Result<ExitCode, Failure> {
 }
 
 fn run_daemon(path: &Path) -> Result<ExitCode, Failure> {
-    let p = load_pipeline(path)?;
+    let config = load_config(path)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("Cannot start the async runtime")?;
+    // The login goes on while the rules compile; a rule error still stops the start (exit 2).
+    let early = musaid::daemon::log_in_early(rt.handle(), &config);
+    let p = pipeline_from(config)?;
     let path = path.to_path_buf();
     rt.block_on(async move {
         let (shutdown, hup) = musaid::daemon::signals()?;
-        musaid::daemon::run_reloadable(p, Some((path, hup)), shutdown).await
+        musaid::daemon::run_reloadable(p, early, Some((path, hup)), shutdown).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

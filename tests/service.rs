@@ -571,7 +571,17 @@ fn a_second_daemon_on_the_same_state_directory_is_refused() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let second = run(&["run", "--config", config.to_str().unwrap_or_default()]);
+    // The second one's server is a real listener: the refusal comes before any login (the
+    // daemon logs in while its rules compile, but not when the directory is held).
+    let (port, seen) = refusing_imap_server();
+    let same_state = tmp.path().join("second.toml");
+    let text_of_first = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &same_state,
+        text_of_first.replacen("port = 1\n", &format!("port = {port}\n"), 1),
+    )
+    .expect("second config");
+    let second = run(&["run", "--config", same_state.to_str().unwrap_or_default()]);
     let config_arg = config.to_str().unwrap_or_default();
     let running: Value =
         serde_json::from_slice(&run(&["status", "--json", "--config", config_arg]).stdout)
@@ -590,6 +600,11 @@ fn a_second_daemon_on_the_same_state_directory_is_refused() {
     let said = text(&second);
     assert!(said.contains("already running"), "{said}");
     assert!(said.contains(&format!("(pid {pid})")), "{said}");
+    let sent = seen.lock().map(|l| l.clone()).unwrap_or_default();
+    assert!(
+        sent.is_empty(),
+        "the refused daemon talked to IMAP: {sent:?}"
+    );
 
     // Once the first is gone (killed: the kernel drops its lock), the next one starts.
     let mut cmd = musaid();
