@@ -17,7 +17,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::BufWriter;
+use tokio::io::BufStream;
 
 /// How long opening the TCP connection, TLS and the greeting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -25,10 +25,18 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// still arriving is not silence: a 25 MB message over a slow link takes what it takes.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What async-imap reads and writes: the connection behind a write buffer. async-imap writes
-/// a command's tag, space, text and CRLF separately and then flushes; unbuffered, each piece
-/// was its own TCP segment (its own TLS record under TLS), four per command.
-type Buffered = BufWriter<Metered>;
+/// What async-imap reads and writes: the connection behind a read and a write buffer.
+/// async-imap writes a command's tag, space, text and CRLF separately and then flushes;
+/// unbuffered, each piece was its own TCP segment (its own TLS record under TLS), four per
+/// command. It reads into the free end of its own buffer, a few kilobytes: about two reads
+/// (and two wake-ups) per fetched message, where one read of [`READ_BUFFER`] takes whatever
+/// the server has sent meanwhile.
+type Buffered = BufStream<Metered>;
+
+/// Bytes read from the connection at a time, at most.
+const READ_BUFFER: usize = 64 * 1024;
+/// async-imap's commands are short: tokio's default write buffer.
+const WRITE_BUFFER: usize = 8 * 1024;
 
 type Inner = async_imap::Session<Buffered>;
 
@@ -215,7 +223,9 @@ pub async fn connect(cfg: &ImapConfig) -> Result<ImapSession> {
     let tcp = tcp_connect(host, cfg.port, cfg.tls == TlsMode::None, CONNECT_TIMEOUT).await?;
     let ca_file = cfg.ca_file.as_deref();
     let read = Arc::new(AtomicU64::new(0));
-    let metered = |t: Transport| BufWriter::new(Metered::new(t, read.clone()));
+    let metered = |t: Transport| {
+        BufStream::with_capacity(READ_BUFFER, WRITE_BUFFER, Metered::new(t, read.clone()))
+    };
     let client = match cfg.tls {
         TlsMode::Implicit => {
             let tls = tls_handshake(tcp, host, ca_file, CONNECT_TIMEOUT).await?;
