@@ -731,14 +731,14 @@ async fn sync_new(
     let mut failed = Ok(());
     let max_size = p.config.policy.max_message_size;
     'fetch: for span in imap::size_spans(&uids) {
-        let sizes = match s.fetch_sizes(span).await {
+        let gave_up = retry.unfetchable(uidvalidity);
+        let sizes = match span_sizes(s, span, max_size, &gave_up).await {
             Ok(sizes) => sizes,
             Err(e) => {
                 failed = Err(e);
                 break;
             }
         };
-        let gave_up = retry.unfetchable(uidvalidity);
         let runs: Vec<&[u32]> = span
             .chunks(imap::FETCH_BATCH)
             .flat_map(|chunk| by_bytes(chunk, &sizes, max_size, imap::FETCH_BYTES))
@@ -827,7 +827,7 @@ fn checkpoint_when_due(store: &Store, unchecked: &mut usize, due: usize) {
     }
 }
 
-/// The `RFC822.SIZE` of `uid` among a span's sizes (ascending by UID); `None` when it is gone.
+/// The `RFC822.SIZE` of `uid` among sizes ascending by UID; `None` when it is not there.
 fn size_of(sizes: &[(u32, u32)], uid: u32) -> Option<u32> {
     sizes
         .binary_search_by_key(&uid, |(u, _)| *u)
@@ -836,20 +836,75 @@ fn size_of(sizes: &[(u32, u32)], uid: u32) -> Option<u32> {
         .map(|(_, size)| *size)
 }
 
+/// What is known of a span's sizes before its bodies are loaded: the exact `RFC822.SIZE`
+/// of each message larger than `bound` and of each one given up on; every other one is at
+/// most `bound` bytes. A backlog of ordinary requests needs one `UID SEARCH … LARGER` that
+/// names none of them, not a `UID FETCH … RFC822.SIZE` answered line by line for each.
+#[derive(Debug, Clone, Default)]
+struct SpanSizes {
+    /// Exact sizes, ascending by UID.
+    exact: Vec<(u32, u32)>,
+    /// The UIDs the server said are larger than `bound`, ascending.
+    larger: Vec<u32>,
+    bound: u32,
+}
+
+impl SpanSizes {
+    /// How many bytes `uid` may take: its exact size, or `bound`; `None` when it is larger
+    /// than `bound` and its size did not come (gone meanwhile).
+    fn at_most(&self, uid: u32) -> Option<u32> {
+        size_of(&self.exact, uid).or_else(|| {
+            self.larger
+                .binary_search(&uid)
+                .is_err()
+                .then_some(self.bound)
+        })
+    }
+}
+
+/// A span's sizes: one `UID SEARCH UID … LARGER b`, then `RFC822.SIZE` for what it names
+/// and for the UIDs given up on (recorded with their size). `b` is `max_size`, or the body
+/// budget of one fetch shared by a whole batch when smaller, so that batching by
+/// [`by_bytes`] still bounds memory with only `b` known of the small ones.
+async fn span_sizes(
+    s: &mut ImapSession,
+    span: &[u32],
+    max_size: u64,
+    gave_up: &HashMap<u32, String>,
+) -> Result<SpanSizes> {
+    let share = imap::FETCH_BYTES / imap::FETCH_BATCH as u64;
+    let bound = u32::try_from(max_size.min(share)).unwrap_or(u32::MAX);
+    let larger = s.uid_larger(span, bound).await?;
+    let mut wanted: Vec<u32> = span
+        .iter()
+        .copied()
+        .filter(|u| gave_up.contains_key(u))
+        .chain(larger.iter().copied())
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let exact = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        s.fetch_sizes(&wanted).await?
+    };
+    Ok(SpanSizes {
+        exact,
+        larger,
+        bound,
+    })
+}
+
 /// A chunk's UIDs (ascending) in consecutive runs whose bodies to load (those not over
 /// `max_size`) come to at most `budget` bytes, a larger one in a run of its own; an oversized
 /// or vanished UID joins the run it falls in. A backlog of small requests keeps whole chunks;
 /// one of scanned invoices is not held in memory a chunk at a time, several times over.
-fn by_bytes<'u>(
-    uids: &'u [u32],
-    sizes: &[(u32, u32)],
-    max_size: u64,
-    budget: u64,
-) -> Vec<&'u [u32]> {
+fn by_bytes<'u>(uids: &'u [u32], sizes: &SpanSizes, max_size: u64, budget: u64) -> Vec<&'u [u32]> {
     let mut runs = Vec::new();
     let (mut start, mut bytes) = (0, 0u64);
     for (i, &uid) in uids.iter().enumerate() {
-        let load = size_of(sizes, uid)
+        let load = sizes
+            .at_most(uid)
             .map(u64::from)
             .filter(|s| *s <= max_size)
             .unwrap_or(0);
@@ -866,14 +921,18 @@ fn by_bytes<'u>(
 /// The UIDs of a run whose bodies to load: not over `max_size`, not vanished, not given up on.
 fn to_load(
     run: &[u32],
-    sizes: &[(u32, u32)],
+    sizes: &SpanSizes,
     max_size: u64,
     gave_up: &HashMap<u32, String>,
 ) -> Vec<u32> {
     run.iter()
         .copied()
         .filter(|u| !gave_up.contains_key(u))
-        .filter(|&u| size_of(sizes, u).is_some_and(|size| u64::from(size) <= max_size))
+        .filter(|&u| {
+            sizes
+                .at_most(u)
+                .is_some_and(|size| u64::from(size) <= max_size)
+        })
         .collect()
 }
 
@@ -882,7 +941,7 @@ fn to_load(
 async fn fetch_run(
     s: &mut ImapSession,
     run: &[u32],
-    sizes: &[(u32, u32)],
+    sizes: &SpanSizes,
     max_size: u64,
     gave_up: &HashMap<u32, String>,
 ) -> Result<Fetched> {
@@ -893,10 +952,23 @@ async fn fetch_run(
         s.fetch_bodies(&small).await?
     };
     bodies.sort_by_key(|(u, _)| *u);
-    let sizes = run
+    let mut sizes: Vec<(u32, u32)> = run
         .iter()
-        .filter_map(|&u| size_of(sizes, u).map(|size| (u, size)))
+        .filter_map(|&u| size_of(&sizes.exact, u).map(|size| (u, size)))
         .collect();
+    // A server whose SEARCH LARGER missed a message over max_message_size: its bytes came
+    // all the same, and it is recorded as oversized, never parsed.
+    bodies.retain(|(uid, body)| {
+        let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
+        let over = u64::from(len) > max_size;
+        if over {
+            match sizes.binary_search_by_key(uid, |(u, _)| *u) {
+                Ok(at) => sizes.get_mut(at).into_iter().for_each(|s| s.1 = len),
+                Err(at) => sizes.insert(at, (*uid, len)),
+            }
+        }
+        !over
+    });
     let unfetchable = run
         .iter()
         .filter_map(|u| gave_up.get(u).map(|e| (*u, e.clone())))
@@ -1157,8 +1229,17 @@ mod tests {
         assert!(!retry.one_at_a_time(9, 6) && retry.unfetchable(9).is_empty());
     }
 
+    /// Sizes as a server that knows them all would give them: every one exact.
+    fn exact(sizes: &[(u32, u32)]) -> SpanSizes {
+        SpanSizes {
+            exact: sizes.to_vec(),
+            larger: sizes.iter().map(|(u, _)| *u).collect(),
+            bound: 0,
+        }
+    }
+
     fn runs(sizes: &[(u32, u32)], uids: &[u32]) -> Vec<Vec<u32>> {
-        let runs = by_bytes(uids, sizes, 25 * u64::from(MB), 4 * u64::from(MB));
+        let runs = by_bytes(uids, &exact(sizes), 25 * u64::from(MB), 4 * u64::from(MB));
         // Every UID once, in order, whatever the split.
         assert_eq!(runs.concat(), uids);
         runs.iter().map(|r| r.to_vec()).collect()
@@ -1222,5 +1303,53 @@ mod tests {
         assert_eq!(runs(&sizes, &[6, 7, 8, 9]), vec![vec![6, 7, 8, 9]]);
         assert_eq!(size_of(&sizes, 8), None);
         assert_eq!(size_of(&sizes, 9), Some(2 * MB));
+        // The server named all four as larger than the bound; 8's size did not come.
+        let span = SpanSizes {
+            exact: sizes.to_vec(),
+            larger: vec![6, 7, 8, 9],
+            bound: 0,
+        };
+        let loaded = to_load(&[6, 7, 8, 9], &span, 25 * u64::from(MB), &HashMap::new());
+        assert_eq!(loaded, [6, 9]);
+    }
+
+    #[test]
+    fn small_mail_is_batched_by_the_bound_that_search_larger_gives() {
+        let max = 25 * u64::from(MB);
+        let budget = imap::FETCH_BYTES;
+        // Of 1..=400 the server named 7 (3 MB), 9 (30 MB) and 11 (gone before its size came)
+        // as larger than the bound; the others are at most the bound each.
+        let bound = u32::try_from(budget / imap::FETCH_BATCH as u64).unwrap_or(u32::MAX);
+        let sizes = SpanSizes {
+            exact: vec![(7, 3 * MB), (9, 30 * MB)],
+            larger: vec![7, 9, 11],
+            bound,
+        };
+        assert_eq!(sizes.at_most(1), Some(bound));
+        assert_eq!(sizes.at_most(7), Some(3 * MB));
+        assert_eq!(sizes.at_most(11), None);
+        let uids: Vec<u32> = (1..=400).collect();
+        let loaded = to_load(&uids, &sizes, max, &HashMap::new());
+        assert!(!loaded.contains(&9) && !loaded.contains(&11) && loaded.contains(&7));
+        assert_eq!(loaded.len(), 398);
+        // A whole batch of small ones fits one fetch's budget.
+        let small: Vec<u32> = (12..12 + imap::FETCH_BATCH as u32).collect();
+        assert_eq!(by_bytes(&small, &sizes, max, budget), vec![&small[..]]);
+        // The 3 MB one and the small ones after it share a run only up to the budget.
+        let runs = by_bytes(&uids[..imap::FETCH_BATCH], &sizes, max, budget);
+        assert_eq!(runs.concat(), &uids[..imap::FETCH_BATCH]);
+        for run in &runs {
+            let bytes: u64 = run
+                .iter()
+                .filter_map(|&u| sizes.at_most(u))
+                .map(u64::from)
+                .filter(|&b| b <= max)
+                .sum();
+            assert!(bytes <= budget || run.len() == 1, "{run:?}: {bytes}");
+        }
+        assert!(
+            runs.len() >= 2,
+            "the 3 MB message does not share with 199 small ones"
+        );
     }
 }

@@ -519,6 +519,20 @@ impl ImapSession {
         Ok(found.into_iter().filter(|u| wanted.contains(u)).collect())
     }
 
+    /// Which of `uids` are larger than `bytes` (`RFC822.SIZE`), ascending: one `UID SEARCH`
+    /// whose answer names only those, where a `UID FETCH … RFC822.SIZE` answers for every
+    /// message.
+    pub async fn uid_larger(&mut self, uids: &[u32], bytes: u32) -> Result<Vec<u32>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: BTreeSet<u32> = uids.iter().copied().collect();
+        let found = self
+            .uid_search(&format!("UID {} LARGER {bytes}", uid_set(uids)))
+            .await?;
+        Ok(found.into_iter().filter(|u| wanted.contains(u)).collect())
+    }
+
     /// The UIDs of messages whose internal date is on or after `date`, ascending.
     pub async fn uid_search_since(&mut self, date: chrono::NaiveDate) -> Result<Vec<u32>> {
         self.uid_search(&format!("SINCE {}", imap_date(date))).await
