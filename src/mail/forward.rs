@@ -29,23 +29,55 @@ pub(crate) fn fold(s: &str) -> String {
     if s.is_ascii() {
         return s.to_ascii_lowercase();
     }
+    const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
+    let bytes = s.as_bytes();
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\u{064B}'..='\u{065F}'
-            | '\u{0670}'
-            | '\u{0640}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{FEFF}'
-            | '\u{202A}'..='\u{202E}' => {}
-            'أ' | 'إ' | 'آ' | 'ٱ' => out.push('ا'),
-            '\u{00A0}' => out.push(' '),
-            // Arabic letters have no case: skip the lower-case tables.
-            c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
-            c @ '\u{0600}'..='\u{06FF}' => out.push(c),
-            c => out.extend(c.to_lowercase()),
+    // Most characters fold to themselves (Arabic letters, lower-case Latin): they are copied
+    // a span at a time, from `kept` to the next one that changes. ASCII and Arabic (U+0600 to
+    // U+06FF, two bytes led by 0xD8 to 0xDB) are told apart by their bytes.
+    let (mut i, mut kept) = (0, 0);
+    while let Some(&b) = bytes.get(i) {
+        let (len, with): (usize, Option<&str>) = match (b, bytes.get(i + 1).copied()) {
+            (b'A'..=b'Z', _) => {
+                let k = usize::from(b - b'A');
+                (1, LOWER.get(k..k + 1))
+            }
+            (0..=0x7F, _) => (1, None),
+            // آ أ إ (U+0622, U+0623, U+0625) and ٱ (U+0671) become ا.
+            (0xD8, Some(0xA2 | 0xA3 | 0xA5)) | (0xD9, Some(0xB1)) => (2, Some("ا")),
+            // Tatweel (U+0640), harakat (U+064B to U+065F), superscript alef (U+0670).
+            (0xD9, Some(0x80 | 0x8B..=0x9F | 0xB0)) => (2, Some("")),
+            (0xD8..=0xDB, _) => (2, None),
+            _ => {
+                let Some(c) = s.get(i..).and_then(|t| t.chars().next()) else {
+                    break;
+                };
+                let len = c.len_utf8();
+                match c {
+                    '\u{200B}'..='\u{200F}' | '\u{FEFF}' | '\u{202A}'..='\u{202E}' => {
+                        (len, Some(""))
+                    }
+                    '\u{00A0}' => (len, Some(" ")),
+                    c => {
+                        let lower = c.to_lowercase();
+                        if lower.len() != 1 || lower.clone().next() != Some(c) {
+                            out.push_str(s.get(kept..i).unwrap_or_default());
+                            out.extend(lower);
+                            kept = i + len;
+                        }
+                        (len, None)
+                    }
+                }
+            }
+        };
+        if let Some(with) = with {
+            out.push_str(s.get(kept..i).unwrap_or_default());
+            out.push_str(with);
+            kept = i + len;
         }
+        i += len;
     }
+    out.push_str(s.get(kept..).unwrap_or_default());
     out
 }
 
@@ -296,11 +328,7 @@ pub(crate) fn unquote(line: &str) -> (usize, &str) {
 /// A `Label: value` line of a forward or reply header block (markers like `*From:*` allowed).
 pub(crate) fn label_line(line: &str) -> Option<(Field, &str)> {
     let t = line.trim_start_matches([' ', '\t', '\u{a0}', '\u{feff}', '*', '\u{200f}', '\u{200e}']);
-    let (colon, clen) = t
-        .char_indices()
-        .take(40)
-        .find(|(_, c)| *c == ':' || *c == '：')
-        .map(|(i, c)| (i, c.len_utf8()))?;
+    let (colon, clen) = label_colon(t)?;
     let label = t.get(..colon)?.trim_matches([' ', '\t', '*', '\u{a0}']);
     if label.is_empty() || label.chars().count() > 25 {
         return None;
@@ -311,6 +339,27 @@ pub(crate) fn label_line(line: &str) -> Option<(Field, &str)> {
         '\u{202d}', '\u{202e}',
     ]);
     Some((field, value))
+}
+
+/// The byte offset and length of the first `:` or `：` (U+FF1A) among the first 40 characters
+/// of `t`. Most lines tested have none: they are turned down by a byte search of their first
+/// 160 bytes (40 characters take at most that many), without decoding a character.
+fn label_colon(t: &str) -> Option<(usize, usize)> {
+    const WIDE: &[u8] = "：".as_bytes();
+    let bytes = t.as_bytes();
+    let window = bytes.get(..bytes.len().min(160)).unwrap_or(bytes);
+    let mut from = 0;
+    let found = loop {
+        // `:` is ASCII and U+FF1A's first byte (0xEF) only ever starts a character, so
+        // neither is found inside another character.
+        let i = from + memchr::memchr2(b':', 0xEF, window.get(from..)?)?;
+        match bytes.get(i) {
+            Some(b':') => break (i, 1),
+            _ if bytes.get(i..i + WIDE.len()) == Some(WIDE) => break (i, WIDE.len()),
+            _ => from = i + 1,
+        }
+    };
+    (t.get(..found.0)?.chars().count() < 40).then_some(found)
 }
 
 /// A separator line's style and any header text on the same line (Yahoo).
@@ -653,6 +702,91 @@ fn attribution_sender(line: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `fold` as it was, one character pushed at a time: the reference.
+    fn fold_by_chars(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '\u{064B}'..='\u{065F}'
+                | '\u{0670}'
+                | '\u{0640}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{FEFF}'
+                | '\u{202A}'..='\u{202E}' => {}
+                'أ' | 'إ' | 'آ' | 'ٱ' => out.push('ا'),
+                '\u{00A0}' => out.push(' '),
+                c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+                c @ '\u{0600}'..='\u{06FF}' => out.push(c),
+                c => out.extend(c.to_lowercase()),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fold_copies_spans_and_changes_what_a_character_fold_changes() {
+        let texts = [
+            "",
+            "plain ascii, Upper Case",
+            "رسالة مُعاد توجيهها — الرسالة الأصلية",
+            "إلى: أحمد آل ٱلرشيد ـــ مرحبًا",
+            "\u{200f}من:\u{200e} Ahmed\u{a0}Ali \u{feff}\u{202b}x\u{202c}",
+            "İstanbul ΣΟΦΙΑ Straße ẞ ǅ Ω K",
+            "Начало переадресованного сообщения: ПРИВЕТ",
+            "日本語のメッセージを転送 😀 End",
+            "ü",
+            "Ü",
+            "اًٌٍَُِّْٰـ",
+        ];
+        for t in texts {
+            assert_eq!(fold(t), fold_by_chars(t), "{t:?}");
+            // And at every character boundary, so each span's edges are covered.
+            for (i, _) in t.char_indices() {
+                let (a, b) = t.split_at(i);
+                assert_eq!(fold(a), fold_by_chars(a), "{a:?}");
+                assert_eq!(fold(b), fold_by_chars(b), "{b:?}");
+            }
+        }
+        assert_eq!(fold("إلى: أحمد"), "الى: احمد");
+        // Every character alone, and after an Arabic letter (so that no text is all ASCII).
+        for c in ('\0'..='\u{FFFF}').chain(['😀', '𝐀', '\u{10FFFF}']) {
+            let alone = c.to_string();
+            let after = format!("ب{c}");
+            assert_eq!(fold(&alone), fold_by_chars(&alone), "{c:?}");
+            assert_eq!(fold(&after), fold_by_chars(&after), "{c:?}");
+        }
+    }
+
+    /// The search `label_colon` replaced, character by character: the reference.
+    fn label_colon_by_chars(t: &str) -> Option<(usize, usize)> {
+        t.char_indices()
+            .take(40)
+            .find(|(_, c)| *c == ':' || *c == '：')
+            .map(|(i, c)| (i, c.len_utf8()))
+    }
+
+    #[test]
+    fn label_colon_finds_what_a_character_search_finds() {
+        // Letters of 1 to 4 bytes; U+FEFF and U+FF58 start with the byte that starts U+FF1A.
+        let letters = ["a", "ع", "\u{feff}", "ｘ", "😀", " "];
+        let mut tried = 0;
+        for letter in letters {
+            for colon in [":", "：", ""] {
+                for n in 0..46 {
+                    for tail in ["", " value", "x：y: z"] {
+                        let line = format!("{}{colon}{tail}", letter.repeat(n));
+                        assert_eq!(label_colon(&line), label_colon_by_chars(&line), "{line:?}");
+                        tried += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(tried, 6 * 3 * 46 * 3);
+        assert_eq!(label_colon("From: a"), Some((4, 1)));
+        assert_eq!(label_colon("من： أحمد"), Some((4, 3)));
+        assert_eq!(label_colon(&format!("{}: late", "a".repeat(40))), None);
+    }
 
     fn email(f: &Forward) -> String {
         f.original_from.clone().unwrap_or_default().email
