@@ -21,9 +21,9 @@ use std::fmt::Write as _;
 /// How many messages one `UID FETCH` asks for; callers fetch in chunks of this size.
 pub const FETCH_BATCH: usize = 200;
 
-/// How many messages' sizes one `UID FETCH … RFC822.SIZE` asks for: a backlog's sizes come in
-/// one round trip per 5,000 messages, not one per body fetch (about 40 bytes a message on
-/// the wire, 8 in memory).
+/// How many messages' sizes are asked for at once (one `UID SEARCH … LARGER`, and the
+/// `RFC822.SIZE` of the ones it names): a backlog's sizes come in one round trip or two per
+/// 5,000 messages, not one per body fetch.
 pub const SIZES_BATCH: usize = 5000;
 
 /// The spans of `uids` whose sizes are fetched together: the first body fetch's worth alone,
