@@ -661,12 +661,12 @@ impl FieldMatcher {
         }
     }
 
-    /// One pass of the set over each text of the field.
+    /// Which of the field's patterns match any of its texts.
     ///
-    /// Most texts match none of a field's patterns. The search that knows every pattern that
-    /// matches has to run the automaton over the whole text, a byte at a time; one that stops at
-    /// the first match of any pattern runs its faster loop (and the set's prefilter, when it
-    /// has one), so it goes first, and the full scan runs only where it found something.
+    /// The search that names every matching pattern has to run the automaton over the whole
+    /// text, a byte at a time. One that stops at the first match of any pattern runs its faster
+    /// loop (and the set's prefilter, when it has one), so it goes first: a text that matches
+    /// no pattern is settled by it alone, and the full scan runs only where it found one.
     fn scan(&self, texts: &[&str]) -> Vec<Hit> {
         let mut hits = vec![Hit::No; self.set.len()];
         for text in texts {
