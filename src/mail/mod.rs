@@ -1,6 +1,6 @@
 //! Mail as musaid sees it: bytes in, a [`Message`] out. Pure: no I/O.
 //!
-//! - [`parse`]: RFC 5322/MIME bytes → [`Message`] (mail-parser underneath)
+//! - [`mod@parse`]: RFC 5322/MIME bytes → [`Message`] (mail-parser underneath)
 //! - [`forward`]: find the forwarded original, inline or attached
 //! - [`quote`]: cut the quoted part of a reply, keep the new text
 //! - [`auto`]: auto-replies, bounces, lists, loops (RFC 3834)

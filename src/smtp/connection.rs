@@ -49,7 +49,7 @@ pub enum SendError {
     Smtp(lettre::transport::smtp::Error),
     /// No connection: the server cannot be reached, TLS failed, no token. Always temporary.
     Connect(anyhow::Error),
-    /// The server did not answer within [`TIMEOUT`]. Temporary.
+    /// The server did not answer in time (30 s a step). Temporary.
     Timeout,
 }
 
@@ -278,7 +278,7 @@ impl Sender {
         }
     }
 
-    /// Close the connection with QUIT when it has been idle for [`MAX_IDLE`].
+    /// Close the connection with QUIT when it has been idle for a minute (servers drop idle ones).
     pub async fn close_idle(&mut self) {
         if self
             .open
