@@ -50,9 +50,20 @@ impl fmt::Display for Command {
     }
 }
 
-/// Every command line in a reply's new text, in order.
+/// Commands are read from this much of a reply's new text: the work per message stays bounded
+/// whatever its size (docs/commands.md#limits).
+pub const MAX_COMMAND_TEXT: usize = 64 * 1024;
+/// A `#word` longer than this is text, never a command, and gets no suggestion.
+pub const MAX_COMMAND_WORD: usize = 64;
+
+/// Every command line in the first [`MAX_COMMAND_TEXT`] bytes of a reply's new text, in order.
 pub fn parse(text: &str) -> Vec<ParsedCommand> {
-    text.lines()
+    let mut end = text.len().min(MAX_COMMAND_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end]
+        .lines()
         .filter_map(|line| {
             parse_line(line).map(|command| ParsedCommand {
                 command,
@@ -110,7 +121,7 @@ fn parse_line(raw: &str) -> Option<Command> {
     let line = normalize(raw);
     let line = line.trim();
     // Messages quote the line as the VA wrote it.
-    let shown = trim_punctuation(raw.trim());
+    let shown = trim_punctuation(shorten(raw.trim()));
     if let Some(rest) = line.strip_prefix('#') {
         // `#1 in my list`, `# heading`, `##`: not commands.
         if !rest.chars().next().is_some_and(char::is_alphabetic) {
@@ -120,6 +131,9 @@ fn parse_line(raw: &str) -> Option<Command> {
             .find(|c: char| !(c.is_alphanumeric() || c == '_'))
             .unwrap_or(rest.len());
         let (word, args) = rest.split_at(end);
+        if word.chars().count() > MAX_COMMAND_WORD {
+            return None;
+        }
         // `#priority: high` reads like `#priority high`.
         let args = args.trim().trim_start_matches([':', '=']).trim();
         return Some(hash_command(word, trim_punctuation(args), shown));
@@ -253,12 +267,12 @@ fn parse_minutes(args: &str) -> Result<u32, String> {
         if m.len() != 2 {
             return Err(HINT.to_string());
         }
-        let h: u32 = h.parse().map_err(|_| HINT.to_string())?;
+        let h: f64 = h.parse::<u32>().map_err(|_| HINT.to_string())?.into();
         let m: u32 = m.parse().map_err(|_| HINT.to_string())?;
         if m >= 60 {
             return Err(HINT.to_string());
         }
-        f64::from(h * 60 + m)
+        h * 60.0 + f64::from(m)
     } else {
         // Pairs of number and unit; Arabic may give a unit alone ("ساعه" = one hour).
         let mut total = 0.0;
@@ -311,6 +325,14 @@ fn parse_minutes(args: &str) -> Result<u32, String> {
         );
     }
     Ok(minutes as u32)
+}
+
+/// At most 100 characters of a line, for quoting it back in an error mail.
+fn shorten(s: &str) -> &str {
+    match s.char_indices().nth(100) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
 }
 
 fn trim_punctuation(s: &str) -> &str {
@@ -556,5 +578,51 @@ mod tests {
                 assert_eq!(one(want), Some(cmd.clone()), "{want}");
             }
         }
+    }
+
+    #[test]
+    fn a_word_over_64_characters_is_text_and_gets_no_suggestion() {
+        let word = "d".repeat(65);
+        assert_eq!(one(&format!("#{word}")), None);
+        assert_eq!(
+            one(&format!("#{}", "d".repeat(64))).map(|c| matches!(c, Unknown { .. })),
+            Some(true)
+        );
+        // A 4 MB single word: no command, and no edit-distance table sized by it.
+        let huge = format!("#{}", "x".repeat(4 << 20));
+        assert!(parse(&huge).is_empty());
+    }
+
+    #[test]
+    fn commands_are_read_from_the_first_64_kib_only() {
+        let filler = "a line of ordinary text\n".repeat(MAX_COMMAND_TEXT / 24 + 1);
+        let text = format!("#wip\n{filler}#done\n");
+        let got: Vec<String> = parse(&text).iter().map(|p| p.command.to_string()).collect();
+        assert_eq!(got, ["#wip"]);
+        // Cut inside a multi-byte character: still no panic, still the commands before it.
+        let arabic = format!("#تم\n{}", "ت".repeat(MAX_COMMAND_TEXT));
+        assert_eq!(one(&arabic), Some(Status(Done)));
+    }
+
+    #[test]
+    fn absurd_times_are_refused_not_overflowed() {
+        for line in [
+            "#time 4294967295:00",
+            "#time 99999999999999999999h",
+            "#time 25h",
+            "#time 24:01",
+        ] {
+            assert!(matches!(one(line), Some(Unknown { .. })), "{line}");
+        }
+        assert_eq!(one("#time 24:00"), Some(Time(1440)));
+    }
+
+    #[test]
+    fn an_error_quotes_at_most_100_characters_of_the_line() {
+        let line = format!("#priority {}", "z".repeat(10_000));
+        let Some(Unknown { error }) = one(&line) else {
+            panic!("not refused: {line}");
+        };
+        assert!(error.len() < 400, "{} bytes", error.len());
     }
 }

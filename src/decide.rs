@@ -326,9 +326,11 @@ fn role(from: &str, task: &TaskRef, trust: Trust<'_>, cfg: &Config) -> Role {
 }
 
 /// The role the From address claims, authenticated or not.
+/// Rights come from the roster as the config stands now, never from the task's own fields: an
+/// assignee who is not (or no longer) in `vas` steers nothing (docs/security.md#who-may-change-a-task).
 fn claimed_role(from: &str, task: &TaskRef, cfg: &Config) -> Role {
     let contract = cfg.contracts.get(&task.contract);
-    if contract.is_some_and(|c| c.is_va(from)) || task.assignee.as_deref() == Some(from) {
+    if contract.is_some_and(|c| c.is_va(from)) {
         Role::Va
     } else if task.requester == from || contract.is_some_and(|c| c.owner_match(from).is_some()) {
         Role::Owner
@@ -351,6 +353,7 @@ fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Conf
     for pc in &parsed {
         let verdict = match (&pc.command, role) {
             (Command::Unknown { error }, _) => Err(error.clone()),
+            (Command::Assign(to), Role::Va) => assignable(to, &task, cfg),
             (_, Role::Va) => Ok(()),
             (Command::Status(TaskStatus::Cancelled), Role::Owner) => Ok(()),
             (_, Role::Owner) => Err(
@@ -381,6 +384,23 @@ fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Conf
         apply,
         refused,
         commands: parsed,
+    }
+}
+
+/// `#assign` hands a task only to one of its contract's VAs: an assignee gains no rights, but
+/// a stranger named here would get the task's mail.
+fn assignable(to: &str, task: &TaskRef, cfg: &Config) -> Result<(), String> {
+    match cfg.contracts.get(&task.contract) {
+        Some(c) if c.is_va(to) => Ok(()),
+        Some(c) => Err(format!(
+            "{to} is not a VA of contract {}; #assign takes one of: {}",
+            task.contract,
+            c.vas.join(", ")
+        )),
+        None => Err(format!(
+            "contract {} is no longer configured",
+            task.contract
+        )),
     }
 }
 
@@ -498,4 +518,131 @@ pub fn original_key(msg: &Message) -> Option<String> {
     }
     let digest = h.finalize();
     Some(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_str;
+    use std::path::Path;
+
+    const CONFIG: &str =
+        "[daemon]\naddress = \"tasks@va.example\"\n[imap]\nhost = \"imap.va.example\"\n\
+        [contracts.acme]\nowners = [\"boss@acme.example\"]\n\
+        vas = [\"sara@va.example\", \"ali@va.example\"]\n\
+        timezone = \"Asia/Riyadh\"\nwindows = [\"Sun-Thu 08:00-10:00\"]\n";
+
+    /// A store that knows one task, #1 of acme, whose thread holds `<n1@va.example>`.
+    struct OneTask(TaskRef);
+
+    impl ThreadLookup for OneTask {
+        fn seen_message(&self, _: &str) -> anyhow::Result<Option<Option<i64>>> {
+            Ok(None)
+        }
+        fn task_by_thread(&self, ids: &[String]) -> anyhow::Result<Option<TaskRef>> {
+            Ok(ids
+                .iter()
+                .any(|i| i == "n1@va.example")
+                .then(|| self.0.clone()))
+        }
+        fn task_by_id(&self, id: i64) -> anyhow::Result<Option<TaskRef>> {
+            Ok((id == self.0.id).then(|| self.0.clone()))
+        }
+        fn task_by_original(&self, _: &str, _: &str) -> anyhow::Result<Option<i64>> {
+            Ok(None)
+        }
+    }
+
+    fn task(assignee: &str) -> OneTask {
+        OneTask(TaskRef {
+            id: 1,
+            contract: "acme".into(),
+            status: TaskStatus::Open,
+            requester: "boss@acme.example".into(),
+            assignee: Some(assignee.into()),
+        })
+    }
+
+    fn reply(config: &str, from: &str, body: &str, history: &OneTask) -> TaskUpdate {
+        let config = load_str(config, Path::new("musaid.toml")).expect("config");
+        let raw = format!(
+            "From: {from}\r\nTo: tasks@va.example\r\nSubject: Re: [#1] New task\r\n\
+             Message-ID: <r{}@example.test>\r\nIn-Reply-To: <n1@va.example>\r\n\
+             Date: Sun, 6 Dec 2026 08:00:00 +0300\r\n\r\n{body}\r\n",
+            body.len()
+        );
+        let msg = crate::mail::parse(raw.as_bytes()).expect("parse");
+        let ctx = Context {
+            config: &config,
+            rules: &RuleSet::default(),
+            now: Utc::now(),
+            arrived: None,
+        };
+        match decide(&msg, &ctx, history).expect("decide") {
+            Decision::UpdateTask(u) => *u,
+            other => panic!("not an update: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_va_may_assign_only_to_a_va_of_the_contract() {
+        let to_stranger = reply(
+            CONFIG,
+            "sara@va.example",
+            "#assign mallory@evil.test",
+            &task("sara@va.example"),
+        );
+        assert!(to_stranger.apply.is_empty(), "{:?}", to_stranger.apply);
+        assert!(to_stranger.refused[0]
+            .why
+            .contains("not a VA of contract acme"));
+
+        let to_ali = reply(
+            CONFIG,
+            "sara@va.example",
+            "#assign ali@va.example",
+            &task("sara@va.example"),
+        );
+        assert_eq!(to_ali.apply, [Command::Assign("ali@va.example".into())]);
+    }
+
+    #[test]
+    fn an_assignee_outside_the_roster_steers_nothing() {
+        // However the task came to name mallory (an older release, a hand edit), mallory's
+        // #cancel is refused: rights come from `vas` alone.
+        let u = reply(
+            CONFIG,
+            "mallory@evil.test",
+            "#cancel",
+            &task("mallory@evil.test"),
+        );
+        assert_eq!(u.role, Role::Stranger);
+        assert!(u.apply.is_empty());
+
+        // A VA removed from `vas` loses the tasks assigned to them with the next message.
+        let without_sara = CONFIG.replace("\"sara@va.example\", ", "");
+        let u = reply(
+            &without_sara,
+            "sara@va.example",
+            "#done",
+            &task("sara@va.example"),
+        );
+        assert_eq!(u.role, Role::Stranger);
+        assert!(u.apply.is_empty());
+        let u = reply(CONFIG, "sara@va.example", "#done", &task("sara@va.example"));
+        assert_eq!(u.apply, [Command::Status(TaskStatus::Done)]);
+    }
+
+    #[test]
+    fn an_owner_may_cancel_but_not_close() {
+        let u = reply(
+            CONFIG,
+            "boss@acme.example",
+            "#done\n#cancel",
+            &task("sara@va.example"),
+        );
+        assert_eq!(u.role, Role::Owner);
+        assert_eq!(u.apply, [Command::Status(TaskStatus::Cancelled)]);
+        assert_eq!(u.refused.len(), 1);
+    }
 }
