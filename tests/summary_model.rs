@@ -144,3 +144,33 @@ fn counts_agree_with_a_walk_over_the_history() {
         assert!(ages_sorted, "oldest first");
     }
 }
+
+/// `musaid summary` right after an ingest: the request was stored as whole second S, and the
+/// summary's period ends at S plus a fraction. It must count the request; a period that ends
+/// exactly at S does not, and the next one, starting at S, does: no second is counted twice.
+#[test]
+fn a_summary_counts_what_was_recorded_in_its_last_second() {
+    let e = env(&riyadh("en"));
+    let created = ry(5, 9, 0);
+    task(
+        e.conn(),
+        T {
+            id: 1,
+            created,
+            category: "general",
+            assignee: Some("sara@va.example"),
+            subject: "Call the bank",
+            original_subject: None,
+            acked: None,
+            due: None,
+        },
+    );
+    let week = chrono::Duration::days(7);
+    let end = utc(created) + chrono::Duration::milliseconds(400);
+    let s = compute(e.conn(), e.contract(), end - week, end).expect("summary");
+    assert_eq!(s.received, 1);
+    let s = compute(e.conn(), e.contract(), utc(created) - week, utc(created)).expect("summary");
+    assert_eq!(s.received, 0);
+    let s = compute(e.conn(), e.contract(), utc(created), utc(created) + week).expect("summary");
+    assert_eq!(s.received, 1);
+}

@@ -396,6 +396,14 @@ fn counts(c: &Contract, m: &Measured, start: i64, end: i64) -> Counts {
     }
 }
 
+/// An instant as the first whole second at or after it. The store keeps whole seconds (an
+/// event at 10:00:07.4 is stored as 10:00:07), so a period that ends at 10:00:07.6 must take
+/// second 10:00:07 in: `musaid summary` right after an ingest counts what was just recorded,
+/// and consecutive periods still share no second.
+fn whole_seconds(t: DateTime<Utc>) -> i64 {
+    t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0)
+}
+
 /// The statistics of `contract` over `[period_start, period_end)`. Reads, never writes.
 /// See the module documentation for what each number means.
 pub fn compute(
@@ -405,13 +413,13 @@ pub fn compute(
     period_end: DateTime<Utc>,
 ) -> Result<Summary> {
     let c = contract;
-    let (start, end) = (period_start.timestamp(), period_end.timestamp());
+    let (start, end) = (whole_seconds(period_start), whole_seconds(period_end));
     let m = measure(conn, c, start, end)
         .with_context(|| format!("Cannot compute the summary of contract {}", c.name))?;
     let prev_start = week_before(c, period_start);
-    let pm = measure(conn, c, prev_start.timestamp(), start)
+    let pm = measure(conn, c, whole_seconds(prev_start), start)
         .with_context(|| format!("Cannot compute the previous week of contract {}", c.name))?;
-    let previous = counts(c, &pm, prev_start.timestamp(), start);
+    let previous = counts(c, &pm, whole_seconds(prev_start), start);
 
     // One clock over everything measured: from the oldest request to the period's end.
     let earliest = m
