@@ -110,8 +110,8 @@ fn english_summary_matches_the_golden_files() {
         "titles are escaped"
     );
     assert!(
-        r.text.contains("Reconcile \\| November <accounts>"),
-        "a pipe cannot break a table"
+        r.text.contains("Reconcile \\| November \\<accounts\\>"),
+        "a pipe cannot break a table, nor a subject inject markup"
     );
 }
 

@@ -101,10 +101,22 @@ fn change_duration(now: i64, prev: i64, lang: Language) -> String {
 }
 
 /// A table cell of Markdown: no pipe or line break can break the row.
+/// Text from mail as one Markdown table cell that renders as written: every character that
+/// could start emphasis, a link, an image, code, HTML or an entity is backslash-escaped
+/// (CommonMark allows that for all ASCII punctuation), so a subject cannot inject markup.
 fn md_cell(s: &str) -> String {
-    crate::templates::one_line(s)
-        .replace('\\', "\\\\")
-        .replace('|', "\\|")
+    let line = crate::templates::one_line(s);
+    let mut out = String::with_capacity(line.len() + 8);
+    for c in line.chars() {
+        if matches!(
+            c,
+            '\\' | '|' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '~' | '&' | '!' | '#'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn money(amount: f64, currency: &str) -> String {
@@ -376,6 +388,19 @@ mod tests {
     #[test]
     fn markdown_cells_cannot_break_a_row() {
         assert_eq!(md_cell("a | b\nc"), "a \\| b c");
+    }
+
+    #[test]
+    fn markdown_cells_render_as_written() {
+        assert_eq!(
+            md_cell("[click](http://evil.example) *now* <img src=x> `x` _y_ &amp; ![i](u)"),
+            "\\[click\\](http://evil.example) \\*now\\* \\<img src=x\\> \\`x\\` \\_y\\_ \\&amp; \\!\\[i\\](u)"
+        );
+        // Arabic and ordinary punctuation stay as they are.
+        assert_eq!(
+            md_cell("فاتورة INV-2026-114: 3.5 ساعة، (مهم)"),
+            "فاتورة INV-2026-114: 3.5 ساعة، (مهم)"
+        );
     }
 
     #[test]
