@@ -100,6 +100,24 @@ pub fn try_init(opts: &LogOptions) -> Result<(), String> {
     Ok(())
 }
 
+/// Text that came from outside (a Message-ID, a server's answer, a parse error quoting a
+/// header), for a log field: control characters are escaped (`\r`, `\n`, `\u{1b}`), so a
+/// hostile header cannot forge log lines or drive a terminal (docs/security.md).
+pub struct Untrusted<'a>(pub &'a str);
+
+impl std::fmt::Display for Untrusted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut rest = self.0;
+        while let Some(i) = rest.find(char::is_control) {
+            f.write_str(&rest[..i])?;
+            let c = rest[i..].chars().next().unwrap_or_default();
+            write!(f, "{}", c.escape_default())?;
+            rest = &rest[i + c.len_utf8()..];
+        }
+        f.write_str(rest)
+    }
+}
+
 /// The syslog priority of a level, as sd-daemon(3) prefixes it.
 pub fn priority(level: Level) -> u8 {
     match level {
@@ -209,6 +227,16 @@ mod tests {
             ],
             "{out}"
         );
+    }
+
+    #[test]
+    fn untrusted_text_cannot_forge_a_log_line() {
+        let id = "abc@x\r\n<3>forged line\u{1b}[31m.example";
+        assert_eq!(
+            Untrusted(id).to_string(),
+            "abc@x\\r\\n<3>forged line\\u{1b}[31m.example"
+        );
+        assert_eq!(Untrusted("نص عادي <id@x>").to_string(), "نص عادي <id@x>");
     }
 
     #[test]

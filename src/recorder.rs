@@ -8,6 +8,7 @@
 use crate::config::After;
 use crate::decide::Decision;
 use crate::ingest::{self, Outcome, Pipeline};
+use crate::logging::Untrusted;
 use crate::store::{sync, Source, Store};
 use anyhow::{Context as _, Result};
 use chrono::Utc;
@@ -311,7 +312,7 @@ fn attempt(
 /// once its batch is committed, by whoever receives [`Committed`] (not on the recorder's
 /// thread, the busiest of a backlog).
 pub fn log_outcome(uid: u32, o: &Outcome) {
-    let span = info_span!("message", uid, message_id = %o.message_id);
+    let span = info_span!("message", uid, message_id = %Untrusted(&o.message_id));
     let _in = span.enter();
     match &o.decision {
         Decision::Ignore { reason } | Decision::Quarantine { reason, .. } => {
