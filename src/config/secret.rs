@@ -5,8 +5,11 @@
 use super::{AuthMethod, Secret, SecretSource, ServerLogin};
 use anyhow::{bail, Context as _};
 use std::ffi::OsString;
+use std::io::Read;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 impl SecretSource {
     /// The secret's value, or `None` when no secret is configured.
@@ -65,15 +68,17 @@ fn read_secret_file(path: &Path, key: &str) -> anyhow::Result<Secret> {
     Ok(Secret::new(value))
 }
 
+/// A secret or token command that has not finished by then is stopped: a hung vault or
+/// OAuth helper must not hold the sender or the IMAP loop for ever (docs/configuration.md).
+pub const SECRET_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
 fn run_secret_command(cmd: &str, key: &str) -> anyhow::Result<Secret> {
-    let output = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .with_context(|| format!("Cannot run {key} with sh -c"))?;
+    run_secret_command_within(cmd, key, SECRET_COMMAND_TIMEOUT)
+}
+
+fn run_secret_command_within(cmd: &str, key: &str, limit: Duration) -> anyhow::Result<Secret> {
+    let output =
+        output_within(cmd, limit).with_context(|| format!("{key} did not give a secret"))?;
     if !output.status.success() {
         // Standard output may hold a partial secret: only the status and stderr are shown.
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -96,6 +101,68 @@ fn run_secret_command(cmd: &str, key: &str) -> anyhow::Result<Secret> {
         bail!("{key} printed nothing");
     }
     Ok(Secret::new(value))
+}
+
+/// Run `sh -c CMD` in its own process group and collect its output, killing the whole group
+/// (the shell and whatever it started) when it runs longer than `limit`.
+fn output_within(cmd: &str, limit: Duration) -> anyhow::Result<Output> {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .context("Cannot run it with sh -c")?;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    let status = loop {
+        if let Some(status) = child.try_wait().context("Cannot wait for it")? {
+            break status;
+        }
+        if started.elapsed() >= limit {
+            if let Ok(pgid) = i32::try_from(child.id()) {
+                // SAFETY: kill(2) with a negative pid signals the group we created above.
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+            let _ = child.wait();
+            bail!(
+                "it did not finish within {} s and was stopped",
+                limit.as_secs_f64()
+            );
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    };
+    Ok(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
 }
 
 fn trim_newline(mut s: String) -> String {
@@ -151,6 +218,29 @@ mod tests {
         assert!(!msg.contains("hunter2"), "{msg}");
         let empty = SecretSource::Command("true".into()).resolve().unwrap_err();
         assert!(empty.to_string().contains("printed nothing"));
+    }
+
+    #[test]
+    fn a_hung_command_is_stopped_with_a_clear_error() {
+        let started = Instant::now();
+        // The shell's child holds the output pipe too: the whole group must go.
+        let err = run_secret_command_within(
+            "sleep 30; echo late",
+            "oauth2_token_command",
+            Duration::from_millis(300),
+        )
+        .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("oauth2_token_command did not give a secret"),
+            "{msg}"
+        );
+        assert!(msg.contains("did not finish within 0.3 s"), "{msg}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
