@@ -2,7 +2,7 @@
 //! attachments' descriptions.
 
 use super::header::truncate;
-use super::{MAX_ADDRESSES, MAX_FIELD, MAX_HTML};
+use super::limits::{MAX_ADDRESSES, MAX_FIELD, MAX_HTML};
 use crate::mail::Attachment;
 use mail_parser::decoders::html::html_to_text as mp_html_to_text;
 use mail_parser::{MimeHeaders, PartType};

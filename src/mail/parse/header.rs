@@ -1,7 +1,7 @@
 //! Header decoding: each value's text (RFC 2047 words, folding, raw 8-bit in the message's
 //! charset), addresses, Message-IDs and dates, cut to the parser's limits.
 
-use super::{MAX_ADDRESSES, MAX_FIELD, MAX_HEADER_VALUE};
+use super::limits::{MAX_ADDRESSES, MAX_FIELD, MAX_HEADER_VALUE};
 use crate::mail::Address;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use mail_parser::parsers::MessageStream;

@@ -1,11 +1,12 @@
 //! Bytes → [`Message`] with mail-parser. Pure: no I/O, never panics on input.
 //!
-//! This module checks the bytes, sets the limits and assembles the [`Message`]; `header`
-//! decodes header values, addresses, ids and dates; `body` walks the MIME parts for the body
-//! text and the attachments.
+//! This module checks the bytes and assembles the [`Message`]; `header` decodes header values,
+//! addresses, ids and dates; `body` walks the MIME parts for the body text and the attachments;
+//! `limits` holds the bounds all three keep.
 
 mod body;
 mod header;
+mod limits;
 
 pub use body::html_to_text;
 pub use header::derived_id;
@@ -16,6 +17,7 @@ use header::{
     addresses, clean_id, first_address, header_text, header_text_with, id_list, is_raw_8bit,
     reparse_addresses, to_chrono, truncate,
 };
+use limits::{MAX_FIELD, MAX_HEADERS, MAX_PARTS};
 use mail_parser::{HeaderName, MessageParser, MimeHeaders, PartType};
 use std::sync::LazyLock;
 
@@ -35,21 +37,6 @@ static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ParseError(pub String);
-
-/// Longest decoded header value kept (huge headers are truncated for display).
-const MAX_HEADER_VALUE: usize = 16 * 1024;
-/// Longest subject, address name or forward field kept.
-const MAX_FIELD: usize = 2 * 1024;
-/// At most this many headers are kept.
-const MAX_HEADERS: usize = 1000;
-/// At most this many addresses per header.
-const MAX_ADDRESSES: usize = 500;
-/// HTML longer than this is cut before conversion to text.
-const MAX_HTML: usize = 4 * 1024 * 1024;
-/// A message with more MIME part delimiters and Content-Type lines than this is not parsed.
-/// mail-parser spends some hundred bytes on each part: 3 million tiny parts in 24 MB took
-/// 640 MB, an 800,000-deep `message/rfc822` chain 1.3 GB. A person's mail holds far fewer.
-const MAX_PARTS: usize = 10_000;
 
 /// Parse one RFC 5322 message. Never panics; an error means the bytes are not a message.
 pub fn parse(raw: &[u8]) -> Result<Message, ParseError> {
@@ -317,6 +304,7 @@ fn attached_forward(msg: &mail_parser::Message<'_>, outer_text: &str) -> Option<
 
 #[cfg(test)]
 mod tests {
+    use super::limits::MAX_HEADER_VALUE;
     use super::*;
 
     #[test]
