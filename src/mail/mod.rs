@@ -3,12 +3,14 @@
 //! - [`mod@parse`]: RFC 5322/MIME bytes → [`Message`] (mail-parser underneath)
 //! - [`forward`]: find the forwarded original, inline or attached
 //! - [`quote`]: cut the quoted part of a reply, keep the new text
+//! - `labels`: the header-block labels, separators and folding that forward and quote share
 //! - [`auto`]: auto-replies, bounces, lists, loops (RFC 3834)
 //! - [`auth`]: Authentication-Results (RFC 8601): is the From address authenticated?
 
 pub mod auth;
 pub mod auto;
 pub mod forward;
+mod labels;
 pub mod parse;
 pub mod quote;
 

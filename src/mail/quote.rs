@@ -1,7 +1,7 @@
 //! The new text above a quoted reply: cut at the quote header (`On … wrote:`, Outlook's
 //! `From:/Sent:` block or separator, `>` lines, forward separators), drop the signature.
 
-use super::forward::{fold, label_line, separator, unquote, Field};
+use super::labels::{fold, label_line, separator, unquote, Field};
 use regex::Regex;
 use std::sync::LazyLock;
 
