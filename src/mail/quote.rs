@@ -7,6 +7,9 @@ use std::sync::LazyLock;
 
 /// Longer texts are only scanned this far.
 const MAX_LINES: usize = 20_000;
+/// The new text (a reply's note, a request's note) is read from at most this much of the
+/// body: one huge line would otherwise be copied whole once more (docs/mail.md#limits).
+pub const MAX_NEW_TEXT: usize = 1024 * 1024;
 
 /// "wrote" in the languages clients write quote headers in (folded, lower-case).
 static WROTE: LazyLock<Regex> = LazyLock::new(|| {
@@ -326,6 +329,11 @@ fn finish(lines: &[&str]) -> String {
 
 /// The text the sender wrote, without the quoted original below it.
 pub fn new_text(text: &str) -> String {
+    let mut end = text.len().min(MAX_NEW_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let text = &text[..end];
     let lines: Vec<&str> = text.lines().take(MAX_LINES).collect();
     let wrote = wrote_lines(text, lines.len());
     let Some((cut, after)) = find_cut(&lines, &wrote) else {
@@ -356,6 +364,18 @@ pub fn new_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_new_text_of_a_huge_body_is_its_first_mebibyte() {
+        let huge = format!("{}\n", "ب".repeat(3 * MAX_NEW_TEXT));
+        let got = new_text(&huge);
+        assert!(
+            got.len() <= MAX_NEW_TEXT && got.len() > MAX_NEW_TEXT - 4,
+            "{}",
+            got.len()
+        );
+        assert!(got.chars().all(|c| c == 'ب'));
+    }
 
     fn first(t: &str) -> String {
         new_text(t).lines().next().unwrap_or("").to_string()
