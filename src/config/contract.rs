@@ -1,8 +1,8 @@
 //! `[contracts.NAME]`: owners, VAs, time zone, windows, holidays, summary and rate.
 
-use super::load::{address_value, is_valid_address, required, DateOrString, S};
+use super::diag::Diag;
+use super::values::{address_value, is_valid_address, required, DateOrString, S};
 use super::*;
-use crate::config::diag::Diag;
 use serde::de::{self, MapAccess, Visitor};
 use serde::Deserialize;
 use std::collections::BTreeSet;

@@ -18,10 +18,12 @@ mod load;
 mod secret;
 mod server;
 pub mod units;
+mod values;
 
 pub(crate) use diag::{did_you_mean, Diag};
 
-pub use load::{is_valid_address, load, load_str};
+pub use load::{load, load_str};
+pub use values::is_valid_address;
 
 /// For unit tests: a desk in `dir` (its state in `dir/state`) with one contract, `acme` (owner
 /// boss@acme.example, VA sara@va.example, Riyadh, Sunday to Thursday 08:00-10:00), and
