@@ -45,12 +45,12 @@ impl WindowSpec {
     /// `expr` opens a window of length `length`.
     pub fn cron(expr: &str, length: &str) -> Result<WindowSpec, String> {
         let schedule = parse_cron(expr)?;
-        let length = crate::config::units::parse_duration(length)
-            .map_err(|e| format!("for = \"{length}\": {e}"))?;
+        let length =
+            crate::units::parse_duration(length).map_err(|e| format!("for = \"{length}\": {e}"))?;
         if length.is_zero() || length > MAX_CRON_WINDOW {
             return Err(format!(
                 "for = \"{}\": a window lasts more than 0 and at most 7 days (e.g. \"2h\")",
-                crate::config::units::format_duration(length)
+                crate::units::format_duration(length)
             ));
         }
         Ok(WindowSpec::Cron {
@@ -73,7 +73,7 @@ impl WindowSpec {
 }
 
 fn length_source(d: Duration) -> String {
-    crate::config::units::format_duration(d)
+    crate::units::format_duration(d)
 }
 
 impl fmt::Display for WindowSpec {
@@ -271,7 +271,7 @@ impl FromStr for DueSpec {
                 DueSpec::Wall(Duration::from_secs(secs))
             }
             [one] => {
-                let d = crate::config::units::parse_duration(one)
+                let d = crate::units::parse_duration(one)
                     .map_err(|e| format!("due \"{text}\": {e}; {DUE_EXAMPLE}"))?;
                 if d.is_zero() {
                     return Err(format!("due \"{text}\": must be more than 0"));
@@ -291,7 +291,7 @@ impl fmt::Display for DueSpec {
             DueSpec::BusinessDays(n) => write!(f, "{n} business days"),
             DueSpec::BusinessHours(1) => f.write_str("1 business hour"),
             DueSpec::BusinessHours(n) => write!(f, "{n} business hours"),
-            DueSpec::Wall(d) => f.write_str(&crate::config::units::format_duration(*d)),
+            DueSpec::Wall(d) => f.write_str(&crate::units::format_duration(*d)),
         }
     }
 }

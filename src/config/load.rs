@@ -4,9 +4,9 @@
 use super::contract::{contract, valid_contract_name, RawContract};
 use super::diag::Diag;
 use super::server::{imap_config, smtp_config, RawImap, RawSmtp};
-use super::units::{parse_duration, parse_size};
 use super::values::{address_value, path_value, required, S};
 use super::*;
+use crate::units::{parse_duration, parse_size};
 use serde::de::{self, Visitor};
 use serde::Deserialize;
 use std::collections::BTreeSet;

@@ -17,11 +17,12 @@ mod diag;
 mod load;
 mod secret;
 mod server;
-pub mod units;
 mod values;
 
 pub(crate) use diag::{did_you_mean, Diag};
 
+/// Durations and sizes, shared with [`crate::windows`], which does not import the config.
+pub use crate::units;
 pub use load::{load, load_str};
 pub use values::is_valid_address;
 

@@ -1,9 +1,9 @@
 //! `[imap]` and `[smtp]`: host, port, TLS and login, validated.
 
 use super::diag::Diag;
-use super::units::parse_duration;
 use super::values::{path_value, required, resolve_path, DateOrString, S};
 use super::*;
+use crate::units::parse_duration;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::ops::Range;
