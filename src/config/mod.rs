@@ -52,9 +52,8 @@ windows = ["Sun-Thu 08:00-10:00"]
 }
 
 use crate::model::Language;
-use crate::windows::WindowSpec;
+use crate::windows::Calendar;
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -261,9 +260,8 @@ pub struct Contract {
     pub owners: Vec<OwnerPattern>,
     /// Lower-cased VA addresses; the first is the default assignee.
     pub vas: Vec<String>,
-    pub timezone: Tz,
-    pub windows: Vec<WindowSpec>,
-    pub holidays: Vec<NaiveDate>,
+    /// Time zone, windows and holidays: when the VA is on duty.
+    pub calendar: Calendar,
     pub language: Language,
     pub summary: Option<SummaryConfig>,
     pub rate: Option<Rate>,
@@ -281,6 +279,15 @@ impl Contract {
 
     pub fn is_va(&self, email: &str) -> bool {
         self.vas.iter().any(|v| v == email)
+    }
+}
+
+/// A contract reads as its calendar: `contract.timezone`, `windows::is_open(&contract, now)`.
+impl std::ops::Deref for Contract {
+    type Target = Calendar;
+
+    fn deref(&self) -> &Calendar {
+        &self.calendar
     }
 }
 

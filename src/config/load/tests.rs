@@ -130,8 +130,8 @@ fn spec_example_verbatim_parses() {
     assert_eq!(c.imap.after, After::Keep);
     assert_eq!(c.imap.first_sync, FirstSync::New);
     let acme = &c.contracts["acme"];
-    assert_eq!(acme.windows.len(), 2);
-    assert_eq!(acme.holidays.len(), 2);
+    assert_eq!(acme.calendar.windows.len(), 2);
+    assert_eq!(acme.calendar.holidays.len(), 2);
     assert_eq!(acme.summary.as_ref().unwrap().cron_source, "0 0 17 * * Thu");
     assert_eq!(c.policy.max_message_size, 25_000_000);
     assert_eq!(c.policy.ack_max_age, Duration::from_secs(3 * 86400));
@@ -173,9 +173,9 @@ fn spec_example_parses() {
     );
     assert_eq!(acme.owner_match("boss@acme.example"), Some(2));
     assert_eq!(acme.owner_match("x@acme.example"), Some(1));
-    assert_eq!(acme.timezone, chrono_tz::Asia::Riyadh);
-    assert_eq!(acme.windows.len(), 3);
-    assert_eq!(acme.holidays.len(), 2);
+    assert_eq!(acme.calendar.timezone, chrono_tz::Asia::Riyadh);
+    assert_eq!(acme.calendar.windows.len(), 3);
+    assert_eq!(acme.calendar.holidays.len(), 2);
     assert_eq!(acme.language, Language::Ar);
     assert_eq!(acme.summary.as_ref().unwrap().to, vec!["boss@acme.example"]);
     assert_eq!(
