@@ -196,9 +196,15 @@ pub struct ImapConfig {
     pub idle: bool,
     pub poll_interval: Duration,
     pub first_sync: FirstSync,
-    /// How long the server may stay silent in a command: [`crate::imap::COMMAND_TIMEOUT`]
+    /// How long the server may stay silent in a command: [`ImapConfig::DEFAULT_TIMEOUT`]
     /// (not a key of the file; tests shorten it).
     pub timeout: Duration,
+}
+
+impl ImapConfig {
+    /// How long the server may stay silent while answering a command (the IMAP session's
+    /// `COMMAND_TIMEOUT`). Defined here so that the config does not import the IMAP client.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 }
 
 #[derive(Debug, Clone)]

@@ -401,7 +401,7 @@ pub(super) fn imap_config(
         idle: raw.idle.is_none_or(|i| *i.get_ref()),
         poll_interval: poll_interval?,
         first_sync: first_sync?,
-        timeout: crate::imap::COMMAND_TIMEOUT,
+        timeout: ImapConfig::DEFAULT_TIMEOUT,
     })
 }
 
