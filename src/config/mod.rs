@@ -1,4 +1,4 @@
-//! TOML → [`Config`]: the one configuration file (SPEC, Configuration).
+//! TOML → [`Config`]: the one configuration file (see docs/configuration.md).
 //!
 //! Unknown keys and bad values are errors that name `file:line` and say what to
 //! write instead; as many as can be found are reported at once. Secrets are never

@@ -1,4 +1,4 @@
-//! Rule files → a compiled [`RuleSet`] → [`Classification`] (SPEC, Rule files).
+//! Rule files → a compiled [`RuleSet`] → [`Classification`] (see docs/rules.md).
 //!
 //! Every `*.toml` in `rules_dir` is read in file-name order, its `[[rule]]` tables top to
 //! bottom. The first matching rule without `continue = true` classifies the request;

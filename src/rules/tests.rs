@@ -117,7 +117,7 @@ fn word_boundaries_still_hold_in_arabic_and_english_text() {
     );
 }
 
-/// The example of SPEC.md, Rule files, verbatim.
+/// The specification's example rule, verbatim.
 const SPEC_RULE: &str = r#"[[rule]]
 name = "invoices"
 contract = "acme"                      # optional: only for this contract
@@ -150,7 +150,7 @@ fn spec_example_rule() {
     assert_eq!(
         rules.classify(&i).category,
         "general",
-        "\\b as the SPEC example wrote it"
+        "\\b as the example wrote it"
     );
     i.subject = "Invoice 7";
     i.contract = "other";

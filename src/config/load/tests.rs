@@ -75,7 +75,7 @@ const MINIMAL: &str =
     [contracts.acme]\nowners = [\"*@acme.example\"]\nvas = [\"sara@va.example\"]\n\
     timezone = \"Asia/Riyadh\"\nwindows = [\"Sun-Thu 08:00-10:00\"]\n";
 
-/// The example of SPEC.md, Configuration, verbatim.
+/// The specification's example configuration, verbatim.
 const SPEC_EXAMPLE: &str = r#"[daemon]
 state_dir = "/var/lib/musaid"          # SQLite database and summaries live here
 rules_dir = "/etc/musaid/rules"        # *.toml, read in file-name order
