@@ -458,7 +458,7 @@ fn new_task(
         .or_else(|| contract.vas.first().cloned());
     let due_at = classification
         .due
-        .and_then(|spec| crate::windows::due_at(contract, spec, ctx.now));
+        .and_then(|spec| crate::windows::due_at(&contract.calendar, spec, ctx.now));
     NewTask {
         assignee,
         due_at,

@@ -22,4 +22,5 @@ pub mod status;
 pub mod store;
 pub mod summary;
 pub mod templates;
+pub mod units;
 pub mod windows;

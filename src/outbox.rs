@@ -145,7 +145,7 @@ pub fn enqueue(
 /// The earliest instant owner-facing mail of this contract may go: now if a window is open,
 /// else the next opening (far future when the contract never opens).
 pub fn window_start(c: &Contract, now: DateTime<Utc>) -> DateTime<Utc> {
-    windows::next_open(c, now).unwrap_or_else(|| now + chrono::Duration::days(3650))
+    windows::next_open(&c.calendar, now).unwrap_or_else(|| now + chrono::Duration::days(3650))
 }
 
 fn count_recent(tx: &Connection, kind: Kind, recipient: &str, since: i64) -> Result<i64> {
@@ -194,7 +194,7 @@ pub fn title(original_subject: Option<&str>, subject: &str) -> String {
 
 fn local(c: &Contract, ts: Option<DateTime<Utc>>) -> Option<String> {
     ts.map(|t| {
-        t.with_timezone(&c.timezone)
+        t.with_timezone(&c.calendar.timezone)
             .format("%a %Y-%m-%d %H:%M %Z")
             .to_string()
     })

@@ -1,4 +1,7 @@
 //! Response windows, holidays and business time. Pure: `now` is always an argument.
+//!
+//! Everything here reads a [`Calendar`] (time zone, windows, holidays); the config holds one
+//! per contract.
 
 use chrono::{NaiveTime, Weekday};
 use std::fmt;
@@ -45,12 +48,12 @@ impl WindowSpec {
     /// `expr` opens a window of length `length`.
     pub fn cron(expr: &str, length: &str) -> Result<WindowSpec, String> {
         let schedule = parse_cron(expr)?;
-        let length = crate::config::units::parse_duration(length)
-            .map_err(|e| format!("for = \"{length}\": {e}"))?;
+        let length =
+            crate::units::parse_duration(length).map_err(|e| format!("for = \"{length}\": {e}"))?;
         if length.is_zero() || length > MAX_CRON_WINDOW {
             return Err(format!(
                 "for = \"{}\": a window lasts more than 0 and at most 7 days (e.g. \"2h\")",
-                crate::config::units::format_duration(length)
+                crate::units::format_duration(length)
             ));
         }
         Ok(WindowSpec::Cron {
@@ -73,7 +76,7 @@ impl WindowSpec {
 }
 
 fn length_source(d: Duration) -> String {
-    crate::config::units::format_duration(d)
+    crate::units::format_duration(d)
 }
 
 impl fmt::Display for WindowSpec {
@@ -271,7 +274,7 @@ impl FromStr for DueSpec {
                 DueSpec::Wall(Duration::from_secs(secs))
             }
             [one] => {
-                let d = crate::config::units::parse_duration(one)
+                let d = crate::units::parse_duration(one)
                     .map_err(|e| format!("due \"{text}\": {e}; {DUE_EXAMPLE}"))?;
                 if d.is_zero() {
                     return Err(format!("due \"{text}\": must be more than 0"));
@@ -291,7 +294,7 @@ impl fmt::Display for DueSpec {
             DueSpec::BusinessDays(n) => write!(f, "{n} business days"),
             DueSpec::BusinessHours(1) => f.write_str("1 business hour"),
             DueSpec::BusinessHours(n) => write!(f, "{n} business hours"),
-            DueSpec::Wall(d) => f.write_str(&crate::config::units::format_duration(*d)),
+            DueSpec::Wall(d) => f.write_str(&crate::units::format_duration(*d)),
         }
     }
 }
@@ -299,11 +302,20 @@ impl fmt::Display for DueSpec {
 // ---------------------------------------------------------------------------
 // Open intervals: when a contract's VA is on duty.
 
-use crate::config::Contract;
 use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-/// How far ahead `next_open` looks before concluding a contract never opens.
+/// When a contract's VA is on duty: the time zone its windows are written in, the windows,
+/// and the holidays on which no window opens.
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    pub timezone: Tz,
+    pub windows: Vec<WindowSpec>,
+    /// Sorted, each once.
+    pub holidays: Vec<NaiveDate>,
+}
+
+/// How far ahead `next_open` looks before concluding a calendar never opens.
 const HORIZON_DAYS: u64 = 800;
 
 /// A local wall-clock time → the instant it names. A time in a skipped hour (spring
@@ -327,20 +339,20 @@ fn resolve_local(tz: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     }
 }
 
-fn is_holiday(c: &Contract, day: NaiveDate) -> bool {
-    c.holidays.contains(&day)
+fn is_holiday(cal: &Calendar, day: NaiveDate) -> bool {
+    cal.holidays.contains(&day)
 }
 
-/// The windows of `c` that start on local calendar day `day`, as UTC intervals.
+/// The windows of `cal` that start on local calendar day `day`, as UTC intervals.
 fn windows_starting_on(
-    c: &Contract,
+    cal: &Calendar,
     day: NaiveDate,
     out: &mut Vec<(DateTime<Utc>, DateTime<Utc>)>,
 ) {
-    if is_holiday(c, day) {
+    if is_holiday(cal, day) {
         return;
     }
-    for w in &c.windows {
+    for w in &cal.windows {
         match w {
             WindowSpec::Weekly {
                 days, start, end, ..
@@ -354,8 +366,8 @@ fn windows_starting_on(
                     Some(day)
                 };
                 let (Some(s), Some(e)) = (
-                    resolve_local(c.timezone, day.and_time(*start)),
-                    end_day.and_then(|d| resolve_local(c.timezone, d.and_time(*end))),
+                    resolve_local(cal.timezone, day.and_time(*start)),
+                    end_day.and_then(|d| resolve_local(cal.timezone, d.and_time(*end))),
                 ) else {
                     continue;
                 };
@@ -368,11 +380,11 @@ fn windows_starting_on(
             } => {
                 let Some(from) = day
                     .and_hms_opt(0, 0, 0)
-                    .and_then(|t| resolve_local(c.timezone, t))
+                    .and_then(|t| resolve_local(cal.timezone, t))
                 else {
                     continue;
                 };
-                let from = from.with_timezone(&c.timezone) - chrono::Duration::seconds(1);
+                let from = from.with_timezone(&cal.timezone) - chrono::Duration::seconds(1);
                 let len = chrono::Duration::from_std(*length).unwrap_or(chrono::Duration::zero());
                 for t in schedule.after(&from) {
                     if t.date_naive() != day {
@@ -388,17 +400,17 @@ fn windows_starting_on(
 
 /// Open intervals intersecting `[from, until)`, sorted and merged.
 pub fn open_intervals(
-    c: &Contract,
+    cal: &Calendar,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
     let mut raw = Vec::new();
     // Windows may run past midnight (or last long, for cron ones): start two days early.
-    let first = from.with_timezone(&c.timezone).date_naive() - Days::new(2);
-    let last = until.with_timezone(&c.timezone).date_naive();
+    let first = from.with_timezone(&cal.timezone).date_naive() - Days::new(2);
+    let last = until.with_timezone(&cal.timezone).date_naive();
     let mut day = first;
     while day <= last {
-        windows_starting_on(c, day, &mut raw);
+        windows_starting_on(cal, day, &mut raw);
         match day.succ_opt() {
             Some(d) => day = d,
             None => break,
@@ -416,28 +428,28 @@ pub fn open_intervals(
     merged
 }
 
-/// Is one of the contract's windows open at `now`?
-pub fn is_open(c: &Contract, now: DateTime<Utc>) -> bool {
-    open_intervals(c, now, now + chrono::Duration::seconds(1))
+/// Is one of the calendar's windows open at `now`?
+pub fn is_open(cal: &Calendar, now: DateTime<Utc>) -> bool {
+    open_intervals(cal, now, now + chrono::Duration::seconds(1))
         .iter()
         .any(|(s, e)| *s <= now && now < *e)
 }
 
 /// The earliest instant at or after `now` when a window is open (`now` itself when open).
-pub fn next_open(c: &Contract, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    scan(c, now, |s, e| (e > now).then_some(s.max(now)))
+pub fn next_open(cal: &Calendar, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    scan(cal, now, |s, e| (e > now).then_some(s.max(now)))
 }
 
 /// When the window open at `now` closes (windows that touch count as one); None when none is
-/// open, or when the contract stays open for the whole horizon (around the clock).
-pub fn next_close(c: &Contract, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+/// open, or when the calendar stays open for the whole horizon (around the clock).
+pub fn next_close(cal: &Calendar, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let limit = now + chrono::Duration::days(HORIZON_DAYS as i64);
     let mut at = now;
     while at < limit {
-        let iv = open_intervals(c, at, at + chrono::Duration::days(30));
+        let iv = open_intervals(cal, at, at + chrono::Duration::days(30));
         let (_, end) = *iv.iter().find(|(s, e)| *s <= at && at < *e)?;
         // The interval may touch the next one, opened on a later day: look again from its end.
-        if !is_open(c, end) {
+        if !is_open(cal, end) {
             return Some(end);
         }
         at = end;
@@ -446,14 +458,14 @@ pub fn next_close(c: &Contract, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 }
 
 /// The next `n` openings (starts of open intervals) after `now`.
-pub fn next_openings(c: &Contract, now: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+pub fn next_openings(cal: &Calendar, now: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
     let mut out = Vec::new();
     let mut from = now;
     let mut step = chrono::Duration::days(14);
     let limit = now + chrono::Duration::days(HORIZON_DAYS as i64);
     while out.len() < n && from < limit {
         let until = from + step;
-        for (s, _) in open_intervals(c, from, until) {
+        for (s, _) in open_intervals(cal, from, until) {
             if s > now && !out.contains(&s) && out.len() < n {
                 out.push(s);
             }
@@ -466,7 +478,7 @@ pub fn next_openings(c: &Contract, now: DateTime<Utc>, n: usize) -> Vec<DateTime
 
 /// Walk the open intervals from `now` on, in growing chunks, until `f` answers.
 fn scan<T>(
-    c: &Contract,
+    cal: &Calendar,
     now: DateTime<Utc>,
     mut f: impl FnMut(DateTime<Utc>, DateTime<Utc>) -> Option<T>,
 ) -> Option<T> {
@@ -475,7 +487,7 @@ fn scan<T>(
     let mut step = chrono::Duration::days(8);
     while from < limit {
         let until = from + step;
-        for (s, e) in open_intervals(c, from, until) {
+        for (s, e) in open_intervals(cal, from, until) {
             if let Some(t) = f(s.max(from), e) {
                 return Some(t);
             }
@@ -486,11 +498,11 @@ fn scan<T>(
     None
 }
 
-/// When a task created at `from` is due under `spec`, counted in the contract's windows.
+/// When a task created at `from` is due under `spec`, counted in the calendar's windows.
 ///
 /// Business hours count open window time only. N business days end at the close of the last
 /// window on the N-th local day after `from`'s day that has an open window (holidays skipped).
-pub fn due_at(c: &Contract, spec: DueSpec, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub fn due_at(cal: &Calendar, spec: DueSpec, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match spec {
         DueSpec::Wall(d) => Some(from + chrono::Duration::from_std(d).ok()?),
         DueSpec::BusinessHours(h) => {
@@ -498,7 +510,7 @@ pub fn due_at(c: &Contract, spec: DueSpec, from: DateTime<Utc>) -> Option<DateTi
             if left.is_zero() {
                 return Some(from);
             }
-            scan(c, from, |s, e| {
+            scan(cal, from, |s, e| {
                 let span = e - s;
                 if span >= left {
                     Some(s + left)
@@ -512,13 +524,13 @@ pub fn due_at(c: &Contract, spec: DueSpec, from: DateTime<Utc>) -> Option<DateTi
             if n == 0 {
                 return Some(from);
             }
-            let mut day = from.with_timezone(&c.timezone).date_naive();
+            let mut day = from.with_timezone(&cal.timezone).date_naive();
             let mut counted = 0;
             let mut todays = Vec::new();
             for _ in 0..HORIZON_DAYS {
                 day = day.succ_opt()?;
                 todays.clear();
-                windows_starting_on(c, day, &mut todays);
+                windows_starting_on(cal, day, &mut todays);
                 if let Some(close) = todays.iter().map(|(_, e)| *e).max() {
                     counted += 1;
                     if counted == n {

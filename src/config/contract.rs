@@ -1,8 +1,10 @@
 //! `[contracts.NAME]`: owners, VAs, time zone, windows, holidays, summary and rate.
 
-use super::load::{address_value, is_valid_address, required, DateOrString, S};
+use super::diag::Diag;
+use super::values::{address_value, is_valid_address, required, DateOrString, S};
 use super::*;
-use crate::config::diag::Diag;
+use crate::windows::WindowSpec;
+use chrono_tz::Tz;
 use serde::de::{self, MapAccess, Visitor};
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -335,9 +337,11 @@ pub(super) fn contract(
         name: name.to_string(),
         owners,
         vas,
-        timezone: timezone?,
-        windows,
-        holidays,
+        calendar: Calendar {
+            timezone: timezone?,
+            windows,
+            holidays,
+        },
         language,
         summary,
         rate,

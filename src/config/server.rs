@@ -1,9 +1,9 @@
 //! `[imap]` and `[smtp]`: host, port, TLS and login, validated.
 
-use super::load::{path_value, required, resolve_path, DateOrString, S};
-use super::units::parse_duration;
+use super::diag::Diag;
+use super::values::{path_value, required, resolve_path, DateOrString, S};
 use super::*;
-use crate::config::diag::Diag;
+use crate::units::parse_duration;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -401,7 +401,7 @@ pub(super) fn imap_config(
         idle: raw.idle.is_none_or(|i| *i.get_ref()),
         poll_interval: poll_interval?,
         first_sync: first_sync?,
-        timeout: crate::imap::COMMAND_TIMEOUT,
+        timeout: ImapConfig::DEFAULT_TIMEOUT,
     })
 }
 

@@ -23,7 +23,7 @@ use tokio::io::BufStream;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the server may stay silent while answering a command. A large answer that is
 /// still arriving is not silence: a 25 MB message over a slow link takes what it takes.
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+pub const COMMAND_TIMEOUT: Duration = crate::config::ImapConfig::DEFAULT_TIMEOUT;
 
 /// What async-imap reads and writes: the connection behind a read and a write buffer.
 /// async-imap writes a command's tag, space, text and CRLF separately and then flushes;

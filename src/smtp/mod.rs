@@ -184,7 +184,7 @@ async fn send_row(
     let now = now_fn();
     if row.windowed {
         let contract = row.contract.as_ref().and_then(|c| cfg.contracts.get(c));
-        let open = contract.is_some_and(|c| windows::is_open(c, now));
+        let open = contract.is_some_and(|c| windows::is_open(&c.calendar, now));
         if !open {
             let next = contract
                 .map(|c| outbox::window_start(c, now))

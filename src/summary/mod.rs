@@ -170,10 +170,10 @@ fn resolve(tz: chrono_tz::Tz, local: chrono::NaiveDateTime) -> Option<DateTime<U
 
 /// The start of the 7 local days that end at `end` (168 h, or 167/169 h across a DST change).
 pub fn week_before(c: &Contract, end: DateTime<Utc>) -> DateTime<Utc> {
-    let local = end.with_timezone(&c.timezone).naive_local();
+    let local = end.with_timezone(&c.calendar.timezone).naive_local();
     local
         .checked_sub_days(Days::new(7))
-        .and_then(|l| resolve(c.timezone, l))
+        .and_then(|l| resolve(c.calendar.timezone, l))
         .unwrap_or(end - chrono::Duration::days(7))
 }
 
@@ -202,7 +202,7 @@ pub fn iso_week_period(
         .context("The week is out of range")?;
     let at_midnight = |d: NaiveDate| {
         d.and_hms_opt(0, 0, 0)
-            .and_then(|l| resolve(c.timezone, l))
+            .and_then(|l| resolve(c.calendar.timezone, l))
             .context("No midnight in this zone")
     };
     Ok((at_midnight(monday)?, at_midnight(next)?))
@@ -211,7 +211,7 @@ pub fn iso_week_period(
 /// `2026-W48`: the ISO week, in the contract's zone, holding the period's last second.
 pub fn week_label(c: &Contract, end: DateTime<Utc>) -> String {
     let w = (end - chrono::Duration::seconds(1))
-        .with_timezone(&c.timezone)
+        .with_timezone(&c.calendar.timezone)
         .iso_week();
     format!("{}-W{:02}", w.year(), w.week())
 }
@@ -219,7 +219,7 @@ pub fn week_label(c: &Contract, end: DateTime<Utc>) -> String {
 fn rfc3339(c: &Contract, t: i64) -> String {
     Utc.timestamp_opt(t, 0)
         .single()
-        .map(|t| t.with_timezone(&c.timezone).to_rfc3339())
+        .map(|t| t.with_timezone(&c.calendar.timezone).to_rfc3339())
         .unwrap_or_default()
 }
 
@@ -434,7 +434,11 @@ pub fn compute(
         .timestamp_opt(earliest, 0)
         .single()
         .unwrap_or(period_start);
-    let clock = BusinessClock::new(&crate::windows::open_intervals(c, from, period_end));
+    let clock = BusinessClock::new(&crate::windows::open_intervals(
+        &c.calendar,
+        from,
+        period_end,
+    ));
 
     let (ack_p50, ack_p90) = p50_p90(m.ack_wall());
     let (done_p50, done_p90) = p50_p90(m.done_wall());
@@ -502,8 +506,11 @@ pub fn compute(
     let acks_outside_windows = if m.ack_sent.is_empty() {
         0
     } else {
-        let window_clock =
-            BusinessClock::new(&crate::windows::open_intervals(c, period_start, period_end));
+        let window_clock = BusinessClock::new(&crate::windows::open_intervals(
+            &c.calendar,
+            period_start,
+            period_end,
+        ));
         m.ack_sent
             .iter()
             .filter(|t| !window_clock.is_open(**t))
@@ -533,7 +540,7 @@ pub fn compute(
             .map(|r| (minutes_worked as f64 / 60.0 * r.per_hour * 100.0).round() / 100.0),
         acks_outside_windows,
         week: week_label(c, period_end),
-        timezone: c.timezone.name().to_string(),
+        timezone: c.calendar.timezone.name().to_string(),
         language: c.language,
         currency: c.rate.as_ref().map(|r| r.currency.clone()),
         rate_per_hour: c.rate.as_ref().map(|r| r.per_hour),
@@ -567,7 +574,7 @@ fn day_counts(
     period_start: DateTime<Utc>,
     period_end: DateTime<Utc>,
 ) -> Vec<DayCount> {
-    let tz = c.timezone;
+    let tz = c.calendar.timezone;
     let first = period_start.with_timezone(&tz).date_naive();
     let last = (period_end - chrono::Duration::seconds(1))
         .with_timezone(&tz)

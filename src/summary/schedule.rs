@@ -45,7 +45,7 @@ fn latest_instant(c: &Contract, after: DateTime<Utc>, now: DateTime<Utc>) -> Opt
     for days in [8, 62, 400] {
         let from = after.max(now - chrono::Duration::days(days));
         let latest = schedule
-            .after(&from.with_timezone(&c.timezone))
+            .after(&from.with_timezone(&c.calendar.timezone))
             .map(|t| t.with_timezone(&Utc))
             .take_while(|t| *t <= now)
             .last();
@@ -91,7 +91,7 @@ pub fn next_run(cfg: &Config, contract: &str, now: DateTime<Utc>) -> Option<Date
     let c = cfg.contracts.get(contract)?;
     let schedule = &c.summary.as_ref()?.cron;
     schedule
-        .after(&now.with_timezone(&c.timezone))
+        .after(&now.with_timezone(&c.calendar.timezone))
         .next()
         .map(|t| t.with_timezone(&Utc))
 }

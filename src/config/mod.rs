@@ -1,4 +1,4 @@
-//! TOML → [`Config`]: the one configuration file (SPEC, Configuration).
+//! TOML → [`Config`]: the one configuration file (see docs/configuration.md).
 //!
 //! Unknown keys and bad values are errors that name `file:line` and say what to
 //! write instead; as many as can be found are reported at once. Secrets are never
@@ -17,11 +17,14 @@ mod diag;
 mod load;
 mod secret;
 mod server;
-pub mod units;
+mod values;
 
 pub(crate) use diag::{did_you_mean, Diag};
 
-pub use load::{is_valid_address, load, load_str};
+/// Durations and sizes, shared with [`crate::windows`], which does not import the config.
+pub use crate::units;
+pub use load::{load, load_str};
+pub use values::is_valid_address;
 
 /// For unit tests: a desk in `dir` (its state in `dir/state`) with one contract, `acme` (owner
 /// boss@acme.example, VA sara@va.example, Riyadh, Sunday to Thursday 08:00-10:00), and
@@ -49,9 +52,8 @@ windows = ["Sun-Thu 08:00-10:00"]
 }
 
 use crate::model::Language;
-use crate::windows::WindowSpec;
+use crate::windows::Calendar;
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -194,9 +196,15 @@ pub struct ImapConfig {
     pub idle: bool,
     pub poll_interval: Duration,
     pub first_sync: FirstSync,
-    /// How long the server may stay silent in a command: [`crate::imap::COMMAND_TIMEOUT`]
+    /// How long the server may stay silent in a command: [`ImapConfig::DEFAULT_TIMEOUT`]
     /// (not a key of the file; tests shorten it).
     pub timeout: Duration,
+}
+
+impl ImapConfig {
+    /// How long the server may stay silent while answering a command (the IMAP session's
+    /// `COMMAND_TIMEOUT`). Defined here so that the config does not import the IMAP client.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 }
 
 #[derive(Debug, Clone)]
@@ -258,9 +266,8 @@ pub struct Contract {
     pub owners: Vec<OwnerPattern>,
     /// Lower-cased VA addresses; the first is the default assignee.
     pub vas: Vec<String>,
-    pub timezone: Tz,
-    pub windows: Vec<WindowSpec>,
-    pub holidays: Vec<NaiveDate>,
+    /// Time zone, windows and holidays: when the VA is on duty.
+    pub calendar: Calendar,
     pub language: Language,
     pub summary: Option<SummaryConfig>,
     pub rate: Option<Rate>,
@@ -278,6 +285,15 @@ impl Contract {
 
     pub fn is_va(&self, email: &str) -> bool {
         self.vas.iter().any(|v| v == email)
+    }
+}
+
+/// A contract reads as its calendar: `contract.timezone`, `windows::is_open(&contract, now)`.
+impl std::ops::Deref for Contract {
+    type Target = Calendar;
+
+    fn deref(&self) -> &Calendar {
+        &self.calendar
     }
 }
 
