@@ -1,14 +1,18 @@
 //! The `musaid` command line: parse flags, call the library, print tables or JSON.
 
+mod cli;
+
 use anyhow::{Context as _, Result};
 use chrono::Utc;
 use clap::{Args, CommandFactory as _, Parser, Subcommand};
-use musaid::config::{self, Config};
-use musaid::decide::{self, Decision, NoHistory, ThreadLookup};
-use musaid::ingest::{self, Pipeline};
+use cli::{
+    config_failure, exit_code, load_config, load_pipeline, pipeline_from, print_json, Failure,
+};
+use musaid::config;
+use musaid::decide::{NoHistory, ThreadLookup};
+use musaid::ingest;
 use musaid::model::TaskStatus;
 use musaid::output::{self, Table};
-use musaid::rules::RuleSet;
 use musaid::store::{History, Source, Store, TaskFilter};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -237,21 +241,6 @@ Environment:
 
 Exit codes: 0 ok, 1 runtime failure (for `status`: unhealthy), 2 usage or configuration error.";
 
-/// An error with the exit code it deserves: 2 for usage and configuration, 1 otherwise.
-struct Failure {
-    code: u8,
-    error: anyhow::Error,
-}
-
-impl<E: Into<anyhow::Error>> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Failure {
-            code: 1,
-            error: e.into(),
-        }
-    }
-}
-
 /// jemalloc instead of glibc's malloc: a backlog's messages are parsed on one thread and freed
 /// on others, and glibc takes the allocating thread's arena lock for each such free (the
 /// threads then wait on each other); jemalloc returns them through per-thread caches, in
@@ -267,34 +256,10 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[export_name = "_rjem_malloc_conf"]
 pub static malloc_conf: &[u8; 36] = b"dirty_decay_ms:100,muzzy_decay_ms:0\0";
 
-fn config_failure(e: impl Into<anyhow::Error>) -> Failure {
-    Failure {
-        code: 2,
-        error: e.into(),
-    }
-}
-
 fn main() -> ExitCode {
-    // `musaid tasks list | head` ends quietly when the reader goes away, as Unix tools do,
-    // instead of panicking on the closed pipe.
-    // SAFETY: restoring a signal's default disposition before any thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    cli::restore_sigpipe();
     let cli = Cli::parse();
-    match dispatch(cli) {
-        Ok(code) => code,
-        Err(f) => {
-            let text = format!("musaid: {:#}", f.error);
-            if std::env::var_os("JOURNAL_STREAM").is_some_and(|v| !v.is_empty()) {
-                // Under systemd: every line an error in the journal (sd-daemon priority 3).
-                eprint!("{}", musaid::logging::journal_lines(3, &text));
-            } else {
-                eprintln!("{text}");
-            }
-            ExitCode::from(f.code)
-        }
-    }
+    dispatch(cli).unwrap_or_else(Failure::report)
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
@@ -327,29 +292,6 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             json,
         } => summary_cmd(&path, contract.as_deref(), week, out.as_deref(), send, json),
     }
-}
-
-fn load_config(path: &Path) -> Result<Config, Failure> {
-    config::load(path).map_err(config_failure)
-}
-
-fn load_pipeline(path: &Path) -> Result<Pipeline, Failure> {
-    let config = load_config(path)?;
-    pipeline_from(config)
-}
-
-/// The rules and templates of a loaded configuration.
-fn pipeline_from(config: Config) -> Result<Pipeline, Failure> {
-    let rules = RuleSet::load(&config.daemon.rules_dir).map_err(config_failure)?;
-    rules
-        .check_contracts(config.contracts.keys().map(String::as_str))
-        .map_err(config_failure)?;
-    Pipeline::new(config, rules).map_err(config_failure)
-}
-
-fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
 }
 
 /// `musaid run`: logging first, so the daemon's start-up (and its refusal) is logged.
@@ -402,11 +344,7 @@ fn check(path: &Path, connect: bool) -> Result<ExitCode, Failure> {
         let smtp = check_smtp(p.config.smtp.as_ref()).await;
         imap && smtp
     });
-    Ok(if reached {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(exit_code(reached))
 }
 
 /// `check --connect`, IMAP: log in, SELECT the mailbox (read-write, as the daemon does; it
@@ -488,83 +426,6 @@ async fn check_smtp(cfg: Option<&musaid::config::SmtpConfig>) -> bool {
     ok
 }
 
-/// One object of `rules test --json` and `ingest --json` (SPEC field names).
-#[derive(Serialize)]
-struct DecisionJson {
-    file: String,
-    message_id: String,
-    from: Option<String>,
-    original_from: Option<String>,
-    original_subject: Option<String>,
-    subject: Option<String>,
-    contract: Option<String>,
-    decision: &'static str,
-    reason: Option<&'static str>,
-    rule: Option<String>,
-    category: Option<String>,
-    priority: Option<&'static str>,
-    assignee: Option<String>,
-    tags: Vec<String>,
-    commands: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    task: Option<i64>,
-}
-
-fn decision_json(
-    file: String,
-    parsed: &ingest::Parsed,
-    raw: &[u8],
-    decision: &Decision,
-    config: &Config,
-) -> DecisionJson {
-    let msg = parsed.as_ref().ok();
-    let from = msg.map(|m| m.from_email()).filter(|f| !f.is_empty());
-    let mut j = DecisionJson {
-        file,
-        message_id: msg
-            .map(|m| m.message_id.clone())
-            .unwrap_or_else(|| ingest::derived_message_id(raw)),
-        contract: from
-            .as_deref()
-            .and_then(|f| decide::owner_contract(config, f))
-            .map(|c| c.name.clone()),
-        from,
-        original_from: None,
-        original_subject: msg
-            .and_then(|m| m.forward.as_ref())
-            .and_then(|f| f.original_subject.clone()),
-        subject: msg.map(|m| m.subject.clone()),
-        decision: decision.kind(),
-        reason: decision.reason().map(|r| r.as_str()),
-        rule: None,
-        category: None,
-        priority: None,
-        assignee: None,
-        tags: Vec::new(),
-        commands: Vec::new(),
-        task: None,
-    };
-    match decision {
-        Decision::CreateTask(t) => {
-            j.contract = Some(t.contract.clone());
-            j.original_from = t.original_from.clone();
-            j.rule = t.classification.rule.clone();
-            j.category = Some(t.classification.category.clone());
-            j.priority = Some(t.classification.priority.as_str());
-            j.assignee = t.assignee.clone();
-            j.tags = t.classification.tags.clone();
-        }
-        Decision::UpdateTask(u) => {
-            j.contract = Some(u.task.contract.clone());
-            j.task = Some(u.task.id);
-            j.commands = u.commands.iter().map(|c| c.command.to_string()).collect();
-        }
-        Decision::Duplicate { task } => j.task = *task,
-        _ => {}
-    }
-    j
-}
-
 fn read_message(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path)
         .with_context(|| format!("Cannot read {}", path.display()))
@@ -586,7 +447,7 @@ fn rules_test(path: &Path, files: &[PathBuf], json: bool) -> Result<ExitCode, Fa
         let raw = read_message(f)?;
         let parsed = ingest::parse_guarded(&raw);
         let d = p.decide(&parsed, history.as_ref(), None, now)?;
-        out.push(decision_json(
+        out.push(output::decision_json(
             f.display().to_string(),
             &parsed,
             &raw,
@@ -697,7 +558,7 @@ fn ingest_cmd(path: &Path, args: IngestArgs) -> Result<ExitCode, Failure> {
         };
         match result {
             Ok((o, raw)) => {
-                let mut j = decision_json(name, &o.parsed, &raw, &o.decision, &p.config);
+                let mut j = output::decision_json(name, &o.parsed, &raw, &o.decision, &p.config);
                 j.message_id = o.message_id.clone();
                 j.task = o.task_id;
                 out.push(j);
@@ -726,11 +587,7 @@ fn ingest_cmd(path: &Path, args: IngestArgs) -> Result<ExitCode, Failure> {
             println!("{}: {} {}", j.file, j.decision, detail);
         }
     }
-    Ok(if failed > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(exit_code(failed == 0))
 }
 
 fn tasks(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {
@@ -841,7 +698,7 @@ fn tasks(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {
             if json {
                 print_json(&output::task_json(&task, tz, Some(&events)))?;
             } else {
-                print!("{}", show_task(&task, &events, tz));
+                print!("{}", output::task_text(&task, &events, tz));
             }
         }
         TasksCommand::Set {
@@ -889,76 +746,6 @@ fn tasks(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn show_task(
-    t: &musaid::store::TaskRow,
-    events: &[musaid::store::EventRow],
-    tz: chrono_tz::Tz,
-) -> String {
-    let mut s = String::new();
-    let opt = |o: Option<i64>| {
-        o.map(|x| output::short_time(x, tz))
-            .unwrap_or_else(|| "—".into())
-    };
-    let field = |s: &mut String, k: &str, v: &str| s.push_str(&format!("{k:<17}{v}\n"));
-    field(&mut s, "Task", &format!("#{} [{}]", t.id, t.status));
-    field(&mut s, "Subject", &t.subject);
-    field(&mut s, "Contract", &t.contract);
-    field(&mut s, "Category", &t.category);
-    field(&mut s, "Priority", t.priority.as_str());
-    field(&mut s, "Assignee", t.assignee.as_deref().unwrap_or("—"));
-    field(&mut s, "Requester", &t.requester);
-    if let Some(f) = &t.original_from {
-        field(&mut s, "Original from", f);
-    }
-    if let Some(f) = &t.original_subject {
-        field(&mut s, "Original subject", f);
-    }
-    if !t.tags.is_empty() {
-        field(&mut s, "Tags", &t.tags.join(", "));
-    }
-    field(&mut s, "Created", &opt(Some(t.created_at)));
-    field(&mut s, "Acknowledged", &opt(t.acked_at));
-    field(&mut s, "Due", &opt(t.due_at));
-    field(&mut s, "Done", &opt(t.done_at));
-    field(&mut s, "Message-ID", &t.message_id);
-    if !t.note.is_empty() {
-        s.push_str("\nNote:\n");
-        for l in t.note.lines() {
-            s.push_str(&format!("  {l}\n"));
-        }
-    }
-    s.push_str("\nEvents:\n");
-    let mut table = Table::new(&["AT", "ACTOR", "EVENT", "DETAIL"]);
-    for e in events {
-        let detail = match (&e.from_status, &e.to_status, e.minutes) {
-            (_, _, Some(m)) => format!("{}h{:02}m worked", m / 60, m % 60),
-            (Some(f), Some(to), _) => format!(
-                "{f} → {to}{}",
-                e.note
-                    .as_deref()
-                    .map(|n| format!(": {n}"))
-                    .unwrap_or_default()
-            ),
-            (None, Some(to), _) => format!(
-                "{to}{}",
-                e.note
-                    .as_deref()
-                    .map(|n| format!(": {n}"))
-                    .unwrap_or_default()
-            ),
-            _ => e.note.clone().unwrap_or_default(),
-        };
-        table.row(vec![
-            output::short_time(e.at, tz),
-            e.actor.clone(),
-            e.kind.clone(),
-            detail,
-        ]);
-    }
-    s.push_str(&table.render());
-    s
 }
 
 fn outbox_cmd(path: &Path, all: bool, json: bool) -> Result<ExitCode, Failure> {
@@ -1150,11 +937,7 @@ fn status_cmd(path: &Path, args: &StatusArgs) -> Result<ExitCode, Failure> {
     } else {
         print!("{}", musaid::status::render(&status));
     }
-    Ok(if status.healthy {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(exit_code(status.healthy))
 }
 
 fn init_cmd(dir: &Path) -> Result<ExitCode, Failure> {
