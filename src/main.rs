@@ -5,15 +5,11 @@ mod cli;
 use anyhow::{Context as _, Result};
 use chrono::Utc;
 use clap::{Args, CommandFactory as _, Parser, Subcommand};
-use cli::{
-    config_failure, exit_code, load_config, load_pipeline, pipeline_from, print_json, Failure,
-};
+use cli::{config_failure, exit_code, load_config, print_json, Failure};
 use musaid::config;
-use musaid::decide::{NoHistory, ThreadLookup};
-use musaid::ingest;
 use musaid::model::TaskStatus;
 use musaid::output::{self, Table};
-use musaid::store::{History, Source, Store, TaskFilter};
+use musaid::store::{Store, TaskFilter};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -33,22 +29,19 @@ struct Cli {
     command: Command,
 }
 
+// A variant's doc comment is the command's `--help` text; its flags are documented in the
+// module that runs it.
 #[derive(Subcommand, Debug)]
 enum Command {
     /// The daemon, in the foreground (systemd Type=notify)
-    Run(RunArgs),
+    Run(cli::run::RunArgs),
     /// Validate the config and the rules; every error with its file:line
-    Check {
-        /// Also log in to the IMAP and SMTP servers as the daemon would: the mailbox, the
-        /// `move:` folder and the SMTP login, checked without changing anything
-        #[arg(long)]
-        connect: bool,
-    },
+    Check(cli::check::CheckArgs),
     /// Rule files: dry runs
     #[command(subcommand)]
-    Rules(RulesCommand),
+    Rules(cli::rules::RulesCommand),
     /// Feed messages through the same pipeline as the daemon, in the order given
-    Ingest(IngestArgs),
+    Ingest(cli::ingest::IngestArgs),
     /// List, show and change tasks
     #[command(subcommand)]
     Tasks(TasksCommand),
@@ -131,21 +124,6 @@ enum Command {
 }
 
 #[derive(Args, Debug)]
-struct RunArgs {
-    /// Log format: auto (journal under systemd, else text), text, journal or json
-    ///
-    /// Under systemd (when $JOURNAL_STREAM is set) auto writes one line per event with a
-    /// syslog priority prefix (<3> error … <7> debug) and no timestamp; json writes one
-    /// object per line for log shippers.
-    #[arg(long, value_name = "FORMAT", default_value = "auto")]
-    log_format: musaid::logging::LogFormat,
-    /// Log level or filter (error, warn, info, debug, trace, or e.g. musaid=debug); wins
-    /// over $RUST_LOG [default: $RUST_LOG, else info]
-    #[arg(long, value_name = "LEVEL")]
-    log_level: Option<String>,
-}
-
-#[derive(Args, Debug)]
 struct StatusArgs {
     /// Unhealthy (exit code 1) when the last sync is older than this: 90s, 15m, 2h, 1d
     #[arg(long, value_name = "AGE", default_value = "15m", value_parser = parse_age)]
@@ -157,36 +135,6 @@ struct StatusArgs {
 
 fn parse_age(s: &str) -> Result<std::time::Duration, String> {
     config::units::parse_duration(s)
-}
-
-#[derive(Subcommand, Debug)]
-enum RulesCommand {
-    /// What the daemon would decide for these messages; writes nothing
-    Test {
-        /// .eml files (RFC 5322 messages)
-        #[arg(required = true, value_name = "FILE.eml")]
-        files: Vec<PathBuf>,
-        /// One JSON document: an array with one object per file
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Args, Debug)]
-struct IngestArgs {
-    /// .eml files, taken as if they arrived in this order
-    #[arg(
-        value_name = "FILE.eml",
-        required_unless_present = "maildir",
-        conflicts_with = "maildir"
-    )]
-    files: Vec<PathBuf>,
-    /// A Maildir: every message in new/ and cur/, oldest first by file name
-    #[arg(long, value_name = "DIR")]
-    maildir: Option<PathBuf>,
-    /// One JSON document: an array with one object per message
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -265,10 +213,10 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
     let path = config::config_path(cli.config.as_deref());
     match cli.command {
-        Command::Run(args) => run_cmd(&path, &args),
-        Command::Check { connect } => check(&path, connect),
-        Command::Rules(RulesCommand::Test { files, json }) => rules_test(&path, &files, json),
-        Command::Ingest(args) => ingest_cmd(&path, args),
+        Command::Run(args) => cli::run::run(&path, &args),
+        Command::Check(args) => cli::check::run(&path, &args),
+        Command::Rules(cmd) => cli::rules::run(&path, &cmd),
+        Command::Ingest(args) => cli::ingest::run(&path, &args),
         Command::Tasks(cmd) => tasks(&path, cmd),
         Command::Outbox { all, json } => outbox_cmd(&path, all, json),
         Command::Windows {
@@ -292,302 +240,6 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             json,
         } => summary_cmd(&path, contract.as_deref(), week, out.as_deref(), send, json),
     }
-}
-
-/// `musaid run`: logging first, so the daemon's start-up (and its refusal) is logged.
-fn run_cmd(path: &Path, args: &RunArgs) -> Result<ExitCode, Failure> {
-    let opts = musaid::logging::LogOptions {
-        format: Some(args.log_format),
-        level: args.log_level.clone(),
-    };
-    musaid::logging::try_init(&opts).map_err(|e| config_failure(anyhow::anyhow!(e)))?;
-    tracing::debug!(config = %path.display(), "loading the configuration");
-    run_daemon(path)
-}
-
-fn run_daemon(path: &Path) -> Result<ExitCode, Failure> {
-    let config = load_config(path)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("Cannot start the async runtime")?;
-    // The login goes on while the rules compile; a rule error still stops the start (exit 2).
-    let early = musaid::daemon::log_in_early(rt.handle(), &config);
-    let p = pipeline_from(config)?;
-    let path = path.to_path_buf();
-    rt.block_on(async move {
-        let (shutdown, hup) = musaid::daemon::signals()?;
-        musaid::daemon::run_reloadable(p, early, Some((path, hup)), shutdown).await
-    })?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn check(path: &Path, connect: bool) -> Result<ExitCode, Failure> {
-    let p = load_pipeline(path)?;
-    println!(
-        "{}: OK — {} contract(s), {} rule(s) from {}",
-        path.display(),
-        p.config.contracts.len(),
-        p.rules.len(),
-        p.config.daemon.rules_dir.display()
-    );
-    if !connect {
-        return Ok(ExitCode::SUCCESS);
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("Cannot start the async runtime")?;
-    let reached = rt.block_on(async {
-        let imap = check_imap(&p.config.imap).await;
-        let smtp = check_smtp(p.config.smtp.as_ref()).await;
-        imap && smtp
-    });
-    Ok(exit_code(reached))
-}
-
-/// `check --connect`, IMAP: log in, SELECT the mailbox (read-write, as the daemon does; it
-/// changes nothing), and look for the `move:` folder. False (and why, on stderr) on failure.
-async fn check_imap(cfg: &musaid::config::ImapConfig) -> bool {
-    let mut s = match musaid::imap::connect(cfg).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("musaid: IMAP: {e:#}");
-            return false;
-        }
-    };
-    let user = cfg.login.user.as_deref().unwrap_or_default();
-    let caps = s.capabilities();
-    let yes = |b: bool| if b { "yes" } else { "no" };
-    let mut ok = match s.select(&cfg.mailbox).await {
-        Ok(mb) => {
-            println!(
-                "IMAP {}: logged in as {user}; {}: {} message(s), UIDVALIDITY {}; IDLE {}, MOVE {}, UIDPLUS {}",
-                s.endpoint(),
-                cfg.mailbox,
-                mb.exists,
-                mb.uid_validity,
-                yes(caps.idle),
-                yes(caps.move_cmd),
-                yes(caps.uidplus)
-            );
-            true
-        }
-        Err(e) => {
-            eprintln!("musaid: IMAP: {e:#}");
-            false
-        }
-    };
-    if let musaid::config::After::Move(folder) = &cfg.after {
-        match s.folder_exists(folder).await {
-            Ok(true) => println!("IMAP after = \"move:{folder}\": the folder exists"),
-            Ok(false) => println!(
-                "IMAP after = \"move:{folder}\": no such folder yet; the daemon creates it at its first start"
-            ),
-            Err(e) => {
-                eprintln!("musaid: IMAP: {e:#}");
-                ok = false;
-            }
-        }
-    }
-    let _ = s.logout().await;
-    ok
-}
-
-/// `check --connect`, SMTP: connect, TLS, EHLO and AUTH as the sender would, then QUIT.
-async fn check_smtp(cfg: Option<&musaid::config::SmtpConfig>) -> bool {
-    let Some(cfg) = cfg else {
-        println!("SMTP: not configured; musaid sends nothing");
-        return true;
-    };
-    let mut sender = match musaid::smtp::Sender::new(cfg) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("musaid: SMTP: {e:#}");
-            return false;
-        }
-    };
-    let ok = match sender.probe().await {
-        Ok(()) => {
-            let login = match cfg.login.user.as_deref() {
-                Some(u) => format!(" and logged in as {u}"),
-                None => String::new(),
-            };
-            println!("SMTP {}:{}: connected{login}", cfg.host, cfg.port);
-            true
-        }
-        Err(e) => {
-            eprintln!("musaid: SMTP {}:{}: {e}", cfg.host, cfg.port);
-            false
-        }
-    };
-    sender.quit().await;
-    ok
-}
-
-fn read_message(path: &Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(path)
-        .with_context(|| format!("Cannot read {}", path.display()))
-        .map_err(Failure::from)
-}
-
-fn rules_test(path: &Path, files: &[PathBuf], json: bool) -> Result<ExitCode, Failure> {
-    let p = load_pipeline(path)?;
-    let store = Store::open_existing(&p.config.daemon.state_dir)
-        .ok()
-        .flatten();
-    let history: Box<dyn ThreadLookup + '_> = match &store {
-        Some(s) => Box::new(History(s.conn())),
-        None => Box::new(NoHistory),
-    };
-    let now = Utc::now();
-    let mut out = Vec::new();
-    for f in files {
-        let raw = read_message(f)?;
-        let parsed = ingest::parse_guarded(&raw);
-        let d = p.decide(&parsed, history.as_ref(), None, now)?;
-        out.push(output::decision_json(
-            f.display().to_string(),
-            &parsed,
-            &raw,
-            &d,
-            &p.config,
-        ));
-    }
-    if json {
-        print_json(&out)?;
-    } else {
-        let mut t = Table::new(&[
-            "FILE",
-            "DECISION",
-            "REASON/RULE",
-            "CATEGORY",
-            "CONTRACT",
-            "FROM",
-            "SUBJECT",
-        ]);
-        for j in &out {
-            t.row(vec![
-                j.file.clone(),
-                j.decision.to_string(),
-                j.reason
-                    .map(str::to_string)
-                    .or(j.rule.clone())
-                    .unwrap_or_default(),
-                j.category.clone().unwrap_or_default(),
-                j.contract.clone().unwrap_or_default(),
-                j.from.clone().unwrap_or_default(),
-                j.subject.clone().unwrap_or_default(),
-            ]);
-        }
-        print!("{}", t.render());
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Maildir messages in arrival order: new/ and cur/, sorted by file name (which starts
-/// with the delivery time).
-fn maildir_files(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
-    let mut files = Vec::new();
-    for sub in ["new", "cur"] {
-        let d = dir.join(sub);
-        if !d.is_dir() {
-            continue;
-        }
-        for e in std::fs::read_dir(&d).with_context(|| format!("Cannot read {}", d.display()))? {
-            let e = e?;
-            if e.file_type()?.is_file() {
-                files.push(e.path());
-            }
-        }
-    }
-    if files.is_empty() && !dir.join("new").is_dir() && !dir.join("cur").is_dir() {
-        return Err(config_failure(anyhow::anyhow!(
-            "{} is not a Maildir (no new/ or cur/ inside)",
-            dir.display()
-        )));
-    }
-    files.sort_by_key(|p| p.file_name().map(|n| n.to_os_string()));
-    Ok(files)
-}
-
-fn ingest_cmd(path: &Path, args: IngestArgs) -> Result<ExitCode, Failure> {
-    let p = load_pipeline(path)?;
-    let files = match &args.maildir {
-        Some(d) => maildir_files(d)?,
-        None => args.files.clone(),
-    };
-    let mut store = Store::open(&p.config.daemon.state_dir)?;
-    let max = p.config.policy.max_message_size;
-    let mut out = Vec::new();
-    let mut failed = 0;
-    for f in &files {
-        let name = f.display().to_string();
-        let source = Source::File(name.clone());
-        let now = Utc::now();
-        let size = match std::fs::metadata(f) {
-            Ok(m) => m.len(),
-            Err(e) => {
-                eprintln!("musaid: cannot read {name}: {e}");
-                failed += 1;
-                continue;
-            }
-        };
-        let result = if size > max {
-            let tx = store.transaction()?;
-            let id = format!(
-                "oversized-{size}-{}",
-                ingest::derived_message_id(name.as_bytes())
-            );
-            let o = p.process_oversized(&tx, &source, &id, size, now);
-            tx.commit()?;
-            o.map(|o| (o, Vec::new()))
-        } else {
-            let raw = match std::fs::read(f) {
-                Ok(raw) => raw,
-                // Like a file that is gone: reported, and the others are still fed.
-                Err(e) => {
-                    eprintln!("musaid: cannot read {name}: {e}");
-                    failed += 1;
-                    continue;
-                }
-            };
-            p.ingest_one(&mut store, &source, &raw, now)
-                .map(|o| (o, raw))
-        };
-        match result {
-            Ok((o, raw)) => {
-                let mut j = output::decision_json(name, &o.parsed, &raw, &o.decision, &p.config);
-                j.message_id = o.message_id.clone();
-                j.task = o.task_id;
-                out.push(j);
-            }
-            Err(e) => {
-                eprintln!("musaid: {name}: {e:#}");
-                failed += 1;
-            }
-        }
-    }
-    if args.json {
-        print_json(&out)?;
-    } else {
-        for j in &out {
-            let detail = match (j.decision, j.task) {
-                ("create_task", Some(t)) => format!(
-                    "task #{t} ({}, {})",
-                    j.category.as_deref().unwrap_or("general"),
-                    j.contract.as_deref().unwrap_or("")
-                ),
-                ("update_task", Some(t)) if j.commands.is_empty() => format!("task #{t}: note"),
-                ("update_task", Some(t)) => format!("task #{t}: {}", j.commands.join(" ")),
-                ("duplicate", Some(t)) => format!("of task #{t}"),
-                (_, _) => j.reason.unwrap_or("").to_string(),
-            };
-            println!("{}: {} {}", j.file, j.decision, detail);
-        }
-    }
-    Ok(exit_code(failed == 0))
 }
 
 fn tasks(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {

@@ -5,6 +5,11 @@
 //! `ingest`: a server or a file that failed), 2 usage or configuration error (clap's own
 //! usage errors exit 2 as well).
 
+pub mod check;
+pub mod ingest;
+pub mod rules;
+pub mod run;
+
 use musaid::config::{self, Config};
 use musaid::ingest::Pipeline;
 use musaid::rules::RuleSet;
