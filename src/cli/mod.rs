@@ -5,10 +5,16 @@
 //! `ingest`: a server or a file that failed), 2 usage or configuration error (clap's own
 //! usage errors exit 2 as well).
 
+pub mod backup;
 pub mod check;
 pub mod ingest;
+pub mod outbox;
 pub mod rules;
 pub mod run;
+pub mod status;
+pub mod summary;
+pub mod tasks;
+pub mod windows;
 
 use musaid::config::{self, Config};
 use musaid::ingest::Pipeline;
