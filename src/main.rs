@@ -1,11 +1,11 @@
-//! The `musaid` command line: parse flags, call the library, print tables or JSON.
+//! The `musaid` command line: parse the flags and hand them to the command's module in
+//! `cli/`, which calls the library and prints tables or JSON.
 
 mod cli;
 
-use anyhow::Context as _;
 use clap::{CommandFactory as _, Parser, Subcommand};
 use cli::Failure;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// musaid turns email into tasks for virtual assistants and the owners they serve.
@@ -58,28 +58,16 @@ enum Command {
     /// Write a commented musaid.toml and the example rules into DIR (default: .)
     ///
     /// Existing files are never overwritten: if any is there, nothing is written.
-    Init {
-        /// Where to write musaid.toml and rules/ (e.g. /etc/musaid)
-        #[arg(value_name = "DIR", default_value = ".")]
-        dir: PathBuf,
-    },
+    Init(cli::init::InitArgs),
     /// Copy the database to DEST with SQLite's online backup (safe while the daemon runs)
     ///
     /// DEST must not exist. Restore by stopping the daemon and copying DEST over
     /// STATE/musaid.db (removing musaid.db-wal and musaid.db-shm).
     Backup(cli::backup::BackupArgs),
     /// Print a shell completion script (e.g. musaid completions bash > /etc/bash_completion.d/musaid)
-    Completions {
-        /// bash, zsh, fish, elvish or powershell
-        #[arg(value_name = "SHELL")]
-        shell: clap_complete::Shell,
-    },
+    Completions(cli::man::CompletionsArgs),
     /// Print the man page in roff (e.g. musaid man > /usr/local/share/man/man1/musaid.1)
-    Man {
-        /// Write musaid.1 and a page per subcommand (musaid-status.1, …) into DIR instead
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-    },
+    Man(cli::man::ManArgs),
 }
 
 /// The end of `musaid --help` and of the man page.
@@ -128,50 +116,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Tasks(cmd) => cli::tasks::run(&path, cmd),
         Command::Outbox(args) => cli::outbox::run(&path, &args),
         Command::Windows(args) => cli::windows::run(&path, &args),
-        Command::Status(args) => cli::status::run(&path, &args),
-        Command::Init { dir } => init_cmd(&dir),
-        Command::Backup(args) => cli::backup::run(&path, &args),
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "musaid", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Man { out } => man_cmd(out.as_deref()),
         Command::Summary(args) => cli::summary::run(&path, &args),
+        Command::Status(args) => cli::status::run(&path, &args),
+        Command::Init(args) => cli::init::run(&args),
+        Command::Backup(args) => cli::backup::run(&path, &args),
+        // The man page and the completions describe the whole command line, built here.
+        Command::Completions(args) => cli::man::completions(Cli::command(), &args),
+        Command::Man(args) => cli::man::man(Cli::command(), &args),
     }
-}
-
-fn init_cmd(dir: &Path) -> Result<ExitCode, Failure> {
-    let written = musaid::init::write(dir)?;
-    for f in &written {
-        println!("wrote {}", f.display());
-    }
-    println!();
-    print!("{}", musaid::init::next_steps(dir));
-    Ok(ExitCode::SUCCESS)
-}
-
-fn man_cmd(out: Option<&Path>) -> Result<ExitCode, Failure> {
-    let Some(dir) = out else {
-        clap_mangen::Man::new(Cli::command())
-            .render(&mut std::io::stdout())
-            .context("Cannot write the man page")?;
-        return Ok(ExitCode::SUCCESS);
-    };
-    std::fs::create_dir_all(dir).with_context(|| format!("Cannot create {}", dir.display()))?;
-    clap_mangen::generate_to(Cli::command(), dir)
-        .with_context(|| format!("Cannot write the man pages into {}", dir.display()))?;
-    let mut pages: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("Cannot read {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("musaid") && n.ends_with(".1"))
-        })
-        .collect();
-    pages.sort();
-    for p in pages {
-        println!("wrote {}", p.display());
-    }
-    Ok(ExitCode::SUCCESS)
 }

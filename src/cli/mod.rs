@@ -8,6 +8,8 @@
 pub mod backup;
 pub mod check;
 pub mod ingest;
+pub mod init;
+pub mod man;
 pub mod outbox;
 pub mod rules;
 pub mod run;
@@ -31,7 +33,7 @@ const CONFIG_ERROR: u8 = 2;
 
 /// What a command returns when it ran to its end: 0, or 1 when it reports a failure itself
 /// (an unhealthy status, an unreachable server, a message that could not be ingested).
-pub(crate) fn exit_code(ok: bool) -> ExitCode {
+fn exit_code(ok: bool) -> ExitCode {
     if ok {
         ExitCode::SUCCESS
     } else {
@@ -69,7 +71,7 @@ impl Failure {
 }
 
 /// A usage or configuration error (exit code 2).
-pub(crate) fn config_failure(e: impl Into<anyhow::Error>) -> Failure {
+fn config_failure(e: impl Into<anyhow::Error>) -> Failure {
     Failure {
         code: CONFIG_ERROR,
         error: e.into(),
@@ -85,17 +87,17 @@ pub fn restore_sigpipe() {
     }
 }
 
-pub(crate) fn load_config(path: &Path) -> Result<Config, Failure> {
+fn load_config(path: &Path) -> Result<Config, Failure> {
     config::load(path).map_err(config_failure)
 }
 
-pub(crate) fn load_pipeline(path: &Path) -> Result<Pipeline, Failure> {
+fn load_pipeline(path: &Path) -> Result<Pipeline, Failure> {
     let config = load_config(path)?;
     pipeline_from(config)
 }
 
 /// The rules and templates of a loaded configuration.
-pub(crate) fn pipeline_from(config: Config) -> Result<Pipeline, Failure> {
+fn pipeline_from(config: Config) -> Result<Pipeline, Failure> {
     let rules = RuleSet::load(&config.daemon.rules_dir).map_err(config_failure)?;
     rules
         .check_contracts(config.contracts.keys().map(String::as_str))
@@ -103,7 +105,7 @@ pub(crate) fn pipeline_from(config: Config) -> Result<Pipeline, Failure> {
     Pipeline::new(config, rules).map_err(config_failure)
 }
 
-pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
+fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
