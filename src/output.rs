@@ -1,4 +1,5 @@
-//! How the command line shows things: readable tables, and JSON with SPEC's field names.
+//! How the command line shows things: readable tables, and JSON with the field names
+//! documented in docs/commands.md.
 
 use crate::config::Config;
 use crate::decide::{self, Decision};
@@ -23,7 +24,7 @@ pub fn short_time(ts: i64, tz: Tz) -> String {
         .unwrap_or_default()
 }
 
-/// A task in `--json` (SPEC, Command line).
+/// A task in `--json` (fields in docs/commands.md).
 #[derive(Debug, Serialize)]
 pub struct TaskJson<'a> {
     pub id: i64,
@@ -158,7 +159,7 @@ pub fn task_text(t: &TaskRow, events: &[EventRow], tz: Tz) -> String {
     s
 }
 
-/// One object of `rules test --json` and `ingest --json` (SPEC field names).
+/// One object of `rules test --json` and `ingest --json` (fields in docs/commands.md).
 #[derive(Debug, Serialize)]
 pub struct DecisionJson {
     pub file: String,

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 use clap::Args;
 use musaid::ingest;
-use musaid::output::decision_json;
+use musaid::output::{decision_json, DecisionJson};
 use musaid::store::{Source, Store};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -115,19 +115,25 @@ pub fn run(path: &Path, args: &IngestArgs) -> Result<ExitCode, Failure> {
         print_json(&out)?;
     } else {
         for j in &out {
-            let detail = match (j.decision, j.task) {
-                ("create_task", Some(t)) => format!(
-                    "task #{t} ({}, {})",
-                    j.category.as_deref().unwrap_or("general"),
-                    j.contract.as_deref().unwrap_or("")
-                ),
-                ("update_task", Some(t)) if j.commands.is_empty() => format!("task #{t}: note"),
-                ("update_task", Some(t)) => format!("task #{t}: {}", j.commands.join(" ")),
-                ("duplicate", Some(t)) => format!("of task #{t}"),
-                (_, _) => j.reason.unwrap_or("").to_string(),
-            };
-            println!("{}: {} {}", j.file, j.decision, detail);
+            println!("{}", line(j));
         }
     }
     Ok(exit_code(failed == 0))
+}
+
+/// One message in the readable output: its file, the decision, and the task it made or
+/// changed (or why it was left).
+fn line(j: &DecisionJson) -> String {
+    let detail = match (j.decision, j.task) {
+        ("create_task", Some(t)) => format!(
+            "task #{t} ({}, {})",
+            j.category.as_deref().unwrap_or("general"),
+            j.contract.as_deref().unwrap_or("")
+        ),
+        ("update_task", Some(t)) if j.commands.is_empty() => format!("task #{t}: note"),
+        ("update_task", Some(t)) => format!("task #{t}: {}", j.commands.join(" ")),
+        ("duplicate", Some(t)) => format!("of task #{t}"),
+        (_, _) => j.reason.unwrap_or("").to_string(),
+    };
+    format!("{}: {} {}", j.file, j.decision, detail)
 }
