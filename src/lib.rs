@@ -9,7 +9,6 @@ pub mod daemon;
 pub mod decide;
 pub mod imap;
 pub mod ingest;
-pub mod init;
 pub mod logging;
 pub mod mail;
 pub mod model;

@@ -1,5 +1,9 @@
-//! How the command line shows things: readable tables, and JSON with SPEC's field names.
+//! How the command line shows things: readable tables, and JSON with the field names
+//! documented in docs/commands.md.
 
+use crate::config::Config;
+use crate::decide::{self, Decision};
+use crate::ingest;
 use crate::store::{EventRow, TaskRow};
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -20,7 +24,7 @@ pub fn short_time(ts: i64, tz: Tz) -> String {
         .unwrap_or_default()
 }
 
-/// A task in `--json` (SPEC, Command line).
+/// A task in `--json` (fields in docs/commands.md).
 #[derive(Debug, Serialize)]
 pub struct TaskJson<'a> {
     pub id: i64,
@@ -89,6 +93,148 @@ pub fn task_json<'a>(t: &'a TaskRow, tz: Tz, events: Option<&'a [EventRow]>) -> 
                 .collect()
         }),
     }
+}
+
+/// A task with its events, for reading (`tasks show`).
+pub fn task_text(t: &TaskRow, events: &[EventRow], tz: Tz) -> String {
+    let mut s = String::new();
+    let opt = |o: Option<i64>| o.map(|x| short_time(x, tz)).unwrap_or_else(|| "—".into());
+    let field = |s: &mut String, k: &str, v: &str| s.push_str(&format!("{k:<17}{v}\n"));
+    field(&mut s, "Task", &format!("#{} [{}]", t.id, t.status));
+    field(&mut s, "Subject", &t.subject);
+    field(&mut s, "Contract", &t.contract);
+    field(&mut s, "Category", &t.category);
+    field(&mut s, "Priority", t.priority.as_str());
+    field(&mut s, "Assignee", t.assignee.as_deref().unwrap_or("—"));
+    field(&mut s, "Requester", &t.requester);
+    if let Some(f) = &t.original_from {
+        field(&mut s, "Original from", f);
+    }
+    if let Some(f) = &t.original_subject {
+        field(&mut s, "Original subject", f);
+    }
+    if !t.tags.is_empty() {
+        field(&mut s, "Tags", &t.tags.join(", "));
+    }
+    field(&mut s, "Created", &opt(Some(t.created_at)));
+    field(&mut s, "Acknowledged", &opt(t.acked_at));
+    field(&mut s, "Due", &opt(t.due_at));
+    field(&mut s, "Done", &opt(t.done_at));
+    field(&mut s, "Message-ID", &t.message_id);
+    if !t.note.is_empty() {
+        s.push_str("\nNote:\n");
+        for l in t.note.lines() {
+            s.push_str(&format!("  {l}\n"));
+        }
+    }
+    s.push_str("\nEvents:\n");
+    let mut table = Table::new(&["AT", "ACTOR", "EVENT", "DETAIL"]);
+    for e in events {
+        let detail = match (&e.from_status, &e.to_status, e.minutes) {
+            (_, _, Some(m)) => format!("{}h{:02}m worked", m / 60, m % 60),
+            (Some(f), Some(to), _) => format!(
+                "{f} → {to}{}",
+                e.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            ),
+            (None, Some(to), _) => format!(
+                "{to}{}",
+                e.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            ),
+            _ => e.note.clone().unwrap_or_default(),
+        };
+        table.row(vec![
+            short_time(e.at, tz),
+            e.actor.clone(),
+            e.kind.clone(),
+            detail,
+        ]);
+    }
+    s.push_str(&table.render());
+    s
+}
+
+/// One object of `rules test --json` and `ingest --json` (fields in docs/commands.md).
+#[derive(Debug, Serialize)]
+pub struct DecisionJson {
+    pub file: String,
+    pub message_id: String,
+    pub from: Option<String>,
+    pub original_from: Option<String>,
+    pub original_subject: Option<String>,
+    pub subject: Option<String>,
+    pub contract: Option<String>,
+    pub decision: &'static str,
+    pub reason: Option<&'static str>,
+    pub rule: Option<String>,
+    pub category: Option<String>,
+    pub priority: Option<&'static str>,
+    pub assignee: Option<String>,
+    pub tags: Vec<String>,
+    pub commands: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<i64>,
+}
+
+/// What `rules test` and `ingest` show of one message and the decision about it.
+pub fn decision_json(
+    file: String,
+    parsed: &ingest::Parsed,
+    raw: &[u8],
+    decision: &Decision,
+    config: &Config,
+) -> DecisionJson {
+    let msg = parsed.as_ref().ok();
+    let from = msg.map(|m| m.from_email()).filter(|f| !f.is_empty());
+    let mut j = DecisionJson {
+        file,
+        message_id: msg
+            .map(|m| m.message_id.clone())
+            .unwrap_or_else(|| ingest::derived_message_id(raw)),
+        contract: from
+            .as_deref()
+            .and_then(|f| decide::owner_contract(config, f))
+            .map(|c| c.name.clone()),
+        from,
+        original_from: None,
+        original_subject: msg
+            .and_then(|m| m.forward.as_ref())
+            .and_then(|f| f.original_subject.clone()),
+        subject: msg.map(|m| m.subject.clone()),
+        decision: decision.kind(),
+        reason: decision.reason().map(|r| r.as_str()),
+        rule: None,
+        category: None,
+        priority: None,
+        assignee: None,
+        tags: Vec::new(),
+        commands: Vec::new(),
+        task: None,
+    };
+    match decision {
+        Decision::CreateTask(t) => {
+            j.contract = Some(t.contract.clone());
+            j.original_from = t.original_from.clone();
+            j.rule = t.classification.rule.clone();
+            j.category = Some(t.classification.category.clone());
+            j.priority = Some(t.classification.priority.as_str());
+            j.assignee = t.assignee.clone();
+            j.tags = t.classification.tags.clone();
+        }
+        Decision::UpdateTask(u) => {
+            j.contract = Some(u.task.contract.clone());
+            j.task = Some(u.task.id);
+            j.commands = u.commands.iter().map(|c| c.command.to_string()).collect();
+        }
+        Decision::Duplicate { task } => j.task = *task,
+        _ => {}
+    }
+    j
 }
 
 /// A plain-text table. Cells holding right-to-left text are wrapped in Unicode isolates

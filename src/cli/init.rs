@@ -1,33 +1,57 @@
 //! `musaid init`: a commented starting configuration and the example rules, written next to
 //! each other so `rules_dir = "rules"` finds them.
 
+use super::Failure;
 use anyhow::{bail, Context as _, Result};
+use clap::Args;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-/// The starting `musaid.toml`: every section of the SPEC, explained, with placeholders.
-pub const CONFIG_TEMPLATE: &str = include_str!("../examples/musaid.toml");
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Where to write musaid.toml and rules/ (e.g. /etc/musaid)
+    #[arg(value_name = "DIR", default_value = ".")]
+    dir: PathBuf,
+}
+
+pub fn run(args: &InitArgs) -> Result<ExitCode, Failure> {
+    let dir = &args.dir;
+    let written = write(dir)?;
+    for f in &written {
+        println!("wrote {}", f.display());
+    }
+    println!();
+    print!("{}", next_steps(dir));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The starting `musaid.toml`: every section, explained, with placeholders.
+pub const CONFIG_TEMPLATE: &str = include_str!("../../examples/musaid.toml");
 
 /// The repository's example rule files, by file name.
 pub const EXAMPLE_RULES: &[(&str, &str)] = &[
-    ("05-urgent.toml", include_str!("../rules/05-urgent.toml")),
+    ("05-urgent.toml", include_str!("../../rules/05-urgent.toml")),
     (
         "10-bookkeeping.toml",
-        include_str!("../rules/10-bookkeeping.toml"),
+        include_str!("../../rules/10-bookkeeping.toml"),
     ),
-    ("15-travel.toml", include_str!("../rules/15-travel.toml")),
+    ("15-travel.toml", include_str!("../../rules/15-travel.toml")),
     (
         "20-scheduling.toml",
-        include_str!("../rules/20-scheduling.toml"),
+        include_str!("../../rules/20-scheduling.toml"),
     ),
     (
         "30-social-media.toml",
-        include_str!("../rules/30-social-media.toml"),
+        include_str!("../../rules/30-social-media.toml"),
     ),
-    ("40-website.toml", include_str!("../rules/40-website.toml")),
+    (
+        "40-website.toml",
+        include_str!("../../rules/40-website.toml"),
+    ),
     (
         "50-data-entry.toml",
-        include_str!("../rules/50-data-entry.toml"),
+        include_str!("../../rules/50-data-entry.toml"),
     ),
 ];
 
@@ -123,7 +147,8 @@ mod tests {
     fn the_template_is_a_valid_config_with_every_section() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(CONFIG_FILE);
-        let cfg = crate::config::load_str(CONFIG_TEMPLATE, &path).unwrap_or_else(|e| panic!("{e}"));
+        let cfg =
+            musaid::config::load_str(CONFIG_TEMPLATE, &path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cfg.daemon.address, "tasks@example.com");
         assert_eq!(cfg.daemon.rules_dir, dir.path().join("rules"));
         assert!(cfg.smtp.is_some());
@@ -165,7 +190,7 @@ mod tests {
             let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o644, "{}", f.display());
         }
-        let rules = crate::rules::RuleSet::load(&dir.path().join("rules")).unwrap();
+        let rules = musaid::rules::RuleSet::load(&dir.path().join("rules")).unwrap();
         assert!(rules.len() > 5);
         std::fs::write(dir.path().join(CONFIG_FILE), "# mine\n").unwrap();
         let err = write(dir.path()).unwrap_err().to_string();
