@@ -283,16 +283,18 @@ impl Pipeline {
         })
     }
 
-    /// Feed one message in its own transaction.
+    /// Feed one message in its own transaction. `arrived` is when it reached a mailbox (for a
+    /// file, its modification time), which `policy.ack_max_age` is measured from.
     pub fn ingest_one(
         &self,
         store: &mut Store,
         source: &Source,
         raw: &[u8],
+        arrived: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let tx = store.transaction()?;
-        let out = self.process(&tx, source, raw, None, now)?;
+        let out = self.process(&tx, source, raw, arrived, now)?;
         tx.commit().context("Cannot commit the message's record")?;
         Ok(out)
     }

@@ -3,7 +3,7 @@
 
 use super::{config_failure, exit_code, load_pipeline, print_json, Failure};
 use anyhow::Context as _;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::Args;
 use musaid::ingest;
 use musaid::output::{decision_json, DecisionJson};
@@ -68,8 +68,12 @@ pub fn run(path: &Path, args: &IngestArgs) -> Result<ExitCode, Failure> {
         let name = f.display().to_string();
         let source = Source::File(name.clone());
         let now = Utc::now();
-        let size = match std::fs::metadata(f) {
-            Ok(m) => m.len(),
+        let (size, arrived) = match std::fs::metadata(f) {
+            // A file arrived when it was written (a Maildir's delivery time); never later than now.
+            Ok(m) => (
+                m.len(),
+                m.modified().ok().map(|t| DateTime::<Utc>::from(t).min(now)),
+            ),
             Err(e) => {
                 eprintln!("musaid: cannot read {name}: {e}");
                 failed += 1;
@@ -95,7 +99,7 @@ pub fn run(path: &Path, args: &IngestArgs) -> Result<ExitCode, Failure> {
                     continue;
                 }
             };
-            p.ingest_one(&mut store, &source, &raw, now)
+            p.ingest_one(&mut store, &source, &raw, arrived, now)
                 .map(|o| (o, raw))
         };
         match result {
