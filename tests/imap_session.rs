@@ -122,6 +122,26 @@ async fn delivered_mail_is_found_by_uid_and_fetched_byte_equal_without_setting_s
 }
 
 #[tokio::test]
+async fn fetched_mail_carries_its_arrival_time_not_its_date_header() -> Result<()> {
+    let user = unique_user("arrival");
+    let owner = unique_user("owner");
+    // Dated weeks before the test runs, as a request sent long ago and delivered now.
+    let raw = raw_message(&owner, &user, "Delivered late", "Please.");
+    send_smtp(&owner, &user, &raw)?;
+
+    let mut s = imap::connect(&imap_config(&user)).await?;
+    s.select("INBOX").await?;
+    let uids = wait_for_mail(&mut s, 0, DELIVERY).await?;
+    let mail = s.fetch_mail(&uids).await?;
+    assert_eq!(mail.len(), 1);
+    assert!(mail[0].raw.ends_with(&raw));
+    let arrived = mail[0].internal_date.context("No INTERNALDATE")?;
+    let off = (chrono::Utc::now() - arrived).num_seconds().abs();
+    assert!(off < 60, "arrived {arrived}, {off} s from now");
+    s.logout().await
+}
+
+#[tokio::test]
 async fn wrong_password_is_a_clear_error() -> Result<()> {
     let user = unique_user("wrongpw");
     let dir = tempfile::tempdir()?;

@@ -42,6 +42,17 @@ pub fn size_spans(uids: &[u32]) -> impl Iterator<Item = &[u32]> {
 /// the message count, bounds its memory when the mail is large.
 pub const FETCH_BYTES: u64 = 4 << 20;
 
+/// One message as [`ImapSession::fetch_mail`] fetched it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedMail {
+    pub uid: u32,
+    /// When the message reached the mailbox (`INTERNALDATE`); `None` when the server sent
+    /// none that reads as a date.
+    pub internal_date: Option<chrono::DateTime<chrono::Utc>>,
+    /// The message as the server holds it.
+    pub raw: Vec<u8>,
+}
+
 /// What the server offers that changes how we work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ServerCapabilities {

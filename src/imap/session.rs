@@ -3,14 +3,15 @@
 use super::auth::{resolve_secret, SaslAnswer};
 use super::transport::{is_loopback_host, tcp_connect, tls_handshake, Metered, Transport};
 use super::{
-    decode_name, imap_date, quoted_mailbox, uid_set, wire_name, IdleOutcome, MailboxState,
-    MoveOutcome, ServerCapabilities,
+    decode_name, imap_date, quoted_mailbox, uid_set, wire_name, FetchedMail, IdleOutcome,
+    MailboxState, MoveOutcome, ServerCapabilities,
 };
 use crate::config::{AuthMethod, ImapConfig, TlsMode};
 use anyhow::{bail, Context, Result};
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::imap_proto::{AttributeValue, MailboxDatum, Response, ResponseCode, Status};
 use async_imap::types::UnsolicitedResponse;
+use chrono::{DateTime, Utc};
 use futures::{Stream, TryStreamExt};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -89,6 +90,8 @@ struct Fetched {
     uid: Option<u32>,
     size: Option<u32>,
     body: Option<Vec<u8>>,
+    /// `INTERNALDATE`: when the message reached the mailbox.
+    internal_date: Option<DateTime<Utc>>,
     flags: Vec<String>,
 }
 
@@ -99,6 +102,7 @@ impl Fetched {
             match attr {
                 AttributeValue::Uid(uid) => f.uid = Some(*uid),
                 AttributeValue::Rfc822Size(size) => f.size = Some(*size),
+                AttributeValue::InternalDate(date) => f.internal_date = internal_date(date),
                 AttributeValue::BodySection {
                     section: None,
                     data: Some(data),
@@ -118,6 +122,7 @@ impl Fetched {
     fn merge(&mut self, other: Fetched) {
         self.uid = self.uid.or(other.uid);
         self.size = self.size.or(other.size);
+        self.internal_date = self.internal_date.or(other.internal_date);
         if other.body.is_some() {
             self.body = other.body;
         }
@@ -125,6 +130,14 @@ impl Fetched {
             self.flags = other.flags;
         }
     }
+}
+
+/// An `INTERNALDATE` (RFC 3501 `date-time`, e.g. `" 6-Dec-2026 14:58:40 +0000"`: the day
+/// may be padded with a space); `None` when the server sent something else.
+fn internal_date(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_str(text.trim_start(), "%d-%b-%Y %H:%M:%S %z")
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 /// Await `fut` for at most `limit`; errors name `what`.
@@ -567,22 +580,38 @@ impl ImapSession {
             .collect())
     }
 
-    /// The raw bytes of each UID that still exists, ascending by UID.
-    /// `BODY.PEEK[]`: fetching never sets `\Seen`.
+    /// The raw bytes of each UID that still exists, ascending by UID: [`ImapSession::fetch_mail`]
+    /// without the arrival times.
+    pub async fn fetch_bodies(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>> {
+        let mail = self.fetch_mail(uids).await?;
+        Ok(mail.into_iter().map(|m| (m.uid, m.raw)).collect())
+    }
+
+    /// Each UID that still exists, ascending by UID: its raw bytes and when it reached the
+    /// mailbox (`INTERNALDATE`, a few bytes a message). `BODY.PEEK[]`: fetching never sets
+    /// `\Seen`.
     ///
     /// A UID the answer leaves out was expunged meanwhile, as a rule. One still in the mailbox
     /// (looked up only when the answer is short) is a message the server would not send,
     /// though it said OK: an error, like a BYE, so that no caller passes over it as gone.
-    pub async fn fetch_bodies(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>> {
-        let fetched = self.uid_fetch(uids, "(UID BODY.PEEK[])").await?;
-        let bodies: Vec<(u32, Vec<u8>)> = fetched
+    pub async fn fetch_mail(&mut self, uids: &[u32]) -> Result<Vec<FetchedMail>> {
+        let fetched = self
+            .uid_fetch(uids, "(UID INTERNALDATE BODY.PEEK[])")
+            .await?;
+        let mail: Vec<FetchedMail> = fetched
             .into_iter()
-            .filter_map(|(uid, f)| Some((uid, f.body?)))
+            .filter_map(|(uid, f)| {
+                Some(FetchedMail {
+                    uid,
+                    internal_date: f.internal_date,
+                    raw: f.body?,
+                })
+            })
             .collect();
         let missing: Vec<u32> = uids
             .iter()
             .copied()
-            .filter(|u| bodies.binary_search_by_key(u, |(b, _)| *b).is_err())
+            .filter(|u| mail.binary_search_by_key(u, |m| m.uid).is_err())
             .collect();
         let withheld = self.uid_existing(&missing).await?;
         if !withheld.is_empty() {
@@ -592,7 +621,7 @@ impl ImapSession {
                 uid_set(&withheld)
             );
         }
-        Ok(bodies)
+        Ok(mail)
     }
 
     /// The flags of each UID that still exists (`\Seen`, `\Deleted`, keywords), ascending.
@@ -798,6 +827,21 @@ mod tests {
         assert!(!is_timeout(&anyhow::anyhow!(
             "{what}: the server said NO: no"
         )));
+    }
+
+    #[test]
+    fn an_internal_date_reads_with_or_without_the_days_padding() {
+        let utc = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|d| d.to_utc());
+        assert_eq!(
+            internal_date("06-Dec-2026 14:58:40 +0000"),
+            utc("2026-12-06T14:58:40Z")
+        );
+        assert_eq!(
+            internal_date(" 6-Dec-2026 17:58:40 +0300"),
+            utc("2026-12-06T14:58:40Z")
+        );
+        assert_eq!(internal_date("yesterday"), None);
+        assert_eq!(internal_date(""), None);
     }
 
     /// A server that answers every command OK and keeps what each `read()` returned.
