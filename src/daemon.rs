@@ -949,22 +949,22 @@ async fn fetch_run(
     let mut bodies = if small.is_empty() {
         Vec::new()
     } else {
-        s.fetch_bodies(&small).await?
+        s.fetch_mail(&small).await?
     };
-    bodies.sort_by_key(|(u, _)| *u);
+    bodies.sort_by_key(|m| m.uid);
     let mut sizes: Vec<(u32, u32)> = run
         .iter()
         .filter_map(|&u| size_of(&sizes.exact, u).map(|size| (u, size)))
         .collect();
     // A server whose SEARCH LARGER missed a message over max_message_size: its bytes came
     // all the same, and it is recorded as oversized, never parsed.
-    bodies.retain(|(uid, body)| {
-        let len = u32::try_from(body.len()).unwrap_or(u32::MAX);
+    bodies.retain(|m| {
+        let len = u32::try_from(m.raw.len()).unwrap_or(u32::MAX);
         let over = u64::from(len) > max_size;
         if over {
-            match sizes.binary_search_by_key(uid, |(u, _)| *u) {
+            match sizes.binary_search_by_key(&m.uid, |(u, _)| *u) {
                 Ok(at) => sizes.get_mut(at).into_iter().for_each(|s| s.1 = len),
-                Err(at) => sizes.insert(at, (*uid, len)),
+                Err(at) => sizes.insert(at, (m.uid, len)),
             }
         }
         !over

@@ -142,6 +142,26 @@ async fn a_request_in_an_open_window_is_acknowledged_within_seconds_with_the_rig
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_dated_weeks_ago_but_delivered_now_is_acknowledged() {
+    let world = World::new(mailserver(), "olddate");
+    let (server, people) = (world.server, &world.people);
+    let d = world.start("").await;
+    // ack_max_age is 3 days; the Date header says a month, the server's arrival time now.
+    let (owner, inbox) = (&people.owner, &people.inbox);
+    let (_, raw) = request(owner, inbox, "Renew the lease", "Please.");
+    let today = header(&raw, "Date").expect("dated");
+    let month_ago = (Utc::now() - CDuration::days(30)).to_rfc2822();
+    let raw = String::from_utf8_lossy(&raw).replace(&today, &month_ago);
+    send_smtp_via(server, owner, inbox, raw.as_bytes()).expect("smtp");
+
+    let acks = mail_within(server, owner, Duration::from_secs(5), is_ack).await;
+    let notes = mail_within(server, &people.va, Duration::from_secs(5), |_| true).await;
+    d.stop().await;
+    assert_eq!(acks.len(), 1, "the owner's acknowledgement");
+    assert_eq!(notes.len(), 1, "the VA's notification");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_outside_every_window_waits_for_the_window_then_gets_exactly_one_ack() {
     let world = World::new(mailserver(), "wait");
     let (server, people, state) = (world.server, &world.people, world.state.as_path());
