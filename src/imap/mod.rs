@@ -11,6 +11,7 @@
 //! `async_imap` off.
 
 mod auth;
+mod fetch;
 mod session;
 pub(crate) mod transport;
 

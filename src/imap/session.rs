@@ -1,6 +1,7 @@
 //! One logged-in IMAP connection and the few commands musaid needs.
 
 use super::auth::{resolve_secret, SaslAnswer};
+use super::fetch::Fetched;
 use super::transport::{is_loopback_host, tcp_connect, tls_handshake, Metered, Transport};
 use super::{
     decode_name, imap_date, quoted_mailbox, uid_set, wire_name, FetchedMail, IdleOutcome,
@@ -9,9 +10,8 @@ use super::{
 use crate::config::{AuthMethod, ImapConfig, TlsMode};
 use anyhow::{bail, Context, Result};
 use async_imap::extensions::idle::IdleResponse;
-use async_imap::imap_proto::{AttributeValue, MailboxDatum, Response, ResponseCode, Status};
+use async_imap::imap_proto::{MailboxDatum, Response, ResponseCode, Status};
 use async_imap::types::UnsolicitedResponse;
-use chrono::{DateTime, Utc};
 use futures::{Stream, TryStreamExt};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -83,62 +83,6 @@ pub fn is_timeout(e: &anyhow::Error) -> bool {
 #[derive(Debug, thiserror::Error)]
 #[error("the server closed the connection ({0})")]
 struct ConnectionClosed(String);
-
-/// One FETCH response, as far as musaid asks for it.
-#[derive(Debug, Default)]
-struct Fetched {
-    uid: Option<u32>,
-    size: Option<u32>,
-    body: Option<Vec<u8>>,
-    /// `INTERNALDATE`: when the message reached the mailbox.
-    internal_date: Option<DateTime<Utc>>,
-    flags: Vec<String>,
-}
-
-impl Fetched {
-    fn from_attributes(attrs: &[AttributeValue<'_>]) -> Fetched {
-        let mut f = Fetched::default();
-        for attr in attrs {
-            match attr {
-                AttributeValue::Uid(uid) => f.uid = Some(*uid),
-                AttributeValue::Rfc822Size(size) => f.size = Some(*size),
-                AttributeValue::InternalDate(date) => f.internal_date = internal_date(date),
-                AttributeValue::BodySection {
-                    section: None,
-                    data: Some(data),
-                    ..
-                }
-                | AttributeValue::Rfc822(Some(data)) => f.body = Some(data.to_vec()),
-                AttributeValue::Flags(flags) => {
-                    f.flags = flags.iter().map(|fl| fl.to_string()).collect()
-                }
-                _ => {}
-            }
-        }
-        f
-    }
-
-    /// Two answers for one UID (a server may split them): keep what each has.
-    fn merge(&mut self, other: Fetched) {
-        self.uid = self.uid.or(other.uid);
-        self.size = self.size.or(other.size);
-        self.internal_date = self.internal_date.or(other.internal_date);
-        if other.body.is_some() {
-            self.body = other.body;
-        }
-        if !other.flags.is_empty() {
-            self.flags = other.flags;
-        }
-    }
-}
-
-/// An `INTERNALDATE` (RFC 3501 `date-time`, e.g. `" 6-Dec-2026 14:58:40 +0000"`: the day
-/// may be padded with a space); `None` when the server sent something else.
-fn internal_date(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_str(text.trim_start(), "%d-%b-%Y %H:%M:%S %z")
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
-}
 
 /// Await `fut` for at most `limit`; errors name `what`.
 async fn within<T, E>(
@@ -812,97 +756,4 @@ impl ImapSession {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::{Read as _, Write as _};
-
-    #[test]
-    fn a_timeout_is_told_from_a_refusal_or_a_dropped_connection() {
-        let what = "UID FETCH 1:3 (UID BODY.PEEK[])";
-        assert!(is_timeout(
-            &anyhow::Error::new(TimedOut(Duration::from_secs(60))).context(what)
-        ));
-        let bye = ConnectionClosed("BYE FETCH failed: Internal error occurred".into());
-        assert!(!is_timeout(&anyhow::Error::new(bye).context(what)));
-        assert!(!is_timeout(&anyhow::anyhow!(
-            "{what}: the server said NO: no"
-        )));
-    }
-
-    #[test]
-    fn an_internal_date_reads_with_or_without_the_days_padding() {
-        let utc = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|d| d.to_utc());
-        assert_eq!(
-            internal_date("06-Dec-2026 14:58:40 +0000"),
-            utc("2026-12-06T14:58:40Z")
-        );
-        assert_eq!(
-            internal_date(" 6-Dec-2026 17:58:40 +0300"),
-            utc("2026-12-06T14:58:40Z")
-        );
-        assert_eq!(internal_date("yesterday"), None);
-        assert_eq!(internal_date(""), None);
-    }
-
-    /// A server that answers every command OK and keeps what each `read()` returned.
-    fn chunk_recording_server() -> (u16, std::thread::JoinHandle<Vec<String>>) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            s.write_all(b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n")
-                .unwrap();
-            let mut chunks = Vec::new();
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = s.read(&mut buf) {
-                let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
-                    break;
-                };
-                let chunk = String::from_utf8_lossy(chunk).into_owned();
-                // Answer each complete command in the chunk (a partial one gets no answer:
-                // the client would wait, and the test time out, as a real server would).
-                for line in chunk
-                    .split_inclusive("\r\n")
-                    .filter(|l| l.ends_with("\r\n"))
-                {
-                    let tag = line.split(' ').next().unwrap_or("*");
-                    let reply = if line.contains("CAPABILITY") {
-                        format!("* CAPABILITY IMAP4rev1 IDLE\r\n{tag} OK done\r\n")
-                    } else if line.contains("LOGOUT") {
-                        format!("* BYE\r\n{tag} OK bye\r\n")
-                    } else {
-                        format!("{tag} OK done\r\n")
-                    };
-                    s.write_all(reply.as_bytes()).unwrap();
-                }
-                chunks.push(chunk);
-            }
-            chunks
-        });
-        (port, server)
-    }
-
-    #[tokio::test]
-    async fn each_command_goes_out_in_one_write() {
-        let (port, server) = chunk_recording_server();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("pass"), "secret\n").unwrap();
-        let extra = format!("port = {port}\nuser = \"desk@va.example\"\npassword_file = \"pass\"");
-        let config = crate::config::test_desk(dir.path(), &extra);
-        let mut s = connect(&config.imap).await.unwrap();
-        s.noop().await.unwrap();
-        s.logout().await.unwrap();
-        let chunks = server.join().unwrap();
-        // Unbuffered, "A0001", " ", "LOGIN …" and CRLF were four segments, read apart.
-        assert_eq!(
-            chunks,
-            [
-                "A0001 LOGIN \"desk@va.example\" \"secret\"\r\n",
-                "A0002 CAPABILITY\r\n",
-                "A0003 NOOP\r\n",
-                "A0004 LOGOUT\r\n"
-            ]
-        );
-    }
-}
+mod tests;
