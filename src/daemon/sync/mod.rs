@@ -83,12 +83,22 @@ impl ImapLoop {
         } else {
             debug!(error = %text, "IMAP still failing");
         }
-        let wait = self.retry.next_wait();
-        self.ctx.heartbeat.beat();
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = self.ctx.shutdown.changed() => {}
-            _ = self.ctx.current.changed() => {}
+        // Waiting on purpose is a sign of life: beat at least every half watchdog period, so
+        // systemd does not kill a daemon that waits out a long outage (docs/operations.md).
+        let until = tokio::time::Instant::now() + self.retry.next_wait();
+        loop {
+            self.ctx.heartbeat.beat();
+            let slice = until
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(super::notify::watchdog_half());
+            if slice.is_zero() {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(slice) => {}
+                _ = self.ctx.shutdown.changed() => break,
+                _ = self.ctx.current.changed() => break,
+            }
         }
     }
 
