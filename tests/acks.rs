@@ -1,27 +1,18 @@
 //! Outgoing mail against real Postfix → Dovecot: acknowledgements only inside response
 //! windows, never to automatic mail, exactly once; the VA closes a task by replying.
 
-mod common;
-mod harness;
+mod support;
 
 use chrono::{Duration as CDuration, Timelike, Utc};
-use common::{mailserver, send_smtp, send_smtp_via, MailServer, PrivateMailServer};
-use harness::{
-    config_text, connected, count, eventually, header, mailbox, pipeline, request, tasks, Daemon,
-    People,
-};
-use std::path::PathBuf;
 use std::time::Duration;
+use support::config::ConfigBuilder;
+use support::daemon::{count, eventually, header, mail_within, mailbox, request, tasks, World};
+use support::servers::{self, mailserver, send_smtp, send_smtp_via, MailServer, PrivateMailServer};
 
-/// A window that opens `secs` from now (UTC) and lasts `len`.
-fn window_in(secs: i64, len: &str) -> String {
+/// A cron pattern (with seconds) for the time of day `secs` from now (UTC).
+fn cron_in(secs: i64) -> String {
     let t = Utc::now() + CDuration::seconds(secs);
-    format!(
-        "windows = [{{ cron = \"{} {} {} * * *\", for = \"{len}\" }}]",
-        t.second(),
-        t.minute(),
-        t.hour()
-    )
+    format!("{} {} {} * * *", t.second(), t.minute(), t.hour())
 }
 
 fn is_ack(mail: &[u8]) -> bool {
@@ -36,78 +27,11 @@ async fn acks_to(server: &MailServer, owner: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// `user`'s mail that `pick` accepts, read every 100 ms until there is some or about `max`
-/// has passed.
-async fn mail_within(
-    server: &MailServer,
-    user: &str,
-    max: Duration,
-    pick: impl Fn(&[u8]) -> bool,
-) -> Vec<Vec<u8>> {
-    let mut found = Vec::new();
-    for _ in 0..max.as_millis() / 100 {
-        found = mailbox(server, user).await;
-        found.retain(|m| pick(m));
-        if !found.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    found
-}
-
-/// What one test runs in: three fresh mailboxes on `server`, and a temporary directory for
-/// the daemon's state.
-struct World<'s> {
-    server: &'s MailServer,
-    people: People,
-    dir: tempfile::TempDir,
-    state: PathBuf,
-}
-
-impl<'s> World<'s> {
-    fn new(server: &'s MailServer, name: &str) -> World<'s> {
-        let dir = tempfile::tempdir().expect("tmp");
-        let state = dir.path().join("state");
-        World {
-            server,
-            people: People::new(name),
-            dir,
-            state,
-        }
-    }
-
-    /// The config, with `contract` lines in the contract.
-    fn config(&self, contract: &str) -> String {
-        config_text(self.server, &self.people, &self.state, "", contract, "")
-    }
-
-    /// The daemon on [`World::config`], once it has synced the inbox.
-    async fn start(&self, contract: &str) -> Daemon {
-        self.run(&self.config(contract)).await
-    }
-
-    /// The daemon on the config `text`, once it has synced the inbox.
-    async fn run(&self, text: &str) -> Daemon {
-        let d = Daemon::start(pipeline(text, self.dir.path()));
-        connected(&self.state).await;
-        d
-    }
-
-    /// The owner mails a request to the inbox; its Message-ID.
-    fn request(&self, subject: &str, body: &str) -> String {
-        let (owner, inbox) = (&self.people.owner, &self.people.inbox);
-        let (id, raw) = request(owner, inbox, subject, body);
-        send_smtp_via(self.server, owner, inbox, &raw).expect("smtp");
-        id
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_in_an_open_window_is_acknowledged_within_seconds_with_the_right_headers() {
     let world = World::new(mailserver(), "ack");
     let (server, people) = (world.server, &world.people);
-    let d = world.start("").await;
+    let d = world.start(|c| c).await;
     let id = world.request("Invoice for November", "Please.");
 
     let acks = mail_within(server, &people.owner, Duration::from_secs(5), is_ack).await;
@@ -145,7 +69,10 @@ async fn a_request_in_an_open_window_is_acknowledged_within_seconds_with_the_rig
 async fn a_request_outside_every_window_waits_for_the_window_then_gets_exactly_one_ack() {
     let world = World::new(mailserver(), "wait");
     let (server, people, state) = (world.server, &world.people, world.state.as_path());
-    let d = world.start(&window_in(10, "1h")).await;
+    let opens = cron_in(10);
+    let d = world
+        .start(|c| c.contract("acme", |a| a.cron_window(&opens, "1h")))
+        .await;
     world.request("Book a table", "For Sunday.");
     assert!(eventually(Duration::from_secs(5), || tasks(state).len() == 1).await);
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -186,14 +113,15 @@ async fn a_daemon_stopped_across_a_whole_window_sends_nothing_late() {
     let world = World::new(mailserver(), "late");
     let (server, people, state) = (world.server, &world.people, world.state.as_path());
     // The window opens in 6 s and lasts 3 s; the daemon is down for all of it.
-    let contract = window_in(6, "3s");
-    let d = world.start(&contract).await;
+    let opens = cron_in(6);
+    let window = |c: ConfigBuilder| c.contract("acme", |a| a.cron_window(&opens, "3s"));
+    let d = world.start(window).await;
     world.request("Call the bank", "Today please.");
     assert!(eventually(Duration::from_secs(4), || tasks(state).len() == 1).await);
     d.stop().await;
     tokio::time::sleep(Duration::from_secs(9)).await;
 
-    let d = world.start(&contract).await;
+    let d = world.start(window).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let acks = acks_to(server, &people.owner).await.len();
     d.stop().await;
@@ -213,7 +141,7 @@ async fn acks_due_while_postfix_is_stopped_wait_and_go_out_once() {
     let private = PrivateMailServer::start().expect("private mail servers");
     let world = World::new(&private.server, "pfdown");
     let (server, people, state) = (world.server, &world.people, world.state.as_path());
-    let d = world.start("").await;
+    let d = world.start(|c| c).await;
     private.run("stop-postfix").expect("stop postfix");
     // The request reaches the mailbox another way (Dovecot is up).
     let (_, raw) = request(
@@ -222,7 +150,7 @@ async fn acks_due_while_postfix_is_stopped_wait_and_go_out_once() {
         "Renew the domain",
         "It expires soon.",
     );
-    let mut s = musaid::imap::connect(&common::imap_config_for(server, &people.inbox))
+    let mut s = musaid::imap::connect(&servers::imap_config_for(server, &people.inbox))
         .await
         .expect("imap");
     s.append("INBOX", &raw, &[]).await.expect("append");
@@ -272,7 +200,7 @@ fn automatic(from: &str, to: &str, kind: &str) -> Vec<u8> {
 async fn out_of_office_bounces_and_lists_get_no_ack() {
     let world = World::new(mailserver(), "auto");
     let (server, people, state) = (world.server, &world.people, world.state.as_path());
-    let d = world.start("").await;
+    let d = world.start(|c| c).await;
     for kind in ["ooo", "bounce", "list"] {
         send_smtp(
             &people.owner,
@@ -303,7 +231,7 @@ async fn out_of_office_bounces_and_lists_get_no_ack() {
 async fn a_two_bot_loop_ends_quiet() {
     let world = World::new(mailserver(), "loop");
     let (server, people, state) = (world.server, &world.people, world.state.as_path());
-    let d = world.start("").await;
+    let d = world.start(|c| c).await;
     // A naive auto-responder on the owner's mailbox: it answers every mail it gets, without
     // Auto-Submitted, for ten seconds.
     let bot_server = server.clone();
@@ -352,7 +280,7 @@ async fn a_two_bot_loop_ends_quiet() {
 async fn the_vas_done_reply_closes_the_task_and_the_owner_gets_the_done_notice() {
     let world = World::new(mailserver(), "done");
     let (server, people, state) = (world.server, &world.people, world.state.as_path());
-    let d = world.start("").await;
+    let d = world.start(|c| c).await;
     world.request("Send the quote to Acme", "Please.");
     let note = mail_within(server, &people.va, Duration::from_secs(5), |_| true)
         .await
@@ -395,17 +323,12 @@ async fn no_secret_reaches_the_database_the_json_or_the_mail() {
     let world = World::new(mailserver(), "nopw");
     let (server, people, state) = (world.server, &world.people, world.state.as_path());
     // The IMAP password comes from a command, the SMTP one from a file.
-    let text = world.config("").replacen(
-        &format!("password_file = \"{}\"", server.password_file.display()),
-        &format!(
-            "password_command = \"cat {}\"",
-            server.password_file.display()
-        ),
-        1,
+    let desk = world.config().unset("imap", "password_file").imap_set(
+        "password_command",
+        format!("cat {}", server.password_file.display()),
     );
-    let config = world.dir.path().join("musaid.toml");
-    std::fs::write(&config, &text).expect("config");
-    let d = world.run(&text).await;
+    let config = desk.write(&world.dir.path().join("musaid.toml"));
+    let d = world.run(&desk).await;
     world.request("Invoice", "Please.");
     assert!(
         eventually(Duration::from_secs(10), || {
@@ -452,15 +375,10 @@ async fn no_secret_reaches_the_database_the_json_or_the_mail() {
 async fn the_weekly_summary_is_written_and_mailed_at_its_cron_time_once() {
     let world = World::new(mailserver(), "summary");
     let (server, people, state) = (world.server, &world.people, world.state.as_path());
-    let t = Utc::now() + CDuration::seconds(6);
-    let summary = format!(
-        "summary = {{ cron = \"{} {} {} * * *\", to = [\"{}\"] }}",
-        t.second(),
-        t.minute(),
-        t.hour(),
-        people.owner
-    );
-    let d = world.start(&summary).await;
+    let at = cron_in(6);
+    let d = world
+        .start(|c| c.contract("acme", |a| a.summary(&at, &[&people.owner])))
+        .await;
     world.request("Invoice", "Please.");
     let is_summary = |m: &[u8]| header(m, "Auto-Submitted").as_deref() == Some("auto-generated");
     let mail = mail_within(server, &people.owner, Duration::from_secs(20), is_summary)

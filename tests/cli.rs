@@ -1,21 +1,27 @@
 //! End to end through the command line: a real Arabic Gmail forward becomes a task, and the
 //! VA's `#تم` reply closes it.
 
-mod cli_support;
+mod support;
 
-use cli_support::{desk, fixture, ingest, json, musaid, Desk};
+use support::cli::{fixture, ingest, json, musaid, Desk};
+use support::config::ConfigBuilder;
 
 /// The contract of these tests: Arabic, Riyadh, Sunday to Thursday office hours.
-fn setup(extra: &str) -> Desk {
-    desk(
-        &format!("timezone = \"Asia/Riyadh\"\nwindows = [\"Sun-Thu 08:00-17:00\"]\nlanguage = \"ar\"\n{extra}"),
-        "",
-    )
+fn arabic(c: ConfigBuilder) -> ConfigBuilder {
+    c.contract("acme", |c| {
+        c.timezone("Asia/Riyadh")
+            .windows(&["Sun-Thu 08:00-17:00"])
+            .language("ar")
+    })
+}
+
+fn setup() -> Desk {
+    Desk::new(arabic)
 }
 
 #[test]
 fn arabic_gmail_forward_becomes_a_task_and_the_va_closes_it_with_tam() {
-    let s = setup("");
+    let s = setup();
     let req = fixture("request-ar-gmail.eml");
     let reply = fixture("va-reply-done-ar.eml");
 
@@ -83,7 +89,7 @@ fn arabic_gmail_forward_becomes_a_task_and_the_va_closes_it_with_tam() {
 
 #[test]
 fn a_stranger_cannot_close_a_task_and_the_attempt_is_recorded() {
-    let s = setup("");
+    let s = setup();
     let req = fixture("request-ar-gmail.eml");
     ingest(&s, &req);
     let dir = tempfile::tempdir().expect("temp");
@@ -110,7 +116,7 @@ fn a_stranger_cannot_close_a_task_and_the_attempt_is_recorded() {
 
 #[test]
 fn rules_test_writes_nothing_and_check_reports_file_and_line() {
-    let s = setup("");
+    let s = setup();
     let req = fixture("request-ar-gmail.eml");
     let out = json(&musaid(
         &s,
@@ -121,7 +127,7 @@ fn rules_test_writes_nothing_and_check_reports_file_and_line() {
     assert_eq!(out[0]["original_from"], "khaled@customer.example");
     assert!(!s.config.with_file_name("state").join("musaid.db").exists());
 
-    let bad = setup("bogus_key = 1");
+    let bad = Desk::new(|c| arabic(c).contract("acme", |c| c.set("bogus_key", 1)));
     let out = musaid(&bad, &["check"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -131,7 +137,7 @@ fn rules_test_writes_nothing_and_check_reports_file_and_line() {
 
 #[test]
 fn ingest_reports_an_unreadable_file_and_still_feeds_the_others() {
-    let s = setup("");
+    let s = setup();
     // A directory where a message should be: it has metadata, but cannot be read as a file.
     let unreadable = s.dir.path().join("not-a-message.eml");
     std::fs::create_dir(&unreadable).expect("mkdir");

@@ -4,12 +4,15 @@
 //! Reads `$MUSAID_CORPUS` (set by `.ci/run` and `scripts/test` when `../shared/corpus` exists);
 //! prints a notice and passes when it is unset.
 
+mod support;
+
 use chrono::Utc;
 use musaid::decide::{Decision, NoHistory};
 use musaid::ingest::{parse_guarded, Pipeline};
 use musaid::rules::RuleSet;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use support::config::{ConfigBuilder, ALWAYS};
 
 fn corpus() -> Option<PathBuf> {
     match std::env::var_os("MUSAID_CORPUS") {
@@ -22,15 +25,14 @@ fn corpus() -> Option<PathBuf> {
 }
 
 fn pipeline() -> Pipeline {
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    let cfg = format!(
-        "[daemon]\nstate_dir = \"/nonexistent/musaid\"\nrules_dir = \"{}\"\naddress = \"tasks@va.example\"\n\n\
-         [imap]\nhost = \"127.0.0.1\"\nport = 143\ntls = \"none\"\n\n\
-         [contracts.all]\nowners = [\"*\"]\nvas = [\"sara@va.example\"]\ntimezone = \"UTC\"\nwindows = [\"Mon-Sun 00:00-24:00\"]\n",
-        rules.display()
-    );
-    let config = musaid::config::load_str(&cfg, Path::new("/corpus-test/musaid.toml"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let config = ConfigBuilder::new("/nonexistent/musaid")
+        .contract("all", |c| {
+            c.owners(&["*"])
+                .vas(&["sara@va.example"])
+                .timezone("UTC")
+                .windows(&[ALWAYS])
+        })
+        .load(Path::new("/corpus-test/musaid.toml"));
     let rules = RuleSet::load(&config.daemon.rules_dir).unwrap_or_else(|e| panic!("{e}"));
     Pipeline::new(config, rules).unwrap_or_else(|e| panic!("{e:#}"))
 }

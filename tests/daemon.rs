@@ -1,16 +1,16 @@
 //! The daemon against real Dovecot and Postfix: every message exactly once, whatever happens
 //! to the process or the server.
 
-mod common;
-mod harness;
+mod support;
 
-use common::{mailserver, send_smtp, send_smtp_via, PrivateMailServer};
-use harness::{
-    config_text, connected, count, eventually, pipeline, request, tasks, Daemon, People,
-};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use support::config::ConfigBuilder;
+use support::daemon::{
+    config, connected, count, eventually, pipeline, request, tasks, Daemon, People,
+};
+use support::servers::{self as common, mailserver, send_smtp, send_smtp_via, PrivateMailServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_sent_through_smtp_becomes_a_task_within_two_seconds() {
@@ -18,8 +18,8 @@ async fn a_message_sent_through_smtp_becomes_a_task_within_two_seconds() {
     let people = People::new("idle");
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
-    let text = config_text(server, &people, &state, "", "", "");
-    let d = Daemon::start(pipeline(&text, dir.path()));
+    let desk = config(server, &people, &state);
+    let d = Daemon::start(pipeline(&desk, dir.path()));
     connected(&state).await;
 
     let (id, raw) = request(
@@ -65,8 +65,8 @@ async fn ingest_backlog(
 
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
-    let text = config_text(server, people, &state, "", "", "");
-    let d = Daemon::start(pipeline(&text, dir.path()));
+    let desk = config(server, people, &state);
+    let d = Daemon::start(pipeline(&desk, dir.path()));
     let ok = eventually(within, || tasks(&state).len() >= n).await;
     // Give it a moment to (wrongly) do more.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -171,19 +171,9 @@ async fn kill_9_during_ingest_loses_nothing_and_duplicates_nothing() {
 
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
-    let config = dir.path().join("musaid.toml");
-    std::fs::write(
-        &config,
-        config_text(
-            server,
-            &people,
-            &state,
-            "after = \"move:Processed\"",
-            "",
-            "",
-        ),
-    )
-    .expect("config");
+    let config = config(server, &people, &state)
+        .imap_set("after", "move:Processed")
+        .write(&dir.path().join("musaid.toml"));
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_musaid"))
             .arg("--config")
@@ -240,8 +230,8 @@ async fn dovecot_restarted_during_idle_the_daemon_reconnects_and_takes_what_arri
     let people = People::new("restart");
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
-    let text = config_text(server, &people, &state, "", "", "");
-    let d = Daemon::start(pipeline(&text, dir.path()));
+    let desk = config(server, &people, &state);
+    let d = Daemon::start(pipeline(&desk, dir.path()));
     connected(&state).await;
     let (id1, raw) = request(&people.owner, &people.inbox, "Before the restart", "One.");
     send_smtp_via(server, &people.owner, &people.inbox, &raw).expect("smtp");
@@ -284,8 +274,8 @@ async fn a_uidvalidity_change_duplicates_no_task() {
     }
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
-    let text = config_text(server, &people, &state, "mailbox = \"Requests\"", "", "");
-    let d = Daemon::start(pipeline(&text, dir.path()));
+    let desk = config(server, &people, &state).imap_set("mailbox", "Requests");
+    let d = Daemon::start(pipeline(&desk, dir.path()));
     assert!(eventually(Duration::from_secs(10), || tasks(&state).len() == 5).await);
     d.stop().await;
     let before = count(&state, "SELECT uidvalidity FROM sync_state LIMIT 1");
@@ -307,7 +297,7 @@ async fn a_uidvalidity_change_duplicates_no_task() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let d = Daemon::start(pipeline(&text, dir.path()));
+    let d = Daemon::start(pipeline(&desk, dir.path()));
     let ok = eventually(Duration::from_secs(10), || {
         count(&state, "SELECT count(*) FROM messages") >= 11
     })
@@ -338,10 +328,10 @@ async fn moving_to(
 ) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
-    let after = format!("after = \"move:{folder}\"");
-    let text = config_text(server, people, &state, &after, "", "")
-        .replace("first_sync = \"all\"", "first_sync = \"new\"");
-    let d = Daemon::start(pipeline(&text, dir.path()));
+    let desk = config(server, people, &state)
+        .imap_set("after", format!("move:{folder}"))
+        .imap_set("first_sync", "new");
+    let d = Daemon::start(pipeline(&desk, dir.path()));
     connected(&state).await;
     send_requests(people, n, |i| format!("طلب {i}"), "Body.");
     let ok = eventually(Duration::from_secs(10), || tasks(&state).len() == n).await;
@@ -421,8 +411,8 @@ async fn a_move_the_server_refuses_does_not_stop_the_ingest_and_is_done_once_it_
     drop(store);
 
     // With a folder the server takes, the next start moves what waited, once.
-    let text = config_text(server, &people, &state, "after = \"move:Done\"", "", "");
-    let d = Daemon::start(pipeline(&text, dir.path()));
+    let desk = config(server, &people, &state).imap_set("after", "move:Done");
+    let d = Daemon::start(pipeline(&desk, dir.path()));
     let ok = eventually(Duration::from_secs(10), || {
         count(&state, "SELECT count(*) FROM after_pending") == 0
     })
@@ -440,15 +430,8 @@ async fn an_oversized_message_is_recorded_and_never_loaded() {
     let people = People::new("big");
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
-    let text = config_text(
-        server,
-        &people,
-        &state,
-        "",
-        "",
-        "max_message_size = \"20KB\"",
-    );
-    let d = Daemon::start(pipeline(&text, dir.path()));
+    let desk = config(server, &people, &state).policy("max_message_size", "20KB");
+    let d = Daemon::start(pipeline(&desk, dir.path()));
     connected(&state).await;
     let big = "x".repeat(200) + "\n";
     let (_, raw) = request(&people.owner, &people.inbox, "Scans", &big.repeat(300));
@@ -503,8 +486,8 @@ async fn a_message_that_cannot_be_recorded_is_quarantined_and_blocks_nothing() {
         )
         .expect("trigger");
     drop(store);
-    let text = config_text(server, &people, &state, "", "", "");
-    let d = Daemon::start(pipeline(&text, dir.path()));
+    let desk = config(server, &people, &state);
+    let d = Daemon::start(pipeline(&desk, dir.path()));
     connected(&state).await;
 
     let ids = send_three(&people, "The poison pill");
@@ -579,8 +562,8 @@ async fn a_message_the_server_will_not_send_is_quarantined_and_blocks_nothing() 
 
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
-    let text = config_text(server, &people, &state, "", "", "");
-    let p = pipeline(&text, dir.path());
+    let desk = config(server, &people, &state);
+    let p = pipeline(&desk, dir.path());
     // One failed batch, then the damaged one alone three times, 1, 2, 4 and 8 s apart (±25 %).
     let recorded = record_three(p, &state, Duration::from_secs(40)).await;
     chmod_damaged(0o600);
@@ -719,12 +702,8 @@ async fn a_withheld_message_is_quarantined_and_blocks_nothing(how: Withhold, det
 
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
-    let text = config_text(server, &people, &state, "", "", "").replace(
-        &format!("port = {}\n", server.imap_port),
-        &format!("port = {proxy}\n"),
-    );
-    assert!(text.contains(&format!("port = {proxy}\n")), "{text}");
-    let mut p = pipeline(&text, dir.path());
+    let desk = config(server, &people, &state).imap_set("port", proxy);
+    let mut p = pipeline(&desk, dir.path());
     p.config.imap.timeout = Duration::from_millis(700);
     // One failed batch, then the withheld one alone three times, 1, 2, 4 and 8 s apart (±25 %).
     let recorded = record_three(p, &state, Duration::from_secs(45)).await;
@@ -762,17 +741,9 @@ fn check_connect_logs_in_as_the_daemon_would_and_says_what_fails() {
     let people = People::new("check");
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
-    let config = dir.path().join("musaid.toml");
-    let text = config_text(
-        server,
-        &people,
-        &state,
-        "after = \"move:Processed\"",
-        "",
-        "",
-    );
-    let check = |text: &str| {
-        std::fs::write(&config, text).expect("config");
+    let desk = config(server, &people, &state).imap_set("after", "move:Processed");
+    let check = |desk: &ConfigBuilder| {
+        let config = desk.write(&dir.path().join("musaid.toml"));
         std::process::Command::new(env!("CARGO_BIN_EXE_musaid"))
             .args(["check", "--connect", "--config"])
             .arg(&config)
@@ -781,7 +752,7 @@ fn check_connect_logs_in_as_the_daemon_would_and_says_what_fails() {
             .expect("musaid check")
     };
 
-    let out = check(&text);
+    let out = check(&desk);
     let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
@@ -806,10 +777,9 @@ fn check_connect_logs_in_as_the_daemon_would_and_says_what_fails() {
 
     // A wrong password: exit 1, the server named, the password not shown.
     std::fs::write(dir.path().join("wrong"), "not-the-password\n").expect("password");
-    let wrong = text.replace(
-        &server.password_file.display().to_string(),
-        &dir.path().join("wrong").display().to_string(),
-    );
+    let wrong = desk
+        .imap_set("password_file", dir.path().join("wrong"))
+        .smtp_set("password_file", dir.path().join("wrong"));
     let out = check(&wrong);
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(1), "{err}");

@@ -7,17 +7,19 @@
 //! `MUSAID_FAULTS_SEED=N` replays the kill instants of a crash storm. Each test prints a
 //! `FAULTS …` line with its counts (`cargo test --test faults -- --nocapture`).
 
-mod common;
-mod harness;
+mod support;
 
 use chrono::{DateTime, Timelike, Utc};
-use common::{send_smtp_relay, send_smtp_via, MailServer, PrivateMailServer};
-use harness::{config_text, header, mailbox, request, People};
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+use support::config::ConfigBuilder;
+use support::daemon::{config, header, mailbox, request, People};
+use support::servers::{
+    self as common, send_smtp_relay, send_smtp_via, MailServer, PrivateMailServer,
+};
 
 fn full() -> bool {
     std::env::var("MUSAID_FAULTS").is_ok_and(|v| v == "full")
@@ -353,7 +355,9 @@ async fn settled(
 
 /// A daily ack limit per sender above what a test sends, so none is held back (the crash
 /// storm sends more and sets its own).
-const ACK_LIMIT: &str = "acks_per_sender_per_day = 1000";
+fn ack_limit(c: ConfigBuilder) -> ConfigBuilder {
+    c.policy("acks_per_sender_per_day", 1000)
+}
 
 /// What one fault test runs in: private mail servers, three fresh mailboxes, and a temporary
 /// directory for the daemon's config, state and log.
@@ -386,24 +390,15 @@ impl World {
         self.dir.path().join("musaid.toml")
     }
 
-    /// Write the config, `contract` lines into the contract and `policy` into `[policy]`, and
-    /// start `musaid run` on it.
-    fn start(&self, contract: &str, policy: &str) -> Musaid {
-        let text = config_text(
-            self.server(),
-            &self.people,
-            &self.state,
-            "",
-            contract,
-            policy,
-        );
-        std::fs::write(self.config(), text).expect("config");
+    /// Write the usual config changed by `change`, and start `musaid run` on it.
+    fn start(&self, change: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Musaid {
+        change(config(self.server(), &self.people, &self.state)).write(&self.config());
         Musaid::start(&self.config(), &self.dir.path().join("musaid.log"))
     }
 
     /// [`World::start`], then wait for the daemon's first sync.
-    fn start_synced(&self, contract: &str, policy: &str) -> Musaid {
-        let d = self.start(contract, policy);
+    fn start_synced(&self, change: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Musaid {
+        let d = self.start(change);
         assert!(connected(&self.state), "no first sync:\n{}", d.tail());
         d
     }
@@ -460,7 +455,9 @@ fn send_steadily(
 
 /// Open for the first 40 seconds of every minute (UTC), so "outside a window" is checkable
 /// on every ack.
-const EVERY_MINUTE: &str = r#"windows = [{ cron = "0 * * * * *", for = "40s" }]"#;
+fn every_minute(c: ConfigBuilder) -> ConfigBuilder {
+    c.contract("acme", |c| c.cron_window("0 * * * * *", "40s"))
+}
 const WINDOW_SECONDS: u32 = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -476,7 +473,7 @@ async fn crash_storm_sigkill_at_random_instants_loses_nothing_and_acks_once_insi
 
     let world = World::new("storm");
     let (server, people, state) = (world.server(), &world.people, world.state.as_path());
-    let mut d = world.start_synced(EVERY_MINUTE, "acks_per_sender_per_day = 100000");
+    let mut d = world.start_synced(|c| every_minute(c).policy("acks_per_sender_per_day", 100000));
 
     let started = Instant::now();
     let sender = send_steadily(server, people, n, pace, "Please see to it.");
@@ -654,7 +651,7 @@ async fn dovecot_killed_9_the_daemon_reconnects_and_takes_everything_once() {
     let outage = Duration::from_secs(scale(5, 60));
     let world = World::new("dovekill");
     let (server, people, state) = (world.server(), &world.people, world.state.as_path());
-    let mut d = world.start_synced("", ACK_LIMIT);
+    let mut d = world.start_synced(ack_limit);
 
     let mut ids = BTreeSet::new();
     for i in 0..5 {
@@ -761,7 +758,7 @@ async fn postfix_stopped_acks_wait_in_the_outbox_and_go_out_once_when_it_returns
     let outage = Duration::from_secs(scale(20, 180));
     let world = World::new("pfstop");
     let (server, people, state) = (world.server(), &world.people, world.state.as_path());
-    let mut d = world.start_synced("", ACK_LIMIT);
+    let mut d = world.start_synced(ack_limit);
 
     world.private.run("stop-postfix").expect("stop postfix");
     let down = Instant::now();
@@ -866,7 +863,7 @@ async fn a_backup_loop_during_a_backlog_loses_nothing_and_every_copy_is_sound() 
 
     let backups = world.dir.path().join("backups");
     std::fs::create_dir_all(&backups).expect("mkdir");
-    let mut d = world.start("", ACK_LIMIT);
+    let mut d = world.start(ack_limit);
     let started = Instant::now();
     // `musaid backup` to a new file, again and again, until the daemon is done.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -1053,13 +1050,14 @@ async fn a_full_disk_under_the_state_directory_corrupts_nothing_and_loses_no_mai
     // The acks of the first requests fall due while the disk is full: the window opens 20 s
     // after the start, and the disk is filled well before that.
     let opens = Utc::now() + chrono::Duration::seconds(20);
-    let window = format!(
-        "windows = [{{ cron = \"{} {} {} * * *\", for = \"1h\" }}]",
+    let cron = format!(
+        "{} {} {} * * *",
         opens.second(),
         opens.minute(),
         opens.hour()
     );
-    let mut d = world.start_synced(&window, ACK_LIMIT);
+    let mut d =
+        world.start_synced(|c| ack_limit(c).contract("acme", |c| c.cron_window(&cron, "1h")));
     let mut ids = BTreeSet::new();
     let send = |ids: &mut BTreeSet<String>, i: usize| {
         // A few kilobytes, so the database must grow.

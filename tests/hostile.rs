@@ -5,21 +5,26 @@
 //! The corpus part reads `$MUSAID_CORPUS/malformed` (skipped with a notice when unset); the
 //! rest generates its input.
 
-mod cli_support;
+mod support;
 
-use cli_support::{command, desk, Desk};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
+use support::cli::{command, Desk};
+use support::config::{ConfigBuilder, ALWAYS};
 
-/// An always-open English contract that quarantines unknown senders, with `policy` lines.
-fn setup(policy: &str) -> Desk {
-    desk(
-        "timezone = \"UTC\"\nwindows = [\"Mon-Sun 00:00-24:00\"]\nlanguage = \"en\"",
-        &format!("[policy]\nunknown_senders = \"quarantine\"\n{policy}"),
-    )
+/// An always-open English contract that quarantines unknown senders.
+fn open_desk(c: ConfigBuilder) -> ConfigBuilder {
+    c.contract("acme", |c| {
+        c.timezone("UTC").windows(&[ALWAYS]).language("en")
+    })
+    .policy("unknown_senders", "quarantine")
+}
+
+fn setup() -> Desk {
+    Desk::new(open_desk)
 }
 
 /// Run musaid, killing it (and failing) when it outlives `limit`: a hang is a failure too.
@@ -142,7 +147,7 @@ fn the_malformed_corpus_is_recorded_without_a_crash() {
         .collect();
     files.sort();
     assert!(files.len() > 50, "only {} files in {dir:?}", files.len());
-    let s = setup("");
+    let s = setup();
     let decisions = ingest_all(&s, &files, Duration::from_secs(120));
     let quarantined = decisions
         .iter()
@@ -162,13 +167,13 @@ fn fuzz_findings_are_recorded() {
         .collect();
     files.sort();
     assert!(!files.is_empty());
-    let s = setup("");
+    let s = setup();
     ingest_all(&s, &files, Duration::from_secs(60));
 }
 
 #[test]
 fn megabyte_headers_are_handled_quickly() {
-    let s = setup("");
+    let s = setup();
     let mut subject = format!("{HEAD}Message-ID: <huge-subject@x>\r\nSubject: ").into_bytes();
     subject.extend(std::iter::repeat_n(b'a', 1 << 20));
     subject.extend(b"\r\n\r\nPlease call me.\r\n");
@@ -194,7 +199,7 @@ fn megabyte_headers_are_handled_quickly() {
 
 #[test]
 fn deep_nesting_neither_overflows_the_stack_nor_loses_the_message() {
-    let s = setup("");
+    let s = setup();
     let n = 1000;
     let mut deep = format!(
         "{HEAD}Message-ID: <deep-multipart@x>\r\nSubject: deep\r\nMIME-Version: 1.0\r\n\
@@ -259,7 +264,7 @@ fn fifty_megabytes() -> Vec<u8> {
 
 #[test]
 fn a_fifty_megabyte_message_is_oversized_by_default_and_parsed_under_a_higher_limit() {
-    let s = setup("");
+    let s = setup();
     let f = write(&s, "fifty.eml", &fifty_megabytes());
     let d = &ingest_all(&s, std::slice::from_ref(&f), Duration::from_secs(60))[0];
     assert_eq!(d["decision"], "quarantine", "{d}");
@@ -267,7 +272,7 @@ fn a_fifty_megabyte_message_is_oversized_by_default_and_parsed_under_a_higher_li
     // Not loaded: nothing was read from it.
     assert!(d["subject"].is_null(), "{d}");
 
-    let big = setup(r#"max_message_size = "100MB""#);
+    let big = Desk::new(|c| open_desk(c).policy("max_message_size", "100MB"));
     let f = write(&big, "fifty.eml", &fifty_megabytes());
     let d = &ingest_all(&big, &[f], Duration::from_secs(300))[0];
     assert_eq!(d["decision"], "create_task", "{d}");

@@ -1,13 +1,15 @@
 //! The IMAP protocol layer against a real Dovecot (and Postfix to deliver),
 //! started by `scripts/mailserver`.
 
-mod common;
+mod support;
 
 use anyhow::{bail, Context, Result};
-use common::{imap_config, mailserver, raw_message, send_smtp, unique_user, wait_for_mail};
 use musaid::config::TlsMode;
 use musaid::imap::{self, IdleOutcome, MoveOutcome, ServerCapabilities};
 use std::time::{Duration, Instant};
+use support::servers::{
+    self as common, imap_config, mailserver, raw_message, send_smtp, unique_user, wait_for_mail,
+};
 
 const DELIVERY: Duration = Duration::from_secs(10);
 

@@ -1,22 +1,27 @@
 //! What a new request queues, seen through `musaid outbox --json` and `musaid windows --json`:
 //! the owner's acknowledgement waits for a response window, the VA's notification does not.
 
+mod support;
+
 use chrono::{Duration, Utc};
 use chrono_tz::Tz;
-mod cli_support;
-
-use cli_support::{desk, fixture, ingest, json, musaid, Desk};
 use serde_json::Value;
+use support::cli::{fixture, ingest, json, musaid, Desk};
+use support::config::{ConfigBuilder, ALWAYS};
 
-/// An Arabic contract open around the clock but on `holidays`, acknowledging any request.
-fn setup(holidays: &str) -> Desk {
-    desk(
-        &format!(
-            "timezone = \"Asia/Riyadh\"\nwindows = [\"Mon-Sun 00:00-24:00\"]\n\
-             holidays = [{holidays}]\nlanguage = \"ar\""
-        ),
-        "[policy]\nack_max_age = \"100000d\"",
-    )
+/// An Arabic contract open around the clock but on `holidays`.
+fn arabic(c: ConfigBuilder, holidays: &[&str]) -> ConfigBuilder {
+    c.contract("acme", |c| {
+        c.timezone("Asia/Riyadh")
+            .windows(&[ALWAYS])
+            .holidays(holidays)
+            .language("ar")
+    })
+}
+
+/// [`arabic`], acknowledging any request however old.
+fn setup(holidays: &[&str]) -> Desk {
+    Desk::new(|c| arabic(c, holidays).policy("ack_max_age", "100000d"))
 }
 
 #[test]
@@ -24,7 +29,7 @@ fn an_ack_waits_for_the_next_window_and_the_va_is_notified_at_once() {
     let riyadh: Tz = "Asia/Riyadh".parse().expect("zone");
     let today = Utc::now().with_timezone(&riyadh).date_naive();
     // Today is a holiday: every window is closed until tomorrow 00:00 in Riyadh.
-    let d = setup(&format!("\"{today}\""));
+    let d = setup(&[&today.to_string()]);
     let w = json(&musaid(&d, &["windows", "--json"]));
     assert_eq!(w[0]["open_now"], false);
     let tomorrow = today.succ_opt().expect("date");
@@ -64,9 +69,7 @@ fn an_ack_waits_for_the_next_window_and_the_va_is_notified_at_once() {
 
 #[test]
 fn old_requests_get_a_task_but_no_ack_and_no_notification() {
-    let d = setup("");
-    let text = std::fs::read_to_string(&d.config).expect("read");
-    std::fs::write(&d.config, text.replace("100000d", "1d")).expect("write");
+    let d = Desk::new(|c| arabic(c, &[]).policy("ack_max_age", "1d"));
     // The fixture's Date is in November 2026; a day later it is too old to acknowledge.
     let req = fixture("request-ar-gmail.eml");
     let raw = std::fs::read_to_string(&req).expect("fixture");
@@ -88,7 +91,7 @@ fn old_requests_get_a_task_but_no_ack_and_no_notification() {
 
 #[test]
 fn closing_a_task_by_hand_tells_the_owner_unless_told_not_to() {
-    let d = setup("");
+    let d = setup(&[]);
     let req = fixture("request-ar-gmail.eml");
     ingest(&d, &req);
     let done_rows = |d: &Desk| -> Vec<Value> {

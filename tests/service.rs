@@ -1,12 +1,16 @@
 //! Running musaid as a service, through the command line: init, status, backup, completions,
 //! the man page, journal-friendly logs, and no secret in any output.
 
+mod support;
+
 use musaid::store::{meta_set, Store};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::cli::fixture;
+use support::config::ConfigBuilder;
 
 fn musaid() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_musaid"));
@@ -35,63 +39,57 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/e2e")
-        .join(name)
+/// How musaid logs in to a server in these tests.
+enum Login {
+    /// The password in `imap.pass` beside the config.
+    File,
+    /// The password a command prints.
+    Command(String),
+    /// An OAuth2 token a command prints.
+    XOAuth2(String),
 }
 
-/// A config whose state lives in the temp dir; the IMAP server is a loopback port.
-fn config(dir: &Path, imap_port: u16, imap_login: &str, smtp_login: &str) -> PathBuf {
-    let path = dir.join("musaid.toml");
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[daemon]
-state_dir = "state"
-rules_dir = "{rules}"
-address = "tasks@va.example"
+fn login(c: ConfigBuilder, section: &str, how: &Login) -> ConfigBuilder {
+    match how {
+        Login::File => c.set(section, "password_file", "imap.pass"),
+        Login::Command(command) => c.set(section, "password_command", command),
+        Login::XOAuth2(command) => {
+            c.set(section, "auth", "xoauth2")
+                .set(section, "oauth2_token_command", command)
+        }
+    }
+}
 
-[imap]
-host = "127.0.0.1"
-port = {imap_port}
-tls = "none"
-user = "tasks@va.example"
-{imap_login}
-poll_interval = "1s"
+/// A config whose state lives beside it; the IMAP server is the loopback port `imap_port`, the
+/// SMTP server port 1.
+fn desk(imap_port: u16, imap: &Login, smtp: &Login) -> ConfigBuilder {
+    let c = ConfigBuilder::new("state")
+        .imap_set("port", imap_port)
+        .imap_set("user", "tasks@va.example")
+        .imap_set("poll_interval", "1s")
+        .smtp_set("host", "127.0.0.1")
+        .smtp_set("port", 1)
+        .smtp_set("tls", "none")
+        .smtp_set("user", "tasks@va.example")
+        .smtp_set("from", "Desk <tasks@va.example>")
+        .contract("acme", |c| {
+            c.owners(&["boss@acme.example"])
+                .vas(&["sara@va.example"])
+                .timezone("Asia/Riyadh")
+                .windows(&["Sun-Thu 08:00-17:00"])
+                .language("ar")
+        });
+    login(login(c, "imap", imap), "smtp", smtp)
+}
 
-[smtp]
-host = "127.0.0.1"
-port = 1
-tls = "none"
-user = "tasks@va.example"
-from = "Desk <tasks@va.example>"
-{smtp_login}
-
-[contracts.acme]
-owners = ["boss@acme.example"]
-vas = ["sara@va.example"]
-timezone = "Asia/Riyadh"
-windows = ["Sun-Thu 08:00-17:00"]
-language = "ar"
-"#,
-            rules = rules.display(),
-        ),
-    )
-    .expect("write config");
-    path
+/// [`desk`] written as `dir/musaid.toml`; its path.
+fn config(dir: &Path, imap_port: u16, imap: &Login, smtp: &Login) -> PathBuf {
+    desk(imap_port, imap, smtp).write(&dir.join("musaid.toml"))
 }
 
 fn plain_config(dir: &Path) -> PathBuf {
     std::fs::write(dir.join("imap.pass"), "x\n").expect("password file");
-    config(
-        dir,
-        1,
-        r#"password_file = "imap.pass""#,
-        r#"password_file = "imap.pass""#,
-    )
+    config(dir, 1, &Login::File, &Login::File)
 }
 
 /// A loopback port where nothing listens.
@@ -429,20 +427,20 @@ fn no_secret_in_any_output_even_at_trace() {
         // Nothing listens: the daemon retries with backoff.
         (
             closed_port(),
-            r#"password_file = "imap.pass""#.to_string(),
-            format!(r#"password_command = "printf %s {COMMAND_SECRET}""#),
+            Login::File,
+            Login::Command(format!("printf %s {COMMAND_SECRET}")),
         ),
         // A server that refuses the token, and an SMTP password command that fails.
         (
             refusing,
-            format!("auth = \"xoauth2\"\noauth2_token_command = \"echo {TOKEN_SECRET}\""),
-            format!(r#"password_command = "echo {COMMAND_SECRET}; exit 3""#),
+            Login::XOAuth2(format!("echo {TOKEN_SECRET}")),
+            Login::Command(format!("echo {COMMAND_SECRET}; exit 3")),
         ),
         // A server that refuses the password from a command.
         (
             refusing,
-            format!(r#"password_command = "printf %s {COMMAND_SECRET}""#),
-            r#"password_file = "imap.pass""#.to_string(),
+            Login::Command(format!("printf %s {COMMAND_SECRET}")),
+            Login::File,
         ),
     ];
     for (i, (port, imap, smtp)) in setups.iter().enumerate() {
@@ -574,13 +572,7 @@ fn a_second_daemon_on_the_same_state_directory_is_refused() {
     // The second one's server is a real listener: the refusal comes before any login (the
     // daemon logs in while its rules compile, but not when the directory is held).
     let (port, seen) = refusing_imap_server();
-    let same_state = tmp.path().join("second.toml");
-    let text_of_first = std::fs::read_to_string(&config).expect("config");
-    std::fs::write(
-        &same_state,
-        text_of_first.replacen("port = 1\n", &format!("port = {port}\n"), 1),
-    )
-    .expect("second config");
+    let same_state = desk(port, &Login::File, &Login::File).write(&tmp.path().join("second.toml"));
     let second = run(&["run", "--config", same_state.to_str().unwrap_or_default()]);
     let config_arg = config.to_str().unwrap_or_default();
     let running: Value =
@@ -621,12 +613,7 @@ fn a_password_that_is_not_ascii_goes_as_sasl_plain_never_in_login_or_the_log() {
     let tmp = tempfile::tempdir().expect("temp");
     std::fs::write(tmp.path().join("imap.pass"), format!("{PASSWORD}\n")).expect("pass");
     let (port, server_saw) = refusing_imap_server();
-    let config = config(
-        tmp.path(),
-        port,
-        r#"password_file = "imap.pass""#,
-        r#"password_file = "imap.pass""#,
-    );
+    let config = config(tmp.path(), port, &Login::File, &Login::File);
     let mut cmd = musaid();
     cmd.args(["run", "--config"])
         .arg(&config)

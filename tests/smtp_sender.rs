@@ -4,14 +4,11 @@
 //! nothing. Against a small SMTP server in this process (the test Postfix speaks no TLS) and,
 //! for a queue of 50 rows, against the real Postfix.
 
-mod common;
-mod harness;
+mod support;
 
 use anyhow::{bail, Context as _, Result};
 use base64::Engine as _;
 use chrono::Utc;
-use common::{mailserver, MailServer};
-use harness::{config_text, count, mailbox, pipeline, People};
 use musaid::config::{AuthMethod, SecretSource, ServerLogin, SmtpConfig, TlsMode};
 use musaid::outbox::{self, Draft, Kind};
 use musaid::smtp::{SendError, Sender};
@@ -19,6 +16,8 @@ use musaid::store::Store;
 use musaid::templates::Rendered;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::daemon::{config, count, mailbox, pipeline, People};
+use support::servers::{mailserver, MailServer};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -353,7 +352,7 @@ async fn fifty_queued_rows_are_all_accepted_by_postfix_and_arrive() -> Result<()
     let people = People::new("drain");
     let dir = tempfile::tempdir()?;
     let state = dir.path().join("state");
-    let p = pipeline(&config_text(ms, &people, &state, "", "", ""), dir.path());
+    let p = pipeline(&config(ms, &people, &state), dir.path());
     let cfg = &p.config;
     let mut store = Store::open(&state)?;
     let now = Utc::now();

@@ -1,11 +1,11 @@
 //! `[policy] trusted_authserv_id` end to end through `musaid ingest`: a From address grants
 //! an owner's or a VA's rights only when our MX's topmost Authentication-Results vouch for it.
 
-mod cli_support;
+mod support;
 
-use cli_support::{desk, json, musaid, Desk};
 use serde_json::Value;
 use std::path::Path;
+use support::cli::{json, musaid, Desk};
 
 const REAL_PASS: &str = "Authentication-Results: mx.va.example;\r\n\tdkim=pass header.d=acme.example header.s=g1 header.b=Xy/5gM1p;\r\n\tspf=pass (mx.va.example: domain of boss@acme.example designates 209.85.220.41 as permitted sender) smtp.mailfrom=boss@acme.example;\r\n\tdmarc=pass (p=REJECT sp=REJECT dis=NONE) header.from=acme.example\r\n";
 const REAL_FAIL: &str = "Authentication-Results: mx.va.example; dkim=none; spf=softfail smtp.mailfrom=acme.example; dmarc=fail (p=NONE) header.from=acme.example\r\n";
@@ -38,23 +38,31 @@ fn va_reply(top: &[&str], id: &str) -> String {
     format!("{}{}", top.concat(), fixture("va-reply-done-ar.eml")).replace("CAHy-va-reply-002", id)
 }
 
-/// The contract of these tests (Arabic, Riyadh), with `policy` lines.
-fn setup(policy: &str) -> Desk {
-    desk(
-        "timezone = \"Asia/Riyadh\"\nwindows = [\"Sun-Thu 08:00-17:00\"]\nlanguage = \"ar\"",
-        &format!("[policy]\n{policy}"),
-    )
+/// The contract of these tests (Arabic, Riyadh); our MX is `trusted`, if any.
+fn setup(trusted: Option<&str>) -> Desk {
+    Desk::new(|c| {
+        let c = c.contract("acme", |c| {
+            c.timezone("Asia/Riyadh")
+                .windows(&["Sun-Thu 08:00-17:00"])
+                .language("ar")
+        });
+        match trusted {
+            Some(id) => c.policy("trusted_authserv_id", id),
+            None => c,
+        }
+    })
 }
 
 /// Ingest one message; its decision as JSON.
 fn ingest(s: &Desk, name: &str, raw: &str) -> Value {
     let path = s.dir.path().join(name);
     std::fs::write(&path, raw).expect("write message");
-    let out = cli_support::ingest(s, &path);
+    let out = support::cli::ingest(s, &path);
     out[0].clone()
 }
 
-const TRUSTED: &str = r#"trusted_authserv_id = "mx.va.example""#;
+/// Our MX, whose Authentication-Results musaid trusts.
+const TRUSTED: Option<&str> = Some("mx.va.example");
 
 #[test]
 fn an_owner_authenticated_by_our_mx_creates_a_task() {
@@ -152,7 +160,7 @@ fn an_unauthenticated_va_reply_is_a_strangers_note_and_its_commands_are_refused(
 
 #[test]
 fn without_trusted_authserv_id_the_from_address_is_believed_as_before() {
-    let s = setup("");
+    let s = setup(None);
     let d = ingest(&s, "plain.eml", &request(&[], &[], "plain-1"));
     assert_eq!(d["decision"], "create_task", "{d}");
     let raw = va_reply(&[REAL_FAIL], "va-1").replace("CAGx7Lq1-fwd-ar-001", "plain-1");

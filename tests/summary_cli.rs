@@ -1,39 +1,11 @@
 //! `musaid summary` through the command line: JSON array, files under --out, mail only with
 //! --send, usage errors exit 2.
 
-mod summary_support;
+mod support;
 
 use serde_json::Value;
 use std::process::{Command, Output};
-use summary_support::*;
-
-fn config_file(e: &Env) -> std::path::PathBuf {
-    let path = e.dir.path().join("musaid.toml");
-    let text = format!(
-        r#"
-[daemon]
-state_dir = "{state}"
-rules_dir = "rules"
-address = "tasks@va.example"
-
-[imap]
-host = "127.0.0.1"
-port = 1143
-tls = "none"
-user = "tasks@va.example"
-password_file = "imap.pass"
-
-[contracts.acme]
-owners = ["boss@acme.example"]
-vas = ["sara@va.example", "ali@va.example"]
-{contract}
-"#,
-        state = e.state().display(),
-        contract = riyadh("en")
-    );
-    std::fs::write(&path, text).expect("write config");
-    path
-}
+use support::summary::*;
 
 fn musaid(config: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_musaid"))
@@ -57,9 +29,9 @@ fn outbox_summaries(e: &Env) -> i64 {
 
 #[test]
 fn summary_of_an_iso_week_as_json_files_and_mail() {
-    let e = env(&riyadh("en"));
+    let e = env(riyadh("en"));
     golden_week(e.conn());
-    let config = config_file(&e);
+    let config = e.config_file();
     let out = e.dir.path().join("out");
 
     let o = musaid(
@@ -110,8 +82,8 @@ fn summary_of_an_iso_week_as_json_files_and_mail() {
 
 #[test]
 fn bad_week_or_contract_is_a_usage_error() {
-    let e = env(&riyadh("en"));
-    let config = config_file(&e);
+    let e = env(riyadh("en"));
+    let config = e.config_file();
     let o = musaid(&config, &["summary", "--week", "2026-48"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("2026-W48"));

@@ -1,14 +1,14 @@
 //! Weekly summaries of a fixed data set: golden Markdown and HTML in English and Arabic, the
 //! numbers behind them, and the edge cases (acks outside windows, an empty week, DST).
 
-mod summary_support;
+mod support;
 
 use musaid::summary::{self, compute, render, week_before};
 use musaid::templates::Templates;
-use summary_support::*;
+use support::summary::*;
 
 fn golden_summary(lang: &str) -> (Env, summary::Summary) {
-    let e = env(&riyadh(lang));
+    let e = env(riyadh(lang));
     golden_week(e.conn());
     let end = utc(ry(26, 17, 0));
     let s = compute(e.conn(), e.contract(), week_before(e.contract(), end), end).expect("compute");
@@ -148,7 +148,7 @@ fn an_ack_sent_outside_every_window_is_counted() {
 #[test]
 fn an_empty_week_says_so_in_one_line() {
     for lang in ["en", "ar"] {
-        let e = env(&riyadh(lang));
+        let e = env(riyadh(lang));
         let end = utc(ry(26, 17, 0));
         let s =
             compute(e.conn(), e.contract(), week_before(e.contract(), end), end).expect("compute");
@@ -189,11 +189,12 @@ fn a_task_closed_after_the_period_was_open_at_its_end() {
 
 #[test]
 fn a_week_across_the_end_of_daylight_saving_time() {
-    let e = env(r#"timezone = "Europe/Paris"
-windows = ["Mon-Fri 09:00-17:00"]
-language = "en"
-summary = { cron = "0 0 17 * * Thu", to = ["boss@acme.example"] }
-"#);
+    let e = env(|c| {
+        c.timezone("Europe/Paris")
+            .windows(&["Mon-Fri 09:00-17:00"])
+            .language("en")
+            .summary("0 0 17 * * Thu", &["boss@acme.example"])
+    });
     let at = |d: u32, h: u32, m: u32| {
         chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 10, d, h, m, 0)
             .single()
@@ -244,7 +245,7 @@ summary = { cron = "0 0 17 * * Thu", to = ["boss@acme.example"] }
 
 #[test]
 fn iso_week_periods_run_monday_to_monday_in_the_contract_zone() {
-    let e = env(&riyadh("en"));
+    let e = env(riyadh("en"));
     let (start, end) = summary::iso_week_period(e.contract(), 2026, 48).expect("week");
     assert_eq!(start, utc(ry(23, 0, 0)));
     assert_eq!(end, utc(ry(30, 0, 0)));

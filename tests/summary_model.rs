@@ -1,11 +1,11 @@
 //! The SQL of `compute` against a plain model: random task histories, several periods, and
 //! every count checked against a straightforward walk over the same history.
 
-mod summary_support;
+mod support;
 
 use musaid::summary::compute;
 use std::collections::BTreeSet;
-use summary_support::*;
+use support::summary::*;
 
 struct Rng(u64);
 
@@ -41,7 +41,7 @@ impl Model {
 
 #[test]
 fn counts_agree_with_a_walk_over_the_history() {
-    let e = env(&riyadh("en"));
+    let e = env(riyadh("en"));
     let mut rng = Rng(7);
     let base = ry(1, 0, 0);
     let span = 28 * 86400;

@@ -1,12 +1,12 @@
 //! The weekly schedule: no backfill for a new contract, one summary per due instant, one
 //! catch-up (not one per missed week) after downtime, and the mail queued with the marker.
 
-mod summary_support;
+mod support;
 
 use musaid::ingest::Pipeline;
 use musaid::rules::RuleSet;
 use musaid::summary::{due_runs, next_run, run_scheduled};
-use summary_support::*;
+use support::summary::*;
 
 fn pipeline(e: &Env) -> Pipeline {
     Pipeline::new(e.config.clone(), RuleSet::default()).expect("pipeline")
@@ -42,7 +42,7 @@ fn files(e: &Env) -> Vec<String> {
 
 #[test]
 fn a_new_contract_gets_no_backfill_then_its_first_summary_on_time() {
-    let mut e = env(&riyadh("en"));
+    let mut e = env(riyadh("en"));
     golden_week(e.conn());
     let p = pipeline(&e);
     // First seen on Thursday 26th at 17:30, just after a cron instant: nothing is backfilled.
@@ -83,7 +83,7 @@ fn a_new_contract_gets_no_backfill_then_its_first_summary_on_time() {
 
 #[test]
 fn after_downtime_the_missed_summary_is_written_once() {
-    let mut e = env(&riyadh("en"));
+    let mut e = env(riyadh("en"));
     golden_week(e.conn());
     let p = pipeline(&e);
     // Seen on Monday 16th; the daemon is then down until Saturday 5 December.
@@ -123,7 +123,7 @@ fn after_downtime_the_missed_summary_is_written_once() {
 
 #[test]
 fn a_scheduled_summary_covers_the_seven_days_before_its_instant() {
-    let mut e = env(&riyadh("en"));
+    let mut e = env(riyadh("en"));
     golden_week(e.conn());
     let p = pipeline(&e);
     due_runs(e.conn(), &e.config, utc(ry(20, 10, 0))).expect("first sight");
@@ -141,9 +141,7 @@ fn a_scheduled_summary_covers_the_seven_days_before_its_instant() {
 
 #[test]
 fn contracts_without_a_summary_are_never_due() {
-    let e = env(r#"timezone = "Asia/Riyadh"
-windows = ["Sun-Thu 08:00-10:00"]
-"#);
+    let e = env(|c| c.timezone("Asia/Riyadh").windows(&["Sun-Thu 08:00-10:00"]));
     assert!(due_runs(e.conn(), &e.config, utc(ry(26, 18, 0)))
         .expect("due")
         .is_empty());

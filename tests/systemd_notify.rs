@@ -1,12 +1,14 @@
 //! `musaid run` booted the way the systemd unit boots it: NOTIFY_SOCKET, WATCHDOG_USEC and a
 //! credentials directory. We listen on the socket as systemd would.
 
-mod common;
+mod support;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::config::{ConfigBuilder, ALWAYS};
+use support::servers as common;
 
 /// Read notifications until one contains `what` (or `max` passes); returns all read.
 fn until(sock: &UnixDatagram, what: &str, max: Duration) -> Vec<String> {
@@ -41,32 +43,20 @@ fn kill(pid: u32, sig: &str) {
     assert!(ok, "kill {sig} {pid}");
 }
 
-fn config(server: &common::MailServer, dir: &Path, rules_extra: &str) -> String {
+/// The config the unit would use: state under `dir`, the IMAP password a credential.
+fn config(server: &common::MailServer, dir: &Path) -> ConfigBuilder {
     let inbox = common::unique_user("notify");
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    format!(
-        r#"[daemon]
-state_dir = "{state}"
-rules_dir = "{rules}"
-address = "{inbox}"
-{rules_extra}
-[imap]
-host = "127.0.0.1"
-port = {port}
-tls = "none"
-user = "{inbox}"
-password_credential = "imap.pass"
-
-[contracts.acme]
-owners = ["boss@example.test"]
-vas = ["va@example.test"]
-timezone = "UTC"
-windows = ["Mon-Sun 00:00-24:00"]
-"#,
-        state = dir.join("state").display(),
-        rules = rules.display(),
-        port = server.imap_port,
-    )
+    ConfigBuilder::new(dir.join("state"))
+        .address(&inbox)
+        .imap_set("port", server.imap_port)
+        .imap_set("user", &inbox)
+        .imap_set("password_credential", "imap.pass")
+        .contract("acme", |c| {
+            c.owners(&["boss@example.test"])
+                .vas(&["va@example.test"])
+                .timezone("UTC")
+                .windows(&[ALWAYS])
+        })
 }
 
 /// A systemd credentials directory under `dir` holding the IMAP password as `imap.pass`.
@@ -82,8 +72,8 @@ fn ready_watchdog_reload_and_stopping_reach_systemd() {
     let server = common::mailserver();
     let dir = tempfile::tempdir().expect("tmp");
     let creds = credentials(server, dir.path());
-    let cfg = dir.path().join("musaid.toml");
-    std::fs::write(&cfg, config(server, dir.path(), "")).expect("config");
+    let desk = config(server, dir.path());
+    let cfg = desk.write(&dir.path().join("musaid.toml"));
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).expect("bind");
 
@@ -109,7 +99,7 @@ fn ready_watchdog_reload_and_stopping_reach_systemd() {
     );
 
     // A broken rule file: the reload is refused and the running set kept.
-    std::fs::write(&cfg, config(server, dir.path(), "bogus = 1")).expect("break config");
+    desk.clone().daemon_set("bogus", 1).write(&cfg);
     kill(pid, "-HUP");
     let got = until(&sock, "READY=1", Duration::from_secs(5));
     let reloading = got.iter().find(|m| m.contains("RELOADING=1")).cloned();
@@ -130,17 +120,13 @@ fn ready_watchdog_reload_and_stopping_reach_systemd() {
 
     // One that moves the database elsewhere: refused too (a restart moves it).
     let elsewhere = dir.path().join("elsewhere");
-    let moved = config(server, dir.path(), "").replace(
-        &dir.path().join("state").display().to_string(),
-        &elsewhere.display().to_string(),
-    );
-    std::fs::write(&cfg, moved).expect("move the state directory");
+    desk.clone().daemon_set("state_dir", &elsewhere).write(&cfg);
     kill(pid, "-HUP");
     let got = until(&sock, "READY=1", Duration::from_secs(5));
     assert!(got.iter().any(|m| m.contains("RELOADING=1")), "{got:?}");
 
     // A good config reloads.
-    std::fs::write(&cfg, config(server, dir.path(), "")).expect("fix config");
+    desk.write(&cfg);
     kill(pid, "-HUP");
     let got = until(&sock, "READY=1", Duration::from_secs(5));
     assert!(got.iter().any(|m| m.contains("RELOADING=1")), "{got:?}");
@@ -175,19 +161,16 @@ fn a_reload_during_the_reconnect_backoff_connects_at_once() {
     let server = common::mailserver();
     let dir = tempfile::tempdir().expect("tmp");
     let creds = credentials(server, dir.path());
-    let good = config(server, dir.path(), "");
+    let good = config(server, dir.path());
     // A loopback port where nothing listens: every connection is refused at once.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let bad = good.replace(
-        &format!("port = {}\n", server.imap_port),
-        &format!("port = {closed}\n"),
-    );
-    assert_ne!(bad, good);
-    let cfg = dir.path().join("musaid.toml");
-    std::fs::write(&cfg, &bad).expect("config");
+    let cfg = good
+        .clone()
+        .imap_set("port", closed)
+        .write(&dir.path().join("musaid.toml"));
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_musaid"))
         .args(["run"])
@@ -231,7 +214,7 @@ fn a_reload_during_the_reconnect_backoff_connects_at_once() {
     assert!(wait_for("IMAP still failing", 3, Duration::from_secs(15)));
     std::thread::sleep(Duration::from_millis(300));
 
-    std::fs::write(&cfg, &good).expect("fix config");
+    good.write(&cfg);
     kill(pid, "-HUP");
     let fixed = Instant::now();
     let connected = wait_for("IMAP connected", 1, Duration::from_secs(5));

@@ -1,20 +1,27 @@
 //! Response windows, holidays and business time, at any instant: DST nights, holidays,
 //! weeks that wrap, windows past midnight. Pure: `now` is an argument.
 
+mod support;
+
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use musaid::config::{load_str, Contract};
+use musaid::config::Contract;
 use musaid::windows::{due_at, is_open, next_close, next_open, open_intervals, DueSpec};
 use std::path::Path;
+use support::config::{ConfigBuilder, Raw};
 
+/// A contract in `tz` with `windows` and `holidays`, each the inside of a TOML array.
 fn contract(tz: &str, windows: &str, holidays: &str) -> Contract {
-    let text = format!(
-        "[daemon]\nstate_dir = \"/tmp/x\"\nrules_dir = \"/tmp/x\"\naddress = \"tasks@va.example\"\n\
-         [imap]\nhost = \"127.0.0.1\"\nport = 143\ntls = \"none\"\n\
-         [contracts.c]\nowners = [\"*\"]\nvas = [\"va@va.example\"]\ntimezone = \"{tz}\"\n\
-         windows = [{windows}]\nholidays = [{holidays}]\n"
-    );
-    let cfg = load_str(&text, Path::new("/test/musaid.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let cfg = ConfigBuilder::new("/tmp/x")
+        .daemon_set("rules_dir", "/tmp/x")
+        .contract("c", |c| {
+            c.owners(&["*"])
+                .vas(&["va@va.example"])
+                .timezone(tz)
+                .set("windows", Raw(format!("[{windows}]")))
+                .set("holidays", Raw(format!("[{holidays}]")))
+        })
+        .load(Path::new("/test/musaid.toml"));
     cfg.contracts.get("c").cloned().expect("contract c")
 }
 

@@ -1,8 +1,8 @@
 //! What the command-line tests share: a temporary desk (state directory and config, with the
 //! project's own rules and one contract, `acme`: owner boss@acme.example, VA sara@va.example)
 //! and musaid run on it as a user runs it.
-#![allow(dead_code)]
 
+use super::config::ConfigBuilder;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -19,39 +19,17 @@ pub struct Desk {
     pub config: PathBuf,
 }
 
-/// A desk whose contract `acme` gets `contract`'s lines (time zone, windows, language…), with
-/// `tail` (whole sections: `[policy]`…) after it.
-pub fn desk(contract: &str, tail: &str) -> Desk {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    let config = dir.path().join("musaid.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[daemon]
-state_dir = "{state}"
-rules_dir = "{rules}"
-address = "tasks@va.example"
-
-[imap]
-host = "127.0.0.1"
-port = 1143
-tls = "none"
-
-[contracts.acme]
-owners = ["boss@acme.example"]
-vas = ["sara@va.example"]
-{contract}
-
-{tail}
-"#,
-            state = dir.path().join("state").display(),
-            rules = rules.display(),
-        ),
-    )
-    .expect("write config");
-    Desk { dir, config }
+impl Desk {
+    /// A desk whose config is the usual one (state in the desk, contract `acme`) changed by
+    /// `change`: the contract's time zone, windows and language, a `[policy]`…
+    pub fn new(change: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Desk {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let usual = ConfigBuilder::new(dir.path().join("state")).contract("acme", |c| {
+            c.owners(&["boss@acme.example"]).vas(&["sara@va.example"])
+        });
+        let config = change(usual).write(&dir.path().join("musaid.toml"));
+        Desk { dir, config }
+    }
 }
 
 /// The command `musaid --config CONFIG`, not yet run.

@@ -5,7 +5,6 @@
 //! their ports. Every address `@example.test` is a mailbox with the password
 //! `secret`: give each test its own [`unique_user`] and tests never see each
 //! other's mail, even across runs.
-#![allow(dead_code)]
 
 use anyhow::{bail, Context, Result};
 use base64::Engine as _;
@@ -195,7 +194,8 @@ pub fn imap_config_for(s: &MailServer, user: &str) -> ImapConfig {
 }
 
 /// A small message with CRLF line ends, its own Message-ID and Date (so the
-/// server adds nothing but trace headers), and a UTF-8 8bit body.
+/// server adds nothing but trace headers), and a UTF-8 8bit body. Dated now, so that no
+/// age limit ever holds it back.
 pub fn raw_message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
@@ -203,7 +203,7 @@ pub fn raw_message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
         "From: <{from}>\r\n\
          To: <{to}>\r\n\
          Subject: {subject}\r\n\
-         Date: Fri, 27 Nov 2026 10:00:00 +0300\r\n\
+         Date: {date}\r\n\
          Message-ID: <test.{}.{n}@example.test>\r\n\
          MIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\n\
@@ -211,7 +211,8 @@ pub fn raw_message(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
          \r\n\
          {}\r\n",
         std::process::id(),
-        body.replace("\r\n", "\n").replace('\n', "\r\n")
+        body.replace("\r\n", "\n").replace('\n', "\r\n"),
+        date = chrono::Utc::now().to_rfc2822(),
     );
     msg.into_bytes()
 }

@@ -1,9 +1,10 @@
-//! Boots the daemon in-process against the test mail servers, the way `musaid run` does.
-#![allow(dead_code)]
+//! Boots the daemon in-process against the test mail servers, the way `musaid run` does, and
+//! reads what it wrote and sent.
 
-use crate::common::{self, MailServer};
+use super::config::{ConfigBuilder, ALWAYS};
+use super::servers::{self, send_smtp_via, MailServer};
 use chrono::Utc;
-use musaid::config::{load_str, Config};
+use musaid::config::Config;
 use musaid::ingest::Pipeline;
 use musaid::rules::RuleSet;
 use musaid::store::{Store, TaskFilter, TaskRow};
@@ -21,76 +22,32 @@ pub struct People {
 impl People {
     pub fn new(tag: &str) -> People {
         People {
-            inbox: common::unique_user(&format!("{tag}-tasks")),
-            owner: common::unique_user(&format!("{tag}-owner")),
-            va: common::unique_user(&format!("{tag}-va")),
+            inbox: servers::unique_user(&format!("{tag}-tasks")),
+            owner: servers::unique_user(&format!("{tag}-owner")),
+            va: servers::unique_user(&format!("{tag}-va")),
         }
     }
 }
 
-/// A config for `people` on `server`. `imap_extra` lines go into `[imap]`, `contract_extra`
-/// into the contract, `policy` into `[policy]`.
-pub fn config_text(
-    server: &MailServer,
-    people: &People,
-    state: &Path,
-    imap_extra: &str,
-    contract_extra: &str,
-    policy: &str,
-) -> String {
-    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
-    let contract_extra = if contract_extra.contains("windows") {
-        contract_extra.to_string()
-    } else {
-        format!("windows = [\"Mon-Sun 00:00-24:00\"]\n{contract_extra}")
-    };
-    format!(
-        r#"
-[daemon]
-state_dir = "{state}"
-rules_dir = "{rules}"
-address = "{inbox}"
-
-[imap]
-host = "127.0.0.1"
-port = {imap}
-tls = "none"
-user = "{inbox}"
-password_file = "{pw}"
-first_sync = "all"
-{imap_extra}
-
-[smtp]
-host = "127.0.0.1"
-port = {smtp}
-tls = "none"
-user = "{inbox}"
-password_file = "{pw}"
-from = "Test desk <{inbox}>"
-
-[contracts.acme]
-owners = ["{owner}"]
-vas = ["{va}"]
-timezone = "UTC"
-{contract_extra}
-
-[policy]
-{policy}
-"#,
-        state = state.display(),
-        rules = rules.display(),
-        inbox = people.inbox,
-        owner = people.owner,
-        va = people.va,
-        imap = server.imap_port,
-        smtp = server.smtp_port,
-        pw = server.password_file.display(),
-    )
+/// The desk of `people` on `server`: musaid reads `people.inbox` (everything in it on the
+/// first start) and sends as it; one contract `acme`, the owner's and the VA's, in UTC and
+/// open around the clock. State in `state`.
+pub fn config(server: &MailServer, people: &People, state: &Path) -> ConfigBuilder {
+    ConfigBuilder::new(state)
+        .address(&people.inbox)
+        .imap(server, &people.inbox)
+        .smtp(server, &people.inbox)
+        .contract("acme", |c| {
+            c.owners(&[&people.owner])
+                .vas(&[&people.va])
+                .timezone("UTC")
+                .windows(&[ALWAYS])
+        })
 }
 
-pub fn pipeline(text: &str, dir: &Path) -> Pipeline {
-    let config: Config =
-        load_str(text, &dir.join("musaid.toml")).unwrap_or_else(|e| panic!("config: {e}\n{text}"));
+/// The pipeline `musaid run` builds from `config`, as if it were `DIR/musaid.toml`.
+pub fn pipeline(config: &ConfigBuilder, dir: &Path) -> Pipeline {
+    let config: Config = config.load(&dir.join("musaid.toml"));
     let rules = RuleSet::load(&config.daemon.rules_dir).unwrap_or_else(|e| panic!("rules: {e}"));
     Pipeline::new(config, rules).unwrap_or_else(|e| panic!("{e:#}"))
 }
@@ -199,7 +156,7 @@ pub fn request(from: &str, to: &str, subject: &str, body: &str) -> (String, Vec<
 
 /// Every message in `user`'s INBOX on `server`, raw.
 pub async fn mailbox(server: &MailServer, user: &str) -> Vec<Vec<u8>> {
-    let cfg = common::imap_config_for(server, user);
+    let cfg = servers::imap_config_for(server, user);
     let Ok(mut s) = musaid::imap::connect(&cfg).await else {
         return Vec::new();
     };
@@ -221,4 +178,71 @@ pub fn header(raw: &[u8], name: &str) -> Option<String> {
         let (n, v) = l.split_once(':')?;
         n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
     })
+}
+
+/// `user`'s mail that `pick` accepts, read every 100 ms until there is some or about `max`
+/// has passed.
+pub async fn mail_within(
+    server: &MailServer,
+    user: &str,
+    max: Duration,
+    pick: impl Fn(&[u8]) -> bool,
+) -> Vec<Vec<u8>> {
+    let mut found = Vec::new();
+    for _ in 0..max.as_millis() / 100 {
+        found = mailbox(server, user).await;
+        found.retain(|m| pick(m));
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    found
+}
+
+/// What one test runs in: three fresh mailboxes on `server`, and a temporary directory for
+/// the daemon's state.
+pub struct World<'s> {
+    pub server: &'s MailServer,
+    pub people: People,
+    pub dir: tempfile::TempDir,
+    pub state: PathBuf,
+}
+
+impl<'s> World<'s> {
+    pub fn new(server: &'s MailServer, name: &str) -> World<'s> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let state = dir.path().join("state");
+        World {
+            server,
+            people: People::new(name),
+            dir,
+            state,
+        }
+    }
+
+    /// The desk's config ([`config`]).
+    pub fn config(&self) -> ConfigBuilder {
+        config(self.server, &self.people, &self.state)
+    }
+
+    /// The daemon on [`World::config`] changed by `change`, once it has synced the inbox.
+    pub async fn start(&self, change: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Daemon {
+        self.run(&change(self.config())).await
+    }
+
+    /// The daemon on `config`, once it has synced the inbox.
+    pub async fn run(&self, config: &ConfigBuilder) -> Daemon {
+        let d = Daemon::start(pipeline(config, self.dir.path()));
+        connected(&self.state).await;
+        d
+    }
+
+    /// The owner mails a request to the inbox; its Message-ID.
+    pub fn request(&self, subject: &str, body: &str) -> String {
+        let (owner, inbox) = (&self.people.owner, &self.people.inbox);
+        let (id, raw) = request(owner, inbox, subject, body);
+        send_smtp_via(self.server, owner, inbox, &raw).expect("smtp");
+        id
+    }
 }

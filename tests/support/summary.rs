@@ -1,6 +1,6 @@
 //! Shared by the summary tests: a config, a fresh store, and rows inserted with plain SQL.
-#![allow(dead_code)]
 
+use super::config::{ConfigBuilder, ContractBuilder, Raw};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use musaid::config::{Config, Contract};
 use musaid::store::Store;
@@ -11,6 +11,7 @@ pub struct Env {
     pub dir: tempfile::TempDir,
     pub config: Config,
     pub store: Store,
+    builder: ConfigBuilder,
 }
 
 impl Env {
@@ -23,49 +24,47 @@ impl Env {
     pub fn state(&self) -> PathBuf {
         self.config.daemon.state_dir.clone()
     }
+    /// The config written out as `musaid.toml`, for the command line; its path.
+    pub fn config_file(&self) -> PathBuf {
+        self.builder.write(&self.dir.path().join("musaid.toml"))
+    }
 }
 
-/// A config with one contract `acme`; `contract` is the body of `[contracts.acme]` after
-/// owners and vas.
-pub fn env(contract: &str) -> Env {
+/// A config with one contract `acme` (owner boss@acme.example, VAs sara@ and ali@va.example),
+/// made by `contract`, and a fresh store.
+pub fn env(contract: impl FnOnce(ContractBuilder) -> ContractBuilder) -> Env {
     let dir = tempfile::tempdir().expect("temp dir");
-    let text = format!(
-        r#"
-[daemon]
-state_dir = "{state}"
-rules_dir = "rules"
-address = "tasks@va.example"
-
-[imap]
-host = "127.0.0.1"
-port = 1143
-tls = "none"
-user = "tasks@va.example"
-password_file = "imap.pass"
-
-[contracts.acme]
-owners = ["boss@acme.example"]
-vas = ["sara@va.example", "ali@va.example"]
-{contract}
-"#,
-        state = dir.path().join("state").display()
-    );
-    let config = musaid::config::load_str(&text, &dir.path().join("musaid.toml"))
-        .unwrap_or_else(|e| panic!("config: {e}"));
+    let builder = ConfigBuilder::new(dir.path().join("state"))
+        .imap_set("user", "tasks@va.example")
+        .imap_set("password_file", "imap.pass")
+        .contract("acme", |c| {
+            contract(
+                c.owners(&["boss@acme.example"])
+                    .vas(&["sara@va.example", "ali@va.example"]),
+            )
+        });
+    let config = builder.load(&dir.path().join("musaid.toml"));
     let store = Store::open(&config.daemon.state_dir).expect("store");
-    Env { dir, config, store }
+    Env {
+        dir,
+        config,
+        store,
+        builder,
+    }
 }
 
 /// The usual contract: Riyadh, two windows a day Sun-Thu, weekly summary on Thursday 17:00.
-pub fn riyadh(language: &str) -> String {
-    format!(
-        r#"timezone = "Asia/Riyadh"
-windows = ["Sun-Thu 08:00-10:00", "Sun-Thu 16:00-17:00"]
-language = "{language}"
-summary = {{ cron = "0 0 17 * * Thu", to = ["boss@acme.example", "accounts@acme.example"] }}
-rate = {{ per_hour = 12.5, currency = "USD" }}
-"#
-    )
+pub fn riyadh(language: &str) -> impl FnOnce(ContractBuilder) -> ContractBuilder + '_ {
+    move |c| {
+        c.timezone("Asia/Riyadh")
+            .windows(&["Sun-Thu 08:00-10:00", "Sun-Thu 16:00-17:00"])
+            .language(language)
+            .summary(
+                "0 0 17 * * Thu",
+                &["boss@acme.example", "accounts@acme.example"],
+            )
+            .set("rate", Raw(r#"{ per_hour = 12.5, currency = "USD" }"#))
+    }
 }
 
 /// A local time in Riyadh (UTC+3, no DST).
