@@ -19,7 +19,8 @@ fn arabic(c: ConfigBuilder, holidays: &[&str]) -> ConfigBuilder {
     })
 }
 
-/// [`arabic`], acknowledging any request however old.
+/// [`arabic`], acknowledging any request however old: the checked-in fixtures carry a fixed
+/// Date, and their files the time of the checkout.
 fn setup(holidays: &[&str]) -> Desk {
     Desk::new(|c| arabic(c, holidays).policy("ack_max_age", "100000d"))
 }
@@ -70,7 +71,8 @@ fn an_ack_waits_for_the_next_window_and_the_va_is_notified_at_once() {
 #[test]
 fn old_requests_get_a_task_but_no_ack_and_no_notification() {
     let d = Desk::new(|c| arabic(c, &[]).policy("ack_max_age", "1d"));
-    // The fixture's Date is in November 2026; a day later it is too old to acknowledge.
+    // The request as it was in November 2020, by its Date and by its file's time (which
+    // `musaid ingest` may take for its arrival): far more than a day old on any calendar.
     let req = fixture("request-ar-gmail.eml");
     let raw = std::fs::read_to_string(&req).expect("fixture");
     let old = d.dir.path().join("old.eml");
@@ -79,6 +81,13 @@ fn old_requests_get_a_task_but_no_ack_and_no_notification() {
         raw.replace("Date: Thu, 26 Nov 2026", "Date: Thu, 26 Nov 2020"),
     )
     .expect("write");
+    let then =
+        chrono::DateTime::parse_from_rfc2822("Thu, 26 Nov 2020 09:02:03 +0300").expect("date");
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .and_then(|f| f.set_modified(then.into()))
+        .expect("set the file's time");
     let out = ingest(&d, &old);
     assert_eq!(out[0]["decision"], "create_task");
     let rows = json(&musaid(&d, &["outbox", "--json"]));
