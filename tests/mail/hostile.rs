@@ -5,15 +5,13 @@
 //! The corpus part reads `$MUSAID_CORPUS/malformed` (skipped with a notice when unset); the
 //! rest generates its input.
 
-mod support;
-
+use crate::support::cli::{command, Desk};
+use crate::support::config::{ConfigBuilder, ALWAYS};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-use support::cli::{command, Desk};
-use support::config::{ConfigBuilder, ALWAYS};
 
 /// An always-open English contract that quarantines unknown senders.
 fn open_desk(c: ConfigBuilder) -> ConfigBuilder {
