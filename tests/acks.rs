@@ -3,17 +3,13 @@
 
 mod support;
 
-use chrono::{Duration as CDuration, Timelike, Utc};
+use chrono::Utc;
 use std::time::Duration;
 use support::config::ConfigBuilder;
-use support::daemon::{count, eventually, header, mail_within, mailbox, request, tasks, World};
+use support::daemon::{
+    count, cron_in, eventually, header, mail_within, mailbox, request, tasks, World,
+};
 use support::servers::{self, mailserver, send_smtp, send_smtp_via, MailServer, PrivateMailServer};
-
-/// A cron pattern (with seconds) for the time of day `secs` from now (UTC).
-fn cron_in(secs: i64) -> String {
-    let t = Utc::now() + CDuration::seconds(secs);
-    format!("{} {} {} * * *", t.second(), t.minute(), t.hour())
-}
 
 fn is_ack(mail: &[u8]) -> bool {
     header(mail, "Subject").is_some_and(|s| s.contains("Received"))
@@ -369,42 +365,4 @@ async fn no_secret_reaches_the_database_the_json_or_the_mail() {
             assert!(!contains(&m), "mail to {who} holds the password");
         }
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_weekly_summary_is_written_and_mailed_at_its_cron_time_once() {
-    let world = World::new(mailserver(), "summary");
-    let (server, people, state) = (world.server, &world.people, world.state.as_path());
-    let at = cron_in(6);
-    let d = world
-        .start(|c| c.contract("acme", |a| a.summary(&at, &[&people.owner])))
-        .await;
-    world.request("Invoice", "Please.");
-    let is_summary = |m: &[u8]| header(m, "Auto-Submitted").as_deref() == Some("auto-generated");
-    let mail = mail_within(server, &people.owner, Duration::from_secs(20), is_summary)
-        .await
-        .into_iter()
-        .next();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let summaries = mailbox(server, &people.owner)
-        .await
-        .into_iter()
-        .filter(|m| is_summary(m))
-        .count();
-    d.stop().await;
-    let mail = mail.expect("the summary was mailed at its cron time");
-    let text = String::from_utf8_lossy(&mail);
-    assert!(
-        text.contains("text/html") && text.contains("text/plain"),
-        "text + HTML"
-    );
-    assert_eq!(summaries, 1, "once");
-    let files: Vec<_> = std::fs::read_dir(state.join("summaries").join("acme"))
-        .expect("summaries/acme")
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
-        .collect();
-    assert!(
-        files.iter().any(|f| f.ends_with(".md")) && files.iter().any(|f| f.ends_with(".html")),
-        "{files:?}"
-    );
 }

@@ -3,7 +3,7 @@
 
 use super::config::{ConfigBuilder, ALWAYS};
 use super::servers::{self, send_smtp_via, MailServer};
-use chrono::Utc;
+use chrono::{Timelike, Utc};
 use musaid::config::Config;
 use musaid::ingest::Pipeline;
 use musaid::rules::RuleSet;
@@ -178,6 +178,13 @@ pub fn header(raw: &[u8], name: &str) -> Option<String> {
         let (n, v) = l.split_once(':')?;
         n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
     })
+}
+
+/// A cron pattern (with seconds) for the time of day `secs` from now, in UTC: a window or a
+/// summary due in a moment, whatever the calendar says.
+pub fn cron_in(secs: i64) -> String {
+    let t = Utc::now() + chrono::Duration::seconds(secs);
+    format!("{} {} {} * * *", t.second(), t.minute(), t.hour())
 }
 
 /// `user`'s mail that `pick` accepts, read every 100 ms until there is some or about `max`

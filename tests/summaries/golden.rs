@@ -1,11 +1,9 @@
 //! Weekly summaries of a fixed data set: golden Markdown and HTML in English and Arabic, the
 //! numbers behind them, and the edge cases (acks outside windows, an empty week, DST).
 
-mod support;
-
+use crate::support::summary::*;
 use musaid::summary::{self, compute, render, week_before};
 use musaid::templates::Templates;
-use support::summary::*;
 
 fn golden_summary(lang: &str) -> (Env, summary::Summary) {
     let e = env(riyadh(lang));

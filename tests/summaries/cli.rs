@@ -1,11 +1,9 @@
 //! `musaid summary` through the command line: JSON array, files under --out, mail only with
 //! --send, usage errors exit 2.
 
-mod support;
-
+use crate::support::summary::*;
 use serde_json::Value;
 use std::process::{Command, Output};
-use support::summary::*;
 
 fn musaid(config: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_musaid"))

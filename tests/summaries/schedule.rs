@@ -1,12 +1,14 @@
 //! The weekly schedule: no backfill for a new contract, one summary per due instant, one
-//! catch-up (not one per missed week) after downtime, and the mail queued with the marker.
+//! catch-up (not one per missed week) after downtime, and the mail queued with the marker;
+//! and the daemon writing and mailing it at its cron time.
 
-mod support;
-
+use crate::support::daemon::{cron_in, header, mail_within, mailbox, World};
+use crate::support::servers::mailserver;
+use crate::support::summary::*;
 use musaid::ingest::Pipeline;
 use musaid::rules::RuleSet;
 use musaid::summary::{due_runs, next_run, run_scheduled};
-use support::summary::*;
+use std::time::Duration;
 
 fn pipeline(e: &Env) -> Pipeline {
     Pipeline::new(e.config.clone(), RuleSet::default()).expect("pipeline")
@@ -149,4 +151,42 @@ fn contracts_without_a_summary_are_never_due() {
         .expect("due")
         .is_empty());
     assert_eq!(next_run(&e.config, "acme", utc(ry(26, 18, 0))), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_weekly_summary_is_written_and_mailed_at_its_cron_time_once() {
+    let world = World::new(mailserver(), "summary");
+    let (server, people, state) = (world.server, &world.people, world.state.as_path());
+    let at = cron_in(6);
+    let d = world
+        .start(|c| c.contract("acme", |a| a.summary(&at, &[&people.owner])))
+        .await;
+    world.request("Invoice", "Please.");
+    let is_summary = |m: &[u8]| header(m, "Auto-Submitted").as_deref() == Some("auto-generated");
+    let mail = mail_within(server, &people.owner, Duration::from_secs(20), is_summary)
+        .await
+        .into_iter()
+        .next();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let summaries = mailbox(server, &people.owner)
+        .await
+        .into_iter()
+        .filter(|m| is_summary(m))
+        .count();
+    d.stop().await;
+    let mail = mail.expect("the summary was mailed at its cron time");
+    let text = String::from_utf8_lossy(&mail);
+    assert!(
+        text.contains("text/html") && text.contains("text/plain"),
+        "text + HTML"
+    );
+    assert_eq!(summaries, 1, "once");
+    let files: Vec<_> = std::fs::read_dir(state.join("summaries").join("acme"))
+        .expect("summaries/acme")
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
+        .collect();
+    assert!(
+        files.iter().any(|f| f.ends_with(".md")) && files.iter().any(|f| f.ends_with(".html")),
+        "{files:?}"
+    );
 }

@@ -1,11 +1,9 @@
 //! The SQL of `compute` against a plain model: random task histories, several periods, and
 //! every count checked against a straightforward walk over the same history.
 
-mod support;
-
+use crate::support::summary::*;
 use musaid::summary::compute;
 use std::collections::BTreeSet;
-use support::summary::*;
 
 struct Rng(u64);
 
