@@ -1,13 +1,11 @@
 //! What a new request queues, seen through `musaid outbox --json` and `musaid windows --json`:
 //! the owner's acknowledgement waits for a response window, the VA's notification does not.
 
-mod support;
-
+use crate::support::cli::{fixture, ingest, json, musaid, Desk};
+use crate::support::config::{ConfigBuilder, ALWAYS};
 use chrono::{Duration, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
-use support::cli::{fixture, ingest, json, musaid, Desk};
-use support::config::{ConfigBuilder, ALWAYS};
 
 /// An Arabic contract open around the clock but on `holidays`.
 fn arabic(c: ConfigBuilder, holidays: &[&str]) -> ConfigBuilder {

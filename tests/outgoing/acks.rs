@@ -1,15 +1,15 @@
 //! Outgoing mail against real Postfix → Dovecot: acknowledgements only inside response
 //! windows, never to automatic mail, exactly once; the VA closes a task by replying.
 
-mod support;
-
-use chrono::Utc;
-use std::time::Duration;
-use support::config::ConfigBuilder;
-use support::daemon::{
+use crate::support::config::ConfigBuilder;
+use crate::support::daemon::{
     count, cron_in, eventually, header, mail_within, mailbox, request, tasks, World,
 };
-use support::servers::{self, mailserver, send_smtp, send_smtp_via, MailServer, PrivateMailServer};
+use crate::support::servers::{
+    self, mailserver, send_smtp, send_smtp_via, MailServer, PrivateMailServer,
+};
+use chrono::Utc;
+use std::time::Duration;
 
 fn is_ack(mail: &[u8]) -> bool {
     header(mail, "Subject").is_some_and(|s| s.contains("Received"))

@@ -1,14 +1,12 @@
 //! Response windows, holidays and business time, at any instant: DST nights, holidays,
 //! weeks that wrap, windows past midnight. Pure: `now` is an argument.
 
-mod support;
-
+use crate::support::config::{ConfigBuilder, Raw};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use musaid::config::Contract;
 use musaid::windows::{due_at, is_open, next_close, next_open, open_intervals, DueSpec};
 use std::path::Path;
-use support::config::{ConfigBuilder, Raw};
 
 /// A contract in `tz` with `windows` and `holidays`, each the inside of a TOML array.
 fn contract(tz: &str, windows: &str, holidays: &str) -> Contract {

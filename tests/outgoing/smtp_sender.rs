@@ -4,8 +4,8 @@
 //! nothing. Against a small SMTP server in this process (the test Postfix speaks no TLS) and,
 //! for a queue of 50 rows, against the real Postfix.
 
-mod support;
-
+use crate::support::daemon::{config, count, mailbox, pipeline, People};
+use crate::support::servers::{mailserver, MailServer};
 use anyhow::{bail, Context as _, Result};
 use base64::Engine as _;
 use chrono::Utc;
@@ -16,8 +16,6 @@ use musaid::store::Store;
 use musaid::templates::Rendered;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::daemon::{config, count, mailbox, pipeline, People};
-use support::servers::{mailserver, MailServer};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
