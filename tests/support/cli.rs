@@ -32,6 +32,16 @@ impl Desk {
     }
 }
 
+/// The contract of the `tests/fixtures/e2e` messages: Arabic, Riyadh, Sunday to Thursday
+/// office hours.
+pub fn riyadh_office(c: ConfigBuilder) -> ConfigBuilder {
+    c.contract("acme", |c| {
+        c.timezone("Asia/Riyadh")
+            .windows(&["Sun-Thu 08:00-17:00"])
+            .language("ar")
+    })
+}
+
 /// The command `musaid --config CONFIG`, not yet run.
 pub fn command(d: &Desk) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_musaid"));

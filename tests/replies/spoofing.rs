@@ -1,11 +1,9 @@
 //! `[policy] trusted_authserv_id` end to end through `musaid ingest`: a From address grants
 //! an owner's or a VA's rights only when our MX's topmost Authentication-Results vouch for it.
 
-mod support;
-
+use crate::support::cli::{json, musaid, riyadh_office, Desk};
 use serde_json::Value;
 use std::path::Path;
-use support::cli::{json, musaid, Desk};
 
 const REAL_PASS: &str = "Authentication-Results: mx.va.example;\r\n\tdkim=pass header.d=acme.example header.s=g1 header.b=Xy/5gM1p;\r\n\tspf=pass (mx.va.example: domain of boss@acme.example designates 209.85.220.41 as permitted sender) smtp.mailfrom=boss@acme.example;\r\n\tdmarc=pass (p=REJECT sp=REJECT dis=NONE) header.from=acme.example\r\n";
 const REAL_FAIL: &str = "Authentication-Results: mx.va.example; dkim=none; spf=softfail smtp.mailfrom=acme.example; dmarc=fail (p=NONE) header.from=acme.example\r\n";
@@ -38,14 +36,10 @@ fn va_reply(top: &[&str], id: &str) -> String {
     format!("{}{}", top.concat(), fixture("va-reply-done-ar.eml")).replace("CAHy-va-reply-002", id)
 }
 
-/// The contract of these tests (Arabic, Riyadh); our MX is `trusted`, if any.
+/// The fixtures' contract; our MX is `trusted`, if any.
 fn setup(trusted: Option<&str>) -> Desk {
     Desk::new(|c| {
-        let c = c.contract("acme", |c| {
-            c.timezone("Asia/Riyadh")
-                .windows(&["Sun-Thu 08:00-17:00"])
-                .language("ar")
-        });
+        let c = riyadh_office(c);
         match trusted {
             Some(id) => c.policy("trusted_authserv_id", id),
             None => c,
@@ -57,7 +51,7 @@ fn setup(trusted: Option<&str>) -> Desk {
 fn ingest(s: &Desk, name: &str, raw: &str) -> Value {
     let path = s.dir.path().join(name);
     std::fs::write(&path, raw).expect("write message");
-    let out = support::cli::ingest(s, &path);
+    let out = crate::support::cli::ingest(s, &path);
     out[0].clone()
 }
 
