@@ -2,12 +2,13 @@
 //! reads what it wrote and sent.
 
 use super::config::{ConfigBuilder, ALWAYS};
-use super::servers::{self, send_smtp_via, MailServer};
+use super::servers::{self, send_smtp, send_smtp_via, MailServer};
 use chrono::{Timelike, Utc};
 use musaid::config::Config;
 use musaid::ingest::Pipeline;
 use musaid::rules::RuleSet;
 use musaid::store::{Store, TaskFilter, TaskRow};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -152,6 +153,34 @@ pub fn request(from: &str, to: &str, subject: &str, body: &str) -> (String, Vec<
         body = body.replace('\n', "\r\n"),
     );
     (id, raw.into_bytes())
+}
+
+/// `n` requests from the owner to the inbox through SMTP, one after the other, with the
+/// subjects `subject` gives; their Message-IDs.
+pub fn send_requests(
+    people: &People,
+    n: usize,
+    subject: impl Fn(usize) -> String,
+    body: &str,
+) -> BTreeSet<String> {
+    (0..n)
+        .map(|i| {
+            let (id, raw) = request(&people.owner, &people.inbox, &subject(i), body);
+            send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+            id
+        })
+        .collect()
+}
+
+/// Wait (up to 30 s) until `folder` holds `n` messages.
+pub async fn delivered(s: &mut musaid::imap::ImapSession, folder: &str, n: u32) -> bool {
+    for _ in 0..600 {
+        if s.message_count(folder).await.unwrap_or(0) >= n {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
 
 /// Every message in `user`'s INBOX on `server`, raw.

@@ -4,15 +4,13 @@
 //! Reads `$MUSAID_CORPUS` (set by `.ci/run` and `scripts/test` when `../shared/corpus` exists);
 //! prints a notice and passes when it is unset.
 
-mod support;
-
+use crate::support::config::{ConfigBuilder, ALWAYS};
 use chrono::Utc;
 use musaid::decide::{Decision, NoHistory};
 use musaid::ingest::{parse_guarded, Pipeline};
 use musaid::rules::RuleSet;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use support::config::{ConfigBuilder, ALWAYS};
 
 fn corpus() -> Option<PathBuf> {
     match std::env::var_os("MUSAID_CORPUS") {

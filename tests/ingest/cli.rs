@@ -1,8 +1,6 @@
 //! `musaid rules test` and `musaid ingest` through the command line.
 
-mod support;
-
-use support::cli::{fixture, json, musaid, riyadh_office, Desk};
+use crate::support::cli::{fixture, json, musaid, riyadh_office, Desk};
 
 fn setup() -> Desk {
     Desk::new(riyadh_office)
