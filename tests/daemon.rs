@@ -6,7 +6,6 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
-use support::config::ConfigBuilder;
 use support::daemon::{
     config, connected, count, delivered, eventually, pipeline, request, send_requests, tasks,
     Daemon, People,
@@ -377,60 +376,4 @@ async fn a_message_the_server_leaves_out_of_its_answer_is_not_taken_for_expunged
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_the_server_hangs_on_is_quarantined_after_three_silences_and_blocks_nothing() {
     a_withheld_message_is_quarantined_and_blocks_nothing(Withhold::Hang, "%no answer%").await;
-}
-
-#[test]
-fn check_connect_logs_in_as_the_daemon_would_and_says_what_fails() {
-    let server = mailserver();
-    let people = People::new("check");
-    let dir = tempfile::tempdir().expect("tmp");
-    let state = dir.path().join("state");
-    let desk = config(server, &people, &state).imap_set("after", "move:Processed");
-    let check = |desk: &ConfigBuilder| {
-        let config = desk.write(&dir.path().join("musaid.toml"));
-        std::process::Command::new(env!("CARGO_BIN_EXE_musaid"))
-            .args(["check", "--connect", "--config"])
-            .arg(&config)
-            .env_remove("MUSAID_CONFIG")
-            .output()
-            .expect("musaid check")
-    };
-
-    let out = check(&desk);
-    let said = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let imap = format!(
-        "IMAP 127.0.0.1:{}: logged in as {}; INBOX: 0 message(s)",
-        server.imap_port, people.inbox
-    );
-    assert!(said.contains(&imap), "{said}");
-    assert!(
-        said.contains("move:Processed\": no such folder yet"),
-        "{said}"
-    );
-    let smtp = format!(
-        "SMTP 127.0.0.1:{}: connected and logged in as {}",
-        server.smtp_port, people.inbox
-    );
-    assert!(said.contains(&smtp), "{said}");
-    assert!(!state.exists(), "a check writes nothing");
-
-    // A wrong password: exit 1, the server named, the password not shown.
-    std::fs::write(dir.path().join("wrong"), "not-the-password\n").expect("password");
-    let wrong = desk
-        .imap_set("password_file", dir.path().join("wrong"))
-        .smtp_set("password_file", dir.path().join("wrong"));
-    let out = check(&wrong);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains(&format!("IMAP login as {}", people.inbox)),
-        "{err}"
-    );
-    assert!(err.contains("SMTP 127.0.0.1:"), "{err}");
-    assert!(!err.contains("not-the-password"), "{err}");
 }

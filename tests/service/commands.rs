@@ -1,102 +1,16 @@
 //! Running musaid as a service, through the command line: init, status, backup, completions,
-//! the man page, journal-friendly logs, and no secret in any output.
+//! the man page, journal-friendly logs, one daemon per state directory, and `check --connect`.
 
-mod support;
-
+use super::desk::{desk, musaid, plain_config, refusing_imap_server, run, run_for, text, Login};
+use crate::support::cli::fixture;
+use crate::support::config::ConfigBuilder;
+use crate::support::daemon::{config, People};
+use crate::support::servers::mailserver;
 use musaid::store::{meta_set, Store};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-use support::cli::fixture;
-use support::config::ConfigBuilder;
-
-fn musaid() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_musaid"));
-    for var in [
-        "MUSAID_CONFIG",
-        "RUST_LOG",
-        "JOURNAL_STREAM",
-        "CREDENTIALS_DIRECTORY",
-        "NOTIFY_SOCKET",
-        "WATCHDOG_USEC",
-    ] {
-        c.env_remove(var);
-    }
-    c
-}
-
-fn run(args: &[&str]) -> Output {
-    musaid().args(args).output().expect("run musaid")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// How musaid logs in to a server in these tests.
-enum Login {
-    /// The password in `imap.pass` beside the config.
-    File,
-    /// The password a command prints.
-    Command(String),
-    /// An OAuth2 token a command prints.
-    XOAuth2(String),
-}
-
-fn login(c: ConfigBuilder, section: &str, how: &Login) -> ConfigBuilder {
-    match how {
-        Login::File => c.set(section, "password_file", "imap.pass"),
-        Login::Command(command) => c.set(section, "password_command", command),
-        Login::XOAuth2(command) => {
-            c.set(section, "auth", "xoauth2")
-                .set(section, "oauth2_token_command", command)
-        }
-    }
-}
-
-/// A config whose state lives beside it; the IMAP server is the loopback port `imap_port`, the
-/// SMTP server port 1.
-fn desk(imap_port: u16, imap: &Login, smtp: &Login) -> ConfigBuilder {
-    let c = ConfigBuilder::new("state")
-        .imap_set("port", imap_port)
-        .imap_set("user", "tasks@va.example")
-        .imap_set("poll_interval", "1s")
-        .smtp_set("host", "127.0.0.1")
-        .smtp_set("port", 1)
-        .smtp_set("tls", "none")
-        .smtp_set("user", "tasks@va.example")
-        .smtp_set("from", "Desk <tasks@va.example>")
-        .contract("acme", |c| {
-            c.owners(&["boss@acme.example"])
-                .vas(&["sara@va.example"])
-                .timezone("Asia/Riyadh")
-                .windows(&["Sun-Thu 08:00-17:00"])
-                .language("ar")
-        });
-    login(login(c, "imap", imap), "smtp", smtp)
-}
-
-/// [`desk`] written as `dir/musaid.toml`; its path.
-fn config(dir: &Path, imap_port: u16, imap: &Login, smtp: &Login) -> PathBuf {
-    desk(imap_port, imap, smtp).write(&dir.join("musaid.toml"))
-}
-
-fn plain_config(dir: &Path) -> PathBuf {
-    std::fs::write(dir.join("imap.pass"), "x\n").expect("password file");
-    config(dir, 1, &Login::File, &Login::File)
-}
-
-/// A loopback port where nothing listens.
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
 
 #[test]
 fn init_writes_a_config_that_passes_check_and_never_overwrites() {
@@ -344,148 +258,6 @@ fn completions_for_every_shell_and_a_man_page() {
     assert!(dir.path().join("musaid.1").is_file());
 }
 
-/// Run `musaid ARGS` for up to `limit`, then stop it; all of its output.
-fn run_for(mut cmd: Command, limit: Duration) -> String {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn musaid");
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let out = child.wait_with_output().expect("output");
-    text(&out)
-}
-
-/// A loopback IMAP server that refuses every login; what it was sent, line by line.
-fn refusing_imap_server() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { return };
-            let log = log.clone();
-            std::thread::spawn(move || serve_refusals(stream, &log));
-        }
-    });
-    (port, seen)
-}
-
-fn serve_refusals(stream: std::net::TcpStream, log: &Mutex<Vec<String>>) {
-    use std::io::{BufRead as _, BufReader, Write as _};
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let Ok(mut out) = stream.try_clone() else {
-        return;
-    };
-    let caps = "IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 IDLE";
-    let _ = write!(out, "* OK [CAPABILITY {caps}] fake ready\r\n");
-    let mut lines = BufReader::new(stream).lines();
-    while let Some(Ok(line)) = lines.next() {
-        if let Ok(mut l) = log.lock() {
-            l.push(line.clone());
-        }
-        let mut words = line.split_whitespace();
-        let tag = words.next().unwrap_or("*").to_string();
-        let reply = match words.next().map(str::to_ascii_uppercase).as_deref() {
-            Some("CAPABILITY") => format!("* CAPABILITY {caps}\r\n{tag} OK done\r\n"),
-            Some("LOGOUT") => format!("* BYE\r\n{tag} OK bye\r\n"),
-            Some("AUTHENTICATE") if words.nth(1).is_none() => {
-                // No initial response: ask for it, then refuse.
-                let _ = write!(out, "+ \r\n");
-                if let Some(Ok(resp)) = lines.next() {
-                    if let Ok(mut l) = log.lock() {
-                        l.push(resp);
-                    }
-                }
-                format!("{tag} NO [AUTHENTICATIONFAILED] Invalid credentials\r\n")
-            }
-            _ => format!("{tag} NO [AUTHENTICATIONFAILED] Invalid credentials\r\n"),
-        };
-        if out.write_all(reply.as_bytes()).is_err() {
-            return;
-        }
-    }
-}
-
-#[test]
-fn no_secret_in_any_output_even_at_trace() {
-    const FILE_SECRET: &str = "FileSecret-4f1d9a";
-    const COMMAND_SECRET: &str = "CommandSecret-8be27c";
-    const TOKEN_SECRET: &str = "TokenSecret-19c3e5";
-    let tmp = tempfile::tempdir().expect("temp");
-    std::fs::write(tmp.path().join("imap.pass"), format!("{FILE_SECRET}\n")).expect("pass");
-    let (refusing, server_saw) = refusing_imap_server();
-    let setups = [
-        // Nothing listens: the daemon retries with backoff.
-        (
-            closed_port(),
-            Login::File,
-            Login::Command(format!("printf %s {COMMAND_SECRET}")),
-        ),
-        // A server that refuses the token, and an SMTP password command that fails.
-        (
-            refusing,
-            Login::XOAuth2(format!("echo {TOKEN_SECRET}")),
-            Login::Command(format!("echo {COMMAND_SECRET}; exit 3")),
-        ),
-        // A server that refuses the password from a command.
-        (
-            refusing,
-            Login::Command(format!("printf %s {COMMAND_SECRET}")),
-            Login::File,
-        ),
-    ];
-    for (i, (port, imap, smtp)) in setups.iter().enumerate() {
-        let dir = tmp.path().join(format!("setup{i}"));
-        std::fs::create_dir(&dir).expect("dir");
-        std::fs::copy(tmp.path().join("imap.pass"), dir.join("imap.pass")).expect("copy");
-        let config = config(&dir, *port, imap, smtp);
-        let mut outputs = Vec::new();
-        let mut check = musaid();
-        check
-            .arg("check")
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "trace");
-        outputs.push(("check", run_for(check, Duration::from_secs(10))));
-        for format in ["text", "json", "journal"] {
-            let mut daemon = musaid();
-            daemon
-                .args(["run", "--log-format", format, "--config"])
-                .arg(&config)
-                .env("RUST_LOG", "trace");
-            outputs.push(("run", run_for(daemon, Duration::from_secs(2))));
-        }
-        let mut st = musaid();
-        st.args(["status", "--json", "--config"]).arg(&config);
-        outputs.push(("status", run_for(st, Duration::from_secs(10))));
-        assert!(
-            outputs[0].1.contains("OK"),
-            "setup {i}: check failed: {}",
-            outputs[0].1
-        );
-        for (what, out) in &outputs {
-            for secret in [FILE_SECRET, COMMAND_SECRET, TOKEN_SECRET] {
-                assert!(
-                    !out.contains(secret),
-                    "setup {i}: `musaid {what}` printed a secret:\n{out}"
-                );
-            }
-        }
-    }
-    // Once the daemon logs in, the refusing server shows that the secrets were really used.
-    let saw = server_saw.lock().map(|l| l.len()).unwrap_or(0);
-    println!("the refusing IMAP server received {saw} line(s)");
-}
-
 #[test]
 fn journal_lines_have_a_priority_and_no_timestamp() {
     let tmp = tempfile::tempdir().expect("temp");
@@ -607,37 +379,57 @@ fn a_second_daemon_on_the_same_state_directory_is_refused() {
 }
 
 #[test]
-fn a_password_that_is_not_ascii_goes_as_sasl_plain_never_in_login_or_the_log() {
-    use base64::Engine as _;
-    const PASSWORD: &str = "كلمة-سر-٢٠٢٦";
-    let tmp = tempfile::tempdir().expect("temp");
-    std::fs::write(tmp.path().join("imap.pass"), format!("{PASSWORD}\n")).expect("pass");
-    let (port, server_saw) = refusing_imap_server();
-    let config = config(tmp.path(), port, &Login::File, &Login::File);
-    let mut cmd = musaid();
-    cmd.args(["run", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "trace");
-    let out = run_for(cmd, Duration::from_secs(2));
+fn check_connect_logs_in_as_the_daemon_would_and_says_what_fails() {
+    let server = mailserver();
+    let people = People::new("check");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let desk = config(server, &people, &state).imap_set("after", "move:Processed");
+    let check = |desk: &ConfigBuilder| {
+        let config = desk.write(&dir.path().join("musaid.toml"));
+        std::process::Command::new(env!("CARGO_BIN_EXE_musaid"))
+            .args(["check", "--connect", "--config"])
+            .arg(&config)
+            .env_remove("MUSAID_CONFIG")
+            .output()
+            .expect("musaid check")
+    };
 
-    let saw = server_saw.lock().map(|l| l.clone()).unwrap_or_default();
-    let asked = saw
-        .iter()
-        .position(|l| l.ends_with(" AUTHENTICATE PLAIN"))
-        .unwrap_or_else(|| panic!("no AUTHENTICATE PLAIN: {saw:?}"));
-    assert!(!saw.iter().any(|l| l.contains(" LOGIN ")), "{saw:?}");
-    // RFC 4616: authorization identity (none), user, password, in UTF-8.
-    let answer = saw.get(asked + 1).map(String::as_str).unwrap_or_default();
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(answer.trim())
-        .expect("base64");
-    assert_eq!(
-        String::from_utf8_lossy(&decoded),
-        format!("\0tasks@va.example\0{PASSWORD}")
-    );
-    assert!(out.contains("IMAP login as tasks@va.example"), "{out}");
+    let out = check(&desk);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        !out.contains(PASSWORD) && !out.contains(answer.trim()),
-        "{out}"
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let imap = format!(
+        "IMAP 127.0.0.1:{}: logged in as {}; INBOX: 0 message(s)",
+        server.imap_port, people.inbox
+    );
+    assert!(said.contains(&imap), "{said}");
+    assert!(
+        said.contains("move:Processed\": no such folder yet"),
+        "{said}"
+    );
+    let smtp = format!(
+        "SMTP 127.0.0.1:{}: connected and logged in as {}",
+        server.smtp_port, people.inbox
+    );
+    assert!(said.contains(&smtp), "{said}");
+    assert!(!state.exists(), "a check writes nothing");
+
+    // A wrong password: exit 1, the server named, the password not shown.
+    std::fs::write(dir.path().join("wrong"), "not-the-password\n").expect("password");
+    let wrong = desk
+        .imap_set("password_file", dir.path().join("wrong"))
+        .smtp_set("password_file", dir.path().join("wrong"));
+    let out = check(&wrong);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("IMAP login as {}", people.inbox)),
+        "{err}"
+    );
+    assert!(err.contains("SMTP 127.0.0.1:"), "{err}");
+    assert!(!err.contains("not-the-password"), "{err}");
 }

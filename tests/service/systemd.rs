@@ -1,14 +1,12 @@
 //! `musaid run` booted the way the systemd unit boots it: NOTIFY_SOCKET, WATCHDOG_USEC and a
 //! credentials directory. We listen on the socket as systemd would.
 
-mod support;
-
+use crate::support::config::{ConfigBuilder, ALWAYS};
+use crate::support::servers;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::config::{ConfigBuilder, ALWAYS};
-use support::servers as common;
 
 /// Read notifications until one contains `what` (or `max` passes); returns all read.
 fn until(sock: &UnixDatagram, what: &str, max: Duration) -> Vec<String> {
@@ -44,8 +42,8 @@ fn kill(pid: u32, sig: &str) {
 }
 
 /// The config the unit would use: state under `dir`, the IMAP password a credential.
-fn config(server: &common::MailServer, dir: &Path) -> ConfigBuilder {
-    let inbox = common::unique_user("notify");
+fn config(server: &servers::MailServer, dir: &Path) -> ConfigBuilder {
+    let inbox = servers::unique_user("notify");
     ConfigBuilder::new(dir.join("state"))
         .address(&inbox)
         .imap_set("port", server.imap_port)
@@ -60,7 +58,7 @@ fn config(server: &common::MailServer, dir: &Path) -> ConfigBuilder {
 }
 
 /// A systemd credentials directory under `dir` holding the IMAP password as `imap.pass`.
-fn credentials(server: &common::MailServer, dir: &Path) -> std::path::PathBuf {
+fn credentials(server: &servers::MailServer, dir: &Path) -> std::path::PathBuf {
     let creds = dir.join("credentials");
     std::fs::create_dir(&creds).expect("mkdir");
     std::fs::write(creds.join("imap.pass"), format!("{}\n", server.password)).expect("cred");
@@ -69,7 +67,7 @@ fn credentials(server: &common::MailServer, dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn ready_watchdog_reload_and_stopping_reach_systemd() {
-    let server = common::mailserver();
+    let server = servers::mailserver();
     let dir = tempfile::tempdir().expect("tmp");
     let creds = credentials(server, dir.path());
     let desk = config(server, dir.path());
@@ -158,7 +156,7 @@ fn ready_watchdog_reload_and_stopping_reach_systemd() {
 /// tried at once, not after the rest of a wait that has grown to seconds or minutes.
 #[test]
 fn a_reload_during_the_reconnect_backoff_connects_at_once() {
-    let server = common::mailserver();
+    let server = servers::mailserver();
     let dir = tempfile::tempdir().expect("tmp");
     let creds = credentials(server, dir.path());
     let good = config(server, dir.path());
