@@ -3,25 +3,12 @@
 
 use crate::support::config::ConfigBuilder;
 use crate::support::daemon::{
-    count, cron_in, eventually, header, mail_within, mailbox, request, tasks, World,
+    acks_to, count, cron_in, eventually, header, is_ack, mail_within, mailbox, request, tasks,
+    World,
 };
-use crate::support::servers::{
-    self, mailserver, send_smtp, send_smtp_via, MailServer, PrivateMailServer,
-};
+use crate::support::servers::{mailserver, send_smtp, send_smtp_via};
 use chrono::Utc;
 use std::time::Duration;
-
-fn is_ack(mail: &[u8]) -> bool {
-    header(mail, "Subject").is_some_and(|s| s.contains("Received"))
-}
-
-async fn acks_to(server: &MailServer, owner: &str) -> Vec<Vec<u8>> {
-    mailbox(server, owner)
-        .await
-        .into_iter()
-        .filter(|m| is_ack(m))
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_in_an_open_window_is_acknowledged_within_seconds_with_the_right_headers() {
@@ -129,47 +116,6 @@ async fn a_daemon_stopped_across_a_whole_window_sends_nothing_late() {
     assert!(
         not_before > Utc::now().timestamp() + 20 * 3600,
         "the ack waits for the next day's window"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acks_due_while_postfix_is_stopped_wait_and_go_out_once() {
-    let private = PrivateMailServer::start().expect("private mail servers");
-    let world = World::new(&private.server, "pfdown");
-    let (server, people, state) = (world.server, &world.people, world.state.as_path());
-    let d = world.start(|c| c).await;
-    private.run("stop-postfix").expect("stop postfix");
-    // The request reaches the mailbox another way (Dovecot is up).
-    let (_, raw) = request(
-        &people.owner,
-        &people.inbox,
-        "Renew the domain",
-        "It expires soon.",
-    );
-    let mut s = musaid::imap::connect(&servers::imap_config_for(server, &people.inbox))
-        .await
-        .expect("imap");
-    s.append("INBOX", &raw, &[]).await.expect("append");
-    assert!(eventually(Duration::from_secs(5), || tasks(state).len() == 1).await);
-    assert!(
-        eventually(Duration::from_secs(5), || count(
-            state,
-            "SELECT count(*) FROM outbox WHERE attempts > 0 AND status = 'pending'"
-        ) >= 1)
-        .await,
-        "the sender tried and will retry"
-    );
-    private.run("start-postfix").expect("start postfix");
-    let got = mail_within(server, &people.owner, Duration::from_secs(30), is_ack)
-        .await
-        .len();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let finally = acks_to(server, &people.owner).await.len();
-    d.stop().await;
-    assert_eq!(
-        (got, finally),
-        (1, 1),
-        "the ack went out once Postfix was back, once"
     );
 }
 

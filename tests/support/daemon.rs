@@ -209,6 +209,20 @@ pub fn header(raw: &[u8], name: &str) -> Option<String> {
     })
 }
 
+/// Whether `mail` is an acknowledgement (its Subject says the request was received).
+pub fn is_ack(mail: &[u8]) -> bool {
+    header(mail, "Subject").is_some_and(|s| s.contains("Received"))
+}
+
+/// The acknowledgements in `owner`'s mailbox.
+pub async fn acks_to(server: &MailServer, owner: &str) -> Vec<Vec<u8>> {
+    mailbox(server, owner)
+        .await
+        .into_iter()
+        .filter(|m| is_ack(m))
+        .collect()
+}
+
 /// A cron pattern (with seconds) for the time of day `secs` from now, in UTC: a window or a
 /// summary due in a moment, whatever the calendar says.
 pub fn cron_in(secs: i64) -> String {
