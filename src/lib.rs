@@ -3,6 +3,7 @@
 //! A pure core (parse, decide, rules, windows, commands) inside a thin shell
 //! (IMAP, SMTP, SQLite, signals). See `SPEC.md` for the contract.
 
+pub mod agenda;
 pub mod commands;
 pub mod config;
 pub mod daemon;
@@ -15,6 +16,7 @@ pub mod model;
 pub mod outbox;
 pub mod output;
 pub mod recorder;
+pub mod reminders;
 pub mod rules;
 pub mod smtp;
 pub mod status;

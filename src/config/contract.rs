@@ -1,9 +1,9 @@
-//! `[contracts.NAME]`: owners, VAs, time zone, windows, holidays, summary and rate.
+//! `[contracts.NAME]`: owners, VAs, time zone, windows, holidays, summary, rate and escalation.
 
 use super::diag::Diag;
 use super::values::{address_value, is_valid_address, required, DateOrString, S};
 use super::*;
-use crate::windows::WindowSpec;
+use crate::windows::{DueSpec, WindowSpec};
 use chrono_tz::Tz;
 use serde::de::{self, MapAccess, Visitor};
 use serde::Deserialize;
@@ -22,6 +22,8 @@ pub(super) struct RawContract {
     language: Option<S<String>>,
     summary: Option<S<RawSummary>>,
     rate: Option<S<RawRate>>,
+    escalate_to: Option<S<Vec<S<String>>>>,
+    escalate_after: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -330,6 +332,25 @@ pub(super) fn contract(
             currency: currency?,
         })
     });
+    let mut escalate_to = Vec::new();
+    if let Some(list) = &raw.escalate_to {
+        for a in list.get_ref() {
+            escalate_to.extend(address_value(d, a, &format!("{sec} escalate_to")));
+        }
+    }
+    let escalate_after = match &raw.escalate_after {
+        None => DueSpec::BusinessDays(1),
+        Some(v) => v
+            .get_ref()
+            .parse::<DueSpec>()
+            .map_err(|e| {
+                d.at_spanned(
+                    v,
+                    format!("{sec} escalate_after: {e}"),
+                )
+            })
+            .unwrap_or(DueSpec::BusinessDays(1)),
+    };
     if d.count() > before {
         return None;
     }
@@ -345,5 +366,7 @@ pub(super) fn contract(
         language,
         summary,
         rate,
+        escalate_to,
+        escalate_after,
     })
 }

@@ -30,6 +30,8 @@ struct RawPolicy {
     acks_per_sender_per_day: Option<S<i64>>,
     ack_max_age: Option<S<String>>,
     trusted_authserv_id: Option<S<String>>,
+    remind_before: Option<S<String>>,
+    chase_after: Option<S<String>>,
 }
 
 /// A size: a number of bytes or a string with a unit.
@@ -83,7 +85,7 @@ pub fn load_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
     }
 }
 
-const SECTIONS: [&str; 5] = ["daemon", "imap", "smtp", "contracts", "policy"];
+const SECTIONS: [&str; 6] = ["daemon", "imap", "smtp", "contracts", "policy", "vas"];
 
 fn build(d: &mut Diag<'_>, text: &str, path: &Path) -> Option<Config> {
     let root = d.parse()?;
@@ -185,7 +187,12 @@ fn build(d: &mut Diag<'_>, text: &str, path: &Path) -> Option<Config> {
         None => Some(Policy::default()),
     };
 
+    let vas = match section("vas") {
+        Some(v) => super::vas::vas(d, &v),
+        None => BTreeMap::new(),
+    };
     Some(Config {
+        vas,
         path: path.to_path_buf(),
         daemon: daemon?,
         imap: imap?,
@@ -293,6 +300,17 @@ fn policy(d: &mut Diag<'_>, raw: RawPolicy) -> Option<Policy> {
             d.at_spanned(t, "[policy] trusted_authserv_id: write the authserv-id of your MX, e.g. \"mx.va.example\"");
         } else {
             p.trusted_authserv_id = Some(v.to_ascii_lowercase());
+        }
+    }
+    for (key, value, slot) in [
+        ("remind_before", &raw.remind_before, &mut p.remind_before),
+        ("chase_after", &raw.chase_after, &mut p.chase_after),
+    ] {
+        if let Some(v) = value {
+            match v.get_ref().parse::<crate::windows::DueSpec>() {
+                Ok(spec) => *slot = spec,
+                Err(e) => d.at_spanned(v, format!("[policy] {key}: {e}")),
+            }
         }
     }
     (d.count() == before).then_some(p)

@@ -18,6 +18,7 @@ mod load;
 mod secret;
 mod server;
 mod values;
+mod vas;
 
 pub(crate) use diag::{did_you_mean, Diag};
 
@@ -52,7 +53,7 @@ windows = ["Sun-Thu 08:00-10:00"]
 }
 
 use crate::model::Language;
-use crate::windows::Calendar;
+use crate::windows::{Calendar, DueSpec};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -70,6 +71,33 @@ pub struct Config {
     /// By name, in name order.
     pub contracts: BTreeMap<String, Contract>,
     pub policy: Policy,
+    /// `[vas."ADDR"]`, by lower-cased address: per-VA settings (the agenda).
+    pub vas: BTreeMap<String, VaSettings>,
+}
+
+/// `[vas."ADDR"]`: one VA's own settings.
+#[derive(Debug, Clone, Default)]
+pub struct VaSettings {
+    /// The agenda's language; else the VA's first contract's.
+    pub language: Option<Language>,
+    pub agenda: AgendaTime,
+}
+
+/// When a VA's daily agenda goes out.
+#[derive(Debug, Clone, Default)]
+pub enum AgendaTime {
+    /// At the opening of the VA's first window each day, among their contracts.
+    #[default]
+    FirstWindow,
+    /// `agenda = { cron = "0 30 7 * * Sun-Thu", timezone = "Asia/Riyadh" }`.
+    Cron {
+        schedule: cron::Schedule,
+        timezone: chrono_tz::Tz,
+        /// The cron expression as written, for messages.
+        source: String,
+    },
+    /// `agenda = false`.
+    Off,
 }
 
 #[derive(Debug, Clone)]
@@ -271,6 +299,9 @@ pub struct Contract {
     pub language: Language,
     pub summary: Option<SummaryConfig>,
     pub rate: Option<Rate>,
+    /// Told about tasks overdue longer than `escalate_after` (lower-cased addresses).
+    pub escalate_to: Vec<String>,
+    pub escalate_after: DueSpec,
 }
 
 impl Contract {
@@ -311,6 +342,10 @@ pub struct Policy {
     pub acks_per_sender_per_day: u32,
     pub ack_max_age: Duration,
     pub trusted_authserv_id: Option<String>,
+    /// The assignee's reminder comes this long before a task's due time.
+    pub remind_before: DueSpec,
+    /// A task waiting longer than this shows as "chase" in the agenda.
+    pub chase_after: DueSpec,
 }
 
 impl Default for Policy {
@@ -321,6 +356,8 @@ impl Default for Policy {
             acks_per_sender_per_day: 20,
             ack_max_age: Duration::from_secs(3 * 86400),
             trusted_authserv_id: None,
+            remind_before: DueSpec::BusinessHours(2),
+            chase_after: DueSpec::BusinessDays(3),
         }
     }
 }
