@@ -13,6 +13,8 @@ use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
 
+pub mod send;
+
 /// An overdue task and how late it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Overdue<'a> {

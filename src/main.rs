@@ -49,6 +49,11 @@ enum Command {
     /// 00:00 in the contract's zone). Writes STATE/summaries/<contract>/<ISO year>-W<week>.md
     /// and .html (or under --out) and prints the Markdown. Nothing is mailed without --send.
     Summary(cli::summary::SummaryArgs),
+    /// What each VA's daily agenda would list now (or --at TIME), without sending it
+    ///
+    /// Overdue tasks first (how late), then those due today, those new since the last agenda,
+    /// those waiting ("chase" past policy.chase_after), and a count of the others.
+    Agenda(cli::agenda::AgendaArgs),
     /// Health for monitoring: last sync and its age, backlog, next windows, last error
     ///
     /// Exit code 0 when the daemon synced within --max-age; 1 when the last sync is older, or
@@ -117,6 +122,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Outbox(args) => cli::outbox::run(&path, &args),
         Command::Windows(args) => cli::windows::run(&path, &args),
         Command::Summary(args) => cli::summary::run(&path, &args),
+        Command::Agenda(args) => cli::agenda::run(&path, &args),
         Command::Status(args) => cli::status::run(&path, &args),
         Command::Init(args) => cli::init::run(&args),
         Command::Backup(args) => cli::backup::run(&path, &args),

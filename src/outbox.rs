@@ -29,6 +29,10 @@ pub enum Kind {
     Followup,
     Error,
     Summary,
+    Agenda,
+    Reminder,
+    Overdue,
+    Escalation,
 }
 
 impl Kind {
@@ -40,6 +44,10 @@ impl Kind {
             Kind::Followup => "followup",
             Kind::Error => "error",
             Kind::Summary => "summary",
+            Kind::Agenda => "agenda",
+            Kind::Reminder => "reminder",
+            Kind::Overdue => "overdue",
+            Kind::Escalation => "escalation",
         }
     }
 
@@ -52,6 +60,10 @@ impl Kind {
             Kind::Followup,
             Kind::Error,
             Kind::Summary,
+            Kind::Agenda,
+            Kind::Reminder,
+            Kind::Overdue,
+            Kind::Escalation,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -60,7 +72,9 @@ impl Kind {
     /// RFC 3834 `Auto-Submitted` value.
     pub fn auto_submitted(self) -> &'static str {
         match self {
-            Kind::Summary => "auto-generated",
+            Kind::Summary | Kind::Agenda | Kind::Reminder | Kind::Overdue | Kind::Escalation => {
+                "auto-generated"
+            }
             _ => "auto-replied",
         }
     }
@@ -192,7 +206,8 @@ pub fn title(original_subject: Option<&str>, subject: &str) -> String {
     }
 }
 
-fn local(c: &Contract, ts: Option<DateTime<Utc>>) -> Option<String> {
+/// A due time in the contract's zone, as mail shows it.
+pub fn local(c: &Contract, ts: Option<DateTime<Utc>>) -> Option<String> {
     ts.map(|t| {
         t.with_timezone(&c.calendar.timezone)
             .format("%a %Y-%m-%d %H:%M %Z")
@@ -227,7 +242,8 @@ pub fn effects(
     }
 }
 
-fn desk(cfg: &Config) -> String {
+/// The desk's name, from `smtp.from` (else the inbox address), as mail signs it.
+pub fn desk(cfg: &Config) -> String {
     cfg.smtp
         .as_ref()
         .map(|s| {

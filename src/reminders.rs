@@ -9,6 +9,8 @@ use crate::model::TaskStatus;
 use crate::windows;
 use chrono::{DateTime, TimeZone, Utc};
 
+pub mod send;
+
 /// One of the notices about a task's due time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Notice {
@@ -116,7 +118,8 @@ mod tests {
              [contracts.acme]\nowners = [\"boss@acme.example\"]\nvas = [\"sara@va.example\"]\n\
              timezone = \"Europe/London\"\nwindows = [\"Mon-Fri 09:00-17:00\"]\n{extra}"
         );
-        let cfg = load_str(&text, Path::new("/etc/musaid/musaid.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let cfg =
+            load_str(&text, Path::new("/etc/musaid/musaid.toml")).unwrap_or_else(|e| panic!("{e}"));
         (cfg.contracts["acme"].clone(), cfg.policy)
     }
 
@@ -138,15 +141,31 @@ mod tests {
         assert_eq!(p.remind_before, DueSpec::BusinessHours(2));
         // Due Tuesday 10:00 (winter, GMT): one hour on Tuesday, one on Monday until 17:00.
         let t = task("2026-12-08T10:00:00Z");
-        assert_eq!(instant(Notice::Reminder, &t, &c, &p), Some(at("2026-12-07T16:00:00Z")));
+        assert_eq!(
+            instant(Notice::Reminder, &t, &c, &p),
+            Some(at("2026-12-07T16:00:00Z"))
+        );
         // Due Monday 10:00 after the spring change (BST): back to Friday 16:00 GMT.
         let t = task("2026-03-30T09:00:00Z");
-        assert_eq!(instant(Notice::Reminder, &t, &c, &p), Some(at("2026-03-27T16:00:00Z")));
+        assert_eq!(
+            instant(Notice::Reminder, &t, &c, &p),
+            Some(at("2026-03-27T16:00:00Z"))
+        );
         // Due outside a window (Saturday): the last two hours of Friday.
         let t = task("2026-12-12T12:00:00Z");
-        assert_eq!(instant(Notice::Reminder, &t, &c, &p), Some(at("2026-12-11T15:00:00Z")));
-        assert_eq!(instant(Notice::Overdue, &t, &c, &p), Some(at("2026-12-12T12:00:00Z")));
-        assert_eq!(instant(Notice::Escalation, &t, &c, &p), None, "no escalate_to");
+        assert_eq!(
+            instant(Notice::Reminder, &t, &c, &p),
+            Some(at("2026-12-11T15:00:00Z"))
+        );
+        assert_eq!(
+            instant(Notice::Overdue, &t, &c, &p),
+            Some(at("2026-12-12T12:00:00Z"))
+        );
+        assert_eq!(
+            instant(Notice::Escalation, &t, &c, &p),
+            None,
+            "no escalate_to"
+        );
     }
 
     #[test]
@@ -157,37 +176,74 @@ mod tests {
         );
         assert_eq!(c.escalate_to, vec!["lead@va.example".to_string()]);
         let t = task("2026-12-08T10:00:00Z");
-        assert_eq!(instant(Notice::Reminder, &t, &c, &p), Some(at("2026-12-08T09:58:00Z")));
+        assert_eq!(
+            instant(Notice::Reminder, &t, &c, &p),
+            Some(at("2026-12-08T09:58:00Z"))
+        );
         // One business day after Tuesday 10:00: Wednesday's close.
-        assert_eq!(instant(Notice::Escalation, &t, &c, &p), Some(at("2026-12-09T17:00:00Z")));
+        assert_eq!(
+            instant(Notice::Escalation, &t, &c, &p),
+            Some(at("2026-12-09T17:00:00Z"))
+        );
         let (c, p) = contract("[policy]\nremind_before = \"1 business day\"\n");
         // Due Monday: the business day before is Friday, from its opening.
         let t = task("2026-12-14T12:00:00Z");
-        assert_eq!(instant(Notice::Reminder, &t, &c, &p), Some(at("2026-12-11T09:00:00Z")));
+        assert_eq!(
+            instant(Notice::Reminder, &t, &c, &p),
+            Some(at("2026-12-11T09:00:00Z"))
+        );
     }
 
     #[test]
     fn each_notice_is_due_once_in_order_and_only_for_working_tasks() {
-        let (c, p) = contract("escalate_to = [\"lead@va.example\"]\n[policy]\nremind_before = \"2m\"\n");
+        let (c, p) =
+            contract("escalate_to = [\"lead@va.example\"]\n[policy]\nremind_before = \"2m\"\n");
         let t = task("2026-12-08T10:00:00Z");
         assert!(due(&t, &c, &p, &[], at("2026-12-08T09:57:59Z")).is_empty());
-        assert_eq!(next(&t, &c, &p, &[], at("2026-12-08T09:57:59Z")), Some(at("2026-12-08T09:58:00Z")));
-        assert_eq!(due(&t, &c, &p, &[], at("2026-12-08T09:58:00Z")), vec![Notice::Reminder]);
+        assert_eq!(
+            next(&t, &c, &p, &[], at("2026-12-08T09:57:59Z")),
+            Some(at("2026-12-08T09:58:00Z"))
+        );
+        assert_eq!(
+            due(&t, &c, &p, &[], at("2026-12-08T09:58:00Z")),
+            vec![Notice::Reminder]
+        );
         let sent = [Notice::Reminder];
         assert!(due(&t, &c, &p, &sent, at("2026-12-08T09:59:00Z")).is_empty());
-        assert_eq!(next(&t, &c, &p, &sent, at("2026-12-08T09:59:00Z")), Some(at("2026-12-08T10:00:00Z")));
-        assert_eq!(due(&t, &c, &p, &sent, at("2026-12-08T10:00:00Z")), vec![Notice::Overdue]);
+        assert_eq!(
+            next(&t, &c, &p, &sent, at("2026-12-08T09:59:00Z")),
+            Some(at("2026-12-08T10:00:00Z"))
+        );
+        assert_eq!(
+            due(&t, &c, &p, &sent, at("2026-12-08T10:00:00Z")),
+            vec![Notice::Overdue]
+        );
         // The daemon was down through the due time: no late reminder, the overdue notice only.
-        assert_eq!(due(&t, &c, &p, &[], at("2026-12-08T10:05:00Z")), vec![Notice::Overdue]);
+        assert_eq!(
+            due(&t, &c, &p, &[], at("2026-12-08T10:05:00Z")),
+            vec![Notice::Overdue]
+        );
         let sent = [Notice::Reminder, Notice::Overdue];
-        assert_eq!(due(&t, &c, &p, &sent, at("2026-12-09T17:00:00Z")), vec![Notice::Escalation]);
-        assert_eq!(next(&t, &c, &p, &Notice::ALL, at("2026-12-09T17:00:00Z")), None);
+        assert_eq!(
+            due(&t, &c, &p, &sent, at("2026-12-09T17:00:00Z")),
+            vec![Notice::Escalation]
+        );
+        assert_eq!(
+            next(&t, &c, &p, &Notice::ALL, at("2026-12-09T17:00:00Z")),
+            None
+        );
         for status in [TaskStatus::Waiting, TaskStatus::Done, TaskStatus::Cancelled] {
             let t = DueTask { status, ..t };
             assert!(due(&t, &c, &p, &[], at("2026-12-10T10:00:00Z")).is_empty());
             assert_eq!(next(&t, &c, &p, &[], at("2026-12-08T09:00:00Z")), None);
         }
-        let unassigned = DueTask { has_assignee: false, ..t };
-        assert_eq!(due(&unassigned, &c, &p, &[], at("2026-12-10T10:00:00Z")), vec![Notice::Escalation]);
+        let unassigned = DueTask {
+            has_assignee: false,
+            ..t
+        };
+        assert_eq!(
+            due(&unassigned, &c, &p, &[], at("2026-12-10T10:00:00Z")),
+            vec![Notice::Escalation]
+        );
     }
 }

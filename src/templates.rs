@@ -27,6 +27,26 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("error.ar.j2", include_str!("../templates/error.ar.j2")),
     ("summary.en.j2", include_str!("../templates/summary.en.j2")),
     ("summary.ar.j2", include_str!("../templates/summary.ar.j2")),
+    ("agenda.en.j2", include_str!("../templates/agenda.en.j2")),
+    ("agenda.ar.j2", include_str!("../templates/agenda.ar.j2")),
+    (
+        "reminder.en.j2",
+        include_str!("../templates/reminder.en.j2"),
+    ),
+    (
+        "reminder.ar.j2",
+        include_str!("../templates/reminder.ar.j2"),
+    ),
+    ("overdue.en.j2", include_str!("../templates/overdue.en.j2")),
+    ("overdue.ar.j2", include_str!("../templates/overdue.ar.j2")),
+    (
+        "escalation.en.j2",
+        include_str!("../templates/escalation.en.j2"),
+    ),
+    (
+        "escalation.ar.j2",
+        include_str!("../templates/escalation.ar.j2"),
+    ),
 ];
 
 /// A rendered mail: one-line subject, plain text and HTML.
@@ -115,7 +135,16 @@ mod tests {
     #[test]
     fn every_kind_renders_in_both_languages() {
         let t = Templates::load(None).expect("built-ins compile");
-        for kind in ["ack", "notify", "done", "followup", "error"] {
+        for kind in [
+            "ack",
+            "notify",
+            "done",
+            "followup",
+            "error",
+            "reminder",
+            "overdue",
+            "escalation",
+        ] {
             for lang in [Language::En, Language::Ar] {
                 let r = t.render(kind, lang, ctx("Invoice")).expect("renders");
                 assert!(r.subject.contains("[#7]"), "{kind}.{lang:?}: {}", r.subject);
@@ -127,6 +156,37 @@ mod tests {
                         "{kind}: Arabic HTML is right-to-left"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_agenda_lists_each_part_in_both_languages() {
+        let t = Templates::load(None).expect("built-ins compile");
+        let line = json!({"id": 12, "title": "<Invoice>", "contract": "acme", "due": "Sun 2026-12-06 10:00 +03",
+                          "late": "2h 0m", "since": "Tue 2026-12-01 09:00 +03", "chase": true});
+        let ctx = json!({"day": "Sun 2026-12-06", "total": 4, "overdue": [line], "due_today": [line],
+                         "new": [line], "waiting": [line], "open_count": 3,
+                         "retainers": [{"contract": "acme", "hours": 20, "used": "12.5", "left": "7.5"}]});
+        for lang in [Language::En, Language::Ar] {
+            let r = t.render("agenda", lang, &ctx).expect("renders");
+            assert!(r.subject.contains("2026-12-06"), "{lang:?}: {}", r.subject);
+            assert!(
+                !r.subject.contains("[#"),
+                "a reply to the agenda names no one task"
+            );
+            assert_eq!(r.text.matches("[#12]").count(), 5, "{lang:?}: {}", r.text);
+            assert!(r.text.contains("2h 0m") && r.text.contains("7.5"));
+            assert!(r.html.contains("&lt;Invoice&gt;"));
+            let overdue = r.text.find("[#12]").unwrap_or(usize::MAX);
+            assert!(
+                r.text.find("2h 0m").is_some_and(|l| l > overdue),
+                "overdue comes first"
+            );
+            if lang == Language::Ar {
+                assert!(r.html.contains("dir=\"rtl\"") && r.text.contains("تابِع"));
+            } else {
+                assert!(r.text.contains("CHASE") && r.text.contains("3 other open tasks"));
             }
         }
     }

@@ -5,6 +5,7 @@
 //! `ingest`: a server or a file that failed), 2 usage or configuration error (clap's own
 //! usage errors exit 2 as well).
 
+pub mod agenda;
 pub mod backup;
 pub mod check;
 pub mod ingest;

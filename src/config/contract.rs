@@ -343,12 +343,7 @@ pub(super) fn contract(
         Some(v) => v
             .get_ref()
             .parse::<DueSpec>()
-            .map_err(|e| {
-                d.at_spanned(
-                    v,
-                    format!("{sec} escalate_after: {e}"),
-                )
-            })
+            .map_err(|e| d.at_spanned(v, format!("{sec} escalate_after: {e}")))
             .unwrap_or(DueSpec::BusinessDays(1)),
     };
     if d.count() > before {

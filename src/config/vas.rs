@@ -172,7 +172,9 @@ mod tests {
         .unwrap();
         let sara = &c.vas["sara@va.example"];
         assert_eq!(sara.language, Some(crate::model::Language::Ar));
-        assert!(matches!(&sara.agenda, AgendaTime::Cron { source, .. } if source == "0 30 7 * * Sun-Thu"));
+        assert!(
+            matches!(&sara.agenda, AgendaTime::Cron { source, .. } if source == "0 30 7 * * Sun-Thu")
+        );
         assert!(matches!(c.vas["ali@va.example"].agenda, AgendaTime::Off));
         assert!(config("").unwrap().vas.is_empty());
     }
@@ -180,7 +182,7 @@ mod tests {
     #[test]
     fn bad_va_settings_name_their_line() {
         let cases = [
-            ("[vas.\"sara@va.example\"]\nlanguage = \"fr\"\n", ":11: [vas.\"sara@va.example\"] language = \"fr\": use ar or en"),
+            ("[vas.\"sara@va.example\"]\nlanguage = \"fr\"\n", ":12: [vas.\"sara@va.example\"] language = \"fr\": use ar or en"),
             ("[vas.\"sara@va.example\"]\nagenda = { cron = \"0 30 7 * * Sun-Thu\" }\n", "agenda needs both keys"),
             ("[vas.\"sara@va.example\"]\nagenda = { cron = \"0 30 7 * * Sun-Thu\", timezone = \"Riyadh\" }\n", "not an IANA time zone"),
             ("[vas.\"sara@va.example\"]\nagenda = { cron = \"30 7 * * Sun-Thu\", timezone = \"Asia/Riyadh\" }\n", "agenda:"),

@@ -40,6 +40,8 @@ struct Context {
     heartbeat: Heartbeat,
     /// Wakes the sender: there may be mail to send.
     wake: Arc<Notify>,
+    /// Wakes the scheduler: tasks were recorded or changed, so due times may have moved.
+    tasks_changed: Arc<Notify>,
 }
 
 /// Run the daemon until `shutdown` turns true. The message in hand is finished first.
@@ -82,6 +84,7 @@ pub async fn run_reloadable(
         shutdown,
         heartbeat: Heartbeat::new(),
         wake: Arc::new(Notify::new()),
+        tasks_changed: Arc::new(Notify::new()),
     };
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(crate::smtp::run_sender(

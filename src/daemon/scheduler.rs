@@ -1,4 +1,5 @@
-//! The scheduler: one task for everything timed. Each [`Job`] does what is due at an instant
+//! The scheduler: one task for everything timed (weekly summaries, daily agendas, due-time
+//! notices). Each [`Job`] does what is due at an instant
 //! and says when it is next due; the scheduler runs them all, then sleeps until the earliest
 //! next instant (an hour at most), or until a reload changes the schedule. A job decides
 //! from the database what is due, so what fell due while the daemon was down is done at
@@ -19,10 +20,29 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(3600);
 enum Job {
     /// The weekly summaries, at each contract's cron time.
     Summaries,
+    /// Each VA's daily agenda, at their first window or their agenda cron.
+    Agendas,
+    /// Reminders before due times, overdue notices and escalations.
+    DueNotices,
 }
 
 /// Every job, in the order they run when due together.
-const JOBS: [Job; 1] = [Job::Summaries];
+const JOBS: [Job; 3] = [Job::Summaries, Job::DueNotices, Job::Agendas];
+
+/// Log how a job went; whether it queued mail.
+fn report(job: &str, made: anyhow::Result<usize>) -> bool {
+    match made {
+        Ok(0) => false,
+        Ok(n) => {
+            info!(mails = n, "{job} queued");
+            true
+        }
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "{job} failed");
+            false
+        }
+    }
+}
 
 impl Job {
     /// Do what is due at `now`; whether it queued mail for the sender.
@@ -39,12 +59,29 @@ impl Job {
                     false
                 }
             },
+            Job::Agendas => report("agendas", crate::agenda::send::run_due(store, p, now)),
+            Job::DueNotices => report(
+                "due-time notices",
+                crate::reminders::send::run_due(store, p, now),
+            ),
         }
     }
 
     /// When it is next due after `now`, if ever.
-    fn next_due(self, p: &Pipeline, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    fn next_due(
+        self,
+        store: Option<&Store>,
+        p: &Pipeline,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         match self {
+            Job::Agendas => crate::agenda::send::next_due(&p.config, now),
+            Job::DueNotices => store.and_then(|s| {
+                crate::reminders::send::next_due(s, &p.config, now)
+                    .map_err(|e| warn!(error = %format!("{e:#}"), "cannot read the due times"))
+                    .ok()
+                    .flatten()
+            }),
             Job::Summaries => p
                 .config
                 .contracts
@@ -77,9 +114,14 @@ pub(super) async fn run(mut ctx: Context) {
                 ctx.wake.notify_one();
             }
         }
-        let next = JOBS.iter().filter_map(|job| job.next_due(&p, now)).min();
+        let next = JOBS
+            .iter()
+            .filter_map(|job| job.next_due(store.as_ref(), &p, now))
+            .min();
         tokio::select! {
             _ = tokio::time::sleep(sleep_for(next, now)) => {}
+            // New tasks and changed due times move the next notice.
+            _ = ctx.tasks_changed.notified() => {}
             _ = ctx.current.changed() => {}
             _ = ctx.shutdown.changed() => {}
         }

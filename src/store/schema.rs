@@ -159,6 +159,17 @@ UPDATE tasks SET ack_skipped = (SELECT e.note FROM events e
 WHERE id IN (SELECT task_id FROM events WHERE kind = 'ack_skipped');
 DELETE FROM events WHERE kind IN ('created', 'ack_skipped');
 "#,
+    // 7 (va-agenda): the due-time notices sent (reminder, overdue, escalation), once per task,
+    // kind and due time; a new due time re-arms them
+    r#"
+CREATE TABLE notices_sent (
+    task_id INTEGER NOT NULL REFERENCES tasks(id),
+    kind    TEXT NOT NULL CHECK (kind IN ('reminder','overdue','escalation')),
+    due_at  INTEGER NOT NULL,
+    sent_at INTEGER NOT NULL,
+    PRIMARY KEY (task_id, kind, due_at)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 #[cfg(test)]

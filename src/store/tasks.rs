@@ -108,6 +108,19 @@ impl Store {
         Ok(rows)
     }
 
+    /// Tasks still being worked on (open, in progress or waiting), in id order: the agenda's
+    /// and the due-time notices' material.
+    pub fn working_tasks(&self) -> Result<Vec<TaskRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks \
+             WHERE status IN ('open', 'in_progress', 'waiting') ORDER BY id"
+        ))?;
+        let rows = stmt
+            .query_map([], task_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     pub fn task(&self, id: i64) -> Result<Option<TaskRow>> {
         Ok(self
             .conn

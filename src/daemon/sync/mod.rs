@@ -155,6 +155,7 @@ impl ImapLoop {
             )?;
             if c.last != before {
                 self.ctx.wake.notify_one();
+                self.ctx.tasks_changed.notify_one();
             }
             self.retry.connected();
             if *self.ctx.shutdown.borrow() {
