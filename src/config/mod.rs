@@ -84,6 +84,7 @@ pub struct VaSettings {
 }
 
 /// When a VA's daily agenda goes out.
+#[allow(clippy::large_enum_variant)] // One per VA; boxing buys nothing.
 #[derive(Debug, Clone, Default)]
 pub enum AgendaTime {
     /// At the opening of the VA's first window each day, among their contracts.
