@@ -73,6 +73,37 @@ pub fn parse(text: &str) -> Vec<ParsedCommand> {
         .collect()
 }
 
+/// A reply to the agenda: each line that starts with a task tag (`[#12] #done`), as the task's
+/// number and the rest of the line, in order; a task tagged on several lines gets them all,
+/// joined. Lines without a tag are not read.
+pub fn tagged_lines(text: &str) -> Vec<(i64, String)> {
+    let mut out: Vec<(i64, String)> = Vec::new();
+    let mut end = text.len().min(MAX_COMMAND_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    for line in text[..end].lines() {
+        let Some(rest) = line.trim_start().strip_prefix("[#") else {
+            continue;
+        };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let Some(after) = rest.get(digits.len()..).and_then(|r| r.strip_prefix(']')) else {
+            continue;
+        };
+        let Ok(id) = digits.parse::<i64>() else {
+            continue;
+        };
+        match out.iter_mut().find(|(t, _)| *t == id) {
+            Some((_, text)) => {
+                text.push('\n');
+                text.push_str(after.trim());
+            }
+            None => out.push((id, after.trim().to_string())),
+        }
+    }
+    out
+}
+
 const COMMANDS: &str = "#done, #wip, #waiting, #cancel, #reopen, #priority, #due, #assign, #time \
                         (#تم، #جاري، #انتظار، #إلغاء، #فتح، #أولوية، #موعد، #وقت)";
 
@@ -384,6 +415,21 @@ mod tests {
         let parsed = parse(line);
         assert!(parsed.len() <= 1, "{line}: {parsed:?}");
         parsed.into_iter().next().map(|p| p.command)
+    }
+
+    #[test]
+    fn an_agenda_reply_is_read_line_by_line_per_task() {
+        let text = "Morning!\n[#12] #done\n [#13] #wip\n[#12] #time 30m\n[#x] #done\n[#14]\n#done";
+        assert_eq!(
+            tagged_lines(text),
+            vec![
+                (12, "#done\n#time 30m".to_string()),
+                (13, "#wip".to_string()),
+                (14, String::new()),
+            ]
+        );
+        assert_eq!(parse(&tagged_lines(text)[0].1).len(), 2);
+        assert!(tagged_lines("[#99999999999999999999] #done").is_empty());
     }
 
     #[test]

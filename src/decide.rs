@@ -38,6 +38,10 @@ pub trait ThreadLookup {
     fn task_by_id(&self, id: i64) -> anyhow::Result<Option<TaskRef>>;
     /// A task of this contract created from the same forwarded original.
     fn task_by_original(&self, contract: &str, key: &str) -> anyhow::Result<Option<i64>>;
+    /// The VA an agenda we sent with one of these Message-IDs went to.
+    fn agenda_of(&self, _message_ids: &[String]) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Knows nothing: every message is new. For `rules test` without a database.
@@ -108,15 +112,28 @@ pub struct TaskUpdate {
     pub refused: Vec<Refused>,
     /// Every command found, as written (for `rules test --json`).
     pub commands: Vec<ParsedCommand>,
+    /// Written on a line of a reply to the writer's agenda: refusals are answered even when
+    /// the task is not theirs (they are the VA the agenda went to).
+    pub via_agenda: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     CreateTask(Box<NewTask>),
     UpdateTask(Box<TaskUpdate>),
-    Duplicate { task: Option<i64> },
-    Ignore { reason: Reason },
-    Quarantine { reason: Reason, detail: String },
+    /// A VA's reply to their agenda: one update per task tagged on its lines (`[#12] #done`).
+    /// Its SPEC name is `update_task`.
+    UpdateTasks(Vec<TaskUpdate>),
+    Duplicate {
+        task: Option<i64>,
+    },
+    Ignore {
+        reason: Reason,
+    },
+    Quarantine {
+        reason: Reason,
+        detail: String,
+    },
 }
 
 impl Decision {
@@ -124,7 +141,7 @@ impl Decision {
     pub fn kind(&self) -> &'static str {
         match self {
             Decision::CreateTask(_) => "create_task",
-            Decision::UpdateTask(_) => "update_task",
+            Decision::UpdateTask(_) | Decision::UpdateTasks(_) => "update_task",
             Decision::Duplicate { .. } => "duplicate",
             Decision::Ignore { .. } => "ignore",
             Decision::Quarantine { .. } => "quarantine",
@@ -176,6 +193,10 @@ pub fn decide(
         return Ok(Decision::UpdateTask(Box::new(update(
             msg, &from, task, trust, cfg,
         ))));
+    }
+
+    if let Some(updates) = agenda_reply(msg, &from, trust, cfg, history)? {
+        return Ok(Decision::UpdateTasks(updates));
     }
 
     let contract = match owner_contract(cfg, &from) {
@@ -340,7 +361,44 @@ fn claimed_role(from: &str, task: &TaskRef, cfg: &Config) -> Role {
     }
 }
 
+/// A reply to the agenda of its writer (the In-Reply-To/References name it): one update per
+/// task tagged at the start of a line, each with that line's commands. Only the contract's
+/// VAs change a task; the others are refused. Tags of tasks that do not exist are skipped.
+fn agenda_reply(
+    msg: &Message,
+    from: &str,
+    trust: Trust<'_>,
+    cfg: &Config,
+    history: &dyn ThreadLookup,
+) -> anyhow::Result<Option<Vec<TaskUpdate>>> {
+    let mut ids: Vec<String> = msg.in_reply_to.clone();
+    ids.extend(msg.references.iter().cloned());
+    if ids.is_empty() || history.agenda_of(&ids)?.as_deref() != Some(from) {
+        return Ok(None);
+    }
+    let mut updates = Vec::new();
+    for (id, text) in commands::tagged_lines(&msg.new_text) {
+        if let Some(task) = history.task_by_id(id)? {
+            let mut u = update_with(&text, from, task, trust, cfg);
+            u.via_agenda = true;
+            updates.push(u);
+        }
+    }
+    Ok(Some(updates))
+}
+
 fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Config) -> TaskUpdate {
+    update_with(&msg.new_text, from, task, trust, cfg)
+}
+
+/// The update `text` (a reply's new text, or an agenda line's) makes to `task`.
+fn update_with(
+    text: &str,
+    from: &str,
+    task: TaskRef,
+    trust: Trust<'_>,
+    cfg: &Config,
+) -> TaskUpdate {
     let role = role(from, &task, trust, cfg);
     let unauthenticated = match trust {
         Trust::Unauthenticated { authserv_id } => {
@@ -348,7 +406,7 @@ fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Conf
         }
         Trust::Believed => None,
     };
-    let parsed = commands::parse(&msg.new_text);
+    let parsed = commands::parse(text);
     let mut apply = Vec::new();
     let mut refused = Vec::new();
     for pc in &parsed {
@@ -378,13 +436,14 @@ fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Conf
         }
     }
     TaskUpdate {
-        note: note_without_commands(&msg.new_text, &parsed),
+        note: note_without_commands(text, &parsed),
         task,
         actor: from.to_string(),
         role,
         apply,
         refused,
         commands: parsed,
+        via_agenda: false,
     }
 }
 

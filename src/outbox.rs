@@ -238,6 +238,9 @@ pub fn effects(
     match decision {
         Decision::CreateTask(t) => created(tx, cfg, templates, t, task_id, msg, now),
         Decision::UpdateTask(u) => updated(tx, cfg, templates, u, msg, now),
+        Decision::UpdateTasks(us) => us
+            .iter()
+            .try_for_each(|u| updated(tx, cfg, templates, u, msg, now)),
         _ => Ok(()),
     }
 }
@@ -476,8 +479,9 @@ fn updated(
         }
     }
     // One short error reply to a VA or owner whose command was refused; strangers get
-    // nothing (no backscatter). At most one an hour to the same address.
-    if !u.refused.is_empty() && u.role != Role::Stranger {
+    // nothing (no backscatter), except the VA an agenda went to, replying to it. At most one
+    // an hour to the same address.
+    if !u.refused.is_empty() && (u.role != Role::Stranger || u.via_agenda) {
         let hour_ago = (now - chrono::Duration::hours(1)).timestamp();
         if count_recent(tx, Kind::Error, &u.actor, hour_ago)? == 0 {
             let refused: Vec<_> = u

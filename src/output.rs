@@ -231,6 +231,18 @@ pub fn decision_json(
             j.task = Some(u.task.id);
             j.commands = u.commands.iter().map(|c| c.command.to_string()).collect();
         }
+        Decision::UpdateTasks(us) => {
+            j.task = us.first().map(|u| u.task.id);
+            j.contract = us.first().map(|u| u.task.contract.clone());
+            j.commands = us
+                .iter()
+                .flat_map(|u| {
+                    u.commands
+                        .iter()
+                        .map(move |c| format!("[#{}] {}", u.task.id, c.command))
+                })
+                .collect();
+        }
         Decision::Duplicate { task } => j.task = *task,
         _ => {}
     }

@@ -269,6 +269,21 @@ impl ThreadLookup for History<'_> {
             .query_row(params![contract, key], |r| r.get(0))
             .optional()?)
     }
+
+    fn agenda_of(&self, message_ids: &[String]) -> Result<Option<String>> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT recipient FROM outbox WHERE message_id = ?1 AND kind = 'agenda'",
+        )?;
+        for id in message_ids {
+            if let Some(va) = stmt
+                .query_row(params![id], |r| r.get::<_, String>(0))
+                .optional()?
+            {
+                return Ok(Some(va));
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// Whether `e` is the database's own failure (a full disk, an I/O error, a lock held too long,

@@ -58,6 +58,15 @@ pub fn record(
     let task_id = match decision {
         Decision::CreateTask(t) => Some(create_task(tx, t, message_id, ts)?),
         Decision::UpdateTask(u) => Some(update_task(tx, u, message_id, ts)?),
+        // The message row names the first task; each task's events name the message.
+        Decision::UpdateTasks(us) => {
+            let mut first = None;
+            for u in us {
+                let id = update_task(tx, u, message_id, ts)?;
+                first.get_or_insert(id);
+            }
+            first
+        }
         Decision::Duplicate { task } => *task,
         Decision::Ignore { .. } | Decision::Quarantine { .. } => None,
     };

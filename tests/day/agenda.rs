@@ -1,6 +1,7 @@
 use crate::support::config::ConfigBuilder;
 use crate::support::daemon::{cron_in, header, mail_within, mailbox, tasks, World};
-use crate::support::servers::mailserver;
+use crate::support::servers::{mailserver, send_smtp_via};
+use musaid::model::TaskStatus;
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,6 +16,21 @@ pub fn due_rules(dir: &Path) -> std::path::PathBuf {
     )
     .expect("rules");
     rules
+}
+
+/// The VA replies to `agenda` with `body`.
+fn reply(world: &World<'_>, agenda: &[u8], body: &str) {
+    let (va, inbox) = (&world.people.va, &world.people.inbox);
+    let mid = header(agenda, "Message-ID").expect("the agenda's Message-ID");
+    let raw = format!(
+        "From: VA <{va}>\r\nTo: <{inbox}>\r\nSubject: Re: your agenda\r\nIn-Reply-To: {mid}\r\n\
+         References: {mid}\r\nDate: {}\r\nMessage-ID: <agenda.reply.{}@va.example>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n",
+        chrono::Utc::now().to_rfc2822(),
+        std::process::id(),
+        body.replace('\n', "\r\n")
+    );
+    send_smtp_via(world.server, va, inbox, raw.as_bytes()).expect("smtp");
 }
 
 fn is_agenda(m: &[u8]) -> bool {
@@ -71,7 +87,24 @@ async fn one_agenda(language: &str) -> String {
         .into_iter()
         .filter(|m| is_agenda(m))
         .count();
+    // The VA answers the agenda: one line per task.
+    let lines = if language == "ar" {
+        "صباح النور\n[#1] #جاري\n[#2] #تم\n"
+    } else {
+        "Morning!\n[#1] #wip\n[#2] #done\n"
+    };
+    reply(&world, &agenda, lines);
+    let updated = crate::support::daemon::eventually(Duration::from_secs(15), || {
+        let t = tasks(&world.state);
+        t.len() == 2 && t[0].status == TaskStatus::InProgress && t[1].status == TaskStatus::Done
+    })
+    .await;
     d.stop().await;
+    assert!(
+        updated,
+        "a reply to the agenda updates each task on its line: {:?}",
+        tasks(&world.state)
+    );
     assert_eq!(agendas, 1, "one agenda a day");
     let raw = String::from_utf8_lossy(&agenda).into_owned();
     assert!(
@@ -87,7 +120,10 @@ async fn one_agenda(language: &str) -> String {
             .parse(&agenda)
             .and_then(|m| m.body_html(0).map(|h| h.into_owned()))
             .unwrap_or_default();
-        assert!(html.contains("dir=\"rtl\""), "Arabic HTML is right-to-left: {html}");
+        assert!(
+            html.contains("dir=\"rtl\""),
+            "Arabic HTML is right-to-left: {html}"
+        );
     }
     text_of(&agenda)
 }

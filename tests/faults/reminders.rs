@@ -11,12 +11,12 @@ async fn a_reminder_and_an_overdue_notice_once_each_through_kill_9() {
     std::fs::create_dir_all(&rules).expect("rules dir");
     std::fs::write(
         rules.join("10-soon.toml"),
-        "[[rule]]\nname = \"soon\"\nmatch.subject = '(?i)soon'\ncategory = \"calls\"\ndue = \"40s\"\n",
+        "[[rule]]\nname = \"soon\"\nmatch.subject = '(?i)soon'\ncategory = \"calls\"\ndue = \"24s\"\n",
     )
     .expect("rules");
     let mut d = world.start_synced(|c| {
         c.daemon_set("rules_dir", &rules)
-            .policy("remind_before", "20s")
+            .policy("remind_before", "12s")
     });
     world.request("Call the bank soon", "Before it closes.");
     let va = world.people.va.clone();
