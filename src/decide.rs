@@ -9,7 +9,7 @@
 //! `musaid tasks list --quarantine` (an ignored forgery would vanish, a task would ack the
 //! forger's claim).
 
-use crate::commands::{self, Command, ParsedCommand};
+use crate::commands::{self, Command, ParsedCommand, Query};
 use crate::config::{Config, Contract, UnknownSenders};
 use crate::mail::{auth, auto, Message};
 use crate::model::{normalize_address, Reason, TaskStatus};
@@ -38,6 +38,10 @@ pub trait ThreadLookup {
     fn task_by_id(&self, id: i64) -> anyhow::Result<Option<TaskRef>>;
     /// A task of this contract created from the same forwarded original.
     fn task_by_original(&self, contract: &str, key: &str) -> anyhow::Result<Option<i64>>;
+    /// The minutes logged on a task so far, when known (a `#time -15m` may not take it below 0).
+    fn time_logged(&self, _task: i64) -> anyhow::Result<Option<i64>> {
+        Ok(None)
+    }
 }
 
 /// Knows nothing: every message is new. For `rules test` without a database.
@@ -110,13 +114,34 @@ pub struct TaskUpdate {
     pub commands: Vec<ParsedCommand>,
 }
 
+/// An owner's question outside any task's thread (`#status`, `#hours`): answered by mail at
+/// once, and never a task (docs/design.md#questions-by-mail).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    pub contract: String,
+    pub asker: String,
+    /// What was asked, each once, in the order of [`Query`].
+    pub asked: Vec<Query>,
+    /// Every command found, as written (for `rules test --json`).
+    pub commands: Vec<ParsedCommand>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     CreateTask(Box<NewTask>),
     UpdateTask(Box<TaskUpdate>),
-    Duplicate { task: Option<i64> },
-    Ignore { reason: Reason },
-    Quarantine { reason: Reason, detail: String },
+    Duplicate {
+        task: Option<i64>,
+    },
+    Ignore {
+        reason: Reason,
+    },
+    Quarantine {
+        reason: Reason,
+        detail: String,
+    },
+    /// Answer, don't create: SPEC's `ignore` (no task is made or changed) with no reason.
+    Answer(Box<Question>),
 }
 
 impl Decision {
@@ -128,6 +153,8 @@ impl Decision {
             Decision::Duplicate { .. } => "duplicate",
             Decision::Ignore { .. } => "ignore",
             Decision::Quarantine { .. } => "quarantine",
+            // SPEC names five decisions; a question makes no task and changes none.
+            Decision::Answer(_) => "ignore",
         }
     }
 
@@ -173,8 +200,8 @@ pub fn decide(
 
     if let Some(task) = thread_task(msg, &from, trust, cfg, history)? {
         return Ok(Decision::UpdateTask(Box::new(update(
-            msg, &from, task, trust, cfg,
-        ))));
+            msg, &from, task, trust, cfg, history,
+        )?)));
     }
 
     let contract = match owner_contract(cfg, &from) {
@@ -189,6 +216,9 @@ pub fn decide(
                         c.name
                     ),
                 });
+            }
+            if let Some(q) = question(msg, &from, c) {
+                return Ok(Decision::Answer(Box::new(q)));
             }
             c
         }
@@ -232,6 +262,28 @@ pub fn decide(
         original_key,
         ctx,
     ))))
+}
+
+/// A mail whose commands (in its new text and its subject) are all questions, `#status` or
+/// `#hours`, asks; anything else from an owner is a request.
+fn question(msg: &Message, from: &str, contract: &Contract) -> Option<Question> {
+    let mut commands = commands::parse(&msg.subject);
+    commands.extend(commands::parse(&msg.new_text));
+    let mut asked: Vec<Query> = Vec::new();
+    for c in &commands {
+        match c.command {
+            Command::Ask(q) => asked.push(q),
+            _ => return None,
+        }
+    }
+    asked.sort_unstable();
+    asked.dedup();
+    (!asked.is_empty()).then(|| Question {
+        contract: contract.name.clone(),
+        asker: from.to_string(),
+        asked,
+        commands,
+    })
 }
 
 /// May the From address be believed for permissions?
@@ -339,7 +391,14 @@ fn claimed_role(from: &str, task: &TaskRef, cfg: &Config) -> Role {
     }
 }
 
-fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Config) -> TaskUpdate {
+fn update(
+    msg: &Message,
+    from: &str,
+    task: TaskRef,
+    trust: Trust<'_>,
+    cfg: &Config,
+    history: &dyn ThreadLookup,
+) -> anyhow::Result<TaskUpdate> {
     let role = role(from, &task, trust, cfg);
     let unauthenticated = match trust {
         Trust::Unauthenticated { authserv_id } => {
@@ -350,12 +409,17 @@ fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Conf
     let parsed = commands::parse(&msg.new_text);
     let mut apply = Vec::new();
     let mut refused = Vec::new();
+    // The task's time so far, with this reply's entries as they are applied.
+    let mut logged = history.time_logged(task.id)?;
     for pc in &parsed {
         let verdict = match (&pc.command, role) {
             (Command::Unknown { error }, _) => Err(error.clone()),
             (Command::Assign(to), Role::Va) => assignable(to, &task, cfg),
+            (Command::Merge(other), Role::Va) => mergeable(*other, &task, history)?,
+            (Command::Time(m), Role::Va) => correctable(*m, &task, &mut logged),
             (_, Role::Va) => Ok(()),
             (Command::Status(TaskStatus::Cancelled), Role::Owner) => Ok(()),
+            (Command::Ask(_), Role::Owner) => Ok(()),
             (_, Role::Owner) => Err(
                 "only the contract's VAs may change a task; an owner may add notes and #cancel"
                     .to_string(),
@@ -376,7 +440,7 @@ fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Conf
             }),
         }
     }
-    TaskUpdate {
+    Ok(TaskUpdate {
         note: note_without_commands(&msg.new_text, &parsed),
         task,
         actor: from.to_string(),
@@ -384,7 +448,47 @@ fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Conf
         apply,
         refused,
         commands: parsed,
+    })
+}
+
+/// `#merge N` folds task N into this one: a task of the same contract, not this one, not one
+/// merged already.
+fn mergeable(
+    other: i64,
+    task: &TaskRef,
+    history: &dyn ThreadLookup,
+) -> anyhow::Result<Result<(), String>> {
+    if other == task.id {
+        return Ok(Err(format!("task #{other} cannot be merged into itself")));
     }
+    Ok(match history.task_by_id(other)? {
+        None => Err(format!("there is no task #{other}")),
+        // The store answers for a merged task with the one it went into.
+        Some(t) if t.id != other => Err(format!("task #{other} is already merged into #{}", t.id)),
+        Some(t) if t.contract != task.contract => Err(format!(
+            "task #{other} belongs to another contract; only tasks of contract {} can be merged \
+             into #{}",
+            task.contract, task.id
+        )),
+        Some(_) => Ok(()),
+    })
+}
+
+/// A `#time` entry, unless a correction would take the task's time below zero.
+fn correctable(minutes: i32, task: &TaskRef, logged: &mut Option<i64>) -> Result<(), String> {
+    let Some(total) = *logged else {
+        return Ok(());
+    };
+    let after = total + i64::from(minutes);
+    if after < 0 {
+        return Err(format!(
+            "task #{} has {} logged; a correction cannot take it below zero",
+            task.id,
+            crate::retainer::hours_minutes(total)
+        ));
+    }
+    *logged = Some(after);
+    Ok(())
 }
 
 /// `#assign` hands a task only to one of its contract's VAs: an assignee gains no rights, but
@@ -519,6 +623,9 @@ pub fn original_key(msg: &Message) -> Option<String> {
     let digest = h.finalize();
     Some(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }
+
+#[cfg(test)]
+mod owner_tests;
 
 #[cfg(test)]
 mod tests {
