@@ -10,6 +10,8 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
 
+pub mod csv;
+
 /// A Unix time as RFC 3339 with the zone's offset.
 pub fn rfc3339(ts: i64, tz: Tz) -> Option<String> {
     let t: DateTime<Utc> = Utc.timestamp_opt(ts, 0).single()?;
