@@ -1,6 +1,6 @@
 //! message + config + rules + what the store knows → exactly one [`Decision`]. Pure.
 //!
-//! Order of questions (SPEC "The flow"): is it automatic mail? have we seen it?
+//! Order of questions (docs/design.md#the-flow): is it automatic mail? have we seen it?
 //! does it belong to a task's thread? is the sender an owner of a contract?
 //!
 //! With `[policy] trusted_authserv_id`, a From address that our MX did not see authenticated
@@ -120,7 +120,7 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// The SPEC name of the decision.
+    /// The decision's name in `--json` output (docs/commands.md).
     pub fn kind(&self) -> &'static str {
         match self {
             Decision::CreateTask(_) => "create_task",
