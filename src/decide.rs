@@ -9,7 +9,7 @@
 //! `musaid tasks list --quarantine` (an ignored forgery would vanish, a task would ack the
 //! forger's claim).
 
-use crate::commands::{self, Command, ParsedCommand, Query};
+use crate::commands::{self, Command, ParsedCommand};
 use crate::config::{Config, Contract, UnknownSenders};
 use crate::mail::{auth, auto, Message};
 use crate::model::{normalize_address, Reason, TaskStatus};
@@ -110,18 +110,6 @@ pub struct TaskUpdate {
     pub note: String,
     pub apply: Vec<Command>,
     pub refused: Vec<Refused>,
-    /// Every command found, as written (for `rules test --json`).
-    pub commands: Vec<ParsedCommand>,
-}
-
-/// An owner's question outside any task's thread (`#status`, `#hours`): answered by mail at
-/// once, and never a task (docs/design.md#questions-by-mail).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Question {
-    pub contract: String,
-    pub asker: String,
-    /// What was asked, each once, in the order of [`Query`].
-    pub asked: Vec<Query>,
     /// Every command found, as written (for `rules test --json`).
     pub commands: Vec<ParsedCommand>,
 }
@@ -263,28 +251,6 @@ pub fn decide(
         original_key,
         ctx,
     ))))
-}
-
-/// A mail whose commands (in its new text and its subject) are all questions, `#status` or
-/// `#hours`, asks; anything else from an owner is a request.
-fn question(msg: &Message, from: &str, contract: &Contract) -> Option<Question> {
-    let mut commands = commands::parse(&msg.subject);
-    commands.extend(commands::parse(&msg.new_text));
-    let mut asked: Vec<Query> = Vec::new();
-    for c in &commands {
-        match c.command {
-            Command::Ask(q) => asked.push(q),
-            _ => return None,
-        }
-    }
-    asked.sort_unstable();
-    asked.dedup();
-    (!asked.is_empty()).then(|| Question {
-        contract: contract.name.clone(),
-        asker: from.to_string(),
-        asked,
-        commands,
-    })
 }
 
 /// May the From address be believed for permissions?
@@ -633,6 +599,10 @@ pub fn original_key(msg: &Message) -> Option<String> {
     let digest = h.finalize();
     Some(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }
+
+mod question;
+use question::question;
+pub use question::Question;
 
 #[cfg(test)]
 mod owner_tests;

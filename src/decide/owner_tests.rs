@@ -1,6 +1,7 @@
 //! Questions by mail, `#merge` and `#time` corrections: who may, and what is refused.
 
 use super::*;
+use crate::commands::Query;
 use crate::config::load_str;
 use std::collections::BTreeMap;
 use std::path::Path;
