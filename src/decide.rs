@@ -1,6 +1,6 @@
 //! message + config + rules + what the store knows → exactly one [`Decision`]. Pure.
 //!
-//! Order of questions (SPEC "The flow"): is it automatic mail? have we seen it?
+//! Order of questions (docs/design.md#the-flow): is it automatic mail? have we seen it?
 //! does it belong to a task's thread? is the sender an owner of a contract?
 //!
 //! With `[policy] trusted_authserv_id`, a From address that our MX did not see authenticated
@@ -38,6 +38,10 @@ pub trait ThreadLookup {
     fn task_by_id(&self, id: i64) -> anyhow::Result<Option<TaskRef>>;
     /// A task of this contract created from the same forwarded original.
     fn task_by_original(&self, contract: &str, key: &str) -> anyhow::Result<Option<i64>>;
+    /// The minutes logged on a task so far, when known (a `#time -15m` may not take it below 0).
+    fn time_logged(&self, _task: i64) -> anyhow::Result<Option<i64>> {
+        Ok(None)
+    }
     /// The VA an agenda we sent with one of these Message-IDs went to.
     fn agenda_of(&self, _message_ids: &[String]) -> anyhow::Result<Option<String>> {
         Ok(None)
@@ -134,10 +138,12 @@ pub enum Decision {
         reason: Reason,
         detail: String,
     },
+    /// Answer, don't create: SPEC's `ignore` (no task is made or changed) with no reason.
+    Answer(Box<Question>),
 }
 
 impl Decision {
-    /// The SPEC name of the decision.
+    /// The decision's name in `--json` output (docs/commands.md).
     pub fn kind(&self) -> &'static str {
         match self {
             Decision::CreateTask(_) => "create_task",
@@ -145,6 +151,8 @@ impl Decision {
             Decision::Duplicate { .. } => "duplicate",
             Decision::Ignore { .. } => "ignore",
             Decision::Quarantine { .. } => "quarantine",
+            // SPEC names five decisions; a question makes no task and changes none.
+            Decision::Answer(_) => "ignore",
         }
     }
 
@@ -191,8 +199,8 @@ pub fn decide(
 
     if let Some(task) = thread_task(msg, &from, trust, cfg, history)? {
         return Ok(Decision::UpdateTask(Box::new(update(
-            msg, &from, task, trust, cfg,
-        ))));
+            msg, &from, task, trust, cfg, history,
+        )?)));
     }
 
     if let Some(updates) = agenda_reply(msg, &from, trust, cfg, history)? {
@@ -211,6 +219,9 @@ pub fn decide(
                         c.name
                     ),
                 });
+            }
+            if let Some(q) = question(msg, &from, c) {
+                return Ok(Decision::Answer(Box::new(q)));
             }
             c
         }
@@ -379,7 +390,7 @@ fn agenda_reply(
     let mut updates = Vec::new();
     for (id, text) in commands::tagged_lines(&msg.new_text) {
         if let Some(task) = history.task_by_id(id)? {
-            let mut u = update_with(&text, from, task, trust, cfg);
+            let mut u = update_with(&text, from, task, trust, cfg, history)?;
             u.via_agenda = true;
             updates.push(u);
         }
@@ -387,8 +398,15 @@ fn agenda_reply(
     Ok(Some(updates))
 }
 
-fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Config) -> TaskUpdate {
-    update_with(&msg.new_text, from, task, trust, cfg)
+fn update(
+    msg: &Message,
+    from: &str,
+    task: TaskRef,
+    trust: Trust<'_>,
+    cfg: &Config,
+    history: &dyn ThreadLookup,
+) -> anyhow::Result<TaskUpdate> {
+    update_with(&msg.new_text, from, task, trust, cfg, history)
 }
 
 /// The update `text` (a reply's new text, or an agenda line's) makes to `task`.
@@ -398,7 +416,8 @@ fn update_with(
     task: TaskRef,
     trust: Trust<'_>,
     cfg: &Config,
-) -> TaskUpdate {
+    history: &dyn ThreadLookup,
+) -> anyhow::Result<TaskUpdate> {
     let role = role(from, &task, trust, cfg);
     let unauthenticated = match trust {
         Trust::Unauthenticated { authserv_id } => {
@@ -409,12 +428,17 @@ fn update_with(
     let parsed = commands::parse(text);
     let mut apply = Vec::new();
     let mut refused = Vec::new();
+    // The task's time so far, with this reply's entries as they are applied.
+    let mut logged = history.time_logged(task.id)?;
     for pc in &parsed {
         let verdict = match (&pc.command, role) {
             (Command::Unknown { error }, _) => Err(error.clone()),
             (Command::Assign(to), Role::Va) => assignable(to, &task, cfg),
+            (Command::Merge(other), Role::Va) => mergeable(*other, &task, history)?,
+            (Command::Time(m), Role::Va) => correctable(*m, &task, &mut logged),
             (_, Role::Va) => Ok(()),
             (Command::Status(TaskStatus::Cancelled), Role::Owner) => Ok(()),
+            (Command::Ask(_), Role::Owner) => Ok(()),
             (_, Role::Owner) => Err(
                 "only the contract's VAs may change a task; an owner may add notes and #cancel"
                     .to_string(),
@@ -435,7 +459,7 @@ fn update_with(
             }),
         }
     }
-    TaskUpdate {
+    Ok(TaskUpdate {
         note: note_without_commands(text, &parsed),
         task,
         actor: from.to_string(),
@@ -444,7 +468,47 @@ fn update_with(
         refused,
         commands: parsed,
         via_agenda: false,
+    })
+}
+
+/// `#merge N` folds task N into this one: a task of the same contract, not this one, not one
+/// merged already.
+fn mergeable(
+    other: i64,
+    task: &TaskRef,
+    history: &dyn ThreadLookup,
+) -> anyhow::Result<Result<(), String>> {
+    if other == task.id {
+        return Ok(Err(format!("task #{other} cannot be merged into itself")));
     }
+    Ok(match history.task_by_id(other)? {
+        None => Err(format!("there is no task #{other}")),
+        // The store answers for a merged task with the one it went into.
+        Some(t) if t.id != other => Err(format!("task #{other} is already merged into #{}", t.id)),
+        Some(t) if t.contract != task.contract => Err(format!(
+            "task #{other} belongs to another contract; only tasks of contract {} can be merged \
+             into #{}",
+            task.contract, task.id
+        )),
+        Some(_) => Ok(()),
+    })
+}
+
+/// A `#time` entry, unless a correction would take the task's time below zero.
+fn correctable(minutes: i32, task: &TaskRef, logged: &mut Option<i64>) -> Result<(), String> {
+    let Some(total) = *logged else {
+        return Ok(());
+    };
+    let after = total + i64::from(minutes);
+    if after < 0 {
+        return Err(format!(
+            "task #{} has {} logged; a correction cannot take it below zero",
+            task.id,
+            crate::retainer::hours_minutes(total)
+        ));
+    }
+    *logged = Some(after);
+    Ok(())
 }
 
 /// `#assign` hands a task only to one of its contract's VAs: an assignee gains no rights, but
@@ -588,6 +652,13 @@ pub fn original_key(msg: &Message) -> Option<String> {
     let digest = h.finalize();
     Some(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }
+
+mod question;
+use question::question;
+pub use question::Question;
+
+#[cfg(test)]
+mod owner_tests;
 
 #[cfg(test)]
 mod tests {

@@ -47,6 +47,16 @@ const BUILT_IN: &[(&str, &str)] = &[
         "escalation.ar.j2",
         include_str!("../templates/escalation.ar.j2"),
     ),
+    ("status.en.j2", include_str!("../templates/status.en.j2")),
+    ("status.ar.j2", include_str!("../templates/status.ar.j2")),
+    (
+        "hours_alert.en.j2",
+        include_str!("../templates/hours_alert.en.j2"),
+    ),
+    (
+        "hours_alert.ar.j2",
+        include_str!("../templates/hours_alert.ar.j2"),
+    ),
 ];
 
 /// A rendered mail: one-line subject, plain text and HTML.
@@ -167,7 +177,7 @@ mod tests {
                           "late": "2h 0m", "since": "Tue 2026-12-01 09:00 +03", "chase": true});
         let ctx = json!({"day": "Sun 2026-12-06", "total": 4, "overdue": [line], "due_today": [line],
                          "new": [line], "waiting": [line], "open_count": 3,
-                         "retainers": [{"contract": "acme", "hours": 20, "used": "12.5", "left": "7.5"}]});
+                         "retainers": [{"contract": "acme", "bought": "20h 00m", "used": "12h 30m", "left": "7.5", "period": "2026-12"}]});
         for lang in [Language::En, Language::Ar] {
             let r = t.render("agenda", lang, &ctx).expect("renders");
             assert!(r.subject.contains("2026-12-06"), "{lang:?}: {}", r.subject);
@@ -187,6 +197,65 @@ mod tests {
                 assert!(r.html.contains("dir=\"rtl\"") && r.text.contains("تابِع"));
             } else {
                 assert!(r.text.contains("CHASE") && r.text.contains("3 other open tasks"));
+            }
+        }
+    }
+
+    #[test]
+    fn status_answers_and_hours_alerts_render_in_both_languages() {
+        let t = Templates::load(None).expect("built-ins compile");
+        let retainer = json!({"bought": "20h 00m", "used": "17h 00m", "left": "3h 00m",
+                              "over": null, "percent": 85, "period": "2026-12", "per": "month"});
+        let open = json!([{"id": 3, "title": "<b>Invoice</b>", "status": "in_progress",
+                           "assignee": "sara@va.example", "due": "Thu 2026-12-10 17:00 +03",
+                           "overdue": true, "updated": "Wed 2026-12-09 09:00 +03"}]);
+        let contract = json!({"view": "contract", "contract": "acme", "desk": "Desk",
+            "status": true, "open": open, "open_count": 1, "overdue_count": 1, "open_more": 0,
+            "done": [], "done_count": 0, "done_more": 0, "done_days": 7,
+            "hours": true, "retainer": retainer, "period": "2026-12"});
+        let task = json!({"view": "task", "contract": "acme", "desk": "Desk", "status": true,
+            "task": {"id": 3, "title": "Invoice", "status": "waiting", "requester": "boss@acme.example",
+                     "created": "Mon", "updated": "Tue", "overdue": false},
+            "events": [{"at": "Tue", "actor": "sara@va.example", "kind": "time", "detail": "+45m"}],
+            "events_more": 4});
+        let hours = json!({"view": "contract", "contract": "acme", "desk": "Desk", "hours": true,
+            "retainer": null, "logged": "2h 00m", "period": "2026-12"});
+        for lang in [Language::En, Language::Ar] {
+            let r = t.render("status", lang, &contract).expect("renders");
+            assert!(
+                r.subject.contains("acme") && r.subject.contains('1'),
+                "{}",
+                r.subject
+            );
+            assert!(r.text.contains("#3 <b>Invoice</b>"), "{}", r.text);
+            assert!(
+                r.text.contains("17h 00m") && r.text.contains("2026-12"),
+                "{}",
+                r.text
+            );
+            assert!(r.html.contains("&lt;b&gt;Invoice"), "HTML is escaped");
+            let r = t.render("status", lang, &task).expect("renders");
+            assert!(r.subject.starts_with("[#3]"), "{}", r.subject);
+            assert!(r.text.contains("+45m"), "{}", r.text);
+            let r = t.render("status", lang, &hours).expect("renders");
+            assert!(r.subject.contains("2h 00m"), "{}", r.subject);
+            let alert = json!({"contract": "acme", "desk": "Desk", "threshold": 80,
+                               "retainer": retainer, "to_owner": true});
+            let r = t.render("hours_alert", lang, &alert).expect("renders");
+            assert!(
+                r.subject.contains("80") && r.subject.contains("17h 00m"),
+                "{}",
+                r.subject
+            );
+            assert!(r.text.contains("3h 00m"), "{}", r.text);
+            if lang == Language::Ar {
+                for html in [
+                    &r.html,
+                    &t.render("status", lang, &contract).expect("r").html,
+                ] {
+                    assert!(html.contains("dir=\"rtl\""), "Arabic HTML is right-to-left");
+                }
+                assert!(r.subject.contains("الساعات"), "{}", r.subject);
             }
         }
     }

@@ -5,10 +5,12 @@ use super::{build, Agenda};
 use crate::config::Config;
 use crate::ingest::Pipeline;
 use crate::outbox::{self, Draft, Kind};
-use crate::store::{notices, Store, TaskRow};
+use crate::retainer;
+use crate::store::{hours, notices, Store, TaskRow};
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
+use rusqlite::Connection;
 use serde_json::{json, Value};
 
 fn tz_of(cfg: &Config, t: &TaskRow) -> Tz {
@@ -43,8 +45,35 @@ fn with(mut v: Value, extra: Value) -> Value {
     v
 }
 
-/// The agenda template's variables (docs/mail.md#templates). `day` is the VA's local day.
-pub fn context(cfg: &Config, a: &Agenda<'_>, day: NaiveDate) -> Value {
+/// Each of the VA's contracts with a `retainer`: its balance now, in the agenda's language
+/// (`contract` and [`crate::retainer::balance_words`]).
+pub fn retainers(
+    conn: &Connection,
+    cfg: &Config,
+    va: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Value>> {
+    let lang = super::language(cfg, va);
+    let mut out = Vec::new();
+    for c in cfg.contracts.values().filter(|c| c.is_va(va)) {
+        let Some(r) = &c.retainer else {
+            continue;
+        };
+        let tz = c.calendar.timezone;
+        let p = retainer::period(r, tz, now);
+        let used = hours::minutes_logged(conn, &c.name, p.start.timestamp(), p.end.timestamp())?;
+        let b = retainer::retainer_balance(r, tz, now, used);
+        out.push(with(
+            retainer::balance_words(&b, lang),
+            json!({"contract": c.name}),
+        ));
+    }
+    Ok(out)
+}
+
+/// The agenda template's variables (docs/mail.md#templates). `day` is the VA's local day;
+/// `retainers` from [`retainers`].
+pub fn context(cfg: &Config, a: &Agenda<'_>, day: NaiveDate, retainers: Vec<Value>) -> Value {
     let total = a.overdue.len() + a.due_today.len() + a.new.len() + a.waiting.len() + a.open_count;
     json!({
         "va": a.va,
@@ -61,9 +90,7 @@ pub fn context(cfg: &Config, a: &Agenda<'_>, day: NaiveDate) -> Value {
             "chase": w.chase,
         }))).collect::<Vec<_>>(),
         "open_count": a.open_count,
-        // The retainer's balance per contract (`hours`, `used`, `left`) joins here once
-        // contracts have a `retainer`.
-        "retainers": Vec::<Value>::new(),
+        "retainers": retainers,
     })
 }
 
@@ -101,7 +128,11 @@ pub fn run_due(store: &mut Store, p: &Pipeline, now: DateTime<Utc>) -> Result<us
                 task_id: None,
                 contract: None,
                 recipient: va.clone(),
-                rendered: p.templates.render("agenda", lang, context(cfg, &a, day))?,
+                rendered: p.templates.render(
+                    "agenda",
+                    lang,
+                    context(cfg, &a, day, retainers(&tx, cfg, &va, now)?),
+                )?,
                 in_reply_to: None,
                 references: Vec::new(),
                 reply_to: Some(cfg.daemon.address.clone()),

@@ -57,6 +57,8 @@ fn task(id: i64, contract: &str, status: TaskStatus, created: &str, due: Option<
         acked_at: None,
         due_at: due.map(|d| at(d).timestamp()),
         done_at: None,
+        updated_at: at(created).timestamp(),
+        merged_into: None,
     }
 }
 

@@ -153,7 +153,11 @@ pub fn run(path: &Path, args: &AgendaArgs) -> Result<ExitCode, Failure> {
             println!("Nothing open: no agenda is sent.\n");
             continue;
         }
-        let ctx = agenda::send::context(&cfg, a, day);
+        let retainers = match &store {
+            Some(s) => agenda::send::retainers(s.conn(), &cfg, &a.va, a.at)?,
+            None => Vec::new(),
+        };
+        let ctx = agenda::send::context(&cfg, a, day, retainers);
         let r = templates.render("agenda", agenda::language(&cfg, &a.va), ctx)?;
         println!("Subject: {}\n\n{}", r.subject, r.text);
     }

@@ -8,6 +8,7 @@
 pub mod agenda;
 pub mod backup;
 pub mod check;
+pub mod hours;
 pub mod ingest;
 pub mod init;
 pub mod man;

@@ -68,7 +68,7 @@ pub fn record(
             first
         }
         Decision::Duplicate { task } => *task,
-        Decision::Ignore { .. } | Decision::Quarantine { .. } => None,
+        Decision::Ignore { .. } | Decision::Quarantine { .. } | Decision::Answer(_) => None,
     };
     let (mailbox, uidvalidity, uid, file) = match source {
         Source::File(f) => (None, None, None, Some(f.as_str())),
@@ -190,6 +190,18 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
             Command::Time(minutes) => {
                 event("time").minutes(*minutes).record(tx)?;
             }
+            Command::Merge(from) => {
+                let merge = super::merge::Merge {
+                    from: *from,
+                    into: id,
+                    actor,
+                    message_id,
+                    at: ts,
+                };
+                super::merge::fold(tx, &merge)?;
+            }
+            // Answered by mail (`outbox::effects`); nothing about the task changes.
+            Command::Ask(_) => {}
             Command::Unknown { .. } => {}
         }
     }
@@ -261,7 +273,7 @@ pub(crate) struct Event<'a> {
     from: Option<TaskStatus>,
     to: Option<TaskStatus>,
     note: Option<&'a str>,
-    minutes: Option<u32>,
+    minutes: Option<i32>,
 }
 
 impl<'a> Event<'a> {
@@ -297,7 +309,7 @@ impl<'a> Event<'a> {
         Event { note, ..self }
     }
 
-    pub(crate) fn minutes(self, minutes: u32) -> Self {
+    pub(crate) fn minutes(self, minutes: i32) -> Self {
         Event {
             minutes: Some(minutes),
             ..self
