@@ -198,9 +198,8 @@ pub fn decide(
     let trust = Trust::of(msg, cfg);
 
     if let Some(task) = thread_task(msg, &from, trust, cfg, history)? {
-        return Ok(Decision::UpdateTask(Box::new(update(
-            msg, &from, task, trust, cfg, history,
-        )?)));
+        let u = update(&msg.new_text, &from, task, trust, cfg, history)?;
+        return Ok(Decision::UpdateTask(Box::new(u)));
     }
 
     if let Some(updates) = agenda_reply(msg, &from, trust, cfg, history)? {
@@ -372,45 +371,8 @@ fn claimed_role(from: &str, task: &TaskRef, cfg: &Config) -> Role {
     }
 }
 
-/// A reply to the agenda of its writer (the In-Reply-To/References name it): one update per
-/// task tagged at the start of a line, each with that line's commands. Only the contract's
-/// VAs change a task; the others are refused. Tags of tasks that do not exist are skipped.
-fn agenda_reply(
-    msg: &Message,
-    from: &str,
-    trust: Trust<'_>,
-    cfg: &Config,
-    history: &dyn ThreadLookup,
-) -> anyhow::Result<Option<Vec<TaskUpdate>>> {
-    let mut ids: Vec<String> = msg.in_reply_to.clone();
-    ids.extend(msg.references.iter().cloned());
-    if ids.is_empty() || history.agenda_of(&ids)?.as_deref() != Some(from) {
-        return Ok(None);
-    }
-    let mut updates = Vec::new();
-    for (id, text) in commands::tagged_lines(&msg.new_text) {
-        if let Some(task) = history.task_by_id(id)? {
-            let mut u = update_with(&text, from, task, trust, cfg, history)?;
-            u.via_agenda = true;
-            updates.push(u);
-        }
-    }
-    Ok(Some(updates))
-}
-
-fn update(
-    msg: &Message,
-    from: &str,
-    task: TaskRef,
-    trust: Trust<'_>,
-    cfg: &Config,
-    history: &dyn ThreadLookup,
-) -> anyhow::Result<TaskUpdate> {
-    update_with(&msg.new_text, from, task, trust, cfg, history)
-}
-
 /// The update `text` (a reply's new text, or an agenda line's) makes to `task`.
-fn update_with(
+fn update(
     text: &str,
     from: &str,
     task: TaskRef,
@@ -653,7 +615,9 @@ pub fn original_key(msg: &Message) -> Option<String> {
     Some(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }
 
+mod agenda_reply;
 mod question;
+use agenda_reply::agenda_reply;
 use question::question;
 pub use question::Question;
 
