@@ -56,7 +56,7 @@ impl Agenda<'_> {
     }
 }
 
-/// Every VA who may get an agenda: the contracts' `vas`, then `[vas]` entries, each once.
+/// Every VA who may get an agenda: each contract's `vas`, in contract order, each once.
 pub fn vas(cfg: &Config) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for v in cfg.contracts.values().flat_map(|c| c.vas.iter()) {
