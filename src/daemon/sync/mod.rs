@@ -220,6 +220,7 @@ impl ImapLoop {
             c.p.clone(),
             c.writer.take(),
             uidvalidity,
+            uids.clone(),
             self.retry.condemned(uidvalidity),
             batch_rx,
             committed_tx,
