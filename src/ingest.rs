@@ -169,7 +169,14 @@ impl Pipeline {
                 )
             }
         };
-        let keep_raw = matches!(decision, Decision::Quarantine { .. }).then_some(raw);
+        let keep_raw = match &decision {
+            Decision::Quarantine {
+                reason: Reason::UnknownSender | Reason::Untrusted,
+                ..
+            } => Some(store::quarantine::stranger(tx, raw, now)?),
+            Decision::Quarantine { .. } => Some(raw),
+            _ => None,
+        };
         let rec = store::record(tx, source, msg, keep_raw, &decision, now)
             .with_context(|| format!("Cannot record message <{message_id}>"))?;
         crate::outbox::effects(

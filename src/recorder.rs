@@ -64,6 +64,54 @@ pub struct MessageFailed {
 /// [`RECORD_ATTEMPTS`] times.
 pub type Condemned = std::collections::HashMap<u32, String>;
 
+/// What one sync records into.
+#[derive(Debug, Clone, Default)]
+pub struct Sync {
+    pub uidvalidity: u32,
+    /// The UIDs to quarantine rather than record.
+    pub condemned: Condemned,
+    /// Set when this is a re-read after a UIDVALIDITY change.
+    pub reread: Option<Reread>,
+}
+
+impl Sync {
+    /// A sync of a mailbox at `uidvalidity`, nothing condemned, no re-read.
+    pub fn plain(uidvalidity: u32) -> Sync {
+        Sync {
+            uidvalidity,
+            ..Sync::default()
+        }
+    }
+}
+
+/// What a re-read after a UIDVALIDITY change leaves alone, unrecorded: a message whose
+/// Message-ID is recorded already, and one that arrived (IMAP INTERNALDATE) before `before`
+/// (the first start under `first_sync = "new"`, the date under `first_sync = "DATE"`).
+#[derive(Debug, Clone, Default)]
+pub struct Reread {
+    pub before: Option<chrono::DateTime<Utc>>,
+}
+
+impl Reread {
+    /// Whether `mail` (parsed as `msg`) is left alone.
+    fn skips(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        mail: &FetchedMail,
+        msg: Option<&ingest::Parsed>,
+    ) -> Result<bool> {
+        if let (Some(before), Some(arrived)) = (self.before, mail.internal_date) {
+            if arrived < before {
+                return Ok(true);
+            }
+        }
+        match msg {
+            Some(Ok(m)) => sync::message_id_known(tx, &m.message_id),
+            _ => Ok(false),
+        }
+    }
+}
+
 /// One `UID FETCH` batch on its way to the recorder.
 #[derive(Debug)]
 pub struct Fetched {
@@ -106,9 +154,8 @@ pub struct Committed {
 pub fn spawn(
     pipeline: Arc<Pipeline>,
     store: Option<Store>,
-    uidvalidity: u32,
+    sync: Sync,
     uids: Vec<u32>,
-    condemned: Condemned,
     batches: mpsc::Receiver<Fetched>,
     committed: mpsc::UnboundedSender<Committed>,
 ) -> tokio::task::JoinHandle<(Option<Store>, Result<()>)> {
@@ -120,19 +167,17 @@ pub fn spawn(
                 Err(e) => return (None, Err(e)),
             },
         };
-        let mut watch =
-            match Watch::begin(&mut store, &pipeline.config.imap.mailbox, uidvalidity, uids) {
-                Ok(w) => w,
-                Err(e) => return (Some(store), Err(e)),
-            };
-        let result = run(
-            &pipeline,
+        let mut watch = match Watch::begin(
             &mut store,
-            uidvalidity,
-            &condemned,
-            &mut watch,
-            batches,
-            &committed,
+            &pipeline.config.imap.mailbox,
+            sync.uidvalidity,
+            uids,
+        ) {
+            Ok(w) => w,
+            Err(e) => return (Some(store), Err(e)),
+        };
+        let result = run(
+            &pipeline, &mut store, &sync, &mut watch, batches, &committed,
         );
         // Done or stopped on an error, the process did not die in what it held.
         let ended = watch.end(store.conn());
@@ -156,8 +201,7 @@ pub fn open_writer(config: &crate::config::Config) -> Result<Store> {
 fn run(
     p: &Pipeline,
     store: &mut Store,
-    uidvalidity: u32,
-    condemned: &Condemned,
+    sync: &Sync,
     watch: &mut Watch,
     mut batches: mpsc::Receiver<Fetched>,
     committed: &mpsc::UnboundedSender<Committed>,
@@ -183,7 +227,7 @@ fn run(
         // Deciding and recording stay in UID order, here. Leaving on an error drops the
         // receiver, which stops the parsing thread, which stops the fetching.
         for (batch, parsed) in parsed_rx {
-            let c = record_batch(p, store, uidvalidity, condemned, watch, &batch, parsed)?;
+            let c = record_batch(p, store, sync, watch, &batch, parsed)?;
             if committed.send(c).is_err() {
                 break; // the IMAP loop is gone
             }
@@ -200,8 +244,7 @@ fn run(
 pub fn record_batch(
     p: &Pipeline,
     store: &mut Store,
-    uidvalidity: u32,
-    condemned: &Condemned,
+    sync_of: &Sync,
     watch: &mut Watch,
     batch: &Fetched,
     parsed: Vec<Option<ingest::Parsed>>,
@@ -214,6 +257,7 @@ pub fn record_batch(
             normal: 0,
         });
     };
+    let (uidvalidity, condemned) = (sync_of.uidvalidity, &sync_of.condemned);
     let mailbox = &p.config.imap.mailbox;
     let max_size = p.config.policy.max_message_size;
     let mut parsed = parsed.into_iter();
@@ -263,6 +307,11 @@ pub fn record_batch(
                 p.process_oversized(&tx, &source, &id, size, now)?
             }
             (_, Some(mail), Some(msg), _) => {
+                if let Some(reread) = &sync_of.reread {
+                    if reread.skips(&tx, mail, msg.as_ref())? {
+                        continue;
+                    }
+                }
                 let deaths = watch.left.deaths(uid);
                 if let Some(error) = condemned.get(&uid) {
                     let msg = msg.unwrap_or_else(|| ingest::parse_guarded(&mail.raw));
@@ -458,8 +507,7 @@ mod tests {
         let e = record_batch(
             &p,
             &mut store,
-            7,
-            &Condemned::new(),
+            &Sync::plain(7),
             &mut Watch::default(),
             &batch,
             parse(&batch),
@@ -490,8 +538,10 @@ mod tests {
         let c = record_batch(
             &p,
             &mut store,
-            7,
-            &condemned,
+            &Sync {
+                condemned,
+                ..Sync::plain(7)
+            },
             &mut Watch::default(),
             &batch,
             parse(&batch),
@@ -527,8 +577,7 @@ mod tests {
         let c = record_batch(
             &p,
             &mut store,
-            7,
-            &Condemned::new(),
+            &Sync::plain(7),
             &mut Watch::default(),
             &batch,
             parse(&batch),
@@ -570,8 +619,7 @@ mod tests {
         let e = record_batch(
             &p,
             &mut store,
-            7,
-            &Condemned::new(),
+            &Sync::plain(7),
             &mut Watch::default(),
             &batch,
             parse(&batch),

@@ -3,6 +3,7 @@
 //! WAL mode, STRICT tables, explicit column lists. Times are Unix seconds (UTC).
 
 pub mod backup;
+pub mod quarantine;
 pub mod record;
 mod schema;
 pub mod sync;
