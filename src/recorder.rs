@@ -5,9 +5,9 @@
 //! Exactly once is unchanged: batches are committed one by one in UID order, each in one
 //! transaction with the mailbox's new last UID, by one connection of their own.
 //!
-//! What is in the recorder's hands is written down before it is processed ([`in_flight`]):
-//! after the process died, the UIDs it held are taken one at a time, and a message the
-//! process died on three times is quarantined as `crashed`.
+//! What is in the recorder's hands is written down before it is processed
+//! (`recorder/in_flight.rs`): after the process died, the UIDs it held are taken one at a
+//! time, and a message the process died on three times is quarantined as `crashed`.
 
 mod in_flight;
 
@@ -240,7 +240,7 @@ fn run(
 /// fails to record rolls the batch back with a [`MessageFailed`]; one of `condemned` is
 /// quarantined instead. A message a dead process held (`parsed` has no parse of it) is
 /// parsed and recorded alone, after what comes before it is committed and its start is
-/// written down; one the process died on [`in_flight::CRASHES`] times is quarantined.
+/// written down; one the process died on three times is quarantined.
 pub fn record_batch(
     p: &Pipeline,
     store: &mut Store,
