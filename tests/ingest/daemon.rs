@@ -214,6 +214,15 @@ async fn a_uidvalidity_change_keeps_to_first_sync() {
         let (_, raw) = append(format!("Old {i}"));
         s.append("Requests", &raw, &[]).await.expect("append");
     }
+    // INTERNALDATE counts whole seconds, and mail of the first start's own second is kept:
+    // start in the next one.
+    let second = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    let appended = second();
+    assert!(eventually(Duration::from_secs(3), || second() > appended).await);
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
     let desk = config(server, &people, &state)

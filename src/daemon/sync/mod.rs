@@ -376,9 +376,10 @@ fn reread(p: &Pipeline, store: &Store, uidvalidity: u32) -> Result<Option<record
     }
     let before = match &p.config.imap.first_sync {
         FirstSync::All => None,
-        // Its whole second: what arrived in it after the start was recorded, known by now.
+        // Mail of the first start's own second is kept (INTERNALDATE has no finer grain):
+        // in doubt, a request is not lost.
         FirstSync::New => sync::first_start(store.conn(), name)?
-            .and_then(|at| chrono::DateTime::from_timestamp(at.saturating_add(1), 0)),
+            .and_then(|at| chrono::DateTime::from_timestamp(at, 0)),
         FirstSync::Since(date) => date.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
     };
     Ok(Some(recorder::Reread { before }))
