@@ -19,10 +19,13 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(3600);
 enum Job {
     /// The weekly summaries, at each contract's cron time.
     Summaries,
+    /// Drop the raw bytes of mail quarantined longer than `policy.quarantine_keep`, at each
+    /// wake (at least hourly).
+    QuarantinePurge,
 }
 
 /// Every job, in the order they run when due together.
-const JOBS: [Job; 1] = [Job::Summaries];
+const JOBS: [Job; 2] = [Job::Summaries, Job::QuarantinePurge];
 
 impl Job {
     /// Do what is due at `now`; whether it queued mail for the sender.
@@ -39,6 +42,18 @@ impl Job {
                     false
                 }
             },
+            Job::QuarantinePurge => {
+                let keep = p.config.policy.quarantine_keep;
+                match crate::store::quarantine::purge(store.conn(), keep, now) {
+                    Ok(0) => {}
+                    Ok(n) => info!(
+                        messages = n,
+                        "quarantined bytes past quarantine_keep dropped"
+                    ),
+                    Err(e) => warn!(error = %format!("{e:#}"), "quarantine purge failed"),
+                }
+                false
+            }
         }
     }
 
@@ -51,6 +66,8 @@ impl Job {
                 .keys()
                 .filter_map(|c| crate::summary::next_run(&p.config, c, now))
                 .min(),
+            // Hourly is soon enough: the scheduler wakes at least that often.
+            Job::QuarantinePurge => None,
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod hours;
 mod merge;
+pub mod quarantine;
 pub mod record;
 mod schema;
 pub mod sync;
