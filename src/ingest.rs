@@ -152,6 +152,8 @@ impl Pipeline {
         arrived: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
+        #[cfg(debug_assertions)]
+        abort_if_told(&parsed);
         let decision = self.decide(&parsed, &History(tx), arrived, now)?;
         let fallback_id;
         let (msg, message_id) = match &parsed {
@@ -167,7 +169,14 @@ impl Pipeline {
                 )
             }
         };
-        let keep_raw = matches!(decision, Decision::Quarantine { .. }).then_some(raw);
+        let keep_raw = match &decision {
+            Decision::Quarantine {
+                reason: Reason::UnknownSender | Reason::Untrusted,
+                ..
+            } => Some(store::quarantine::stranger(tx, raw, now)?),
+            Decision::Quarantine { .. } => Some(raw),
+            _ => None,
+        };
         let rec = store::record(tx, source, msg, keep_raw, &decision, now)
             .with_context(|| format!("Cannot record message <{message_id}>"))?;
         crate::outbox::effects(
@@ -209,7 +218,7 @@ impl Pipeline {
     }
 
     /// Record a message the server would not send, try after try (a damaged or unreadable
-    /// file on its side): quarantined (`unparseable`) with the server's answer as its detail,
+    /// file on its side): quarantined (`unfetchable`) with the server's answer as its detail,
     /// bytes not loaded; it stays on the server, and the mail after it goes on.
     pub fn process_unfetchable(
         &self,
@@ -221,11 +230,40 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let decision = Decision::Quarantine {
-            reason: Reason::Unparseable,
+            reason: Reason::Unfetchable,
             detail: format!("the server would not send it (it is still there): {error}"),
         };
         let why = "not fetched: the server would not send it";
         unloaded(tx, source, message_id, size, decision, why, now)
+    }
+
+    /// Record a message the process died on `deaths` times while processing it: quarantined
+    /// (`crashed`) with its bytes, never parsed again (the parser may be what kills it).
+    pub fn process_crashed(
+        &self,
+        tx: &Transaction<'_>,
+        source: &Source,
+        raw: &[u8],
+        deaths: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
+        let decision = Decision::Quarantine {
+            reason: Reason::Crashed,
+            detail: format!("the process died {deaths} times while processing it"),
+        };
+        let message_id = derived_message_id(raw);
+        let unparsed = store::record::Unparsed {
+            message_id: &message_id,
+            size: raw.len(),
+        };
+        store::record(tx, source, Err(unparsed), Some(raw), &decision, now)
+            .with_context(|| format!("Cannot quarantine message <{message_id}>"))?;
+        Ok(Outcome {
+            message_id,
+            decision,
+            task_id: None,
+            parsed: Err("crashed: not parsed".into()),
+        })
     }
 
     /// Record a message that could not be recorded, attempt after attempt, for a reason of
@@ -297,5 +335,18 @@ impl Pipeline {
         let out = self.process(&tx, source, raw, arrived, now)?;
         tx.commit().context("Cannot commit the message's record")?;
         Ok(out)
+    }
+}
+
+/// Test builds only: abort the process, as a fatal bug would, while processing the message
+/// whose Message-ID is `MUSAID_TEST_ABORT_ON` (the fault tests' poison mail).
+#[cfg(debug_assertions)]
+fn abort_if_told(parsed: &Parsed) {
+    static POISON: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let poison = POISON.get_or_init(|| std::env::var("MUSAID_TEST_ABORT_ON").ok());
+    if let (Some(poison), Ok(m)) = (poison, parsed) {
+        if m.message_id == *poison {
+            std::process::abort();
+        }
     }
 }

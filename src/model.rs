@@ -146,6 +146,10 @@ pub enum Reason {
     Unparseable,
     Oversized,
     Untrusted,
+    /// The process died while processing it, three times.
+    Crashed,
+    /// The server would not send it, try after try.
+    Unfetchable,
 }
 
 impl Reason {
@@ -160,6 +164,8 @@ impl Reason {
             Reason::Unparseable => "unparseable",
             Reason::Oversized => "oversized",
             Reason::Untrusted => "untrusted",
+            Reason::Crashed => "crashed",
+            Reason::Unfetchable => "unfetchable",
         }
     }
 }
@@ -183,6 +189,8 @@ impl FromStr for Reason {
             Reason::Unparseable,
             Reason::Oversized,
             Reason::Untrusted,
+            Reason::Crashed,
+            Reason::Unfetchable,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)

@@ -29,6 +29,7 @@ struct RawPolicy {
     max_message_size: Option<S<SizeValue>>,
     acks_per_sender_per_day: Option<S<i64>>,
     ack_max_age: Option<S<String>>,
+    quarantine_keep: Option<S<String>>,
     trusted_authserv_id: Option<S<String>>,
     remind_before: Option<S<String>>,
     chase_after: Option<S<String>>,
@@ -291,6 +292,19 @@ fn policy(d: &mut Diag<'_>, raw: RawPolicy) -> Option<Policy> {
             Err(e) => d.at_spanned(
                 a,
                 format!("[policy] ack_max_age = \"{}\": {e}", a.get_ref()),
+            ),
+        }
+    }
+    if let Some(k) = &raw.quarantine_keep {
+        match parse_duration(k.get_ref()) {
+            Ok(v) if !v.is_zero() => p.quarantine_keep = v,
+            Ok(_) => d.at_spanned(
+                k,
+                "[policy] quarantine_keep must be more than 0; write e.g. \"30d\"",
+            ),
+            Err(e) => d.at_spanned(
+                k,
+                format!("[policy] quarantine_keep = \"{}\": {e}", k.get_ref()),
             ),
         }
     }

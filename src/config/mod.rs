@@ -368,6 +368,8 @@ pub struct Policy {
     pub max_message_size: u64,
     pub acks_per_sender_per_day: u32,
     pub ack_max_age: Duration,
+    /// How long quarantined mail keeps its raw bytes; the record stays.
+    pub quarantine_keep: Duration,
     pub trusted_authserv_id: Option<String>,
     /// The assignee's reminder comes this long before a task's due time.
     pub remind_before: DueSpec,
@@ -382,6 +384,7 @@ impl Default for Policy {
             max_message_size: 25 * 1000 * 1000,
             acks_per_sender_per_day: 20,
             ack_max_age: Duration::from_secs(3 * 86400),
+            quarantine_keep: Duration::from_secs(30 * 86400),
             trusted_authserv_id: None,
             remind_before: DueSpec::BusinessHours(2),
             chase_after: DueSpec::BusinessDays(3),

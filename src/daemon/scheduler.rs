@@ -20,6 +20,9 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(3600);
 enum Job {
     /// The weekly summaries, at each contract's cron time.
     Summaries,
+    /// Drop the raw bytes of mail quarantined longer than `policy.quarantine_keep`, at each
+    /// wake (at least hourly).
+    QuarantinePurge,
     /// Each VA's daily agenda, at their first window or their agenda cron.
     Agendas,
     /// Reminders before due times, overdue notices and escalations.
@@ -27,7 +30,12 @@ enum Job {
 }
 
 /// Every job, in the order they run when due together.
-const JOBS: [Job; 3] = [Job::Summaries, Job::DueNotices, Job::Agendas];
+const JOBS: [Job; 4] = [
+    Job::Summaries,
+    Job::QuarantinePurge,
+    Job::DueNotices,
+    Job::Agendas,
+];
 
 /// Log how a job went; whether it queued mail.
 fn report(job: &str, made: anyhow::Result<usize>) -> bool {
@@ -64,6 +72,18 @@ impl Job {
                 "due-time notices",
                 crate::reminders::send::run_due(store, p, now),
             ),
+            Job::QuarantinePurge => {
+                let keep = p.config.policy.quarantine_keep;
+                match crate::store::quarantine::purge(store.conn(), keep, now) {
+                    Ok(0) => {}
+                    Ok(n) => info!(
+                        messages = n,
+                        "quarantined bytes past quarantine_keep dropped"
+                    ),
+                    Err(e) => warn!(error = %format!("{e:#}"), "quarantine purge failed"),
+                }
+                false
+            }
         }
     }
 
@@ -88,6 +108,8 @@ impl Job {
                 .keys()
                 .filter_map(|c| crate::summary::next_run(&p.config, c, now))
                 .min(),
+            // Hourly is soon enough: the scheduler wakes at least that often.
+            Job::QuarantinePurge => None,
         }
     }
 }

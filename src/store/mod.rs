@@ -6,6 +6,7 @@ pub mod backup;
 pub mod hours;
 mod merge;
 pub mod notices;
+pub mod quarantine;
 pub mod record;
 mod schema;
 pub mod sync;

@@ -36,7 +36,7 @@ pub struct Unparsed<'a> {
 /// Write the message row and every effect of `decision`. The caller commits.
 ///
 /// `msg` is None for messages that were never parsed (oversized, unparseable); `raw` is kept
-/// for quarantined messages so nothing is lost.
+/// for quarantined messages (its first 256 KiB, [`super::quarantine::KEPT`]).
 pub fn record(
     tx: &Transaction<'_>,
     source: &Source,
@@ -102,7 +102,13 @@ pub fn record(
     if let Decision::Quarantine { reason, detail } = decision {
         tx.execute(
             "INSERT INTO quarantine (message_row, reason, detail, raw, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![message_row, reason.as_str(), detail, raw, ts],
+            params![
+                message_row,
+                reason.as_str(),
+                detail,
+                raw.map(super::quarantine::capped),
+                ts
+            ],
         )
         .context("Cannot record the quarantined message")?;
     }

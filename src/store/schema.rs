@@ -203,7 +203,20 @@ CREATE INDEX tasks_contract_created ON tasks(contract, created_at);
 CREATE INDEX tasks_contract_acked ON tasks(contract, acked_at) WHERE acked_at IS NOT NULL;
 CREATE INDEX tasks_merged_into ON tasks(merged_into) WHERE merged_into IS NOT NULL;
 "#,
-    // 8 (va-agenda): the due-time notices sent (reminder, overdue, escalation), once per task,
+    // 8: UIDs being processed, written before they are: a row left by a process that died is
+    // narrowed down to the one message at the next start, and its deaths counted there
+    // (three quarantine it as `crashed`).
+    r#"
+CREATE TABLE in_flight (
+    id          INTEGER PRIMARY KEY,
+    mailbox     TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    first_uid   INTEGER NOT NULL,
+    last_uid    INTEGER NOT NULL,
+    starts      INTEGER NOT NULL
+) STRICT;
+"#,
+    // 9 (va-agenda): the due-time notices sent (reminder, overdue, escalation), once per task,
     // kind and due time; a new due time re-arms them
     r#"
 CREATE TABLE notices_sent (

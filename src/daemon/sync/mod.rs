@@ -220,8 +220,12 @@ impl ImapLoop {
         let recorder = recorder::spawn(
             c.p.clone(),
             c.writer.take(),
-            uidvalidity,
-            self.retry.condemned(uidvalidity),
+            recorder::Sync {
+                uidvalidity,
+                condemned: self.retry.condemned(uidvalidity),
+                reread: reread(&c.p, &self.store, uidvalidity)?,
+            },
+            uids.clone(),
             batch_rx,
             committed_tx,
         );
@@ -333,7 +337,8 @@ async fn start_uid(
     if let Some(last) = sync::last_uid(store.conn(), name, mb.uid_validity)? {
         return Ok(last);
     }
-    let start = if sync::mailbox_known(store.conn(), name)? {
+    let start_fresh = !sync::mailbox_known(store.conn(), name)?;
+    let start = if !start_fresh {
         warn!(mailbox = %name, uidvalidity = mb.uid_validity, "UIDVALIDITY changed; re-reading the mailbox, matching by Message-ID");
         0
     } else {
@@ -353,9 +358,32 @@ async fn start_uid(
         }
     };
     let tx = store.transaction()?;
-    sync::set_last_uid(&tx, name, mb.uid_validity, start, Utc::now().timestamp())?;
+    let now = Utc::now().timestamp();
+    if start_fresh {
+        sync::set_first_start(&tx, name, now)?;
+    }
+    sync::set_last_uid(&tx, name, mb.uid_validity, start, now)?;
     tx.commit()?;
     Ok(start)
+}
+
+/// After a UIDVALIDITY change, what the re-read leaves alone: mail recorded already (by
+/// Message-ID), and mail that arrived before `first_sync` reached (the first start, or the
+/// configured date).
+fn reread(p: &Pipeline, store: &Store, uidvalidity: u32) -> Result<Option<recorder::Reread>> {
+    let name = &p.config.imap.mailbox;
+    if !sync::uidvalidity_changed(store.conn(), name, uidvalidity)? {
+        return Ok(None);
+    }
+    let before = match &p.config.imap.first_sync {
+        FirstSync::All => None,
+        // Mail of the first start's own second is kept (INTERNALDATE has no finer grain):
+        // in doubt, a request is not lost.
+        FirstSync::New => sync::first_start(store.conn(), name)?
+            .and_then(|at| chrono::DateTime::from_timestamp(at, 0)),
+        FirstSync::Since(date) => date.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+    };
+    Ok(Some(recorder::Reread { before }))
 }
 
 /// Checkpoint the write-ahead log once the recorder has added `due` messages to it
