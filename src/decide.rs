@@ -18,6 +18,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+mod clock;
+pub use clock::DueMove;
+
 /// What the store knows about a task, enough to decide on a reply to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRef {
@@ -26,6 +29,9 @@ pub struct TaskRef {
     pub status: TaskStatus,
     pub requester: String,
     pub assignee: Option<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    /// When it entered `waiting`, while it is there.
+    pub waiting_since: Option<DateTime<Utc>>,
 }
 
 /// Questions `decide` asks the store. Implemented over SQLite, and over nothing for dry runs.
@@ -108,6 +114,8 @@ pub struct TaskUpdate {
     pub refused: Vec<Refused>,
     /// Every command found, as written (for `rules test --json`).
     pub commands: Vec<ParsedCommand>,
+    /// New due times, placed among `apply`: `#due`, and leaving `waiting`.
+    pub due_moves: Vec<DueMove>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -174,7 +182,7 @@ pub fn decide(
 
     if let Some(task) = thread_task(msg, &from, trust, cfg, history)? {
         return Ok(Decision::UpdateTask(Box::new(update(
-            msg, &from, task, trust, cfg,
+            msg, &from, task, trust, cfg, ctx.now,
         ))));
     }
 
@@ -340,7 +348,14 @@ fn claimed_role(from: &str, task: &TaskRef, cfg: &Config) -> Role {
     }
 }
 
-fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Config) -> TaskUpdate {
+fn update(
+    msg: &Message,
+    from: &str,
+    task: TaskRef,
+    trust: Trust<'_>,
+    cfg: &Config,
+    now: DateTime<Utc>,
+) -> TaskUpdate {
     let role = role(from, &task, trust, cfg);
     let unauthenticated = match trust {
         Trust::Unauthenticated { authserv_id } => {
@@ -377,6 +392,34 @@ fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Conf
             }),
         }
     }
+    // The owner answered what the VA waits for: the task is open again (SPEC, VA replies).
+    if role == Role::Owner
+        && task.status == TaskStatus::Waiting
+        && !apply.contains(&Command::Status(TaskStatus::Cancelled))
+    {
+        apply.push(Command::Status(TaskStatus::Open));
+    }
+    let cal = cfg.contracts.get(&task.contract).map(|c| &c.calendar);
+    let (_, unplaced) = clock::plan(&task, &apply, cal, now);
+    for i in unplaced.into_iter().rev() {
+        if i < apply.len() {
+            let command = apply.remove(i);
+            let line = parsed
+                .iter()
+                .find(|p| p.command == command)
+                .map_or_else(|| command.to_string(), |p| p.line.clone());
+            refused.push(Refused {
+                command: ParsedCommand { command, line },
+                why: format!(
+                    "contract {} has no response window to count business time in; \
+                     give a date instead, e.g. #due 2026-12-10",
+                    task.contract
+                ),
+            });
+        }
+    }
+    // Indexes of later moves shifted with each removal: plan again on what is left.
+    let (due_moves, _) = clock::plan(&task, &apply, cal, now);
     TaskUpdate {
         note: note_without_commands(&msg.new_text, &parsed),
         task,
@@ -385,6 +428,7 @@ fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Conf
         apply,
         refused,
         commands: parsed,
+        due_moves,
     }
 }
 
@@ -570,6 +614,8 @@ mod tests {
             status: TaskStatus::Open,
             requester: "boss@acme.example".into(),
             assignee: Some(assignee.into()),
+            due_at: None,
+            waiting_since: None,
         })
     }
 
@@ -641,6 +687,20 @@ mod tests {
         assert!(u.apply.is_empty());
         let u = reply(CONFIG, "sara@va.example", "#done", &task("sara@va.example"));
         assert_eq!(u.apply, [Command::Status(TaskStatus::Done)]);
+    }
+
+    #[test]
+    fn an_owners_reply_to_a_waiting_task_reopens_it() {
+        let mut waiting = task("sara@va.example");
+        waiting.0.status = TaskStatus::Waiting;
+        let u = reply(CONFIG, "boss@acme.example", "Here is the file.", &waiting);
+        assert_eq!(u.role, Role::Owner);
+        assert_eq!(u.apply, [Command::Status(TaskStatus::Open)]);
+        // A cancel stays a cancel; a VA's note leaves the task waiting.
+        let u = reply(CONFIG, "boss@acme.example", "#cancel", &waiting);
+        assert_eq!(u.apply, [Command::Status(TaskStatus::Cancelled)]);
+        let u = reply(CONFIG, "sara@va.example", "Still waiting.", &waiting);
+        assert!(u.apply.is_empty());
     }
 
     #[test]

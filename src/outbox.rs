@@ -444,12 +444,19 @@ fn updated(
             if u.apply.contains(&Command::Status(TaskStatus::Cancelled)) {
                 note = format!("#cancel\n{note}").trim().to_string();
             }
+            // An owner's reply to a waiting task reopened it (decide): the VA hears it now.
+            let reopened = u.task.status == TaskStatus::Waiting
+                && u.apply.contains(&Command::Status(TaskStatus::Open));
             let draft = Draft {
                 kind: Kind::Followup,
                 task_id: Some(id),
                 contract: Some(c.name.clone()),
                 recipient: va.clone(),
-                rendered: templates.render("followup", c.language, ctx(json!({"note": note})))?,
+                rendered: templates.render(
+                    "followup",
+                    c.language,
+                    ctx(json!({"note": note, "reopened": reopened})),
+                )?,
                 in_reply_to: Some(msg.message_id.clone()),
                 references: refs.clone(),
                 reply_to: Some(cfg.daemon.address.clone()),

@@ -44,6 +44,10 @@ pub struct TaskJson<'a> {
     pub due_at: Option<String>,
     pub done_at: Option<String>,
     pub message_id: &'a str,
+    /// When it entered `waiting`, while it is there.
+    pub waiting_since: Option<String>,
+    /// The `[[recurring]]` entry that made it.
+    pub recurring: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<EventJson<'a>>>,
 }
@@ -79,6 +83,8 @@ pub fn task_json<'a>(t: &'a TaskRow, tz: Tz, events: Option<&'a [EventRow]>) -> 
         due_at: t.due_at.and_then(|x| rfc3339(x, tz)),
         done_at: t.done_at.and_then(|x| rfc3339(x, tz)),
         message_id: &t.message_id,
+        waiting_since: t.waiting_since.and_then(|x| rfc3339(x, tz)),
+        recurring: t.recurring.as_deref(),
         events: events.map(|evs| {
             evs.iter()
                 .map(|e| EventJson {
@@ -120,6 +126,12 @@ pub fn task_text(t: &TaskRow, events: &[EventRow], tz: Tz) -> String {
     field(&mut s, "Acknowledged", &opt(t.acked_at));
     field(&mut s, "Due", &opt(t.due_at));
     field(&mut s, "Done", &opt(t.done_at));
+    if t.waiting_since.is_some() {
+        field(&mut s, "Waiting since", &opt(t.waiting_since));
+    }
+    if let Some(r) = &t.recurring {
+        field(&mut s, "Recurring", r);
+    }
     field(&mut s, "Message-ID", &t.message_id);
     if !t.note.is_empty() {
         s.push_str("\nNote:\n");

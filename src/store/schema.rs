@@ -159,6 +159,22 @@ UPDATE tasks SET ack_skipped = (SELECT e.note FROM events e
 WHERE id IN (SELECT task_id FROM events WHERE kind = 'ack_skipped');
 DELETE FROM events WHERE kind IN ('created', 'ack_skipped');
 "#,
+    // 7: the waiting clock (when a task entered `waiting`; leaving it moves `due_at`), and
+    // recurring tasks: the entry a task was made for, and one row per occurrence made, its
+    // (entry, instant) unique so that no occurrence makes two tasks, whatever crashes
+    r#"
+ALTER TABLE tasks ADD COLUMN waiting_since INTEGER;
+ALTER TABLE tasks ADD COLUMN recurring TEXT;
+UPDATE tasks SET waiting_since = updated_at WHERE status = 'waiting';
+CREATE TABLE recurring_runs (
+    name    TEXT NOT NULL,
+    at      INTEGER NOT NULL,
+    task_id INTEGER NOT NULL REFERENCES tasks(id),
+    late    INTEGER NOT NULL CHECK (late IN (0, 1)),
+    made_at INTEGER NOT NULL,
+    PRIMARY KEY (name, at)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 #[cfg(test)]

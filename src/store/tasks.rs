@@ -1,6 +1,6 @@
 //! Reading tasks and their events; changing a task by hand (`musaid tasks set`).
 
-use super::record::{set_status, Event};
+use super::record::{set_due, set_status, waiting_clock, Event};
 use super::Store;
 use crate::model::{Priority, TaskStatus};
 use anyhow::{Context as _, Result};
@@ -28,6 +28,9 @@ pub struct TaskRow {
     pub acked_at: Option<i64>,
     pub due_at: Option<i64>,
     pub done_at: Option<i64>,
+    pub waiting_since: Option<i64>,
+    /// The `[[recurring]]` entry that made it.
+    pub recurring: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +53,7 @@ pub struct TaskFilter {
 
 const TASK_COLUMNS: &str = "id, contract, status, category, priority, assignee, requester, \
     original_from, original_subject, original_date, subject, note, rule, tags, message_id, \
-    created_at, acked_at, due_at, done_at";
+    created_at, acked_at, due_at, done_at, waiting_since, recurring";
 
 fn task_row(r: &Row<'_>) -> rusqlite::Result<TaskRow> {
     let status: String = r.get(2)?;
@@ -77,6 +80,8 @@ fn task_row(r: &Row<'_>) -> rusqlite::Result<TaskRow> {
         acked_at: r.get(16)?,
         due_at: r.get(17)?,
         done_at: r.get(18)?,
+        waiting_since: r.get(19)?,
+        recurring: r.get(20)?,
     })
 }
 
@@ -197,7 +202,9 @@ impl Store {
             .status(from, to)
             .note(note)
             .record(&tx)?;
+        // `also` still sees when a task leaving `waiting` entered it (to move its due time).
         also(&tx, from)?;
+        waiting_clock(&tx, id, from, to, now)?;
         let row = tx.query_row(
             &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),
             params![id],
@@ -205,5 +212,32 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(row)
+    }
+
+    /// A task's due time and when it entered `waiting`, in a transaction that changes it.
+    pub fn due_clock(
+        tx: &rusqlite::Transaction<'_>,
+        id: i64,
+    ) -> Result<(Option<i64>, Option<i64>)> {
+        Ok(tx.query_row(
+            "SELECT due_at, waiting_since FROM tasks WHERE id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// Move a task's due time, with a `due` event naming `actor`.
+    pub fn move_due(
+        tx: &rusqlite::Transaction<'_>,
+        id: i64,
+        due: i64,
+        note: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<()> {
+        set_due(tx, id, due, now)?;
+        Event::new(id, now, actor, "due", "")
+            .note(Some(note))
+            .record(tx)
     }
 }
