@@ -15,6 +15,7 @@ pub mod model;
 pub mod outbox;
 pub mod output;
 pub mod recorder;
+pub mod recurring;
 pub mod rules;
 pub mod smtp;
 pub mod status;

@@ -19,15 +19,35 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(3600);
 enum Job {
     /// The weekly summaries, at each contract's cron time.
     Summaries,
+    /// The tasks of `[[recurring]]` entries, at each occurrence.
+    Recurring,
 }
 
 /// Every job, in the order they run when due together.
-const JOBS: [Job; 1] = [Job::Summaries];
+const JOBS: [Job; 2] = [Job::Summaries, Job::Recurring];
 
 impl Job {
-    /// Do what is due at `now`; whether it queued mail for the sender.
-    fn run_due(self, store: &mut Store, p: &Pipeline, now: DateTime<Utc>) -> bool {
+    /// Do what is due at `now` (the daemon started at `started`); whether it queued mail for
+    /// the sender.
+    fn run_due(
+        self,
+        store: &mut Store,
+        p: &Pipeline,
+        now: DateTime<Utc>,
+        started: DateTime<Utc>,
+    ) -> bool {
         match self {
+            Job::Recurring => match crate::recurring::run_due(store, p, now, started) {
+                Ok(0) => false,
+                Ok(n) => {
+                    info!(tasks = n, "recurring tasks made");
+                    true
+                }
+                Err(e) => {
+                    warn!(error = %format!("{e:#}"), "recurring tasks failed");
+                    false
+                }
+            },
             Job::Summaries => match crate::summary::run_scheduled(store, p, now) {
                 Ok(0) => false,
                 Ok(n) => {
@@ -51,6 +71,7 @@ impl Job {
                 .keys()
                 .filter_map(|c| crate::summary::next_run(&p.config, c, now))
                 .min(),
+            Job::Recurring => crate::recurring::next_due(p, now),
         }
     }
 }
@@ -58,6 +79,7 @@ impl Job {
 /// Run every job when it is due, until shutdown.
 pub(super) async fn run(mut ctx: Context) {
     let mut store = None;
+    let started = Utc::now();
     while !*ctx.shutdown.borrow() {
         let p = ctx.current.borrow_and_update().clone();
         if store.is_none() {
@@ -71,7 +93,7 @@ pub(super) async fn run(mut ctx: Context) {
         if let Some(s) = store.as_mut() {
             let mut queued = false;
             for job in JOBS {
-                queued |= job.run_due(s, &p, now);
+                queued |= job.run_due(s, &p, now, started);
             }
             if queued {
                 ctx.wake.notify_one();

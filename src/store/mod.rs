@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod record;
+pub mod recurring;
 mod schema;
 pub mod sync;
 mod tasks;

@@ -103,7 +103,12 @@ pub fn record(
     })
 }
 
-fn create_task(tx: &Transaction<'_>, t: &NewTask, message_id: &str, ts: i64) -> Result<i64> {
+pub(crate) fn create_task(
+    tx: &Transaction<'_>,
+    t: &NewTask,
+    message_id: &str,
+    ts: i64,
+) -> Result<i64> {
     let c = &t.classification;
     let tags = serde_json::to_string(&c.tags)?;
     tx.prepare_cached(

@@ -14,5 +14,6 @@ mod support;
 mod crashes;
 mod outages;
 mod poison;
+mod recurring;
 mod storage;
 mod world;
