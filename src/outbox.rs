@@ -338,6 +338,7 @@ pub fn recurring_created(
     templates: &Templates,
     t: &NewTask,
     id: i64,
+    entry: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let (Some(c), Some(va)) = (cfg.contracts.get(&t.contract), &t.assignee) else {
@@ -356,6 +357,7 @@ pub fn recurring_created(
             "original_from": null,
             "note": t.note,
             "body": "",
+            "recurring": entry,
         },
         "desk": desk(cfg),
     });

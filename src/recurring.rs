@@ -156,7 +156,7 @@ fn run_entry(
         let t = new_task(&p.config, r, c, o);
         let ts = now.timestamp();
         if let Some(id) = create_recurring(&tx, &t, &r.name, o.at.timestamp(), o.late, ts)? {
-            crate::outbox::recurring_created(&tx, &p.config, &p.templates, &t, id, now)?;
+            crate::outbox::recurring_created(&tx, &p.config, &p.templates, &t, id, &r.name, now)?;
             made += 1;
         }
         tx.commit()

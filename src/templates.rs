@@ -132,6 +132,41 @@ mod tests {
     }
 
     #[test]
+    fn a_recurring_tasks_notification_and_a_reopening_follow_up_say_so() {
+        let t = Templates::load(None).expect("built-ins compile");
+        for (lang, entry, reopened) in [
+            (
+                Language::En,
+                "from the recurring entry monthly",
+                "open again",
+            ),
+            (Language::Ar, "من المهمة المتكررة monthly", "مفتوحة من جديد"),
+        ] {
+            let mut c = ctx("Invoices");
+            c["task"]["recurring"] = json!("monthly");
+            let r = t.render("notify", lang, &c).expect("renders");
+            assert!(
+                r.text.contains(entry) && !r.text.contains("boss@"),
+                "{}",
+                r.text
+            );
+            assert!(r.html.contains("monthly"), "{}", r.html);
+            let mut c = ctx("Invoices");
+            c["reopened"] = json!(true);
+            let r = t.render("followup", lang, &c).expect("renders");
+            assert!(
+                r.text.contains(reopened) && r.html.contains(reopened),
+                "{}",
+                r.text
+            );
+            let r = t
+                .render("followup", lang, ctx("Invoices"))
+                .expect("renders");
+            assert!(!r.text.contains(reopened), "{}", r.text);
+        }
+    }
+
+    #[test]
     fn a_hostile_subject_cannot_break_the_header_or_the_html() {
         let t = Templates::load(None).expect("built-ins compile");
         let r = t
