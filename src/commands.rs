@@ -1,4 +1,4 @@
-//! The VA command grammar, English and Arabic (SPEC, VA replies).
+//! The VA command grammar, English and Arabic (docs/commands.md#va-and-owner-commands-in-mail).
 //!
 //! One command per line, anywhere in the reply's new text: `#done`, `#priority high`,
 //! `#موعد 2026-12-01`, `Status: done`, `الحالة: تم`. Matching ignores case, Arabic
@@ -21,12 +21,25 @@ pub enum Command {
     /// A due time as written; `windows::resolve_due` places it in the contract's zone.
     Due(DueWhen),
     Assign(String),
-    /// Minutes worked, from `#time 1h30m`, `90m`, `1:30`.
-    Time(u32),
+    /// Minutes worked, from `#time 1h30m`, `90m`, `1:30`; negative to correct (`#time -15m`).
+    Time(i32),
+    /// `#merge 12`: fold task 12 into the task of this thread.
+    Merge(i64),
+    /// `#status`, `#hours`: a question answered by mail, which changes nothing.
+    Ask(Query),
     /// A `#word` that is no command, or a command whose argument is wrong.
     Unknown {
         error: String,
     },
+}
+
+/// What an owner (or a VA) may ask by mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Query {
+    /// `#status`: the open tasks (outside a thread) or the task's state (inside one).
+    Status,
+    /// `#hours`: the retainer's balance.
+    Hours,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,10 +58,15 @@ impl fmt::Display for Command {
             Command::Status(TaskStatus::Waiting) => f.write_str("#waiting"),
             Command::Status(TaskStatus::Cancelled) => f.write_str("#cancel"),
             Command::Status(TaskStatus::Open) => f.write_str("#reopen"),
+            // Only `#merge` makes a task merged; no command line sets it.
+            Command::Status(TaskStatus::Merged) => f.write_str("Status: merged"),
             Command::Priority(p) => write!(f, "#priority {p}"),
             Command::Due(d) => write!(f, "#due {d}"),
             Command::Assign(a) => write!(f, "#assign {a}"),
             Command::Time(m) => write!(f, "#time {m}m"),
+            Command::Merge(id) => write!(f, "#merge {id}"),
+            Command::Ask(Query::Status) => f.write_str("#status"),
+            Command::Ask(Query::Hours) => f.write_str("#hours"),
             Command::Unknown { error } => write!(f, "#unknown {error}"),
         }
     }
@@ -77,8 +95,9 @@ pub fn parse(text: &str) -> Vec<ParsedCommand> {
         .collect()
 }
 
-const COMMANDS: &str = "#done, #wip, #waiting, #cancel, #reopen, #priority, #due, #assign, #time \
-                        (#تم، #جاري، #انتظار، #إلغاء، #فتح، #أولوية، #موعد، #وقت)";
+const COMMANDS: &str = "#done, #wip, #waiting, #cancel, #reopen, #priority, #due, #assign, #time, \
+                        #merge, #status, #hours \
+                        (#تم، #جاري، #انتظار، #إلغاء، #فتح، #أولوية، #موعد، #وقت، #دمج، #الحالة، #ساعات)";
 
 /// What a command word does, before its argument is read.
 #[derive(Clone, Copy)]
@@ -88,6 +107,10 @@ enum Verb {
     Due,
     Assign,
     Time,
+    Merge,
+    /// `#status` alone asks; `#status done` sets, as `Status: done` does.
+    StatusQuestion,
+    Hours,
 }
 
 /// Command words, already normalized (see [`normalize`]).
@@ -119,6 +142,12 @@ const VERBS: &[(&str, Verb)] = &[
     ("اسناد", Verb::Assign),
     ("time", Verb::Time),
     ("وقت", Verb::Time),
+    ("merge", Verb::Merge),
+    ("دمج", Verb::Merge),
+    ("status", Verb::StatusQuestion),
+    ("الحاله", Verb::StatusQuestion),
+    ("hours", Verb::Hours),
+    ("ساعات", Verb::Hours),
 ];
 
 fn parse_line(raw: &str) -> Option<Command> {
@@ -193,7 +222,34 @@ fn hash_command(word: &str, args: &str, shown: &str) -> Command {
             Ok(m) => Command::Time(m),
             Err(e) => unknown(format!("`{shown}`: {e}")),
         },
+        Verb::Merge => match task_number(first) {
+            Some(id) => Command::Merge(id),
+            None if first.is_empty() => unknown(format!(
+                "`{shown}` needs the number of the task to fold into this one: write e.g. #merge 12"
+            )),
+            None => unknown(format!(
+                "`{shown}`: write the task's number, e.g. #merge 12 (#دمج 12)"
+            )),
+        },
+        // `#status done` reads as `Status: done`; anything else after `#status` is the question.
+        Verb::StatusQuestion => match rt_status(&format!("status: {args}"), shown) {
+            Some(Command::Status(s)) if !args.is_empty() => Command::Status(s),
+            _ => Command::Ask(Query::Status),
+        },
+        Verb::Hours => Command::Ask(Query::Hours),
     }
+}
+
+/// A task number as written after `#merge`: `12`, `#12`, `[#12]`.
+fn task_number(word: &str) -> Option<i64> {
+    let digits = word
+        .trim_start_matches('[')
+        .trim_start_matches('#')
+        .trim_end_matches(']');
+    if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n > 0)
 }
 
 /// `Status: done` (RT style) and `الحالة: تم`.
@@ -261,8 +317,23 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
 }
 
-/// `1h30m`, `1h 30m`, `90m`, `2h`, `1.5h`, `1:30`, `90 min`, `2 hours`, `ساعتين`… as minutes.
-fn parse_minutes(args: &str) -> Result<u32, String> {
+/// `1h30m`, `1h 30m`, `90m`, `2h`, `1.5h`, `1:30`, `90 min`, `2 hours`, `ساعتين`… as minutes;
+/// with a leading `-` (or `−`), a correction that takes them off.
+fn parse_minutes(args: &str) -> Result<i32, String> {
+    let s = args.trim();
+    let (sign, magnitude) = match s.strip_prefix(['-', '\u{2212}']) {
+        Some(rest) => (-1, rest),
+        None => (1, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if sign < 0 && magnitude.trim().is_empty() {
+        return Err("write the time to take off like -15m or -1h".to_string());
+    }
+    let minutes = parse_unsigned_minutes(magnitude)?;
+    // At most 24 h (1,440 minutes): always within i32.
+    Ok(sign * i32::try_from(minutes).unwrap_or(i32::MAX))
+}
+
+fn parse_unsigned_minutes(args: &str) -> Result<u32, String> {
     const HINT: &str = "write the time worked like 1h30m, 90m, 1:30 or 2h";
     let s = args.trim();
     if s.is_empty() {
@@ -375,6 +446,9 @@ fn normalize(s: &str) -> String {
         .flat_map(char::to_lowercase)
         .collect()
 }
+
+#[cfg(test)]
+mod owner_tests;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,6 @@
 //! message + config + rules + what the store knows → exactly one [`Decision`]. Pure.
 //!
-//! Order of questions (SPEC "The flow"): is it automatic mail? have we seen it?
+//! Order of questions (docs/design.md#the-flow): is it automatic mail? have we seen it?
 //! does it belong to a task's thread? is the sender an owner of a contract?
 //!
 //! With `[policy] trusted_authserv_id`, a From address that our MX did not see authenticated
@@ -44,6 +44,10 @@ pub trait ThreadLookup {
     fn task_by_id(&self, id: i64) -> anyhow::Result<Option<TaskRef>>;
     /// A task of this contract created from the same forwarded original.
     fn task_by_original(&self, contract: &str, key: &str) -> anyhow::Result<Option<i64>>;
+    /// The minutes logged on a task so far, when known (a `#time -15m` may not take it below 0).
+    fn time_logged(&self, _task: i64) -> anyhow::Result<Option<i64>> {
+        Ok(None)
+    }
 }
 
 /// Knows nothing: every message is new. For `rules test` without a database.
@@ -122,13 +126,22 @@ pub struct TaskUpdate {
 pub enum Decision {
     CreateTask(Box<NewTask>),
     UpdateTask(Box<TaskUpdate>),
-    Duplicate { task: Option<i64> },
-    Ignore { reason: Reason },
-    Quarantine { reason: Reason, detail: String },
+    Duplicate {
+        task: Option<i64>,
+    },
+    Ignore {
+        reason: Reason,
+    },
+    Quarantine {
+        reason: Reason,
+        detail: String,
+    },
+    /// Answer, don't create: SPEC's `ignore` (no task is made or changed) with no reason.
+    Answer(Box<Question>),
 }
 
 impl Decision {
-    /// The SPEC name of the decision.
+    /// The decision's name in `--json` output (docs/commands.md).
     pub fn kind(&self) -> &'static str {
         match self {
             Decision::CreateTask(_) => "create_task",
@@ -136,6 +149,8 @@ impl Decision {
             Decision::Duplicate { .. } => "duplicate",
             Decision::Ignore { .. } => "ignore",
             Decision::Quarantine { .. } => "quarantine",
+            // SPEC names five decisions; a question makes no task and changes none.
+            Decision::Answer(_) => "ignore",
         }
     }
 
@@ -182,8 +197,8 @@ pub fn decide(
 
     if let Some(task) = thread_task(msg, &from, trust, cfg, history)? {
         return Ok(Decision::UpdateTask(Box::new(update(
-            msg, &from, task, trust, cfg, ctx.now,
-        ))));
+            msg, &from, task, trust, cfg, history, ctx.now,
+        )?)));
     }
 
     let contract = match owner_contract(cfg, &from) {
@@ -198,6 +213,9 @@ pub fn decide(
                         c.name
                     ),
                 });
+            }
+            if let Some(q) = question(msg, &from, c) {
+                return Ok(Decision::Answer(Box::new(q)));
             }
             c
         }
@@ -354,8 +372,9 @@ fn update(
     task: TaskRef,
     trust: Trust<'_>,
     cfg: &Config,
+    history: &dyn ThreadLookup,
     now: DateTime<Utc>,
-) -> TaskUpdate {
+) -> anyhow::Result<TaskUpdate> {
     let role = role(from, &task, trust, cfg);
     let unauthenticated = match trust {
         Trust::Unauthenticated { authserv_id } => {
@@ -366,12 +385,17 @@ fn update(
     let parsed = commands::parse(&msg.new_text);
     let mut apply = Vec::new();
     let mut refused = Vec::new();
+    // The task's time so far, with this reply's entries as they are applied.
+    let mut logged = history.time_logged(task.id)?;
     for pc in &parsed {
         let verdict = match (&pc.command, role) {
             (Command::Unknown { error }, _) => Err(error.clone()),
             (Command::Assign(to), Role::Va) => assignable(to, &task, cfg),
+            (Command::Merge(other), Role::Va) => mergeable(*other, &task, history)?,
+            (Command::Time(m), Role::Va) => correctable(*m, &task, &mut logged),
             (_, Role::Va) => Ok(()),
             (Command::Status(TaskStatus::Cancelled), Role::Owner) => Ok(()),
+            (Command::Ask(_), Role::Owner) => Ok(()),
             (_, Role::Owner) => Err(
                 "only the contract's VAs may change a task; an owner may add notes and #cancel"
                     .to_string(),
@@ -392,35 +416,9 @@ fn update(
             }),
         }
     }
-    // The owner answered what the VA waits for: the task is open again (SPEC, VA replies).
-    if role == Role::Owner
-        && task.status == TaskStatus::Waiting
-        && !apply.contains(&Command::Status(TaskStatus::Cancelled))
-    {
-        apply.push(Command::Status(TaskStatus::Open));
-    }
     let cal = cfg.contracts.get(&task.contract).map(|c| &c.calendar);
-    let (_, unplaced) = clock::plan(&task, &apply, cal, now);
-    for i in unplaced.into_iter().rev() {
-        if i < apply.len() {
-            let command = apply.remove(i);
-            let line = parsed
-                .iter()
-                .find(|p| p.command == command)
-                .map_or_else(|| command.to_string(), |p| p.line.clone());
-            refused.push(Refused {
-                command: ParsedCommand { command, line },
-                why: format!(
-                    "contract {} has no response window to count business time in; \
-                     give a date instead, e.g. #due 2026-12-10",
-                    task.contract
-                ),
-            });
-        }
-    }
-    // Indexes of later moves shifted with each removal: plan again on what is left.
-    let (due_moves, _) = clock::plan(&task, &apply, cal, now);
-    TaskUpdate {
+    let due_moves = clock::settle(&task, role, &mut apply, &mut refused, &parsed, cal, now);
+    Ok(TaskUpdate {
         note: note_without_commands(&msg.new_text, &parsed),
         task,
         actor: from.to_string(),
@@ -429,7 +427,47 @@ fn update(
         refused,
         commands: parsed,
         due_moves,
+    })
+}
+
+/// `#merge N` folds task N into this one: a task of the same contract, not this one, not one
+/// merged already.
+fn mergeable(
+    other: i64,
+    task: &TaskRef,
+    history: &dyn ThreadLookup,
+) -> anyhow::Result<Result<(), String>> {
+    if other == task.id {
+        return Ok(Err(format!("task #{other} cannot be merged into itself")));
     }
+    Ok(match history.task_by_id(other)? {
+        None => Err(format!("there is no task #{other}")),
+        // The store answers for a merged task with the one it went into.
+        Some(t) if t.id != other => Err(format!("task #{other} is already merged into #{}", t.id)),
+        Some(t) if t.contract != task.contract => Err(format!(
+            "task #{other} belongs to another contract; only tasks of contract {} can be merged \
+             into #{}",
+            task.contract, task.id
+        )),
+        Some(_) => Ok(()),
+    })
+}
+
+/// A `#time` entry, unless a correction would take the task's time below zero.
+fn correctable(minutes: i32, task: &TaskRef, logged: &mut Option<i64>) -> Result<(), String> {
+    let Some(total) = *logged else {
+        return Ok(());
+    };
+    let after = total + i64::from(minutes);
+    if after < 0 {
+        return Err(format!(
+            "task #{} has {} logged; a correction cannot take it below zero",
+            task.id,
+            crate::retainer::hours_minutes(total)
+        ));
+    }
+    *logged = Some(after);
+    Ok(())
 }
 
 /// `#assign` hands a task only to one of its contract's VAs: an assignee gains no rights, but
@@ -574,6 +612,13 @@ pub fn original_key(msg: &Message) -> Option<String> {
     Some(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }
 
+mod question;
+use question::question;
+pub use question::Question;
+
+#[cfg(test)]
+mod owner_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -687,20 +732,6 @@ mod tests {
         assert!(u.apply.is_empty());
         let u = reply(CONFIG, "sara@va.example", "#done", &task("sara@va.example"));
         assert_eq!(u.apply, [Command::Status(TaskStatus::Done)]);
-    }
-
-    #[test]
-    fn an_owners_reply_to_a_waiting_task_reopens_it() {
-        let mut waiting = task("sara@va.example");
-        waiting.0.status = TaskStatus::Waiting;
-        let u = reply(CONFIG, "boss@acme.example", "Here is the file.", &waiting);
-        assert_eq!(u.role, Role::Owner);
-        assert_eq!(u.apply, [Command::Status(TaskStatus::Open)]);
-        // A cancel stays a cancel; a VA's note leaves the task waiting.
-        let u = reply(CONFIG, "boss@acme.example", "#cancel", &waiting);
-        assert_eq!(u.apply, [Command::Status(TaskStatus::Cancelled)]);
-        let u = reply(CONFIG, "sara@va.example", "Still waiting.", &waiting);
-        assert!(u.apply.is_empty());
     }
 
     #[test]

@@ -230,7 +230,7 @@ impl Pipeline {
     }
 
     /// Record a message that could not be recorded, attempt after attempt, for a reason of
-    /// its own (see [`crate::recorder::MessageFailed`]): quarantined (`unparseable`) with the
+    /// its own (a `MessageFailed` of the recorder, which calls this): quarantined (`unparseable`) with the
     /// error as its detail and its bytes kept, so it is neither lost nor tried again in a loop.
     /// Its sender and subject are kept when that can be written; else only its Message-ID.
     pub fn process_unrecordable(

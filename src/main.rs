@@ -57,6 +57,12 @@ enum Command {
     /// when it never synced (no database yet, or no sync recorded in it); 2 on a config error.
     /// Use it as a monitoring check (Nagios/Icinga, a systemd timer, cron).
     Status(cli::status::StatusArgs),
+    /// Time entries for invoicing: one row per #time entry of a month or a span of days
+    ///
+    /// Without --month or --from: this month, in each contract's zone. The table ends with
+    /// each contract's total (and with a rate, what it comes to); --csv writes RFC 4180 CSV,
+    /// UTF-8 with a byte order mark, for LibreOffice Calc or Excel.
+    Hours(cli::hours::HoursArgs),
     /// Write a commented musaid.toml and the example rules into DIR (default: .)
     ///
     /// Existing files are never overwritten: if any is there, nothing is written.
@@ -121,6 +127,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Recurring(args) => cli::recurring::run(&path, &args),
         Command::Summary(args) => cli::summary::run(&path, &args),
         Command::Status(args) => cli::status::run(&path, &args),
+        Command::Hours(args) => cli::hours::run(&path, &args),
         Command::Init(args) => cli::init::run(&args),
         Command::Backup(args) => cli::backup::run(&path, &args),
         // The man page and the completions describe the whole command line, built here.

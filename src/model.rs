@@ -13,15 +13,18 @@ pub enum TaskStatus {
     Waiting,
     Done,
     Cancelled,
+    /// Folded into another task by `#merge` (`merged_into` names it); closed for good.
+    Merged,
 }
 
 impl TaskStatus {
-    pub const ALL: [TaskStatus; 5] = [
+    pub const ALL: [TaskStatus; 6] = [
         TaskStatus::Open,
         TaskStatus::InProgress,
         TaskStatus::Waiting,
         TaskStatus::Done,
         TaskStatus::Cancelled,
+        TaskStatus::Merged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -31,12 +34,16 @@ impl TaskStatus {
             TaskStatus::Waiting => "waiting",
             TaskStatus::Done => "done",
             TaskStatus::Cancelled => "cancelled",
+            TaskStatus::Merged => "merged",
         }
     }
 
-    /// Done and cancelled tasks are closed; everything else still needs work.
+    /// Done, cancelled and merged tasks are closed; everything else still needs work.
     pub fn is_closed(self) -> bool {
-        matches!(self, TaskStatus::Done | TaskStatus::Cancelled)
+        matches!(
+            self,
+            TaskStatus::Done | TaskStatus::Cancelled | TaskStatus::Merged
+        )
     }
 }
 
@@ -56,8 +63,9 @@ impl FromStr for TaskStatus {
             "waiting" => Ok(TaskStatus::Waiting),
             "done" => Ok(TaskStatus::Done),
             "cancelled" | "canceled" => Ok(TaskStatus::Cancelled),
+            "merged" => Ok(TaskStatus::Merged),
             _ => Err(format!(
-                "unknown status `{s}`; use one of open, in_progress, waiting, done, cancelled"
+                "unknown status `{s}`; use one of open, in_progress, waiting, done, cancelled, merged"
             )),
         }
     }
@@ -125,7 +133,7 @@ impl Language {
     }
 }
 
-/// Why a message was ignored or quarantined (SPEC, `rules test --json` `reason`).
+/// Why a message was ignored or quarantined (`rules test --json` `reason`, docs/commands.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {

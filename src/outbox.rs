@@ -19,6 +19,9 @@ use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 
+mod answer;
+mod hours_alert;
+
 /// What a row of the outbox is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -29,6 +32,10 @@ pub enum Kind {
     Followup,
     Error,
     Summary,
+    /// The answer to an owner's `#status` or `#hours`.
+    Status,
+    /// A retainer's hours passed 80 % or 100 % in the period.
+    HoursAlert,
 }
 
 impl Kind {
@@ -40,6 +47,8 @@ impl Kind {
             Kind::Followup => "followup",
             Kind::Error => "error",
             Kind::Summary => "summary",
+            Kind::Status => "status",
+            Kind::HoursAlert => "hours_alert",
         }
     }
 
@@ -52,6 +61,8 @@ impl Kind {
             Kind::Followup,
             Kind::Error,
             Kind::Summary,
+            Kind::Status,
+            Kind::HoursAlert,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -60,7 +71,7 @@ impl Kind {
     /// RFC 3834 `Auto-Submitted` value.
     pub fn auto_submitted(self) -> &'static str {
         match self {
-            Kind::Summary => "auto-generated",
+            Kind::Summary | Kind::HoursAlert => "auto-generated",
             _ => "auto-replied",
         }
     }
@@ -217,6 +228,9 @@ pub fn effects(
     msg: Option<&Message>,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    if let (Decision::Answer(q), Some(msg)) = (decision, msg) {
+        return answer::question(tx, cfg, templates, q, msg, now);
+    }
     let (Some(task_id), Some(msg)) = (task_id, msg) else {
         return Ok(());
     };
@@ -487,8 +501,23 @@ fn updated(
         let rendered = templates.render("done", c.language, ctx(json!({})))?;
         queue_done(tx, cfg, c, id, &f, rendered, now)?;
     }
-    // An owner's words in the thread reach the VA at once.
-    if u.role == Role::Owner && (!u.note.is_empty() || !u.apply.is_empty()) {
+    let asked: Vec<crate::commands::Query> = u
+        .apply
+        .iter()
+        .filter_map(|c| match c {
+            Command::Ask(q) => Some(*q),
+            _ => None,
+        })
+        .collect();
+    if !asked.is_empty() {
+        answer::in_thread(tx, cfg, templates, u, &asked, msg, now)?;
+    }
+    if u.apply.iter().any(|c| matches!(c, Command::Time(_))) {
+        hours_alert::check(tx, cfg, templates, c, &f.requester, now)?;
+    }
+    // An owner's words in the thread reach the VA at once; a question alone is answered.
+    let changes = u.apply.iter().any(|c| !matches!(c, Command::Ask(_)));
+    if u.role == Role::Owner && (!u.note.is_empty() || changes) {
         if let Some(va) = f.assignee.as_ref().or(c.vas.first()) {
             let mut note = u.note.clone();
             if u.apply.contains(&Command::Status(TaskStatus::Cancelled)) {

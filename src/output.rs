@@ -10,6 +10,8 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
 
+pub mod csv;
+
 /// A Unix time as RFC 3339 with the zone's offset.
 pub fn rfc3339(ts: i64, tz: Tz) -> Option<String> {
     let t: DateTime<Utc> = Utc.timestamp_opt(ts, 0).single()?;
@@ -44,6 +46,8 @@ pub struct TaskJson<'a> {
     pub due_at: Option<String>,
     pub done_at: Option<String>,
     pub message_id: &'a str,
+    /// For a `merged` task: the task it was folded into; else null.
+    pub merged_into: Option<i64>,
     /// When it entered `waiting`, while it is there.
     pub waiting_since: Option<String>,
     /// The `[[recurring]]` entry that made it.
@@ -61,7 +65,7 @@ pub struct EventJson<'a> {
     pub to_status: Option<&'a str>,
     pub note: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub minutes: Option<u32>,
+    pub minutes: Option<i32>,
 }
 
 pub fn task_json<'a>(t: &'a TaskRow, tz: Tz, events: Option<&'a [EventRow]>) -> TaskJson<'a> {
@@ -83,6 +87,7 @@ pub fn task_json<'a>(t: &'a TaskRow, tz: Tz, events: Option<&'a [EventRow]>) -> 
         due_at: t.due_at.and_then(|x| rfc3339(x, tz)),
         done_at: t.done_at.and_then(|x| rfc3339(x, tz)),
         message_id: &t.message_id,
+        merged_into: t.merged_into,
         waiting_since: t.waiting_since.and_then(|x| rfc3339(x, tz)),
         recurring: t.recurring.as_deref(),
         events: events.map(|evs| {
@@ -107,6 +112,9 @@ pub fn task_text(t: &TaskRow, events: &[EventRow], tz: Tz) -> String {
     let opt = |o: Option<i64>| o.map(|x| short_time(x, tz)).unwrap_or_else(|| "—".into());
     let field = |s: &mut String, k: &str, v: &str| s.push_str(&format!("{k:<17}{v}\n"));
     field(&mut s, "Task", &format!("#{} [{}]", t.id, t.status));
+    if let Some(into) = t.merged_into {
+        field(&mut s, "Merged into", &format!("#{into}"));
+    }
     field(&mut s, "Subject", &t.subject);
     field(&mut s, "Contract", &t.contract);
     field(&mut s, "Category", &t.category);
@@ -143,7 +151,13 @@ pub fn task_text(t: &TaskRow, events: &[EventRow], tz: Tz) -> String {
     let mut table = Table::new(&["AT", "ACTOR", "EVENT", "DETAIL"]);
     for e in events {
         let detail = match (&e.from_status, &e.to_status, e.minutes) {
-            (_, _, Some(m)) => format!("{}h{:02}m worked", m / 60, m % 60),
+            (_, _, Some(m)) if m < 0 => {
+                format!(
+                    "{} taken off",
+                    crate::retainer::hours_minutes(-i64::from(m))
+                )
+            }
+            (_, _, Some(m)) => format!("{} worked", crate::retainer::hours_minutes(i64::from(m))),
             (Some(f), Some(to), _) => format!(
                 "{f} → {to}{}",
                 e.note
@@ -244,6 +258,10 @@ pub fn decision_json(
             j.commands = u.commands.iter().map(|c| c.command.to_string()).collect();
         }
         Decision::Duplicate { task } => j.task = *task,
+        Decision::Answer(q) => {
+            j.contract = Some(q.contract.clone());
+            j.commands = q.commands.iter().map(|c| c.command.to_string()).collect();
+        }
         _ => {}
     }
     j

@@ -34,7 +34,7 @@ pub const CHECKPOINT_IDLE: usize = 1000;
 pub const QUEUE: usize = 1;
 
 /// How many times a message may fail to be recorded, for a reason of its own, before it is
-/// quarantined instead (SPEC: quarantined mail is never retried in a loop). Each failure
+/// quarantined instead (docs/security.md#quarantine: quarantined mail is never retried in a loop). Each failure
 /// rolls its batch back and the IMAP loop tries again after its reconnect backoff (1 s, then
 /// 2 s), so a database that was briefly unwell does not quarantine a good request.
 pub const RECORD_ATTEMPTS: u32 = 3;
@@ -505,7 +505,7 @@ mod tests {
         assert_eq!(pragma(&writer, "ignore_check_constraints"), 1);
         assert_eq!(pragma(&other, "foreign_keys"), 1);
         assert_eq!(pragma(&other, "ignore_check_constraints"), 0);
-        // What the others still refuse: a status that is none of SPEC's.
+        // What the others still refuse: a status that is none of the documented ones.
         let refused = other.conn().execute(
             "INSERT INTO tasks (contract, status, category, priority, requester, subject, note, \
              message_id, created_at, updated_at) \

@@ -27,6 +27,16 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("error.ar.j2", include_str!("../templates/error.ar.j2")),
     ("summary.en.j2", include_str!("../templates/summary.en.j2")),
     ("summary.ar.j2", include_str!("../templates/summary.ar.j2")),
+    ("status.en.j2", include_str!("../templates/status.en.j2")),
+    ("status.ar.j2", include_str!("../templates/status.ar.j2")),
+    (
+        "hours_alert.en.j2",
+        include_str!("../templates/hours_alert.en.j2"),
+    ),
+    (
+        "hours_alert.ar.j2",
+        include_str!("../templates/hours_alert.ar.j2"),
+    ),
 ];
 
 /// A rendered mail: one-line subject, plain text and HTML.
@@ -163,6 +173,65 @@ mod tests {
                 .render("followup", lang, ctx("Invoices"))
                 .expect("renders");
             assert!(!r.text.contains(reopened), "{}", r.text);
+        }
+    }
+
+    #[test]
+    fn status_answers_and_hours_alerts_render_in_both_languages() {
+        let t = Templates::load(None).expect("built-ins compile");
+        let retainer = json!({"bought": "20h 00m", "used": "17h 00m", "left": "3h 00m",
+                              "over": null, "percent": 85, "period": "2026-12", "per": "month"});
+        let open = json!([{"id": 3, "title": "<b>Invoice</b>", "status": "in_progress",
+                           "assignee": "sara@va.example", "due": "Thu 2026-12-10 17:00 +03",
+                           "overdue": true, "updated": "Wed 2026-12-09 09:00 +03"}]);
+        let contract = json!({"view": "contract", "contract": "acme", "desk": "Desk",
+            "status": true, "open": open, "open_count": 1, "overdue_count": 1, "open_more": 0,
+            "done": [], "done_count": 0, "done_more": 0, "done_days": 7,
+            "hours": true, "retainer": retainer, "period": "2026-12"});
+        let task = json!({"view": "task", "contract": "acme", "desk": "Desk", "status": true,
+            "task": {"id": 3, "title": "Invoice", "status": "waiting", "requester": "boss@acme.example",
+                     "created": "Mon", "updated": "Tue", "overdue": false},
+            "events": [{"at": "Tue", "actor": "sara@va.example", "kind": "time", "detail": "+45m"}],
+            "events_more": 4});
+        let hours = json!({"view": "contract", "contract": "acme", "desk": "Desk", "hours": true,
+            "retainer": null, "logged": "2h 00m", "period": "2026-12"});
+        for lang in [Language::En, Language::Ar] {
+            let r = t.render("status", lang, &contract).expect("renders");
+            assert!(
+                r.subject.contains("acme") && r.subject.contains('1'),
+                "{}",
+                r.subject
+            );
+            assert!(r.text.contains("#3 <b>Invoice</b>"), "{}", r.text);
+            assert!(
+                r.text.contains("17h 00m") && r.text.contains("2026-12"),
+                "{}",
+                r.text
+            );
+            assert!(r.html.contains("&lt;b&gt;Invoice"), "HTML is escaped");
+            let r = t.render("status", lang, &task).expect("renders");
+            assert!(r.subject.starts_with("[#3]"), "{}", r.subject);
+            assert!(r.text.contains("+45m"), "{}", r.text);
+            let r = t.render("status", lang, &hours).expect("renders");
+            assert!(r.subject.contains("2h 00m"), "{}", r.subject);
+            let alert = json!({"contract": "acme", "desk": "Desk", "threshold": 80,
+                               "retainer": retainer, "to_owner": true});
+            let r = t.render("hours_alert", lang, &alert).expect("renders");
+            assert!(
+                r.subject.contains("80") && r.subject.contains("17h 00m"),
+                "{}",
+                r.subject
+            );
+            assert!(r.text.contains("3h 00m"), "{}", r.text);
+            if lang == Language::Ar {
+                for html in [
+                    &r.html,
+                    &t.render("status", lang, &contract).expect("r").html,
+                ] {
+                    assert!(html.contains("dir=\"rtl\""), "Arabic HTML is right-to-left");
+                }
+                assert!(r.subject.contains("الساعات"), "{}", r.subject);
+            }
         }
     }
 

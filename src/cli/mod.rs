@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod check;
+pub mod hours;
 pub mod ingest;
 pub mod init;
 pub mod man;

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 pub enum TasksCommand {
     /// Every task, whatever its status, unless filtered
     List {
-        /// open, in_progress, waiting, done or cancelled
+        /// open, in_progress, waiting, done, cancelled or merged
         #[arg(long, value_name = "S")]
         status: Option<TaskStatus>,
         /// Only this contract's tasks
@@ -47,6 +47,12 @@ pub enum TasksCommand {
         #[arg(long)]
         no_mail: bool,
     },
+    /// A task's time entries (#time), the oldest first, with their total
+    Time {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {
@@ -71,6 +77,7 @@ pub fn run(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {
             note,
             no_mail,
         } => set(&cfg, &mut store, id, status, note.as_deref(), no_mail)?,
+        TasksCommand::Time { id, json } => time(&cfg, &store, id, json)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -191,6 +198,17 @@ fn set(
     note: Option<&str>,
     no_mail: bool,
 ) -> Result<(), Failure> {
+    if status == TaskStatus::Merged {
+        return Err(anyhow::anyhow!(
+            "A task is merged by a VA's `#merge {id}` reply in the thread of the task it goes into"
+        )
+        .into());
+    }
+    if let Some(into) = store.task(id)?.and_then(|t| t.merged_into) {
+        return Err(
+            anyhow::anyhow!("Task #{id} is merged into #{into}; change #{into} instead").into(),
+        );
+    }
     let actor = format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())
@@ -251,5 +269,59 @@ fn resume_due(
         );
         Store::move_due(tx, id, moved.timestamp(), &note, actor, now.timestamp())?;
     }
+    Ok(())
+}
+
+/// One entry of `tasks time --json`.
+#[derive(Serialize)]
+struct TimeJson<'a> {
+    task: i64,
+    at: Option<String>,
+    va: &'a str,
+    minutes: i32,
+    message_id: Option<&'a str>,
+}
+
+/// `tasks time`: a task's time entries and their total.
+fn time(cfg: &Config, store: &Store, id: i64, json: bool) -> Result<(), Failure> {
+    let task = store
+        .task(id)?
+        .ok_or_else(|| anyhow::anyhow!("No task #{id}"))?;
+    if let Some(into) = task.merged_into {
+        eprintln!("Task #{id} is merged into #{into}: its time entries are #{into}'s");
+    }
+    let entries = musaid::store::hours::task_entries(store.conn(), id)?;
+    let tz = zone(cfg, &task.contract);
+    if json {
+        let v: Vec<TimeJson> = entries
+            .iter()
+            .map(|e| TimeJson {
+                task: e.task,
+                at: output::rfc3339(e.at, tz),
+                va: &e.va,
+                minutes: e.minutes,
+                message_id: e.message_id.as_deref(),
+            })
+            .collect();
+        return print_json(&v);
+    }
+    if entries.is_empty() {
+        println!("No time logged on task #{id}.");
+        return Ok(());
+    }
+    let mut t = Table::new(&["AT", "VA", "TIME"]);
+    for e in &entries {
+        t.row(vec![
+            output::short_time(e.at, tz),
+            e.va.clone(),
+            musaid::retainer::hours_minutes(i64::from(e.minutes)),
+        ]);
+    }
+    print!("{}", t.render());
+    let total: i64 = entries.iter().map(|e| i64::from(e.minutes)).sum();
+    println!(
+        "Total: {} ({total} minutes)",
+        musaid::retainer::hours_minutes(total)
+    );
     Ok(())
 }

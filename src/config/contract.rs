@@ -22,6 +22,14 @@ pub(super) struct RawContract {
     language: Option<S<String>>,
     summary: Option<S<RawSummary>>,
     rate: Option<S<RawRate>>,
+    retainer: Option<S<RawRetainer>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetainer {
+    hours: Option<S<f64>>,
+    per: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -330,6 +338,10 @@ pub(super) fn contract(
             currency: currency?,
         })
     });
+    let retainer = raw
+        .retainer
+        .as_ref()
+        .and_then(|r| retainer_value(d, r, sec));
     if d.count() > before {
         return None;
     }
@@ -345,5 +357,61 @@ pub(super) fn contract(
         language,
         summary,
         rate,
+        retainer,
     })
 }
+
+fn retainer_value(d: &mut Diag<'_>, r: &S<RawRetainer>, sec: &str) -> Option<Retainer> {
+    const EXAMPLE: &str = "{ hours = 20, per = \"month\" }";
+    let hours = match &r.get_ref().hours {
+        // A week has 168 hours; more bought than that is a slip of the keyboard.
+        Some(h) if h.get_ref().is_finite() && *h.get_ref() > 0.0 && *h.get_ref() <= 744.0 => {
+            Some(*h.get_ref())
+        }
+        Some(h) => {
+            d.at_spanned(
+                h,
+                format!(
+                    "{sec} retainer.hours = {}: write the hours bought per period, a positive \
+                     number up to 744, e.g. {EXAMPLE}",
+                    h.get_ref()
+                ),
+            );
+            None
+        }
+        None => {
+            d.at_spanned(r, format!("{sec} retainer needs hours, e.g. {EXAMPLE}"));
+            None
+        }
+    };
+    let per = match &r.get_ref().per {
+        Some(p) => match p.get_ref().trim().to_ascii_lowercase().as_str() {
+            "week" | "weekly" => Some(RetainerPeriod::Week),
+            "month" | "monthly" => Some(RetainerPeriod::Month),
+            _ => {
+                d.at_spanned(
+                    p,
+                    format!(
+                        "{sec} retainer.per = \"{}\": use \"week\" or \"month\"",
+                        p.get_ref()
+                    ),
+                );
+                None
+            }
+        },
+        None => {
+            d.at_spanned(
+                r,
+                format!("{sec} retainer needs per, \"week\" or \"month\", e.g. {EXAMPLE}"),
+            );
+            None
+        }
+    };
+    Some(Retainer {
+        hours: hours?,
+        per: per?,
+    })
+}
+
+#[cfg(test)]
+mod retainer_tests;

@@ -260,6 +260,31 @@ pub struct Rate {
     pub currency: String,
 }
 
+/// How often a retainer's hours are bought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetainerPeriod {
+    /// The ISO week: Monday 00:00 to Monday 00:00 in the contract's zone.
+    Week,
+    /// The calendar month, from the 1st at 00:00 in the contract's zone.
+    Month,
+}
+
+impl RetainerPeriod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetainerPeriod::Week => "week",
+            RetainerPeriod::Month => "month",
+        }
+    }
+}
+
+/// `retainer = { hours = 20, per = "month" }`: hours bought for each period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retainer {
+    pub hours: f64,
+    pub per: RetainerPeriod,
+}
+
 #[derive(Debug, Clone)]
 pub struct Contract {
     pub name: String,
@@ -271,6 +296,7 @@ pub struct Contract {
     pub language: Language,
     pub summary: Option<SummaryConfig>,
     pub rate: Option<Rate>,
+    pub retainer: Option<Retainer>,
 }
 
 impl Contract {

@@ -2,8 +2,8 @@
 //! the due time moved later by the business time spent in `waiting` when the task leaves it
 //! (docs/commands.md#the-waiting-clock). Pure.
 
-use super::TaskRef;
-use crate::commands::Command;
+use super::{Refused, Role, TaskRef};
+use crate::commands::{Command, ParsedCommand};
 use crate::model::TaskStatus;
 use crate::windows::{due_after_waiting, resolve_due, Calendar};
 use chrono::{DateTime, Utc};
@@ -15,6 +15,45 @@ pub struct DueMove {
     pub at: DateTime<Utc>,
     /// For the task's `due` event: `due 2026-12-10 14:00 (thursday)`, `due moved 2h later …`.
     pub note: String,
+}
+
+/// The reply's last word on the due clock: an owner's reply reopens a waiting task (SPEC, VA
+/// replies), a `#due` that names no instant is refused, and the due moves of what is applied.
+pub(super) fn settle(
+    task: &TaskRef,
+    role: Role,
+    apply: &mut Vec<Command>,
+    refused: &mut Vec<Refused>,
+    parsed: &[ParsedCommand],
+    cal: Option<&Calendar>,
+    now: DateTime<Utc>,
+) -> Vec<DueMove> {
+    if role == Role::Owner
+        && task.status == TaskStatus::Waiting
+        && !apply.contains(&Command::Status(TaskStatus::Cancelled))
+    {
+        apply.push(Command::Status(TaskStatus::Open));
+    }
+    let (_, unplaced) = plan(task, apply, cal, now);
+    for i in unplaced.into_iter().rev() {
+        if i < apply.len() {
+            let command = apply.remove(i);
+            let line = parsed
+                .iter()
+                .find(|p| p.command == command)
+                .map_or_else(|| command.to_string(), |p| p.line.clone());
+            refused.push(Refused {
+                command: ParsedCommand { command, line },
+                why: format!(
+                    "contract {} has no response window to count business time in; \
+                     give a date instead, e.g. #due 2026-12-10",
+                    task.contract
+                ),
+            });
+        }
+    }
+    // Indexes of later moves shifted with each removal: plan again on what is left.
+    plan(task, apply, cal, now).0
 }
 
 /// The due moves of `apply`, run in order from the task's state; and the indexes of `#due`
@@ -114,6 +153,71 @@ mod tests {
             due_at: due,
             waiting_since: since,
         }
+    }
+
+    #[test]
+    fn an_owners_reply_to_a_waiting_task_reopens_it_and_moves_its_due_time() {
+        let t = task(TaskStatus::Waiting, Some(utc(13, 12)), Some(utc(10, 11)));
+        let (mut apply, mut refused) = (vec![], vec![]);
+        let moves = settle(
+            &t,
+            Role::Owner,
+            &mut apply,
+            &mut refused,
+            &[],
+            Some(&cal()),
+            utc(13, 7),
+        );
+        assert_eq!(apply, [Command::Status(TaskStatus::Open)]);
+        assert_eq!(moves.len(), 1);
+        assert_eq!(moves[0].at, utc(14, 8));
+        // A cancel stays a cancel; a VA's note leaves the task waiting.
+        let mut apply = vec![Command::Status(TaskStatus::Cancelled)];
+        settle(
+            &t,
+            Role::Owner,
+            &mut apply,
+            &mut refused,
+            &[],
+            Some(&cal()),
+            utc(13, 7),
+        );
+        assert_eq!(apply, [Command::Status(TaskStatus::Cancelled)]);
+        let mut apply = vec![];
+        assert!(settle(
+            &t,
+            Role::Va,
+            &mut apply,
+            &mut refused,
+            &[],
+            Some(&cal()),
+            utc(13, 7)
+        )
+        .is_empty());
+        assert!(apply.is_empty() && refused.is_empty());
+    }
+
+    #[test]
+    fn a_due_that_names_no_instant_is_refused() {
+        let t = task(TaskStatus::Open, None, None);
+        let never = Calendar {
+            windows: vec![],
+            ..cal()
+        };
+        let due = Command::Due(DueWhen::In(crate::windows::DueSpec::BusinessDays(2)));
+        let (mut apply, mut refused) = (vec![due, Command::Status(TaskStatus::Done)], vec![]);
+        let moves = settle(
+            &t,
+            Role::Va,
+            &mut apply,
+            &mut refused,
+            &[],
+            Some(&never),
+            utc(6, 10),
+        );
+        assert!(moves.is_empty());
+        assert_eq!(apply, [Command::Status(TaskStatus::Done)]);
+        assert!(refused[0].why.contains("no response window"), "{refused:?}");
     }
 
     #[test]

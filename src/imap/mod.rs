@@ -1,4 +1,4 @@
-//! IMAP: the thin protocol layer (SPEC, The flow: "IMAP inbox ──IDLE/poll──▶ fetch new UIDs").
+//! IMAP: the thin protocol layer: connect, select, IDLE, fetch new UIDs (docs/design.md#the-flow).
 //!
 //! This module talks and never decides: it connects, logs in, selects, searches,
 //! fetches by UID, marks and moves exactly what its caller names, and waits in

@@ -59,7 +59,7 @@ pub fn record(
         Decision::CreateTask(t) => Some(create_task(tx, t, message_id, ts)?),
         Decision::UpdateTask(u) => Some(update_task(tx, u, message_id, ts)?),
         Decision::Duplicate { task } => *task,
-        Decision::Ignore { .. } | Decision::Quarantine { .. } => None,
+        Decision::Ignore { .. } | Decision::Quarantine { .. } | Decision::Answer(_) => None,
     };
     let (mailbox, uidvalidity, uid, file) = match source {
         Source::File(f) => (None, None, None, Some(f.as_str())),
@@ -180,6 +180,18 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
             Command::Time(minutes) => {
                 event("time").minutes(*minutes).record(tx)?;
             }
+            Command::Merge(from) => {
+                let merge = super::merge::Merge {
+                    from: *from,
+                    into: id,
+                    actor,
+                    message_id,
+                    at: ts,
+                };
+                super::merge::fold(tx, &merge)?;
+            }
+            // Answered by mail (`outbox::effects`); nothing about the task changes.
+            Command::Ask(_) => {}
             Command::Unknown { .. } => {}
         }
         for m in u.due_moves.iter().filter(|m| m.after == i) {
@@ -283,7 +295,7 @@ pub(crate) struct Event<'a> {
     from: Option<TaskStatus>,
     to: Option<TaskStatus>,
     note: Option<&'a str>,
-    minutes: Option<u32>,
+    minutes: Option<i32>,
 }
 
 impl<'a> Event<'a> {
@@ -319,7 +331,7 @@ impl<'a> Event<'a> {
         Event { note, ..self }
     }
 
-    pub(crate) fn minutes(self, minutes: u32) -> Self {
+    pub(crate) fn minutes(self, minutes: i32) -> Self {
         Event {
             minutes: Some(minutes),
             ..self

@@ -159,7 +159,51 @@ UPDATE tasks SET ack_skipped = (SELECT e.note FROM events e
 WHERE id IN (SELECT task_id FROM events WHERE kind = 'ack_skipped');
 DELETE FROM events WHERE kind IN ('created', 'ack_skipped');
 "#,
-    // 7: the waiting clock (when a task entered `waiting`; leaving it moves `due_at`), and
+    // 7: `#merge` folds one task into another: the status `merged`, and `merged_into`, the task
+    // it went into. SQLite cannot change a CHECK constraint, so the table is rebuilt, every
+    // column and index kept (`migrate` turns foreign keys off around it and checks them all
+    // before it commits; docs/design.md#merging-tasks).
+    r#"
+CREATE TABLE tasks_new (
+    id               INTEGER PRIMARY KEY,
+    contract         TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('open','in_progress','waiting','done','cancelled','merged')),
+    category         TEXT NOT NULL,
+    priority         TEXT NOT NULL CHECK (priority IN ('low','normal','high','urgent')),
+    assignee         TEXT,
+    requester        TEXT NOT NULL,
+    original_from    TEXT,
+    original_subject TEXT,
+    original_date    TEXT,
+    subject          TEXT NOT NULL,
+    note             TEXT NOT NULL,
+    rule             TEXT,
+    tags             TEXT NOT NULL DEFAULT '[]',
+    original_key     TEXT,
+    message_id       TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    acked_at         INTEGER,
+    due_at           INTEGER,
+    done_at          INTEGER,
+    updated_at       INTEGER NOT NULL,
+    ack_skipped      TEXT,
+    merged_into      INTEGER REFERENCES tasks(id)
+) STRICT;
+INSERT INTO tasks_new (id, contract, status, category, priority, assignee, requester,
+    original_from, original_subject, original_date, subject, note, rule, tags, original_key,
+    message_id, created_at, acked_at, due_at, done_at, updated_at, ack_skipped)
+SELECT id, contract, status, category, priority, assignee, requester,
+    original_from, original_subject, original_date, subject, note, rule, tags, original_key,
+    message_id, created_at, acked_at, due_at, done_at, updated_at, ack_skipped FROM tasks;
+DROP TABLE tasks;
+ALTER TABLE tasks_new RENAME TO tasks;
+CREATE INDEX tasks_contract_status ON tasks(contract, status);
+CREATE INDEX tasks_original ON tasks(contract, original_key) WHERE original_key IS NOT NULL;
+CREATE INDEX tasks_contract_created ON tasks(contract, created_at);
+CREATE INDEX tasks_contract_acked ON tasks(contract, acked_at) WHERE acked_at IS NOT NULL;
+CREATE INDEX tasks_merged_into ON tasks(merged_into) WHERE merged_into IS NOT NULL;
+"#,
+    // 8: the waiting clock (when a task entered `waiting`; leaving it moves `due_at`), and
     // recurring tasks: the entry a task was made for, and one row per occurrence made, its
     // (entry, instant) unique so that no occurrence makes two tasks, whatever crashes
     r#"
@@ -176,6 +220,9 @@ CREATE TABLE recurring_runs (
 ) STRICT, WITHOUT ROWID;
 "#,
 ];
+
+#[cfg(test)]
+mod merged_tests;
 
 #[cfg(test)]
 mod tests {
