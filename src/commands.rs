@@ -8,14 +8,18 @@
 
 use crate::config::{did_you_mean, is_valid_address};
 use crate::model::{Priority, TaskStatus};
+use crate::windows::DueWhen;
 use chrono::NaiveDate;
 use std::fmt;
+
+mod due;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Status(TaskStatus),
     Priority(Priority),
-    Due(NaiveDate),
+    /// A due time as written; `windows::resolve_due` places it in the contract's zone.
+    Due(DueWhen),
     Assign(String),
     /// Minutes worked, from `#time 1h30m`, `90m`, `1:30`; negative to correct (`#time -15m`).
     Time(i32),
@@ -57,7 +61,7 @@ impl fmt::Display for Command {
             // Only `#merge` makes a task merged; no command line sets it.
             Command::Status(TaskStatus::Merged) => f.write_str("Status: merged"),
             Command::Priority(p) => write!(f, "#priority {p}"),
-            Command::Due(d) => write!(f, "#due {}", d.format("%Y-%m-%d")),
+            Command::Due(d) => write!(f, "#due {d}"),
             Command::Assign(a) => write!(f, "#assign {a}"),
             Command::Time(m) => write!(f, "#time {m}m"),
             Command::Merge(id) => write!(f, "#merge {id}"),
@@ -228,10 +232,12 @@ fn hash_command(word: &str, args: &str, shown: &str) -> Command {
                 shown.split_whitespace().nth(1).unwrap_or(first)
             )),
         },
-        Verb::Due => match parse_date(first) {
+        Verb::Due => match due::parse_due(args) {
             Some(d) => Command::Due(d),
-            None if first.is_empty() => unknown(format!("`{shown}` needs a date: write e.g. #due 2026-12-01")),
-            None => unknown(format!("`{shown}`: write the date as YYYY-MM-DD, e.g. #due 2026-12-01")),
+            None if first.is_empty() => {
+                unknown(format!("`{shown}` needs a due time; {}", due::DUE_EXAMPLES))
+            }
+            None => unknown(format!("`{shown}` is not a due time; {}", due::DUE_EXAMPLES)),
         },
         Verb::Assign => {
             let addr = crate::model::normalize_address(first.trim_start_matches("mailto:"));
@@ -529,8 +535,8 @@ mod tests {
             ),
             ("#priority low", Priority(crate::model::Priority::Low)),
             ("#priority normal", Priority(crate::model::Priority::Normal)),
-            ("#due 2026-12-01", Due(date(2026, 12, 1))),
-            ("#due 2026/1/5.", Due(date(2026, 1, 5))),
+            ("#due 2026-12-01", Due(DueWhen::Date(date(2026, 12, 1)))),
+            ("#due 2026/1/5.", Due(DueWhen::Date(date(2026, 1, 5)))),
             ("#assign Ali@VA.example", Assign("ali@va.example".into())),
             ("#assign <ali@va.example>", Assign("ali@va.example".into())),
             ("#time 1h30m", Time(90)),
@@ -572,9 +578,9 @@ mod tests {
             ("#أولوية منخفضة", Priority(crate::model::Priority::Low)),
             ("#أولوية عاجلة!", Priority(crate::model::Priority::Urgent)),
             ("#priority عالية", Priority(crate::model::Priority::High)),
-            ("#موعد 2026-12-01", Due(date(2026, 12, 1))),
-            ("#موعد ٢٠٢٦-١٢-٠١", Due(date(2026, 12, 1))),
-            ("#موعد ۲۰۲۶-۱۲-۰۱", Due(date(2026, 12, 1))),
+            ("#موعد 2026-12-01", Due(DueWhen::Date(date(2026, 12, 1)))),
+            ("#موعد ٢٠٢٦-١٢-٠١", Due(DueWhen::Date(date(2026, 12, 1)))),
+            ("#موعد ۲۰۲۶-۱۲-۰۱", Due(DueWhen::Date(date(2026, 12, 1)))),
             ("#وقت 1:30", Time(90)),
             ("#وقت ١:٣٠", Time(90)),
             ("#وقت ساعة", Time(60)),
@@ -636,12 +642,15 @@ mod tests {
             ("#priority", &["needs a priority"]),
             ("#أولوية قصوى", &["`قصوى` is no priority", "عالية"]),
             ("#اولوية", &["needs a priority"]),
-            ("#due tomorrow", &["`#due tomorrow`", "YYYY-MM-DD"]),
-            ("#due", &["needs a date"]),
+            (
+                "#due someday",
+                &["`#due someday` is not a due time", "#due tomorrow"],
+            ),
+            ("#due", &["needs a due time", "#due 2026-12-10 14:00"]),
             ("#assign", &["needs an address"]),
             ("#time", &["needs the time worked"]),
             ("#time 1:75", &["1h30m, 90m, 1:30 or 2h"]),
-            ("#due 2026-02-30", &["YYYY-MM-DD"]),
+            ("#due 2026-02-30", &["#due 3 business days"]),
             ("#assign ali", &["`#assign ali`", "ali@va.example"]),
             ("#time 90", &["`90` has no unit", "1h30m"]),
             ("#time 0m", &["at least 1 minute"]),
@@ -686,7 +695,7 @@ mod tests {
             (Status(Cancelled), "#cancel"),
             (Status(Open), "#reopen"),
             (Priority(crate::model::Priority::High), "#priority high"),
-            (Due(date(2026, 12, 1)), "#due 2026-12-01"),
+            (Due(DueWhen::Date(date(2026, 12, 1))), "#due 2026-12-01"),
             (Assign("a@b.example".into()), "#assign a@b.example"),
             (Time(90), "#time 90m"),
             (Unknown { error: "x".into() }, "#unknown x"),

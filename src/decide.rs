@@ -18,6 +18,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+mod clock;
+pub use clock::DueMove;
+
 /// What the store knows about a task, enough to decide on a reply to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRef {
@@ -26,6 +29,9 @@ pub struct TaskRef {
     pub status: TaskStatus,
     pub requester: String,
     pub assignee: Option<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    /// When it entered `waiting`, while it is there.
+    pub waiting_since: Option<DateTime<Utc>>,
 }
 
 /// Questions `decide` asks the store. Implemented over SQLite, and over nothing for dry runs.
@@ -119,6 +125,8 @@ pub struct TaskUpdate {
     /// Written on a line of a reply to the writer's agenda: refusals are answered even when
     /// the task is not theirs (they are the VA the agenda went to).
     pub via_agenda: bool,
+    /// New due times, placed among `apply`: `#due`, and leaving `waiting`.
+    pub due_moves: Vec<DueMove>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -198,11 +206,11 @@ pub fn decide(
     let trust = Trust::of(msg, cfg);
 
     if let Some(task) = thread_task(msg, &from, trust, cfg, history)? {
-        let u = update(&msg.new_text, &from, task, trust, cfg, history)?;
+        let u = update(&msg.new_text, &from, task, trust, cfg, history, ctx.now)?;
         return Ok(Decision::UpdateTask(Box::new(u)));
     }
 
-    if let Some(updates) = agenda_reply(msg, &from, trust, cfg, history)? {
+    if let Some(updates) = agenda_reply(msg, &from, trust, cfg, history, ctx.now)? {
         return Ok(Decision::UpdateTasks(updates));
     }
 
@@ -379,6 +387,7 @@ fn update(
     trust: Trust<'_>,
     cfg: &Config,
     history: &dyn ThreadLookup,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<TaskUpdate> {
     let role = role(from, &task, trust, cfg);
     let unauthenticated = match trust {
@@ -421,6 +430,8 @@ fn update(
             }),
         }
     }
+    let cal = cfg.contracts.get(&task.contract).map(|c| &c.calendar);
+    let due_moves = clock::settle(&task, role, &mut apply, &mut refused, &parsed, cal, now);
     Ok(TaskUpdate {
         note: note_without_commands(text, &parsed),
         task,
@@ -430,6 +441,7 @@ fn update(
         refused,
         commands: parsed,
         via_agenda: false,
+        due_moves,
     })
 }
 
@@ -664,6 +676,8 @@ mod tests {
             status: TaskStatus::Open,
             requester: "boss@acme.example".into(),
             assignee: Some(assignee.into()),
+            due_at: None,
+            waiting_since: None,
         })
     }
 

@@ -88,6 +88,7 @@ impl Pipeline {
 
     /// Put a pipeline together from a loaded config and rule set (loads the templates).
     pub fn new(config: Config, rules: RuleSet) -> Result<Pipeline> {
+        rules.check_recurring(&config)?;
         let templates = Templates::load(config.daemon.templates_dir.as_deref())?;
         Ok(Pipeline {
             config,

@@ -16,6 +16,7 @@ pub mod model;
 pub mod outbox;
 pub mod output;
 pub mod recorder;
+pub mod recurring;
 pub mod reminders;
 pub mod retainer;
 pub mod rules;

@@ -43,6 +43,8 @@ enum Command {
     Outbox(cli::outbox::OutboxArgs),
     /// Response windows: open now? the next openings, in the contract's zone and in UTC
     Windows(cli::windows::WindowsArgs),
+    /// Recurring tasks: the [[recurring]] entries of the rule files and their next occurrences
+    Recurring(cli::recurring::RecurringArgs),
     /// Weekly summary: received, done, open and overdue tasks, response times, hours worked.
     ///
     /// Covers the 7 days that end now, or with --week that ISO week (Monday 00:00 to Monday
@@ -127,6 +129,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Tasks(cmd) => cli::tasks::run(&path, cmd),
         Command::Outbox(args) => cli::outbox::run(&path, &args),
         Command::Windows(args) => cli::windows::run(&path, &args),
+        Command::Recurring(args) => cli::recurring::run(&path, &args),
         Command::Summary(args) => cli::summary::run(&path, &args),
         Command::Agenda(args) => cli::agenda::run(&path, &args),
         Command::Status(args) => cli::status::run(&path, &args),

@@ -366,6 +366,52 @@ struct TaskFacts {
     status: TaskStatus,
 }
 
+/// A recurring task's notification to its VA (no acknowledgement: no owner asked). Call in
+/// the transaction that created it.
+pub fn recurring_created(
+    tx: &Transaction<'_>,
+    cfg: &Config,
+    templates: &Templates,
+    t: &NewTask,
+    id: i64,
+    entry: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (Some(c), Some(va)) = (cfg.contracts.get(&t.contract), &t.assignee) else {
+        return Ok(());
+    };
+    let ctx = json!({
+        "task": {
+            "id": id,
+            "title": t.subject,
+            "category": t.classification.category,
+            "priority": t.classification.priority.as_str(),
+            "due": local(c, t.due_at),
+            "assignee": t.assignee,
+            "contract": t.contract,
+            "requester": t.requester,
+            "original_from": null,
+            "note": t.note,
+            "body": "",
+            "recurring": entry,
+        },
+        "desk": desk(cfg),
+    });
+    let draft = Draft {
+        kind: Kind::Notify,
+        task_id: Some(id),
+        contract: Some(c.name.clone()),
+        recipient: va.clone(),
+        rendered: templates.render("notify", c.language, &ctx)?,
+        in_reply_to: None,
+        references: vec![],
+        reply_to: Some(cfg.daemon.address.clone()),
+        windowed: false,
+        not_before: now,
+    };
+    enqueue(tx, cfg, &draft, now).map(|_| ())
+}
+
 fn facts(tx: &Connection, id: i64) -> Result<TaskFacts> {
     tx.query_row(
         "SELECT contract, requester, assignee, original_subject, subject, message_id, status \
@@ -399,6 +445,10 @@ fn queue_done(
     rendered: Rendered,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    // A recurring task has no owner who asked: no done notice.
+    if f.requester == cfg.daemon.address {
+        return Ok(());
+    }
     let draft = Draft {
         kind: Kind::Done,
         task_id: Some(id),
@@ -495,12 +545,19 @@ fn updated(
             if u.apply.contains(&Command::Status(TaskStatus::Cancelled)) {
                 note = format!("#cancel\n{note}").trim().to_string();
             }
+            // An owner's reply to a waiting task reopened it (decide): the VA hears it now.
+            let reopened = u.task.status == TaskStatus::Waiting
+                && u.apply.contains(&Command::Status(TaskStatus::Open));
             let draft = Draft {
                 kind: Kind::Followup,
                 task_id: Some(id),
                 contract: Some(c.name.clone()),
                 recipient: va.clone(),
-                rendered: templates.render("followup", c.language, ctx(json!({"note": note})))?,
+                rendered: templates.render(
+                    "followup",
+                    c.language,
+                    ctx(json!({"note": note, "reopened": reopened})),
+                )?,
                 in_reply_to: Some(msg.message_id.clone()),
                 references: refs.clone(),
                 reply_to: Some(cfg.daemon.address.clone()),

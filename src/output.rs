@@ -48,6 +48,10 @@ pub struct TaskJson<'a> {
     pub message_id: &'a str,
     /// For a `merged` task: the task it was folded into; else null.
     pub merged_into: Option<i64>,
+    /// When it entered `waiting`, while it is there.
+    pub waiting_since: Option<String>,
+    /// The `[[recurring]]` entry that made it.
+    pub recurring: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<EventJson<'a>>>,
 }
@@ -84,6 +88,8 @@ pub fn task_json<'a>(t: &'a TaskRow, tz: Tz, events: Option<&'a [EventRow]>) -> 
         done_at: t.done_at.and_then(|x| rfc3339(x, tz)),
         message_id: &t.message_id,
         merged_into: t.merged_into,
+        waiting_since: t.waiting_since.and_then(|x| rfc3339(x, tz)),
+        recurring: t.recurring.as_deref(),
         events: events.map(|evs| {
             evs.iter()
                 .map(|e| EventJson {
@@ -128,6 +134,12 @@ pub fn task_text(t: &TaskRow, events: &[EventRow], tz: Tz) -> String {
     field(&mut s, "Acknowledged", &opt(t.acked_at));
     field(&mut s, "Due", &opt(t.due_at));
     field(&mut s, "Done", &opt(t.done_at));
+    if t.waiting_since.is_some() {
+        field(&mut s, "Waiting since", &opt(t.waiting_since));
+    }
+    if let Some(r) = &t.recurring {
+        field(&mut s, "Recurring", r);
+    }
     field(&mut s, "Message-ID", &t.message_id);
     if !t.note.is_empty() {
         s.push_str("\nNote:\n");

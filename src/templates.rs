@@ -202,6 +202,41 @@ mod tests {
     }
 
     #[test]
+    fn a_recurring_tasks_notification_and_a_reopening_follow_up_say_so() {
+        let t = Templates::load(None).expect("built-ins compile");
+        for (lang, entry, reopened) in [
+            (
+                Language::En,
+                "from the recurring entry monthly",
+                "open again",
+            ),
+            (Language::Ar, "من المهمة المتكررة monthly", "مفتوحة من جديد"),
+        ] {
+            let mut c = ctx("Invoices");
+            c["task"]["recurring"] = json!("monthly");
+            let r = t.render("notify", lang, &c).expect("renders");
+            assert!(
+                r.text.contains(entry) && !r.text.contains("boss@"),
+                "{}",
+                r.text
+            );
+            assert!(r.html.contains("monthly"), "{}", r.html);
+            let mut c = ctx("Invoices");
+            c["reopened"] = json!(true);
+            let r = t.render("followup", lang, &c).expect("renders");
+            assert!(
+                r.text.contains(reopened) && r.html.contains(reopened),
+                "{}",
+                r.text
+            );
+            let r = t
+                .render("followup", lang, ctx("Invoices"))
+                .expect("renders");
+            assert!(!r.text.contains(reopened), "{}", r.text);
+        }
+    }
+
+    #[test]
     fn status_answers_and_hours_alerts_render_in_both_languages() {
         let t = Templates::load(None).expect("built-ins compile");
         let retainer = json!({"bought": "20h 00m", "used": "17h 00m", "left": "3h 00m",

@@ -8,6 +8,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod due;
+pub use due::{business_time, due_after_waiting, resolve_due, DueWhen};
+
 /// One contracted response window as written in the config.
 #[allow(clippy::large_enum_variant)] // A handful per contract; boxing buys nothing.
 #[derive(Debug, Clone)]

@@ -58,6 +58,8 @@ fn task(id: i64, contract: &str, status: TaskStatus, created: &str, due: Option<
         due_at: due.map(|d| at(d).timestamp()),
         done_at: None,
         updated_at: at(created).timestamp(),
+        waiting_since: None,
+        recurring: None,
         merged_into: None,
     }
 }

@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod init;
 pub mod man;
 pub mod outbox;
+pub mod recurring;
 pub mod rules;
 pub mod run;
 pub mod status;

@@ -216,7 +216,17 @@ fn set(
     let templates = musaid::templates::Templates::load(cfg.daemon.templates_dir.as_deref())?;
     let now = Utc::now();
     let queued = std::cell::Cell::new(false);
+    let calendar = store
+        .task(id)?
+        .and_then(|t| cfg.contracts.get(&t.contract))
+        .map(|c| c.calendar.clone());
     let t = store.set_task_status(id, status, note, &actor, now.timestamp(), &|tx, from| {
+        // Leaving `waiting` by hand moves the due time as a reply would.
+        if let (TaskStatus::Waiting, false, Some(cal)) =
+            (from, status == TaskStatus::Waiting, calendar.as_ref())
+        {
+            resume_due(tx, cal, id, &actor, now)?;
+        }
         if status == TaskStatus::Done && from != TaskStatus::Done && !no_mail {
             musaid::outbox::closed_by_hand(tx, cfg, &templates, id, &actor, note, now)?;
             queued.set(true);
@@ -226,6 +236,38 @@ fn set(
     println!("Task #{} is now {}", t.id, t.status);
     if queued.get() {
         println!("The owner's notice waits in the outbox for a reply window (`musaid outbox`)");
+    }
+    Ok(())
+}
+
+/// Move the due time of task `id`, leaving `waiting` at `now`, by the business time it waited.
+fn resume_due(
+    tx: &rusqlite::Transaction<'_>,
+    cal: &musaid::windows::Calendar,
+    id: i64,
+    actor: &str,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let (Some(due), Some(since)) = Store::due_clock(tx, id)? else {
+        return Ok(());
+    };
+    let (Some(due), Some(since)) = (
+        chrono::DateTime::from_timestamp(due, 0),
+        chrono::DateTime::from_timestamp(since, 0),
+    ) else {
+        return Ok(());
+    };
+    let moved = musaid::windows::due_after_waiting(cal, due, since, now);
+    if moved != due {
+        let waited = musaid::windows::business_time(cal, since, now);
+        let note = format!(
+            "due {}: moved later by {} of business time waiting",
+            moved
+                .with_timezone(&cal.timezone)
+                .format("%Y-%m-%d %H:%M %Z"),
+            musaid::units::format_duration(waited.to_std().unwrap_or_default())
+        );
+        Store::move_due(tx, id, moved.timestamp(), &note, actor, now.timestamp())?;
     }
     Ok(())
 }

@@ -27,12 +27,15 @@ enum Job {
     Agendas,
     /// Reminders before due times, overdue notices and escalations.
     DueNotices,
+    /// The tasks of `[[recurring]]` entries, at each occurrence.
+    Recurring,
 }
 
 /// Every job, in the order they run when due together.
-const JOBS: [Job; 4] = [
+const JOBS: [Job; 5] = [
     Job::Summaries,
     Job::QuarantinePurge,
+    Job::Recurring,
     Job::DueNotices,
     Job::Agendas,
 ];
@@ -53,8 +56,15 @@ fn report(job: &str, made: anyhow::Result<usize>) -> bool {
 }
 
 impl Job {
-    /// Do what is due at `now`; whether it queued mail for the sender.
-    fn run_due(self, store: &mut Store, p: &Pipeline, now: DateTime<Utc>) -> bool {
+    /// Do what is due at `now` (the daemon started at `started`); whether it queued mail for
+    /// the sender.
+    fn run_due(
+        self,
+        store: &mut Store,
+        p: &Pipeline,
+        now: DateTime<Utc>,
+        started: DateTime<Utc>,
+    ) -> bool {
         match self {
             Job::Summaries => match crate::summary::run_scheduled(store, p, now) {
                 Ok(0) => false,
@@ -67,6 +77,10 @@ impl Job {
                     false
                 }
             },
+            Job::Recurring => report(
+                "recurring tasks",
+                crate::recurring::run_due(store, p, now, started),
+            ),
             Job::Agendas => report("agendas", crate::agenda::send::run_due(store, p, now)),
             Job::DueNotices => report(
                 "due-time notices",
@@ -110,6 +124,7 @@ impl Job {
                 .min(),
             // Hourly is soon enough: the scheduler wakes at least that often.
             Job::QuarantinePurge => None,
+            Job::Recurring => crate::recurring::next_due(p, now),
         }
     }
 }
@@ -117,6 +132,7 @@ impl Job {
 /// Run every job when it is due, until shutdown.
 pub(super) async fn run(mut ctx: Context) {
     let mut store = None;
+    let started = Utc::now();
     while !*ctx.shutdown.borrow() {
         let p = ctx.current.borrow_and_update().clone();
         if store.is_none() {
@@ -130,7 +146,7 @@ pub(super) async fn run(mut ctx: Context) {
         if let Some(s) = store.as_mut() {
             let mut queued = false;
             for job in JOBS {
-                queued |= job.run_due(s, &p, now);
+                queued |= job.run_due(s, &p, now, started);
             }
             if queued {
                 ctx.wake.notify_one();

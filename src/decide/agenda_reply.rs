@@ -15,6 +15,7 @@ pub(super) fn agenda_reply(
     trust: Trust<'_>,
     cfg: &Config,
     history: &dyn ThreadLookup,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Option<Vec<TaskUpdate>>> {
     let mut ids: Vec<String> = msg.in_reply_to.clone();
     ids.extend(msg.references.iter().cloned());
@@ -24,7 +25,7 @@ pub(super) fn agenda_reply(
     let mut updates = Vec::new();
     for (id, text) in commands::tagged_lines(&msg.new_text) {
         if let Some(task) = history.task_by_id(id)? {
-            let mut u = update(&text, from, task, trust, cfg, history)?;
+            let mut u = update(&text, from, task, trust, cfg, history, now)?;
             u.via_agenda = true;
             updates.push(u);
         }
@@ -65,6 +66,8 @@ mod tests {
                 status: TaskStatus::Open,
                 requester: format!("boss@{contract}.example"),
                 assignee: None,
+                due_at: None,
+                waiting_since: None,
             }))
         }
         fn task_by_original(&self, _: &str, _: &str) -> anyhow::Result<Option<i64>> {

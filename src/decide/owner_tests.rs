@@ -35,6 +35,8 @@ impl Desk {
             status: TaskStatus::Open,
             requester: "boss@acme.example".into(),
             assignee: Some("sara@va.example".into()),
+            due_at: None,
+            waiting_since: None,
         })
     }
 }

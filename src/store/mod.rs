@@ -8,6 +8,7 @@ mod merge;
 pub mod notices;
 pub mod quarantine;
 pub mod record;
+pub mod recurring;
 mod schema;
 pub mod sync;
 mod tasks;
@@ -19,6 +20,7 @@ pub use tasks::{EventRow, QuarantineRow, TaskFilter, TaskRow};
 use crate::decide::{TaskRef, ThreadLookup};
 use crate::model::TaskStatus;
 use anyhow::{Context as _, Result};
+use chrono::DateTime;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -247,10 +249,16 @@ fn task_ref(row: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRef> {
         status: status.parse().unwrap_or(TaskStatus::Open),
         requester: row.get(3)?,
         assignee: row.get(4)?,
+        due_at: row
+            .get::<_, Option<i64>>(5)?
+            .and_then(|t| DateTime::from_timestamp(t, 0)),
+        waiting_since: row
+            .get::<_, Option<i64>>(6)?
+            .and_then(|t| DateTime::from_timestamp(t, 0)),
     })
 }
 
-const TASK_REF_COLUMNS: &str = "id, contract, status, requester, assignee";
+const TASK_REF_COLUMNS: &str = "id, contract, status, requester, assignee, due_at, waiting_since";
 
 impl ThreadLookup for History<'_> {
     fn seen_message(&self, message_id: &str) -> Result<Option<Option<i64>>> {

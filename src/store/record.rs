@@ -118,7 +118,12 @@ pub fn record(
     })
 }
 
-fn create_task(tx: &Transaction<'_>, t: &NewTask, message_id: &str, ts: i64) -> Result<i64> {
+pub(crate) fn create_task(
+    tx: &Transaction<'_>,
+    t: &NewTask,
+    message_id: &str,
+    ts: i64,
+) -> Result<i64> {
     let c = &t.classification;
     let tags = serde_json::to_string(&c.tags)?;
     tx.prepare_cached(
@@ -161,10 +166,11 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
         event("note").note(Some(&u.note)).record(tx)?;
     }
     let mut status = current_status(tx, id)?;
-    for cmd in &u.apply {
+    for (i, cmd) in u.apply.iter().enumerate() {
         match cmd {
             Command::Status(to) => {
                 set_status(tx, id, status, *to, ts)?;
+                waiting_clock(tx, id, status, *to, ts)?;
                 event("status").status(status, *to).record(tx)?;
                 status = *to;
             }
@@ -176,15 +182,8 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
                 let note = format!("priority {p}");
                 event("priority").note(Some(&note)).record(tx)?;
             }
-            Command::Due(d) => {
-                let due = d.and_hms_opt(23, 59, 59).map(|t| t.and_utc().timestamp());
-                tx.execute(
-                    "UPDATE tasks SET due_at = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![id, due, ts],
-                )?;
-                let note = format!("due {d}");
-                event("due").note(Some(&note)).record(tx)?;
-            }
+            // Placed in the contract's zone by `decide`: see the due moves below.
+            Command::Due(_) => {}
             Command::Assign(a) => {
                 tx.execute(
                     "UPDATE tasks SET assignee = ?2, updated_at = ?3 WHERE id = ?1",
@@ -209,6 +208,10 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
             // Answered by mail (`outbox::effects`); nothing about the task changes.
             Command::Ask(_) => {}
             Command::Unknown { .. } => {}
+        }
+        for m in u.due_moves.iter().filter(|m| m.after == i) {
+            set_due(tx, id, m.at.timestamp(), ts)?;
+            event("due").note(Some(&m.note)).record(tx)?;
         }
     }
     for r in &u.refused {
@@ -245,6 +248,34 @@ pub(crate) fn set_status(
         ),
         params![id, to.as_str(), ts],
     )?;
+    Ok(())
+}
+
+/// Start a task's waiting clock when it enters `waiting`, clear it when it leaves
+/// (docs/commands.md#the-waiting-clock). The due time moves separately ([`set_due`]).
+pub(crate) fn waiting_clock(
+    tx: &Transaction<'_>,
+    id: i64,
+    from: TaskStatus,
+    to: TaskStatus,
+    ts: i64,
+) -> Result<()> {
+    let since = match (from == TaskStatus::Waiting, to == TaskStatus::Waiting) {
+        (false, true) => Some(ts),
+        (true, false) => None,
+        _ => return Ok(()),
+    };
+    tx.prepare_cached("UPDATE tasks SET waiting_since = ?2 WHERE id = ?1")?
+        .execute(params![id, since])
+        .context("Cannot record the waiting clock")?;
+    Ok(())
+}
+
+/// Set a task's due time.
+pub(crate) fn set_due(tx: &Transaction<'_>, id: i64, due: i64, ts: i64) -> Result<()> {
+    tx.prepare_cached("UPDATE tasks SET due_at = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id, due, ts])
+        .context("Cannot set the due time")?;
     Ok(())
 }
 

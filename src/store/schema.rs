@@ -216,7 +216,7 @@ CREATE TABLE in_flight (
     starts      INTEGER NOT NULL
 ) STRICT;
 "#,
-    // 9 (va-agenda): the due-time notices sent (reminder, overdue, escalation), once per task,
+    // 9: the due-time notices sent (reminder, overdue, escalation), once per task,
     // kind and due time; a new due time re-arms them
     r#"
 CREATE TABLE notices_sent (
@@ -225,6 +225,22 @@ CREATE TABLE notices_sent (
     due_at  INTEGER NOT NULL,
     sent_at INTEGER NOT NULL,
     PRIMARY KEY (task_id, kind, due_at)
+) STRICT, WITHOUT ROWID;
+"#,
+    // 10: the waiting clock (when a task entered `waiting`; leaving it moves `due_at`), and
+    // recurring tasks: the entry a task was made for, and one row per occurrence made, its
+    // (entry, instant) unique so that no occurrence makes two tasks, whatever crashes
+    r#"
+ALTER TABLE tasks ADD COLUMN waiting_since INTEGER;
+ALTER TABLE tasks ADD COLUMN recurring TEXT;
+UPDATE tasks SET waiting_since = updated_at WHERE status = 'waiting';
+CREATE TABLE recurring_runs (
+    name    TEXT NOT NULL,
+    at      INTEGER NOT NULL,
+    task_id INTEGER NOT NULL REFERENCES tasks(id),
+    late    INTEGER NOT NULL CHECK (late IN (0, 1)),
+    made_at INTEGER NOT NULL,
+    PRIMARY KEY (name, at)
 ) STRICT, WITHOUT ROWID;
 "#,
 ];

@@ -1,6 +1,6 @@
 //! Reading tasks and their events; changing a task by hand (`musaid tasks set`).
 
-use super::record::{set_status, Event};
+use super::record::{set_due, set_status, waiting_clock, Event};
 use super::Store;
 use crate::model::{Priority, TaskStatus};
 use anyhow::{Context as _, Result};
@@ -31,6 +31,9 @@ pub struct TaskRow {
     pub updated_at: i64,
     /// For a `merged` task: the task it was folded into.
     pub merged_into: Option<i64>,
+    pub waiting_since: Option<i64>,
+    /// The `[[recurring]]` entry that made it.
+    pub recurring: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +57,7 @@ pub struct TaskFilter {
 
 const TASK_COLUMNS: &str = "id, contract, status, category, priority, assignee, requester, \
     original_from, original_subject, original_date, subject, note, rule, tags, message_id, \
-    created_at, acked_at, due_at, done_at, updated_at, merged_into";
+    created_at, acked_at, due_at, done_at, updated_at, merged_into, waiting_since, recurring";
 
 fn task_row(r: &Row<'_>) -> rusqlite::Result<TaskRow> {
     let status: String = r.get(2)?;
@@ -83,6 +86,8 @@ fn task_row(r: &Row<'_>) -> rusqlite::Result<TaskRow> {
         done_at: r.get(18)?,
         updated_at: r.get(19)?,
         merged_into: r.get(20)?,
+        waiting_since: r.get(21)?,
+        recurring: r.get(22)?,
     })
 }
 
@@ -253,7 +258,9 @@ impl Store {
             .status(from, to)
             .note(note)
             .record(&tx)?;
+        // `also` still sees when a task leaving `waiting` entered it (to move its due time).
         also(&tx, from)?;
+        waiting_clock(&tx, id, from, to, now)?;
         let row = tx.query_row(
             &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),
             params![id],
@@ -261,5 +268,32 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(row)
+    }
+
+    /// A task's due time and when it entered `waiting`, in a transaction that changes it.
+    pub fn due_clock(
+        tx: &rusqlite::Transaction<'_>,
+        id: i64,
+    ) -> Result<(Option<i64>, Option<i64>)> {
+        Ok(tx.query_row(
+            "SELECT due_at, waiting_since FROM tasks WHERE id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// Move a task's due time, with a `due` event naming `actor`.
+    pub fn move_due(
+        tx: &rusqlite::Transaction<'_>,
+        id: i64,
+        due: i64,
+        note: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<()> {
+        set_due(tx, id, due, now)?;
+        Event::new(id, now, actor, "due", "")
+            .note(Some(note))
+            .record(tx)
     }
 }

@@ -433,3 +433,68 @@ fn check_connect_logs_in_as_the_daemon_would_and_says_what_fails() {
     assert!(err.contains("SMTP 127.0.0.1:"), "{err}");
     assert!(!err.contains("not-the-password"), "{err}");
 }
+
+#[test]
+fn recurring_lists_the_entries_and_check_names_their_errors() {
+    use crate::support::cli::{json, musaid, Desk};
+    let rules = tempfile::tempdir().expect("rules dir");
+    let entry = "[[recurring]]\nname = \"monthly-invoices\"\ncontract = \"acme\"\n\
+                 cron = \"0 0 9 1 * *\"\nsubject = \"Send the monthly invoices\"\n\
+                 assign = \"sara@va.example\"\ndue = \"2 business days\"\n";
+    std::fs::write(rules.path().join("50-recurring.toml"), entry).expect("write");
+    let rules_dir = rules.path().display().to_string();
+    let d = Desk::new(|c| {
+        c.daemon_set("rules_dir", rules_dir.as_str())
+            .contract("acme", |c| {
+                c.timezone("Asia/Riyadh").windows(&["Sun-Thu 08:00-16:00"])
+            })
+    });
+    let out = musaid(&d, &["recurring", "--json", "--next", "2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v[0]["name"], "monthly-invoices");
+    assert_eq!(v[0]["timezone"], "Asia/Riyadh");
+    assert_eq!(v[0]["due"], "2 business days");
+    let next: Vec<&str> = v[0]["next"]
+        .as_array()
+        .expect("next")
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert_eq!(next.len(), 2);
+    assert!(
+        next.iter().all(|t| t.contains("-01T09:00:00+03:00")),
+        "{next:?}"
+    );
+    let text = musaid(&d, &["recurring"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("monthly-invoices"));
+
+    // A VA who is not the contract's, and a cron of five fields: both with file:line.
+    let broken = entry
+        .replace("sara@va.example", "mallory@evil.test")
+        .replace("0 0 9 1 * *", "0 9 1 * *");
+    std::fs::write(rules.path().join("50-recurring.toml"), &broken).expect("write");
+    let out = musaid(&d, &["check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("50-recurring.toml:4: recurring `monthly-invoices`: cron"),
+        "{err}"
+    );
+    std::fs::write(
+        rules.path().join("50-recurring.toml"),
+        entry.replace("sara@va.example", "mallory@evil.test"),
+    )
+    .expect("write");
+    let out = musaid(&d, &["check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("50-recurring.toml:6: recurring `monthly-invoices`: mallory@evil.test is not a VA of contract acme"),
+        "{err}"
+    );
+}
