@@ -18,6 +18,7 @@ mod load;
 mod secret;
 mod server;
 mod values;
+mod warnings;
 
 pub(crate) use diag::{did_you_mean, Diag};
 
@@ -25,6 +26,7 @@ pub(crate) use diag::{did_you_mean, Diag};
 pub use crate::units;
 pub use load::{load, load_str};
 pub use values::is_valid_address;
+pub use warnings::warnings;
 
 /// For unit tests: a desk in `dir` (its state in `dir/state`) with one contract, `acme` (owner
 /// boss@acme.example, VA sara@va.example, Riyadh, Sunday to Thursday 08:00-10:00), and
@@ -311,6 +313,8 @@ pub struct Policy {
     pub acks_per_sender_per_day: u32,
     pub ack_max_age: Duration,
     pub trusted_authserv_id: Option<String>,
+    /// Mail of any kind to one address in any hour; what is over waits (`outbox::limit`).
+    pub mails_per_recipient_per_hour: u32,
 }
 
 impl Default for Policy {
@@ -321,6 +325,7 @@ impl Default for Policy {
             acks_per_sender_per_day: 20,
             ack_max_age: Duration::from_secs(3 * 86400),
             trusted_authserv_id: None,
+            mails_per_recipient_per_hour: 30,
         }
     }
 }

@@ -159,6 +159,12 @@ UPDATE tasks SET ack_skipped = (SELECT e.note FROM events e
 WHERE id IN (SELECT task_id FROM events WHERE kind = 'ack_skipped');
 DELETE FROM events WHERE kind IN ('created', 'ack_skipped');
 "#,
+    // trust-outgoing: why the sender holds a pending row back (`outbox::limit`; NULL when
+    // nothing does), and the mail sent to one address in the last hour, looked up per row
+    r#"
+ALTER TABLE outbox ADD COLUMN held TEXT;
+CREATE INDEX outbox_recipient_sent ON outbox(recipient, sent_at) WHERE sent_at IS NOT NULL;
+"#,
 ];
 
 #[cfg(test)]
