@@ -112,7 +112,9 @@ fn table(rows: &[Row], tz_of: impl Fn(&Row) -> Tz) -> Table {
     for r in rows {
         let when = if r.status == "pending" {
             let why = match held(r) {
-                Some(limit) => format!(" (held: {limit})"),
+                // Short, so the cell is not cut: `--json` has the setting's name.
+                Some("one_error_per_hour") => " (held: error limit)".to_string(),
+                Some(_) => " (held: per-address limit)".to_string(),
                 None if r.windowed => " (window)".to_string(),
                 None => String::new(),
             };

@@ -443,8 +443,8 @@ fn check_connect_logs_in_as_the_daemon_would_and_says_what_fails() {
 
 #[test]
 fn check_warns_of_what_the_config_takes_on_trust_and_still_succeeds() {
-    use crate::support::cli::{musaid as on, Desk};
-    let trusting = Desk::new(|c| c);
+    use crate::support::cli::{musaid as on, riyadh_office, Desk};
+    let trusting = Desk::new(riyadh_office);
     let out = on(&trusting, &["check"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -456,13 +456,14 @@ fn check_warns_of_what_the_config_takes_on_trust_and_still_succeeds() {
     assert!(err.contains("docs/security.md"), "{err}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
 
-    let careful = Desk::new(|c| c.policy("trusted_authserv_id", "mx.va.example"));
+    let careful = Desk::new(|c| riyadh_office(c).policy("trusted_authserv_id", "mx.va.example"));
     let out = on(&careful, &["check"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 
     let open = Desk::new(|c| {
-        c.policy("trusted_authserv_id", "mx.va.example")
+        riyadh_office(c)
+            .policy("trusted_authserv_id", "mx.va.example")
             .policy("unknown_senders", "task")
             .contract("acme", |c| c.owners(&["*"]))
     });
