@@ -264,8 +264,8 @@ fn steers(c: char) -> bool {
         || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Mail-derived text for the terminal: what [`steers`] removed, except that a tab becomes a
-/// space and, with `newlines`, line breaks stay.
+/// Mail-derived text for the terminal: control characters and direction overrides removed,
+/// except that a tab becomes a space and, with `newlines`, line breaks stay.
 pub fn printable(s: &str, newlines: bool) -> String {
     s.chars()
         .filter_map(|c| match c {
