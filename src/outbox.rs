@@ -21,6 +21,9 @@ use std::collections::BTreeMap;
 
 mod answer;
 mod hours_alert;
+pub mod limit;
+#[cfg(test)]
+mod tests;
 
 /// What a row of the outbox is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -137,8 +140,9 @@ pub fn enqueue(
         id_domain(cfg)
     );
     let mut headers = BTreeMap::new();
-    if !d.references.is_empty() {
-        headers.insert("References", d.references.join(" "));
+    let refs = references(&d.references);
+    if !refs.is_empty() {
+        headers.insert("References", refs.join(" "));
     }
     if let Some(r) = &d.reply_to {
         headers.insert("Reply-To", r.clone());
@@ -157,7 +161,7 @@ pub fn enqueue(
         d.rendered.subject,
         d.rendered.text,
         d.rendered.html,
-        d.in_reply_to,
+        d.in_reply_to.as_deref().filter(|i| i.len() <= MAX_ID_LEN),
         serde_json::to_string(&headers)?,
         d.windowed,
         d.not_before.timestamp(),
@@ -168,6 +172,26 @@ pub fn enqueue(
         add_to_thread(tx, &message_id, task)?;
     }
     Ok(message_id)
+}
+
+/// At most this many Message-IDs of a thread are copied into `References` (the newest).
+pub const MAX_REFERENCES: usize = 10;
+
+/// A Message-ID longer than this is not copied into our mail at all (RFC 5322's line limit).
+const MAX_ID_LEN: usize = 998;
+
+/// The `References` of a mail we send: the last [`MAX_REFERENCES`] of the thread's IDs, as
+/// RFC 5322 §3.6.4 allows trimming from the front; a reply's header is never copied whole.
+pub fn references(thread: &[String]) -> Vec<&str> {
+    let mut newest: Vec<&str> = thread
+        .iter()
+        .rev()
+        .map(|r| r.as_str())
+        .filter(|r| !r.is_empty() && r.len() <= MAX_ID_LEN)
+        .take(MAX_REFERENCES)
+        .collect();
+    newest.reverse();
+    newest
 }
 
 /// The earliest instant owner-facing mail of this contract may go: now if a window is open,
@@ -621,12 +645,14 @@ pub struct Row {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub sent_at: Option<i64>,
+    /// Why the sender holds it back (a [`limit::Held`] reason), if it does.
+    pub held: Option<String>,
 }
 
 const ROW_COLUMNS: &str =
     "id, task_id, contract, kind, recipient, message_id, subject, body_text, \
     body_html, in_reply_to, headers, windowed, not_before, status, attempts, last_error, \
-    created_at, sent_at";
+    created_at, sent_at, held";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     let headers: String = r.get(10)?;
@@ -649,6 +675,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         last_error: r.get(15)?,
         created_at: r.get(16)?,
         sent_at: r.get(17)?,
+        held: r.get(18)?,
     })
 }
 
@@ -673,6 +700,25 @@ pub fn due(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Row>> {
         .query_map(params![now, limit], row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
+}
+
+/// The instants mail was sent to `recipient` after `since`: of any kind, and of error
+/// replies (for [`limit::hold`]).
+pub fn sent_to(conn: &Connection, recipient: &str, since: i64) -> Result<(Vec<i64>, Vec<i64>)> {
+    let mut stmt = conn
+        .prepare_cached("SELECT sent_at, kind FROM outbox WHERE recipient = ?1 AND sent_at > ?2")?;
+    let mut any = Vec::new();
+    let mut errors = Vec::new();
+    for r in stmt.query_map(params![recipient, since], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })? {
+        let (at, kind) = r?;
+        if kind == Kind::Error.as_str() {
+            errors.push(at);
+        }
+        any.push(at);
+    }
+    Ok((any, errors))
 }
 
 /// When the next pending row falls due.

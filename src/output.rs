@@ -110,7 +110,8 @@ pub fn task_json<'a>(t: &'a TaskRow, tz: Tz, events: Option<&'a [EventRow]>) -> 
 pub fn task_text(t: &TaskRow, events: &[EventRow], tz: Tz) -> String {
     let mut s = String::new();
     let opt = |o: Option<i64>| o.map(|x| short_time(x, tz)).unwrap_or_else(|| "—".into());
-    let field = |s: &mut String, k: &str, v: &str| s.push_str(&format!("{k:<17}{v}\n"));
+    let field =
+        |s: &mut String, k: &str, v: &str| s.push_str(&format!("{k:<17}{}\n", printable(v, false)));
     field(&mut s, "Task", &format!("#{} [{}]", t.id, t.status));
     if let Some(into) = t.merged_into {
         field(&mut s, "Merged into", &format!("#{into}"));
@@ -143,7 +144,7 @@ pub fn task_text(t: &TaskRow, events: &[EventRow], tz: Tz) -> String {
     field(&mut s, "Message-ID", &t.message_id);
     if !t.note.is_empty() {
         s.push_str("\nNote:\n");
-        for l in t.note.lines() {
+        for l in printable(&t.note, true).lines() {
             s.push_str(&format!("  {l}\n"));
         }
     }
@@ -297,12 +298,31 @@ fn has_rtl(s: &str) -> bool {
     })
 }
 
-/// One line, control characters replaced, cut to `max` columns with an ellipsis.
+/// Characters that steer a terminal or the text's direction rather than show: C0 and C1
+/// controls (ESC starts colour and cursor sequences; CR overwrites a line) and the Unicode
+/// bidirectional embeddings, overrides and isolates.
+fn steers(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Mail-derived text for the terminal: control characters and direction overrides removed,
+/// except that a tab becomes a space and, with `newlines`, line breaks stay.
+pub fn printable(s: &str, newlines: bool) -> String {
+    s.chars()
+        .filter_map(|c| match c {
+            '\n' if newlines => Some('\n'),
+            '\t' | '\n' => Some(' '),
+            c if steers(c) => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// One line, control characters removed (line breaks and tabs become spaces), cut to `max`
+/// columns with an ellipsis.
 fn clean_cell(s: &str, max: usize) -> String {
-    let one_line: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let one_line = printable(s, false);
     let one_line = one_line.trim();
     if one_line.width() <= max {
         return one_line.to_string();
@@ -391,6 +411,21 @@ mod tests {
             l[..idx].replace(['\u{2068}', '\u{2069}'], "").width()
         };
         assert_eq!(col(lines[1]), col(lines[2]));
+    }
+
+    #[test]
+    fn escape_sequences_and_carriage_returns_never_reach_the_terminal() {
+        let hostile = "Pay \x1b[31mnow\x1b[0m\rFAKE\u{202E}txt.exe\x07\tok";
+        let mut t = Table::new(&["ID", "SUBJECT"]);
+        t.row(vec!["1".into(), hostile.into()]);
+        let out = t.render();
+        assert!(out.contains("Pay [31mnow[0mFAKEtxt.exe ok"), "{out:?}");
+        assert!(!out.chars().any(|c| steers(c) && c != '\n'), "{out:?}");
+        assert_eq!(
+            printable("a\x1b]0;title\x07\nb\r\n", true),
+            "a]0;title\nb\n"
+        );
+        assert_eq!(printable("a\nb", false), "a b");
     }
 
     #[test]

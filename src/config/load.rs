@@ -33,6 +33,7 @@ struct RawPolicy {
     trusted_authserv_id: Option<S<String>>,
     remind_before: Option<S<String>>,
     chase_after: Option<S<String>>,
+    mails_per_recipient_per_hour: Option<S<i64>>,
 }
 
 /// A size: a number of bytes or a string with a unit.
@@ -305,6 +306,15 @@ fn policy(d: &mut Diag<'_>, raw: RawPolicy) -> Option<Policy> {
             Err(e) => d.at_spanned(
                 k,
                 format!("[policy] quarantine_keep = \"{}\": {e}", k.get_ref()),
+            ),
+        }
+    }
+    if let Some(m) = &raw.mails_per_recipient_per_hour {
+        match u32::try_from(*m.get_ref()) {
+            Ok(v) if v > 0 => p.mails_per_recipient_per_hour = v,
+            _ => d.at_spanned(
+                m,
+                format!("[policy] mails_per_recipient_per_hour = {}: write a whole number from 1 up, e.g. 30", m.get_ref()),
             ),
         }
     }

@@ -19,6 +19,7 @@ mod secret;
 mod server;
 mod values;
 mod vas;
+mod warnings;
 
 pub(crate) use diag::{did_you_mean, Diag};
 
@@ -26,6 +27,7 @@ pub(crate) use diag::{did_you_mean, Diag};
 pub use crate::units;
 pub use load::{load, load_str};
 pub use values::is_valid_address;
+pub use warnings::warnings;
 
 /// For unit tests: a desk in `dir` (its state in `dir/state`) with one contract, `acme` (owner
 /// boss@acme.example, VA sara@va.example, Riyadh, Sunday to Thursday 08:00-10:00), and
@@ -375,6 +377,8 @@ pub struct Policy {
     pub remind_before: DueSpec,
     /// A task waiting longer than this shows as "chase" in the agenda.
     pub chase_after: DueSpec,
+    /// Mail of any kind to one address in any hour; what is over waits (`outbox::limit`).
+    pub mails_per_recipient_per_hour: u32,
 }
 
 impl Default for Policy {
@@ -388,6 +392,7 @@ impl Default for Policy {
             trusted_authserv_id: None,
             remind_before: DueSpec::BusinessHours(2),
             chase_after: DueSpec::BusinessDays(3),
+            mails_per_recipient_per_hour: 30,
         }
     }
 }

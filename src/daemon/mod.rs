@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
-use tracing::info;
+use tracing::{info, warn};
 
 /// Stop when the value turns true.
 pub type Shutdown = watch::Receiver<bool>;
@@ -110,6 +110,9 @@ pub async fn run_reloadable(
             rules = p.rules.len(),
             "musaid started"
         );
+        for w in crate::config::warnings(&p.config) {
+            warn!("{w}");
+        }
     }
 
     sync::run(ctx, store, early).await;

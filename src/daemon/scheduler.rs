@@ -73,7 +73,7 @@ impl Job {
                     true
                 }
                 Err(e) => {
-                    warn!(error = %format!("{e:#}"), "weekly summary failed");
+                    warn!(error = %crate::logging::Untrusted(&format!("{e:#}")), "weekly summary failed");
                     false
                 }
             },

@@ -9,8 +9,9 @@ mod connection;
 pub use connection::{SendError, Sender};
 
 use crate::config::{Config, SmtpConfig};
+use crate::logging::Untrusted;
 use crate::mail::LOOP_HEADER;
-use crate::outbox::{self, Row};
+use crate::outbox::{self, limit, Row};
 use crate::store::record::Event;
 use crate::store::Store;
 use crate::windows;
@@ -80,6 +81,8 @@ pub enum Sent {
     Sent,
     /// Its window is closed; moved to the next opening.
     Deferred,
+    /// Over an outgoing limit (`outbox::limit`); moved to when the limit allows it.
+    Held,
     Retry,
     Failed,
 }
@@ -129,7 +132,7 @@ fn mark_sent(store: &mut Store, a: &Accepted) -> Result<()> {
     let tx = store.transaction()?;
     tx.execute(
         "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, \
-         last_error = NULL WHERE id = ?1",
+         last_error = NULL, held = NULL WHERE id = ?1",
         params![a.id, a.at],
     )?;
     if a.kind == "ack" {
@@ -190,11 +193,27 @@ async fn send_row(
                 .map(|c| outbox::window_start(c, now))
                 .unwrap_or(now + chrono::Duration::days(3650));
             store.conn().execute(
-                "UPDATE outbox SET not_before = ?2 WHERE id = ?1 AND status = 'pending'",
+                "UPDATE outbox SET not_before = ?2, held = NULL WHERE id = ?1 AND status = 'pending'",
                 params![row.id, next.timestamp().max(now.timestamp() + 1)],
             )?;
             return Ok(Sent::Deferred);
         }
+    }
+    // The outgoing limits, also at the instant of sending: a row over one waits for its hour.
+    let kind = outbox::Kind::parse(&row.kind).unwrap_or(outbox::Kind::Ack);
+    let (sent, errors) =
+        outbox::sent_to(store.conn(), &row.recipient, now.timestamp() - limit::HOUR)?;
+    let per_hour = cfg.policy.mails_per_recipient_per_hour;
+    if let Some((why, until)) = limit::hold(kind, &sent, &errors, per_hour, now.timestamp()) {
+        store.conn().execute(
+            "UPDATE outbox SET not_before = ?2, held = ?3 WHERE id = ?1 AND status = 'pending'",
+            params![row.id, until, why.as_str()],
+        )?;
+        if row.held.is_none() {
+            info!(kind = %row.kind, task = row.task_id, to = %Untrusted(&row.recipient),
+                held = why.as_str(), "mail held back by an outgoing limit");
+        }
+        return Ok(Sent::Held);
     }
     let email = match build(cfg, smtp, row) {
         Ok(m) => m,
@@ -208,7 +227,7 @@ async fn send_row(
                 kind: row.kind.clone(),
                 at: now_fn().timestamp(),
             };
-            info!(kind = %row.kind, task = row.task_id, to = %row.recipient, "mail sent");
+            info!(kind = %row.kind, task = row.task_id, to = %Untrusted(&row.recipient), "mail sent");
             if let Err(e) = mark_sent(store, &accepted) {
                 unrecorded.0.push(accepted);
                 return Err(e.context(format!(
@@ -239,7 +258,7 @@ async fn send_row(
                 params![row.id, attempts, e.to_string(), (now + wait).timestamp()],
             )?;
             if attempts == 1 {
-                warn!(kind = %row.kind, to = %row.recipient, error = %e, "SMTP failed; will retry");
+                warn!(kind = %row.kind, to = %Untrusted(&row.recipient), error = %Untrusted(&e.to_string()), "SMTP failed; will retry");
             }
             Ok(Sent::Retry)
         }
@@ -269,7 +288,7 @@ fn fail(store: &mut Store, row: &Row, why: &str, now: DateTime<Utc>) -> Result<(
             .record(&tx)?;
     }
     tx.commit()?;
-    warn!(kind = %row.kind, to = %row.recipient, error = %why, "mail failed permanently");
+    warn!(kind = %row.kind, to = %Untrusted(&row.recipient), error = %Untrusted(why), "mail failed permanently");
     Ok(())
 }
 
@@ -375,7 +394,7 @@ pub async fn run_sender(
                     Ok(_) => failing = false,
                     Err(e) => {
                         if !failing {
-                            warn!(error = %format!("{e:#}"), "outbox sender failed; retrying");
+                            warn!(error = %Untrusted(&format!("{e:#}")), "outbox sender failed; retrying");
                         }
                         failing = true;
                     }

@@ -243,6 +243,12 @@ CREATE TABLE recurring_runs (
     PRIMARY KEY (name, at)
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 11: why the sender holds a pending row back (`outbox::limit`; NULL when
+    // nothing does), and the mail sent to one address in the last hour, looked up per row
+    r#"
+ALTER TABLE outbox ADD COLUMN held TEXT;
+CREATE INDEX outbox_recipient_sent ON outbox(recipient, sent_at) WHERE sent_at IS NOT NULL;
+"#,
 ];
 
 #[cfg(test)]

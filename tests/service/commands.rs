@@ -41,6 +41,13 @@ fn init_writes_a_config_that_passes_check_and_never_overwrites() {
         .expect("check");
     assert!(check.status.success(), "{}", text(&check));
     assert!(text(&check).contains("OK"), "{}", text(&check));
+    // The key is there, commented: until it is set, check says what that trusts.
+    assert!(written.contains("# trusted_authserv_id = "), "{written}");
+    let warned = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        warned.contains("trusted_authserv_id is not set"),
+        "{warned}"
+    );
 
     // A second init changes nothing and says why.
     std::fs::write(&config, "# edited by the sysadmin\n").expect("edit");
@@ -495,6 +502,46 @@ fn recurring_lists_the_entries_and_check_names_their_errors() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
         err.contains("50-recurring.toml:6: recurring `monthly-invoices`: mallory@evil.test is not a VA of contract acme"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_warns_of_what_the_config_takes_on_trust_and_still_succeeds() {
+    use crate::support::cli::{musaid as on, riyadh_office, Desk};
+    let trusting = Desk::new(riyadh_office);
+    let out = on(&trusting, &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: [policy] trusted_authserv_id is not set"),
+        "{err}"
+    );
+    assert!(err.contains("cancel or reassign tasks"), "{err}");
+    assert!(err.contains("docs/security.md"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+
+    let careful = Desk::new(|c| riyadh_office(c).policy("trusted_authserv_id", "mx.va.example"));
+    let out = on(&careful, &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+
+    let open = Desk::new(|c| {
+        riyadh_office(c)
+            .policy("trusted_authserv_id", "mx.va.example")
+            .policy("unknown_senders", "task")
+            .contract("acme", |c| c.owners(&["*"]))
+    });
+    let out = on(&open, &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("trusted_authserv_id"), "{err}");
+    assert!(err.contains("unknown_senders = \"task\""), "{err}");
+    assert!(err.contains("[contracts.acme] owners = \"*\""), "{err}");
+    assert_eq!(
+        err.matches("every forged sender gets an acknowledgement")
+            .count(),
+        2,
         "{err}"
     );
 }

@@ -11,6 +11,7 @@ use super::{Context, EarlyLogin};
 use crate::config::{After, FirstSync};
 use crate::imap::{self, IdleOutcome, ImapSession};
 use crate::ingest::Pipeline;
+use crate::logging::Untrusted;
 use crate::recorder;
 use crate::store::{sync, Store};
 use after::{after_batch, after_outcome, reconcile_after, AfterRefused};
@@ -77,11 +78,11 @@ impl ImapLoop {
     async fn back_off(&mut self, e: &anyhow::Error) {
         let text = format!("{e:#}");
         if self.retry.failing.as_deref() != Some(text.as_str()) {
-            warn!(error = %text, "IMAP session failed; reconnecting with backoff");
+            warn!(error = %Untrusted(&text), "IMAP session failed; reconnecting with backoff");
             let _ = self.store.record_error(&text);
             self.retry.failing = Some(text);
         } else {
-            debug!(error = %text, "IMAP still failing");
+            debug!(error = %Untrusted(&text), "IMAP still failing");
         }
         // Waiting on purpose is a sign of life: beat at least every half watchdog period, so
         // systemd does not kill a daemon that waits out a long outage (docs/operations.md).
