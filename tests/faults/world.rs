@@ -354,10 +354,11 @@ pub async fn settled(
 
 // --- one test's world --------------------------------------------------------------------
 
-/// A daily ack limit per sender above what a test sends, so none is held back (the crash
-/// storm sends more and sets its own).
+/// Sending limits above what a test sends (a daily ack limit per sender, mails per recipient
+/// an hour), so none is held back; the crash storm sends more and sets its own.
 pub fn ack_limit(c: ConfigBuilder) -> ConfigBuilder {
     c.policy("acks_per_sender_per_day", 1000)
+        .policy("mails_per_recipient_per_hour", 1000)
 }
 
 /// What one fault test runs in: private mail servers, three fresh mailboxes, and a temporary
