@@ -114,3 +114,67 @@ pub fn next_due(store: &Store, cfg: &Config, now: DateTime<Utc>) -> Result<Optio
     }
     Ok(next)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSet;
+    use crate::store::Source;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn set_due(store: &Store, due: DateTime<Utc>) {
+        store
+            .conn()
+            .execute(
+                "UPDATE tasks SET due_at = ?1 WHERE id = 1",
+                [due.timestamp()],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn each_notice_goes_once_per_due_time_and_a_new_due_time_re_arms_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p =
+            Pipeline::new(crate::config::test_desk(dir.path(), ""), RuleSet::default()).unwrap();
+        let mut store = Store::open(&p.config.daemon.state_dir).unwrap();
+        let now = at("2026-12-06T05:00:00Z");
+        let raw = b"From: boss@acme.example\r\nTo: tasks@va.example\r\nSubject: Call the bank\r\n\
+                    Message-ID: <r1@acme.example>\r\n\r\nPlease.\r\n";
+        let o = p
+            .ingest_one(&mut store, &Source::File("r1".into()), raw, Some(now), now)
+            .unwrap();
+        assert_eq!(o.task_id, Some(1));
+
+        let due = at("2026-12-06T06:30:00Z");
+        set_due(&store, due);
+        // Past the due time: the overdue notice, once however often the scheduler wakes.
+        let after = due + chrono::Duration::seconds(1);
+        assert_eq!(run_due(&mut store, &p, after).unwrap(), 1);
+        assert_eq!(run_due(&mut store, &p, after).unwrap(), 0);
+        assert_eq!(
+            run_due(&mut store, &p, after + chrono::Duration::hours(1)).unwrap(),
+            0
+        );
+
+        // `#due` moves it: the new due time's notices are armed again.
+        let later = at("2026-12-07T06:30:00Z");
+        set_due(&store, later);
+        assert_eq!(
+            run_due(&mut store, &p, later + chrono::Duration::seconds(1)).unwrap(),
+            1
+        );
+        let kinds: Vec<String> = store
+            .conn()
+            .prepare("SELECT kind FROM outbox WHERE task_id = 1 AND kind IN ('reminder','overdue') ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(kinds, ["overdue", "overdue"]);
+    }
+}
