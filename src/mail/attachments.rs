@@ -1,0 +1,272 @@
+//! Attachments as musaid carries them: what a message holds ([`Attachment`]), the name shown
+//! for each ([`file_name`]), and which files fit in one outgoing mail ([`fit`]). Pure: no I/O.
+//!
+//! A file's name comes from the sender's mail client and is only ever shown and offered as a
+//! name: files are stored by their SHA-256 (docs/design.md#attachments).
+
+use serde::Serialize;
+use std::ops::Range;
+
+/// Attached files are looked for this many `message/rfc822` levels deep: a forward of a
+/// forward of a forward. Deeper originals travel inside their `.eml`.
+pub const MAX_DEPTH: usize = 3;
+
+/// At most this many files are kept from one message (the rest are not stored).
+pub const MAX_FILES: usize = 100;
+
+/// Longest file name kept, in bytes (the usual file system limit).
+pub const MAX_NAME: usize = 255;
+
+/// One file of a message: a regular attachment, an inline image, a part of a forwarded
+/// message, or a forwarded message itself (as `.eml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attachment {
+    /// The name as the sender's mail client wrote it, decoded (RFC 2231, RFC 2047, raw 8-bit
+    /// text in its charset); None when it gave none.
+    pub name: Option<String>,
+    /// The name to show and to offer when the file is saved: [`file_name`] of `name`.
+    pub filename: String,
+    /// `type/subtype`, lower case; text types keep their `charset`.
+    pub content_type: String,
+    /// The file's size in bytes, decoded.
+    pub size: usize,
+    /// Where the bytes are, until they are stored.
+    #[serde(skip)]
+    pub content: Content,
+}
+
+/// Where an attachment's bytes are while its message is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Content {
+    /// These bytes of the raw message, as they are (no transfer encoding to undo).
+    Raw(Range<usize>),
+    /// Decoded from a transfer encoding (base64, quoted-printable).
+    Decoded(Vec<u8>),
+    /// Not held: stored already, or never needed.
+    #[default]
+    Released,
+}
+
+impl Attachment {
+    /// The file's bytes, given the raw message it was parsed from; None once released.
+    pub fn bytes<'a>(&'a self, raw: &'a [u8]) -> Option<&'a [u8]> {
+        match &self.content {
+            Content::Raw(r) => raw.get(r.clone()),
+            Content::Decoded(v) => Some(v),
+            Content::Released => None,
+        }
+    }
+}
+
+/// A file name safe to show and to save under, from the name a mail client wrote: only its
+/// last path component (RFC 6266 §4.3: `../../etc/passwd` is `passwd`), without control or
+/// bidirectional-override characters (which can make `exe.pdf` read as `fdp.exe`), leading
+/// dots or surrounding blanks and dots, at most [`MAX_NAME`] bytes with its extension kept.
+/// A missing or empty name becomes `attachment` with an extension for its type
+/// (`attachment.pdf`; a forwarded message is `forwarded.eml`).
+pub fn file_name(name: Option<&str>, content_type: &str) -> String {
+    let last = name
+        .unwrap_or_default()
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default();
+    let cleaned: String = last
+        .chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
+        .collect();
+    let cleaned = cleaned
+        .trim_matches(|c: char| c.is_whitespace() || c == '.')
+        .to_string();
+    let base = if cleaned.is_empty() {
+        default_name(content_type)
+    } else {
+        cleaned
+    };
+    let base = if content_type == "message/rfc822" && !has_extension(&base, "eml") {
+        format!("{base}.eml")
+    } else {
+        base
+    };
+    shorten(&base, MAX_NAME)
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+fn has_extension(name: &str, ext: &str) -> bool {
+    name.rsplit_once('.')
+        .is_some_and(|(_, e)| e.eq_ignore_ascii_case(ext))
+}
+
+fn default_name(content_type: &str) -> String {
+    if content_type == "message/rfc822" {
+        return "forwarded.eml".into();
+    }
+    let ext = match content_type.split(';').next().unwrap_or_default().trim() {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        "image/jpeg" | "image/jpg" => "jpg",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        "image/heic" => "heic",
+        "image/tiff" => "tif",
+        "text/plain" => "txt",
+        "text/html" => "html",
+        "text/csv" => "csv",
+        "text/calendar" => "ics",
+        "application/zip" => "zip",
+        "application/msword" => "doc",
+        "application/vnd.ms-excel" => "xls",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
+        _ => return "attachment".into(),
+    };
+    format!("attachment.{ext}")
+}
+
+/// `name` cut to `max` bytes at a character boundary, keeping a short extension.
+fn shorten(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e)
+        .filter(|e| !e.is_empty() && e.len() <= 10)
+        .map(|e| format!(".{e}"))
+        .unwrap_or_default();
+    let mut end = max.saturating_sub(ext.len());
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ext}", name.get(..end).unwrap_or_default())
+}
+
+/// Which files one mail carries, under `cap` bytes in all: in order, each that still fits
+/// goes (a large file that does not is listed instead, and smaller ones after it may still
+/// go). True for each file carried.
+pub fn fit(sizes: &[u64], cap: u64) -> Vec<bool> {
+    let mut used: u64 = 0;
+    sizes
+        .iter()
+        .map(|&s| match used.checked_add(s) {
+            Some(total) if total <= cap => {
+                used = total;
+                true
+            }
+            _ => false,
+        })
+        .collect()
+}
+
+/// A size for people: `812 B`, `210 KB`, `3.4 MB` (decimal units, as `attach_max` is written).
+pub fn human_size(bytes: u64) -> String {
+    const KB: u64 = 1000;
+    const MB: u64 = 1000 * KB;
+    const GB: u64 = 1000 * MB;
+    match bytes {
+        b if b < KB => format!("{b} B"),
+        b if b < MB => format!("{} KB", (b + KB / 2) / KB),
+        b if b < 10 * MB => format!("{:.1} MB", b as f64 / MB as f64),
+        b if b < GB => format!("{} MB", (b + MB / 2) / MB),
+        b => format!("{:.1} GB", b as f64 / GB as f64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_only_a_name() {
+        assert_eq!(file_name(Some("../../etc/passwd"), "text/plain"), "passwd");
+        assert_eq!(
+            file_name(Some("C:\\Users\\omar\\invoice.pdf"), "application/pdf"),
+            "invoice.pdf"
+        );
+        assert_eq!(file_name(Some("/"), "application/pdf"), "attachment.pdf");
+        assert_eq!(file_name(Some(".."), "image/png"), "attachment.png");
+        assert_eq!(file_name(Some(".bashrc"), "text/plain"), "bashrc");
+        assert_eq!(file_name(Some("  report.pdf. "), "x/y"), "report.pdf");
+    }
+
+    #[test]
+    fn control_and_bidi_override_characters_are_dropped() {
+        assert_eq!(
+            file_name(Some("invoice\u{202E}fdp.exe"), "application/pdf"),
+            "invoicefdp.exe"
+        );
+        assert_eq!(file_name(Some("a\r\nb\tc.txt"), "text/plain"), "abc.txt");
+        assert_eq!(
+            file_name(Some("فاتورة \u{200F}نوفمبر.pdf"), "application/pdf"),
+            "فاتورة نوفمبر.pdf"
+        );
+    }
+
+    #[test]
+    fn unnamed_files_get_a_name_for_their_type() {
+        assert_eq!(file_name(None, "application/pdf"), "attachment.pdf");
+        assert_eq!(file_name(None, "image/jpeg"), "attachment.jpg");
+        assert_eq!(
+            file_name(None, "text/csv; charset=windows-1256"),
+            "attachment.csv"
+        );
+        assert_eq!(file_name(Some(""), "application/x-what"), "attachment");
+        assert_eq!(file_name(None, "message/rfc822"), "forwarded.eml");
+        assert_eq!(
+            file_name(Some("Re: the lease"), "message/rfc822"),
+            "Re: the lease.eml"
+        );
+        assert_eq!(file_name(Some("orig.EML"), "message/rfc822"), "orig.EML");
+    }
+
+    #[test]
+    fn long_names_are_cut_at_a_character_keeping_the_extension() {
+        let long = format!("{}.pdf", "ف".repeat(300));
+        let cut = file_name(Some(&long), "application/pdf");
+        assert!(cut.len() <= MAX_NAME, "{}", cut.len());
+        assert!(cut.ends_with("ف.pdf"), "{cut}");
+        let no_ext = "x".repeat(400);
+        assert_eq!(file_name(Some(&no_ext), "a/b").len(), MAX_NAME);
+    }
+
+    #[test]
+    fn files_fit_in_order_and_a_large_one_is_skipped_not_a_wall() {
+        assert_eq!(fit(&[], 10), Vec::<bool>::new());
+        assert_eq!(fit(&[4, 4, 4], 10), [true, true, false]);
+        assert_eq!(fit(&[4, 30, 6], 10), [true, false, true]);
+        assert_eq!(fit(&[10], 10), [true]);
+        assert_eq!(fit(&[11], 10), [false]);
+        assert_eq!(fit(&[0, 0], 0), [true, true]);
+        assert_eq!(fit(&[u64::MAX, 1], u64::MAX), [true, false]);
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_size(812), "812 B");
+        assert_eq!(human_size(210_400), "210 KB");
+        assert_eq!(human_size(3_400_000), "3.4 MB");
+        assert_eq!(human_size(30_000_000), "30 MB");
+        assert_eq!(human_size(2_500_000_000), "2.5 GB");
+    }
+
+    #[test]
+    fn bytes_come_from_the_raw_message_or_the_decoded_copy() {
+        let raw = b"0123456789";
+        let mut a = Attachment {
+            name: None,
+            filename: "a".into(),
+            content_type: "text/plain".into(),
+            size: 3,
+            content: Content::Raw(2..5),
+        };
+        assert_eq!(a.bytes(raw), Some(&b"234"[..]));
+        a.content = Content::Raw(8..20);
+        assert_eq!(a.bytes(raw), None);
+        a.content = Content::Decoded(b"xyz".to_vec());
+        assert_eq!(a.bytes(raw), Some(&b"xyz"[..]));
+        a.content = Content::Released;
+        assert_eq!(a.bytes(raw), None);
+    }
+}
