@@ -311,6 +311,10 @@ pub struct Policy {
     pub acks_per_sender_per_day: u32,
     pub ack_max_age: Duration,
     pub trusted_authserv_id: Option<String>,
+    /// Bytes of attachments one mail carries; larger files are listed with the fetch command.
+    pub attach_max: u64,
+    /// How long after a task ends its files are kept (unless an open task needs them).
+    pub attachments_keep: Duration,
 }
 
 impl Default for Policy {
@@ -321,6 +325,8 @@ impl Default for Policy {
             acks_per_sender_per_day: 20,
             ack_max_age: Duration::from_secs(3 * 86400),
             trusted_authserv_id: None,
+            attach_max: 10 * 1000 * 1000,
+            attachments_keep: Duration::from_secs(365 * 86400),
         }
     }
 }
