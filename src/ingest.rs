@@ -2,7 +2,7 @@
 //! bytes → parse → decide → one transaction with the message record and its effects.
 
 use crate::config::Config;
-use crate::decide::{self, Context, Decision, ThreadLookup};
+use crate::decide::{self, Context, Decision, Role, ThreadLookup};
 use crate::mail::{self, Message};
 use crate::model::Reason;
 use crate::rules::RuleSet;
@@ -35,6 +35,7 @@ fn unloaded(
         decision,
         task_id: None,
         parsed: Err(why.into()),
+        new_files: 0,
     })
 }
 
@@ -55,8 +56,12 @@ pub struct Outcome {
     pub message_id: String,
     pub decision: Decision,
     pub task_id: Option<i64>,
-    /// The message as parsed (or why it could not be), for callers that show it.
+    /// The message as parsed (or why it could not be), for callers that show it. Its files'
+    /// bytes are released once stored.
     pub parsed: Parsed,
+    /// Files this message stored that were not on disk yet: the caller syncs the attachments
+    /// directory ([`store::attachments::Files::sync_dir`]) before it commits.
+    pub new_files: usize,
 }
 
 /// A parsed message, or why there is none.
@@ -170,6 +175,10 @@ impl Pipeline {
         let keep_raw = matches!(decision, Decision::Quarantine { .. }).then_some(raw);
         let rec = store::record(tx, source, msg, keep_raw, &decision, now)
             .with_context(|| format!("Cannot record message <{message_id}>"))?;
+        let mut parsed = parsed;
+        let new_files = self
+            .keep_files(tx, raw, &decision, rec.task_id, parsed.as_ref().ok(), now)
+            .with_context(|| format!("Cannot store the files of message <{message_id}>"))?;
         crate::outbox::effects(
             tx,
             &self.config,
@@ -180,12 +189,39 @@ impl Pipeline {
             now,
         )
         .with_context(|| format!("Cannot queue the mail for message <{message_id}>"))?;
+        if let Ok(m) = parsed.as_mut() {
+            store::attachments::release(m);
+        }
         Ok(Outcome {
             message_id,
             decision,
             task_id: rec.task_id,
             parsed,
+            new_files,
         })
+    }
+
+    /// Store the files of a request or of a message in a task's thread (see
+    /// [`store::attachments`]); how many new files were written.
+    fn keep_files(
+        &self,
+        tx: &Transaction<'_>,
+        raw: &[u8],
+        decision: &Decision,
+        task: Option<i64>,
+        msg: Option<&Message>,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let role = match decision {
+            Decision::CreateTask(_) => Role::Owner,
+            Decision::UpdateTask(u) => u.role,
+            _ => return Ok(0),
+        };
+        let (Some(task), Some(msg)) = (task, msg) else {
+            return Ok(0);
+        };
+        let files = store::attachments::Files::new(&self.config.daemon.state_dir);
+        store::attachments::keep(tx, &files, raw, msg, task, role, now.timestamp())
     }
 
     /// Record a message that is too large to load: quarantined as `oversized`, bytes not kept.
@@ -280,6 +316,7 @@ impl Pipeline {
             decision,
             task_id: None,
             parsed,
+            new_files: 0,
         })
     }
 
@@ -295,6 +332,9 @@ impl Pipeline {
     ) -> Result<Outcome> {
         let tx = store.transaction()?;
         let out = self.process(&tx, source, raw, arrived, now)?;
+        if out.new_files > 0 {
+            store::attachments::Files::new(&self.config.daemon.state_dir).sync_dir()?;
+        }
         tx.commit().context("Cannot commit the message's record")?;
         Ok(out)
     }

@@ -201,6 +201,7 @@ pub fn record_batch(
     let mut recorded = Vec::with_capacity(batch.uids.len());
     let mut spent = Vec::with_capacity(batch.uids.len());
     let mut normal = 0;
+    let mut new_files = 0;
     for &uid in &batch.uids {
         // Bodies and their parses are in UID order, like `uids`: take this one's, if any
         // (skipping any the server sent unasked).
@@ -262,9 +263,15 @@ pub fn record_batch(
             sync::add_after_pending(&tx, mailbox, uidvalidity, uid)?;
         }
         recorded.push(uid);
+        new_files += outcome.new_files;
         spent.push(outcome);
     }
     sync::set_last_uid(&tx, mailbox, uidvalidity, batch_last, now.timestamp())?;
+    if new_files > 0 {
+        // The batch's new files are synced one by one; their names, once for all, before the
+        // rows that name them commit.
+        crate::store::attachments::Files::new(&p.config.daemon.state_dir).sync_dir()?;
+    }
     tx.commit().context("Cannot commit the batch")?;
     Ok(Committed {
         last: batch_last,
