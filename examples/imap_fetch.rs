@@ -1,7 +1,7 @@
 //! The raw reference for `scripts/bench`: fetch every body of the configured mailbox the way
-//! the daemon does (`UID SEARCH`, then `UID FETCH … BODY.PEEK[]` in batches of
-//! `musaid::imap::FETCH_BATCH`) with musaid's own IMAP layer, and nothing else: no parsing,
-//! no database.
+//! the daemon does (`UID SEARCH`, then `UID FETCH … (UID INTERNALDATE BODY.PEEK[])` in
+//! batches of `musaid::imap::FETCH_BATCH`) with musaid's own IMAP layer, and nothing else: no
+//! parsing, no database.
 //!
 //! ```sh
 //! cargo run --release --example imap_fetch -- musaid.toml

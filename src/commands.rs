@@ -1,4 +1,4 @@
-//! The VA command grammar, English and Arabic (SPEC, VA replies).
+//! The VA command grammar, English and Arabic (docs/commands.md#va-and-owner-commands-in-mail).
 //!
 //! One command per line, anywhere in the reply's new text: `#done`, `#priority high`,
 //! `#موعد 2026-12-01`, `Status: done`, `الحالة: تم`. Matching ignores case, Arabic

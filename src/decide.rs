@@ -1,6 +1,6 @@
 //! message + config + rules + what the store knows → exactly one [`Decision`]. Pure.
 //!
-//! Order of questions (SPEC "The flow"): is it automatic mail? have we seen it?
+//! Order of questions (docs/design.md#the-flow): is it automatic mail? have we seen it?
 //! does it belong to a task's thread? is the sender an owner of a contract?
 //!
 //! With `[policy] trusted_authserv_id`, a From address that our MX did not see authenticated
@@ -120,7 +120,7 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// The SPEC name of the decision.
+    /// The decision's name in `--json` output (docs/commands.md).
     pub fn kind(&self) -> &'static str {
         match self {
             Decision::CreateTask(_) => "create_task",
@@ -144,7 +144,8 @@ pub struct Context<'a> {
     pub config: &'a Config,
     pub rules: &'a RuleSet,
     pub now: DateTime<Utc>,
-    /// When the message reached the mailbox (IMAP INTERNALDATE); its Date header otherwise.
+    /// When the message reached the mailbox (IMAP INTERNALDATE); `None` when unknown, and
+    /// then its Date header stands in.
     pub arrived: Option<DateTime<Utc>>,
 }
 
@@ -445,13 +446,6 @@ fn new_task(
         headers: &msg.headers,
     };
     let classification = ctx.rules.classify(&input);
-    let arrived = ctx
-        .arrived
-        .or_else(|| msg.date.map(|d| d.with_timezone(&Utc)))
-        .unwrap_or(ctx.now);
-    let age = ctx.now.signed_duration_since(arrived);
-    let max_age =
-        chrono::Duration::from_std(ctx.config.policy.ack_max_age).unwrap_or(chrono::Duration::MAX);
     let assignee = classification
         .assignee
         .clone()
@@ -473,8 +467,24 @@ fn new_task(
             .unwrap_or_else(|| msg.new_text.trim().to_string()),
         classification,
         original_key,
-        acknowledge: age <= max_age,
+        acknowledge: young_enough(msg, ctx),
     }
+}
+
+/// Whether a new request is recent enough for an acknowledgement and a VA notification
+/// (`ack_max_age`). Its age counts from when it reached the mailbox, which the sender cannot
+/// set; without that (a server that gave no INTERNALDATE), from its Date header. A request
+/// with neither, or dated in the future, is taken as new: a missing or odd date never makes
+/// one too old.
+fn young_enough(msg: &Message, ctx: &Context<'_>) -> bool {
+    let arrived = ctx
+        .arrived
+        .or_else(|| msg.date.map(|d| d.with_timezone(&Utc)))
+        .unwrap_or(ctx.now);
+    let age = ctx.now.signed_duration_since(arrived);
+    let max_age =
+        chrono::Duration::from_std(ctx.config.policy.ack_max_age).unwrap_or(chrono::Duration::MAX);
+    age <= max_age
 }
 
 /// A stable key for a forwarded original: its Message-ID when attached, else its author,
@@ -644,5 +654,51 @@ mod tests {
         assert_eq!(u.role, Role::Owner);
         assert_eq!(u.apply, [Command::Status(TaskStatus::Cancelled)]);
         assert_eq!(u.refused.len(), 1);
+    }
+
+    /// Whether a request from the owner, with `date` as its Date header (none if `None`) and
+    /// `arrived` as its arrival time, is acknowledged at `now` (`ack_max_age` is 3 days).
+    fn acknowledged(
+        date: Option<DateTime<Utc>>,
+        arrived: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let config = load_str(CONFIG, Path::new("musaid.toml")).expect("config");
+        let date = date
+            .map(|d| format!("Date: {}\r\n", d.to_rfc2822()))
+            .unwrap_or_default();
+        let raw = format!(
+            "From: Boss <boss@acme.example>\r\nTo: tasks@va.example\r\nSubject: Book a flight\r\n\
+             Message-ID: <r1@acme.example>\r\n{date}\r\nPlease.\r\n"
+        );
+        let msg = crate::mail::parse(raw.as_bytes()).expect("parses");
+        let ctx = Context {
+            config: &config,
+            rules: &RuleSet::default(),
+            now,
+            arrived,
+        };
+        match decide(&msg, &ctx, &NoHistory) {
+            Ok(Decision::CreateTask(t)) => t.acknowledge,
+            other => panic!("not a new task: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_requests_age_counts_from_its_arrival_not_its_date_header() {
+        let (now, days) = (Utc::now(), chrono::Duration::days);
+        let month_ago = Some(now - days(30));
+        assert!(acknowledged(month_ago, Some(now), now), "arrived now");
+        assert!(!acknowledged(month_ago, Some(now - days(4)), now));
+        assert!(!acknowledged(Some(now), Some(now - days(4)), now));
+    }
+
+    #[test]
+    fn without_an_arrival_time_the_date_header_counts_and_no_date_is_never_too_old() {
+        let (now, days) = (Utc::now(), chrono::Duration::days);
+        assert!(!acknowledged(Some(now - days(30)), None, now));
+        assert!(acknowledged(Some(now - days(1)), None, now));
+        assert!(acknowledged(None, None, now), "no date at all");
+        assert!(acknowledged(Some(now + days(30)), None, now));
     }
 }

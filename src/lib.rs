@@ -1,7 +1,7 @@
 //! musaid: turns email into tasks for virtual assistants and the owners they serve.
 //!
 //! A pure core (parse, decide, rules, windows, commands) inside a thin shell
-//! (IMAP, SMTP, SQLite, signals). See `SPEC.md` for the contract.
+//! (IMAP, SMTP, SQLite, signals). docs/design.md describes the modules and the invariants.
 
 pub mod commands;
 pub mod config;

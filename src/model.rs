@@ -125,7 +125,7 @@ impl Language {
     }
 }
 
-/// Why a message was ignored or quarantined (SPEC, `rules test --json` `reason`).
+/// Why a message was ignored or quarantined (`rules test --json` `reason`, docs/commands.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {

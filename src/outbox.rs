@@ -208,7 +208,6 @@ fn cut(s: &str, max: usize) -> String {
 }
 
 /// Queue what a decision calls for. Called in the decision's transaction.
-#[allow(clippy::too_many_arguments)]
 pub fn effects(
     tx: &Transaction<'_>,
     cfg: &Config,
@@ -353,16 +352,15 @@ fn facts(tx: &Connection, id: i64) -> Result<TaskFacts> {
     .with_context(|| format!("Cannot read task #{id}"))
 }
 
-/// The owner's "done" notice for task `id`, in a reply window, threaded under the request.
-#[allow(clippy::too_many_arguments)]
+/// The owner's "done" notice for task `id` (`rendered` from the `done` template), in a reply
+/// window, threaded under the request.
 fn queue_done(
     tx: &Transaction<'_>,
     cfg: &Config,
-    templates: &Templates,
     c: &Contract,
     id: i64,
     f: &TaskFacts,
-    ctx: serde_json::Value,
+    rendered: Rendered,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let draft = Draft {
@@ -370,7 +368,7 @@ fn queue_done(
         task_id: Some(id),
         contract: Some(c.name.clone()),
         recipient: f.requester.clone(),
-        rendered: templates.render("done", c.language, ctx)?,
+        rendered,
         in_reply_to: Some(f.message_id.clone()),
         references: vec![f.message_id.clone()],
         reply_to: None,
@@ -401,7 +399,8 @@ pub fn closed_by_hand(
         "actor": actor,
         "note": note.unwrap_or_default(),
     });
-    queue_done(tx, cfg, templates, c, id, &f, ctx, now)
+    let rendered = templates.render("done", c.language, ctx)?;
+    queue_done(tx, cfg, c, id, &f, rendered, now)
 }
 
 fn updated(
@@ -435,7 +434,8 @@ fn updated(
         && f.status == TaskStatus::Done
         && u.apply.contains(&Command::Status(TaskStatus::Done));
     if closed_now && u.role == Role::Va {
-        queue_done(tx, cfg, templates, c, id, &f, ctx(json!({})), now)?;
+        let rendered = templates.render("done", c.language, ctx(json!({})))?;
+        queue_done(tx, cfg, c, id, &f, rendered, now)?;
     }
     // An owner's words in the thread reach the VA at once.
     if u.role == Role::Owner && (!u.note.is_empty() || !u.apply.is_empty()) {

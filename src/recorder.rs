@@ -7,6 +7,7 @@
 
 use crate::config::After;
 use crate::decide::Decision;
+use crate::imap::FetchedMail;
 use crate::ingest::{self, Outcome, Pipeline};
 use crate::logging::Untrusted;
 use crate::store::{sync, Source, Store};
@@ -33,7 +34,7 @@ pub const CHECKPOINT_IDLE: usize = 1000;
 pub const QUEUE: usize = 1;
 
 /// How many times a message may fail to be recorded, for a reason of its own, before it is
-/// quarantined instead (SPEC: quarantined mail is never retried in a loop). Each failure
+/// quarantined instead (docs/security.md#quarantine: quarantined mail is never retried in a loop). Each failure
 /// rolls its batch back and the IMAP loop tries again after its reconnect backoff (1 s, then
 /// 2 s), so a database that was briefly unwell does not quarantine a good request.
 pub const RECORD_ATTEMPTS: u32 = 3;
@@ -63,8 +64,8 @@ pub struct Fetched {
     pub uids: Vec<u32>,
     /// `RFC822.SIZE` by UID.
     pub sizes: Vec<(u32, u32)>,
-    /// The bodies of the ones small enough to load, sorted by UID.
-    pub bodies: Vec<(u32, Vec<u8>)>,
+    /// The ones small enough to load, with their bytes and arrival times, sorted by UID.
+    pub bodies: Vec<FetchedMail>,
     /// The ones the server would not send, try after try, with its last answer: quarantined
     /// without their bytes.
     pub unfetchable: Vec<(u32, String)>,
@@ -152,7 +153,7 @@ fn run(
                 let parsed = batch
                     .bodies
                     .iter()
-                    .map(|(_, raw)| ingest::parse_guarded(raw))
+                    .map(|m| ingest::parse_guarded(&m.raw))
                     .collect();
                 if parsed_tx.send((batch, parsed)).is_err() {
                     break; // the recorder stopped on an error
@@ -205,18 +206,16 @@ pub fn record_batch(
     for &uid in &batch.uids {
         // Bodies and their parses are in UID order, like `uids`: take this one's, if any
         // (skipping any the server sent unasked).
-        while bodies.as_slice().first().is_some_and(|(u, _)| *u < uid) {
+        while bodies.as_slice().first().is_some_and(|m| m.uid < uid) {
             bodies.next();
             parsed.next();
         }
-        let body = bodies
-            .as_slice()
-            .first()
-            .filter(|(u, _)| *u == uid)
-            .map(|(_, raw)| raw.as_slice());
-        let msg = body.map(|raw| {
+        let mail = bodies.as_slice().first().filter(|m| m.uid == uid);
+        let msg = mail.map(|m| {
             bodies.next();
-            parsed.next().unwrap_or_else(|| ingest::parse_guarded(raw))
+            parsed
+                .next()
+                .unwrap_or_else(|| ingest::parse_guarded(&m.raw))
         });
         if done.contains(&uid) {
             continue;
@@ -232,7 +231,7 @@ pub fn record_batch(
             .find(|(u, _)| *u == uid)
             .map(|(_, s)| u64::from(*s));
         let unfetchable = batch.unfetchable.iter().find(|(u, _)| *u == uid);
-        let outcome = match (size, body, msg, unfetchable) {
+        let outcome = match (size, mail, msg, unfetchable) {
             (_, None, _, Some((_, error))) => {
                 let id = format!("unfetchable.{uidvalidity}.{uid}@musaid.invalid");
                 p.process_unfetchable(&tx, &source, &id, size, error, now)?
@@ -241,9 +240,9 @@ pub fn record_batch(
                 let id = format!("oversized.{uidvalidity}.{uid}@musaid.invalid");
                 p.process_oversized(&tx, &source, &id, size, now)?
             }
-            (_, Some(raw), Some(msg), _) => match condemned.get(&uid) {
-                Some(error) => p.process_unrecordable(&tx, &source, raw, msg, error, now)?,
-                None => match attempt(p, &tx, &source, uid, raw, msg, now) {
+            (_, Some(mail), Some(msg), _) => match condemned.get(&uid) {
+                Some(error) => p.process_unrecordable(&tx, &source, &mail.raw, msg, error, now)?,
+                None => match attempt(p, &tx, &source, mail, msg, now) {
                     Ok(outcome) => {
                         normal += 1;
                         outcome
@@ -281,20 +280,20 @@ pub fn record_batch(
     })
 }
 
-/// Decide and record one message, telling the database's failures (returned as they are:
-/// every message would meet them) from the message's own, panics included (a
-/// [`MessageFailed`]).
+/// Decide and record one message (its bytes, and when it reached the mailbox if the server
+/// said), telling the database's failures (returned as they are: every message would meet
+/// them) from the message's own, panics included (a [`MessageFailed`]).
 fn attempt(
     p: &Pipeline,
     tx: &rusqlite::Transaction<'_>,
     source: &Source,
-    uid: u32,
-    raw: &[u8],
+    mail: &FetchedMail,
     msg: ingest::Parsed,
     now: chrono::DateTime<Utc>,
 ) -> Result<Outcome> {
+    let (uid, raw) = (mail.uid, mail.raw.as_slice());
     let detail = match catch_unwind(AssertUnwindSafe(|| {
-        p.process_parsed(tx, source, raw, msg, None, now)
+        p.process_parsed(tx, source, raw, msg, mail.internal_date, now)
     })) {
         Ok(Ok(outcome)) => return Ok(outcome),
         Ok(Err(e)) if crate::store::is_database_failure(&e) => return Err(e),
@@ -345,17 +344,21 @@ mod tests {
             .unwrap()
     }
 
-    fn request(n: u32, subject: &str) -> (u32, Vec<u8>) {
+    fn request(n: u32, subject: &str) -> FetchedMail {
         request_with(n, subject, "Please see to it.")
     }
 
-    fn request_with(n: u32, subject: &str, body: &str) -> (u32, Vec<u8>) {
+    fn request_with(n: u32, subject: &str, body: &str) -> FetchedMail {
         let raw = format!(
             "From: Boss <boss@acme.example>\r\nTo: tasks@va.example\r\nSubject: {subject}\r\n\
              Message-ID: <r{n}@acme.example>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0300\r\n\r\n\
              {body}\r\n"
         );
-        (n, raw.into_bytes())
+        FetchedMail {
+            uid: n,
+            internal_date: Some(Utc::now()),
+            raw: raw.into_bytes(),
+        }
     }
 
     /// A desk whose database refuses, as a real constraint would, any task whose subject
@@ -379,7 +382,7 @@ mod tests {
         ];
         let batch = Fetched {
             uids: vec![1, 2, 3],
-            sizes: bodies.iter().map(|(u, b)| (*u, b.len() as u32)).collect(),
+            sizes: bodies.iter().map(|m| (m.uid, m.raw.len() as u32)).collect(),
             bodies,
             unfetchable: Vec::new(),
         };
@@ -390,7 +393,7 @@ mod tests {
         batch
             .bodies
             .iter()
-            .map(|(_, raw)| ingest::parse_guarded(raw))
+            .map(|m| ingest::parse_guarded(&m.raw))
             .collect()
     }
 
@@ -444,7 +447,7 @@ mod tests {
         assert_eq!(sender, "boss@acme.example");
         assert_eq!(subject, "The poison pill");
         assert_eq!(detail, "could not be recorded: this task is refused");
-        assert_eq!(Some(&raw), batch.bodies.get(1).map(|(_, b)| b));
+        assert_eq!(Some(&raw), batch.bodies.get(1).map(|m| &m.raw));
         assert_eq!(sync::last_uid(store.conn(), "INBOX", 7).unwrap(), Some(3));
     }
 
@@ -452,7 +455,7 @@ mod tests {
     fn a_message_the_server_would_not_send_is_quarantined_without_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let (p, mut store, mut batch) = poisoned_desk(dir.path());
-        batch.bodies.retain(|(u, _)| *u != 2);
+        batch.bodies.retain(|m| m.uid != 2);
         batch.unfetchable = vec![(2, "BYE FETCH failed: Internal error".to_string())];
         let c = record_batch(&p, &mut store, 7, &Condemned::new(), &batch, parse(&batch)).unwrap();
         let kinds: Vec<&str> = c.spent.iter().map(|o| o.decision.kind()).collect();
@@ -484,9 +487,9 @@ mod tests {
             .conn()
             .execute_batch("PRAGMA max_page_count = 1")
             .unwrap();
-        let (_, long) = request_with(1, "Book a flight", &"Details. ".repeat(20_000));
+        let long = request_with(1, "Book a flight", &"Details. ".repeat(20_000));
         if let Some(first) = batch.bodies.first_mut() {
-            first.1 = long;
+            *first = long;
         }
         let e =
             record_batch(&p, &mut store, 7, &Condemned::new(), &batch, parse(&batch)).unwrap_err();
@@ -509,7 +512,7 @@ mod tests {
         assert_eq!(pragma(&writer, "ignore_check_constraints"), 1);
         assert_eq!(pragma(&other, "foreign_keys"), 1);
         assert_eq!(pragma(&other, "ignore_check_constraints"), 0);
-        // What the others still refuse: a status that is none of SPEC's.
+        // What the others still refuse: a status that is none of the documented ones.
         let refused = other.conn().execute(
             "INSERT INTO tasks (contract, status, category, priority, requester, subject, note, \
              message_id, created_at, updated_at) \

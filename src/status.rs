@@ -114,7 +114,7 @@ pub struct WindowState {
     pub next_open: Option<String>,
 }
 
-/// What `musaid status --json` prints (field names documented in the README).
+/// What `musaid status --json` prints (field names in docs/commands.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
     /// False when the last sync is missing or older than `max_age_seconds` (exit code 1).

@@ -13,7 +13,7 @@ pub struct StatusArgs {
     /// Unhealthy (exit code 1) when the last sync is older than this: 90s, 15m, 2h, 1d
     #[arg(long, value_name = "AGE", default_value = "15m", value_parser = parse_age)]
     max_age: std::time::Duration,
-    /// One JSON object (field names in the README, "Monitoring")
+    /// One JSON object (its fields: docs/operations.md, "Monitoring")
     #[arg(long)]
     json: bool,
 }

@@ -1,4 +1,4 @@
-//! IMAP: the thin protocol layer (SPEC, The flow: "IMAP inbox ──IDLE/poll──▶ fetch new UIDs").
+//! IMAP: the thin protocol layer: connect, select, IDLE, fetch new UIDs (docs/design.md#the-flow).
 //!
 //! This module talks and never decides: it connects, logs in, selects, searches,
 //! fetches by UID, marks and moves exactly what its caller names, and waits in
@@ -11,6 +11,7 @@
 //! `async_imap` off.
 
 mod auth;
+mod fetch;
 mod session;
 pub(crate) mod transport;
 
@@ -41,6 +42,17 @@ pub fn size_spans(uids: &[u32]) -> impl Iterator<Item = &[u32]> {
 /// the daemon holds a few fetches at once (being fetched, parsed and recorded), so this, not
 /// the message count, bounds its memory when the mail is large.
 pub const FETCH_BYTES: u64 = 4 << 20;
+
+/// One message as [`ImapSession::fetch_mail`] fetched it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedMail {
+    pub uid: u32,
+    /// When the message reached the mailbox (`INTERNALDATE`); `None` when the server sent
+    /// none that reads as a date.
+    pub internal_date: Option<chrono::DateTime<chrono::Utc>>,
+    /// The message as the server holds it.
+    pub raw: Vec<u8>,
+}
 
 /// What the server offers that changes how we work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

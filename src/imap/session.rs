@@ -1,15 +1,16 @@
 //! One logged-in IMAP connection and the few commands musaid needs.
 
 use super::auth::{resolve_secret, SaslAnswer};
+use super::fetch::Fetched;
 use super::transport::{is_loopback_host, tcp_connect, tls_handshake, Metered, Transport};
 use super::{
-    decode_name, imap_date, quoted_mailbox, uid_set, wire_name, IdleOutcome, MailboxState,
-    MoveOutcome, ServerCapabilities,
+    decode_name, imap_date, quoted_mailbox, uid_set, wire_name, FetchedMail, IdleOutcome,
+    MailboxState, MoveOutcome, ServerCapabilities,
 };
 use crate::config::{AuthMethod, ImapConfig, TlsMode};
 use anyhow::{bail, Context, Result};
 use async_imap::extensions::idle::IdleResponse;
-use async_imap::imap_proto::{AttributeValue, MailboxDatum, Response, ResponseCode, Status};
+use async_imap::imap_proto::{MailboxDatum, Response, ResponseCode, Status};
 use async_imap::types::UnsolicitedResponse;
 use futures::{Stream, TryStreamExt};
 use std::collections::{BTreeMap, BTreeSet};
@@ -82,50 +83,6 @@ pub fn is_timeout(e: &anyhow::Error) -> bool {
 #[derive(Debug, thiserror::Error)]
 #[error("the server closed the connection ({0})")]
 struct ConnectionClosed(String);
-
-/// One FETCH response, as far as musaid asks for it.
-#[derive(Debug, Default)]
-struct Fetched {
-    uid: Option<u32>,
-    size: Option<u32>,
-    body: Option<Vec<u8>>,
-    flags: Vec<String>,
-}
-
-impl Fetched {
-    fn from_attributes(attrs: &[AttributeValue<'_>]) -> Fetched {
-        let mut f = Fetched::default();
-        for attr in attrs {
-            match attr {
-                AttributeValue::Uid(uid) => f.uid = Some(*uid),
-                AttributeValue::Rfc822Size(size) => f.size = Some(*size),
-                AttributeValue::BodySection {
-                    section: None,
-                    data: Some(data),
-                    ..
-                }
-                | AttributeValue::Rfc822(Some(data)) => f.body = Some(data.to_vec()),
-                AttributeValue::Flags(flags) => {
-                    f.flags = flags.iter().map(|fl| fl.to_string()).collect()
-                }
-                _ => {}
-            }
-        }
-        f
-    }
-
-    /// Two answers for one UID (a server may split them): keep what each has.
-    fn merge(&mut self, other: Fetched) {
-        self.uid = self.uid.or(other.uid);
-        self.size = self.size.or(other.size);
-        if other.body.is_some() {
-            self.body = other.body;
-        }
-        if !other.flags.is_empty() {
-            self.flags = other.flags;
-        }
-    }
-}
 
 /// Await `fut` for at most `limit`; errors name `what`.
 async fn within<T, E>(
@@ -567,22 +524,38 @@ impl ImapSession {
             .collect())
     }
 
-    /// The raw bytes of each UID that still exists, ascending by UID.
-    /// `BODY.PEEK[]`: fetching never sets `\Seen`.
+    /// The raw bytes of each UID that still exists, ascending by UID: [`ImapSession::fetch_mail`]
+    /// without the arrival times.
+    pub async fn fetch_bodies(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>> {
+        let mail = self.fetch_mail(uids).await?;
+        Ok(mail.into_iter().map(|m| (m.uid, m.raw)).collect())
+    }
+
+    /// Each UID that still exists, ascending by UID: its raw bytes and when it reached the
+    /// mailbox (`INTERNALDATE`, a few bytes a message). `BODY.PEEK[]`: fetching never sets
+    /// `\Seen`.
     ///
     /// A UID the answer leaves out was expunged meanwhile, as a rule. One still in the mailbox
     /// (looked up only when the answer is short) is a message the server would not send,
     /// though it said OK: an error, like a BYE, so that no caller passes over it as gone.
-    pub async fn fetch_bodies(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<u8>)>> {
-        let fetched = self.uid_fetch(uids, "(UID BODY.PEEK[])").await?;
-        let bodies: Vec<(u32, Vec<u8>)> = fetched
+    pub async fn fetch_mail(&mut self, uids: &[u32]) -> Result<Vec<FetchedMail>> {
+        let fetched = self
+            .uid_fetch(uids, "(UID INTERNALDATE BODY.PEEK[])")
+            .await?;
+        let mail: Vec<FetchedMail> = fetched
             .into_iter()
-            .filter_map(|(uid, f)| Some((uid, f.body?)))
+            .filter_map(|(uid, f)| {
+                Some(FetchedMail {
+                    uid,
+                    internal_date: f.internal_date,
+                    raw: f.body?,
+                })
+            })
             .collect();
         let missing: Vec<u32> = uids
             .iter()
             .copied()
-            .filter(|u| bodies.binary_search_by_key(u, |(b, _)| *b).is_err())
+            .filter(|u| mail.binary_search_by_key(u, |m| m.uid).is_err())
             .collect();
         let withheld = self.uid_existing(&missing).await?;
         if !withheld.is_empty() {
@@ -592,7 +565,7 @@ impl ImapSession {
                 uid_set(&withheld)
             );
         }
-        Ok(bodies)
+        Ok(mail)
     }
 
     /// The flags of each UID that still exists (`\Seen`, `\Deleted`, keywords), ascending.
@@ -783,82 +756,4 @@ impl ImapSession {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::{Read as _, Write as _};
-
-    #[test]
-    fn a_timeout_is_told_from_a_refusal_or_a_dropped_connection() {
-        let what = "UID FETCH 1:3 (UID BODY.PEEK[])";
-        assert!(is_timeout(
-            &anyhow::Error::new(TimedOut(Duration::from_secs(60))).context(what)
-        ));
-        let bye = ConnectionClosed("BYE FETCH failed: Internal error occurred".into());
-        assert!(!is_timeout(&anyhow::Error::new(bye).context(what)));
-        assert!(!is_timeout(&anyhow::anyhow!(
-            "{what}: the server said NO: no"
-        )));
-    }
-
-    /// A server that answers every command OK and keeps what each `read()` returned.
-    fn chunk_recording_server() -> (u16, std::thread::JoinHandle<Vec<String>>) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            s.write_all(b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n")
-                .unwrap();
-            let mut chunks = Vec::new();
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = s.read(&mut buf) {
-                let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
-                    break;
-                };
-                let chunk = String::from_utf8_lossy(chunk).into_owned();
-                // Answer each complete command in the chunk (a partial one gets no answer:
-                // the client would wait, and the test time out, as a real server would).
-                for line in chunk
-                    .split_inclusive("\r\n")
-                    .filter(|l| l.ends_with("\r\n"))
-                {
-                    let tag = line.split(' ').next().unwrap_or("*");
-                    let reply = if line.contains("CAPABILITY") {
-                        format!("* CAPABILITY IMAP4rev1 IDLE\r\n{tag} OK done\r\n")
-                    } else if line.contains("LOGOUT") {
-                        format!("* BYE\r\n{tag} OK bye\r\n")
-                    } else {
-                        format!("{tag} OK done\r\n")
-                    };
-                    s.write_all(reply.as_bytes()).unwrap();
-                }
-                chunks.push(chunk);
-            }
-            chunks
-        });
-        (port, server)
-    }
-
-    #[tokio::test]
-    async fn each_command_goes_out_in_one_write() {
-        let (port, server) = chunk_recording_server();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("pass"), "secret\n").unwrap();
-        let extra = format!("port = {port}\nuser = \"desk@va.example\"\npassword_file = \"pass\"");
-        let config = crate::config::test_desk(dir.path(), &extra);
-        let mut s = connect(&config.imap).await.unwrap();
-        s.noop().await.unwrap();
-        s.logout().await.unwrap();
-        let chunks = server.join().unwrap();
-        // Unbuffered, "A0001", " ", "LOGIN …" and CRLF were four segments, read apart.
-        assert_eq!(
-            chunks,
-            [
-                "A0001 LOGIN \"desk@va.example\" \"secret\"\r\n",
-                "A0002 CAPABILITY\r\n",
-                "A0003 NOOP\r\n",
-                "A0004 LOGOUT\r\n"
-            ]
-        );
-    }
-}
+mod tests;

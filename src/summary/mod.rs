@@ -1,7 +1,7 @@
-//! Weekly summaries (SPEC, Weekly summaries): what a contract's week looked like.
+//! Weekly summaries (docs/mail.md#summary): what a contract's week looked like.
 //!
 //! [`compute`] reads the database (never writes) and yields a [`Summary`] whose JSON has
-//! SPEC's `summary --json` field names; [`render`] turns it into Markdown and HTML in the
+//! the documented `summary --json` field names; [`render`] turns it into Markdown and HTML in the
 //! contract's language; [`write_files`] and [`enqueue_mail`] put it on disk and in the
 //! outbox; [`run_scheduled`] does all of that at each contract's `summary.cron`.
 //!
@@ -45,7 +45,7 @@ use std::collections::{BTreeMap, HashMap};
 /// The key of tasks without an assignee in `by_assignee`.
 pub const UNASSIGNED: &str = "unassigned";
 
-/// One contract's period, with SPEC's `summary --json` names first and the details the
+/// One contract's period, with the `summary --json` names first and the details the
 /// rendered summary shows after them.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Summary {

@@ -1,0 +1,111 @@
+//! The scheduler: one task for everything timed. Each [`Job`] does what is due at an instant
+//! and says when it is next due; the scheduler runs them all, then sleeps until the earliest
+//! next instant (an hour at most), or until a reload changes the schedule. A job decides
+//! from the database what is due, so what fell due while the daemon was down is done at
+//! start, once.
+
+use super::Context;
+use crate::ingest::Pipeline;
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// The longest the scheduler sleeps: what is due is looked at again at least this often.
+const LONGEST_SLEEP: Duration = Duration::from_secs(3600);
+
+/// Something done at instants of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    /// The weekly summaries, at each contract's cron time.
+    Summaries,
+}
+
+/// Every job, in the order they run when due together.
+const JOBS: [Job; 1] = [Job::Summaries];
+
+impl Job {
+    /// Do what is due at `now`; whether it queued mail for the sender.
+    fn run_due(self, store: &mut Store, p: &Pipeline, now: DateTime<Utc>) -> bool {
+        match self {
+            Job::Summaries => match crate::summary::run_scheduled(store, p, now) {
+                Ok(0) => false,
+                Ok(n) => {
+                    info!(summaries = n, "weekly summaries written");
+                    true
+                }
+                Err(e) => {
+                    warn!(error = %format!("{e:#}"), "weekly summary failed");
+                    false
+                }
+            },
+        }
+    }
+
+    /// When it is next due after `now`, if ever.
+    fn next_due(self, p: &Pipeline, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Job::Summaries => p
+                .config
+                .contracts
+                .keys()
+                .filter_map(|c| crate::summary::next_run(&p.config, c, now))
+                .min(),
+        }
+    }
+}
+
+/// Run every job when it is due, until shutdown.
+pub(super) async fn run(mut ctx: Context) {
+    let mut store = None;
+    while !*ctx.shutdown.borrow() {
+        let p = ctx.current.borrow_and_update().clone();
+        if store.is_none() {
+            store = Store::open(&p.config.daemon.state_dir)
+                .map_err(
+                    |e| warn!(error = %format!("{e:#}"), "the scheduler cannot open the database"),
+                )
+                .ok();
+        }
+        let now = Utc::now();
+        if let Some(s) = store.as_mut() {
+            let mut queued = false;
+            for job in JOBS {
+                queued |= job.run_due(s, &p, now);
+            }
+            if queued {
+                ctx.wake.notify_one();
+            }
+        }
+        let next = JOBS.iter().filter_map(|job| job.next_due(&p, now)).min();
+        tokio::select! {
+            _ = tokio::time::sleep(sleep_for(next, now)) => {}
+            _ = ctx.current.changed() => {}
+            _ = ctx.shutdown.changed() => {}
+        }
+    }
+}
+
+/// How long to sleep at `now` when the next job is due at `next`: until a second past it, so
+/// that it is due on waking, and [`LONGEST_SLEEP`] at most.
+fn sleep_for(next: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Duration {
+    next.and_then(|t| (t - now).to_std().ok())
+        .unwrap_or(LONGEST_SLEEP)
+        .min(LONGEST_SLEEP)
+        + Duration::from_secs(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheduler_wakes_just_after_the_next_instant_and_at_least_hourly() {
+        let now = Utc::now();
+        let soon = now + chrono::Duration::seconds(90);
+        assert_eq!(sleep_for(Some(soon), now), Duration::from_secs(91));
+        let next_week = now + chrono::Duration::days(7);
+        assert_eq!(sleep_for(Some(next_week), now), Duration::from_secs(3601));
+        assert_eq!(sleep_for(None, now), Duration::from_secs(3601));
+    }
+}

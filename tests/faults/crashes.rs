@@ -1,0 +1,205 @@
+//! Crashes: SIGKILL at random instants while mail arrives, and kill -9 during a backlog;
+//! nothing is lost, nothing duplicated, every ack sent once and inside a window.
+
+use super::world::*;
+use crate::support::config::ConfigBuilder;
+use crate::support::daemon::{config, delivered, eventually, send_requests, tasks, People};
+use crate::support::servers::{self, mailserver};
+use chrono::{Timelike, Utc};
+use rand::{Rng, SeedableRng};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+// --- crash storm ----------------------------------------------------------------------
+
+/// Open for the first 40 seconds of every minute (UTC), so "outside a window" is checkable
+/// on every ack.
+fn every_minute(c: ConfigBuilder) -> ConfigBuilder {
+    c.contract("acme", |c| c.cron_window("0 * * * * *", "40s"))
+}
+const WINDOW_SECONDS: u32 = 40;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_storm_sigkill_at_random_instants_loses_nothing_and_acks_once_inside_windows() {
+    let n: usize = scale(200, 2000);
+    let kills: usize = scale(5, 20);
+    let pace = Duration::from_millis(100);
+    let seed: u64 = std::env::var("MUSAID_FAULTS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+
+    let world = World::new("storm");
+    let (server, people, state) = (world.server(), &world.people, world.state.as_path());
+    let mut d = world.start_synced(|c| every_minute(c).policy("acks_per_sender_per_day", 100000));
+
+    let started = Instant::now();
+    let sender = send_steadily(server, people, n, pace, "Please see to it.");
+    // One kill at a random instant in each of `kills` equal slots of the sending time (and a
+    // little after it): spread out, but random within its slot.
+    let span = pace * n as u32 + Duration::from_secs(5);
+    let slot = span / kills as u32;
+    let mut kills_in_window = 0;
+    for k in 0..kills {
+        let at = slot * k as u32 + slot.mul_f64(rng.random_range(0.15..0.95));
+        if let Some(wait) = at.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        d.kill9();
+        if Utc::now().second() < WINDOW_SECONDS {
+            kills_in_window += 1;
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..500)));
+        d.spawn();
+    }
+    let ids = sender.join().expect("the sender thread");
+    let sent_in = started.elapsed();
+
+    // The last daemon runs until every request is a task and every mail has gone (acks wait
+    // for the next window: at most 20 s), then stops as systemd stops it.
+    let done = wait_for(Duration::from_secs(scale(150, 900)), || all_done(state, n));
+    let finished_in = started.elapsed();
+    let status = d.term();
+    assert!(
+        done,
+        "after {} kills: {} of {n} tasks, {} mails unsent\n{}",
+        kills,
+        scalar(state, TASKS),
+        scalar(state, UNSENT),
+        d.tail()
+    );
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "SIGTERM: {status:?}\n{}",
+        d.tail()
+    );
+
+    // Every request is exactly one task.
+    let tasks = strings(state, "SELECT message_id FROM tasks");
+    let distinct: BTreeSet<String> = tasks.iter().cloned().collect();
+    let expected: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(tasks.len(), n, "one task per request, no more");
+    assert_eq!(distinct, expected, "the tasks are the requests");
+    assert_eq!(
+        scalar(
+            state,
+            "SELECT count(*) FROM (SELECT task_id FROM outbox WHERE kind = 'ack' \
+             GROUP BY task_id HAVING count(*) <> 1)"
+        ),
+        0,
+        "one ack queued per task"
+    );
+
+    // Every ack went out inside a window: its send time in the outbox and its Date header
+    // fall in seconds 0–40 of a minute. The window is [0 s, 40 s); the 1 s of slack is for
+    // the moments between the sender's window check and the clock reading (the Date is
+    // stamped when the mail is built, `sent_at` when the server has said 250), both
+    // truncated to whole seconds.
+    let late: Vec<String> = strings(
+        state,
+        "SELECT message_id || ' ' || sent_at FROM outbox WHERE kind = 'ack' \
+         AND (sent_at IS NULL OR sent_at % 60 > 40)",
+    );
+    assert!(late.is_empty(), "acks sent outside a window: {late:?}");
+
+    let acks = settled(server, &people.owner, "ack", n, Duration::from_secs(120)).await;
+    let notes = settled(server, &people.va, "notify", n, Duration::from_secs(60)).await;
+    let outside: Vec<_> = acks
+        .dates
+        .iter()
+        .filter(|(_, d)| !d.is_some_and(|d| d.second() <= WINDOW_SECONDS))
+        .collect();
+    eprintln!(
+        "FAULTS crash storm: seed {seed}, {n} requests in {:.0?}, {} daemon starts, {kills} \
+         SIGKILLs ({kills_in_window} while a window was open), done after {:.0?}; acks: {} \
+         distinct, {} copies, {} resends with the same Message-ID; VA notifications: {} \
+         distinct, {} resends; acks dated outside a window: {}",
+        sent_in,
+        d.starts,
+        finished_in,
+        acks.distinct(),
+        acks.total,
+        acks.resends(),
+        notes.distinct(),
+        notes.resends(),
+        outside.len()
+    );
+    assert_eq!(
+        acks.duplicated_tasks(),
+        vec![],
+        "two different acks for a task"
+    );
+    assert_eq!(acks.by_task.len(), n, "every task's ack arrived");
+    assert_eq!(
+        notes.duplicated_tasks(),
+        vec![],
+        "two different notifications"
+    );
+    assert_eq!(notes.by_task.len(), n, "every task's notification arrived");
+    assert!(outside.is_empty(), "ack Date outside a window: {outside:?}");
+    // A resend needs a kill between the server's 250 and the commit: at most one per kill.
+    assert!(
+        acks.resends() + notes.resends() <= kills,
+        "more resends than kills"
+    );
+    assert_eq!(problems(&db_file(state)), Vec::<String>::new());
+}
+
+// --- kill -9 during a backlog ------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_ingest_loses_nothing_and_duplicates_nothing() {
+    let server = mailserver();
+    let people = People::new("kill9");
+    let n: usize = 300;
+    send_requests(&people, n, |i| format!("Request {i}"), "Body.");
+    let cfg = servers::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    assert!(
+        delivered(&mut s, "INBOX", n as u32).await,
+        "backlog not delivered"
+    );
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let config = config(server, &people, &state)
+        .imap_set("after", "move:Processed")
+        .write(&dir.path().join("musaid.toml"));
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_musaid"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("musaid run")
+    };
+    // Kill it three times in the middle of the backlog, then let it finish.
+    for round in 0..3 {
+        let mut child = spawn();
+        let target = (round + 1) * 40;
+        eventually(Duration::from_secs(30), || tasks(&state).len() >= target).await;
+        child.kill().expect("kill -9");
+        let _ = child.wait();
+    }
+    let mut child = spawn();
+    let ok = eventually(Duration::from_secs(60), || tasks(&state).len() >= n).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        ok,
+        "only {} of {n} tasks after restarts",
+        tasks(&state).len()
+    );
+    let t = tasks(&state);
+    let distinct: BTreeSet<_> = t.iter().map(|t| t.message_id.clone()).collect();
+    assert_eq!(t.len(), n, "no duplicate tasks");
+    assert_eq!(distinct.len(), n);
+    // Every message was moved exactly once: nothing left, nothing lost.
+    let inbox = s.message_count("INBOX").await.expect("count");
+    let processed = s.message_count("Processed").await.expect("count");
+    assert_eq!((inbox as usize, processed as usize), (0, n));
+}

@@ -1,0 +1,57 @@
+//! `musaid rules test` and `musaid ingest` through the command line.
+
+use crate::support::cli::{fixture, json, musaid, riyadh_office, Desk};
+
+fn setup() -> Desk {
+    Desk::new(riyadh_office)
+}
+
+#[test]
+fn rules_test_writes_nothing_and_check_reports_file_and_line() {
+    let s = setup();
+    let req = fixture("request-ar-gmail.eml");
+    let out = json(&musaid(
+        &s,
+        &["rules", "test", "--json", req.to_str().unwrap_or_default()],
+    ));
+    assert_eq!(out[0]["decision"], "create_task");
+    assert_eq!(out[0]["category"], "bookkeeping");
+    assert_eq!(out[0]["original_from"], "khaled@customer.example");
+    assert!(!s.config.with_file_name("state").join("musaid.db").exists());
+
+    let bad = Desk::new(|c| riyadh_office(c).contract("acme", |c| c.set("bogus_key", 1)));
+    let out = musaid(&bad, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("musaid.toml:"), "{err}");
+    assert!(err.contains("bogus_key"), "{err}");
+}
+
+#[test]
+fn ingest_reports_an_unreadable_file_and_still_feeds_the_others() {
+    let s = setup();
+    // A directory where a message should be: it has metadata, but cannot be read as a file.
+    let unreadable = s.dir.path().join("not-a-message.eml");
+    std::fs::create_dir(&unreadable).expect("mkdir");
+    let req = fixture("request-ar-gmail.eml");
+    let out = musaid(
+        &s,
+        &[
+            "ingest",
+            "--json",
+            unreadable.to_str().unwrap_or_default(),
+            req.to_str().unwrap_or_default(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "a file failed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot read") && err.contains("not-a-message.eml"),
+        "{err}"
+    );
+    let fed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(fed.as_array().map(Vec::len), Some(1));
+    assert_eq!(fed[0]["decision"], "create_task");
+    let tasks = json(&musaid(&s, &["tasks", "list", "--json"]));
+    assert_eq!(tasks.as_array().map(Vec::len), Some(1));
+}
