@@ -19,6 +19,8 @@ pub enum Command {
     Assign(String),
     /// Minutes worked, from `#time 1h30m`, `90m`, `1:30`.
     Time(u32),
+    /// `#send`: the note and the VA's files go to the owner, the task stays open.
+    Send,
     /// A `#word` that is no command, or a command whose argument is wrong.
     Unknown {
         error: String,
@@ -45,6 +47,7 @@ impl fmt::Display for Command {
             Command::Due(d) => write!(f, "#due {}", d.format("%Y-%m-%d")),
             Command::Assign(a) => write!(f, "#assign {a}"),
             Command::Time(m) => write!(f, "#time {m}m"),
+            Command::Send => f.write_str("#send"),
             Command::Unknown { error } => write!(f, "#unknown {error}"),
         }
     }
@@ -73,8 +76,8 @@ pub fn parse(text: &str) -> Vec<ParsedCommand> {
         .collect()
 }
 
-const COMMANDS: &str = "#done, #wip, #waiting, #cancel, #reopen, #priority, #due, #assign, #time \
-                        (#تم، #جاري، #انتظار، #إلغاء، #فتح، #أولوية، #موعد، #وقت)";
+const COMMANDS: &str = "#done, #wip, #waiting, #cancel, #reopen, #priority, #due, #assign, #time, \
+                        #send (#تم، #جاري، #انتظار، #إلغاء، #فتح، #أولوية، #موعد، #وقت، #إرسال)";
 
 /// What a command word does, before its argument is read.
 #[derive(Clone, Copy)]
@@ -84,6 +87,7 @@ enum Verb {
     Due,
     Assign,
     Time,
+    Send,
 }
 
 /// Command words, already normalized (see [`normalize`]).
@@ -115,6 +119,8 @@ const VERBS: &[(&str, Verb)] = &[
     ("اسناد", Verb::Assign),
     ("time", Verb::Time),
     ("وقت", Verb::Time),
+    ("send", Verb::Send),
+    ("ارسال", Verb::Send),
 ];
 
 fn parse_line(raw: &str) -> Option<Command> {
@@ -187,6 +193,8 @@ fn hash_command(word: &str, args: &str, shown: &str) -> Command {
             Ok(m) => Command::Time(m),
             Err(e) => unknown(format!("`{shown}`: {e}")),
         },
+        // Words after it are the note's, as after `#done`.
+        Verb::Send => Command::Send,
     }
 }
 
@@ -197,6 +205,7 @@ fn written(w: &str) -> &str {
         "اولويه" => "أولوية",
         "الغاء" => "إلغاء",
         "اسناد" => "إسناد",
+        "ارسال" => "إرسال",
         other => other,
     }
 }
@@ -558,6 +567,29 @@ mod tests {
     }
 
     #[test]
+    fn send_in_english_and_arabic() {
+        for line in [
+            "#send",
+            "#Send",
+            "#send: the draft",
+            "#إرسال",
+            "#ارسال",
+            "#إرسال.",
+        ] {
+            assert_eq!(one(line), Some(Send), "{line}");
+        }
+        // A near miss is answered with the command meant.
+        match one("#sned") {
+            Some(Unknown { error }) => assert!(error.contains("#send"), "{error}"),
+            other => panic!("{other:?}"),
+        }
+        match one("#ارسل") {
+            Some(Unknown { error }) => assert!(error.contains("#إرسال"), "{error}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn display_is_canonical_english() {
         let cases = [
             (Status(Done), "#done"),
@@ -569,6 +601,7 @@ mod tests {
             (Due(date(2026, 12, 1)), "#due 2026-12-01"),
             (Assign("a@b.example".into()), "#assign a@b.example"),
             (Time(90), "#time 90m"),
+            (Send, "#send"),
             (Unknown { error: "x".into() }, "#unknown x"),
         ];
         for (cmd, want) in cases {

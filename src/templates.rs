@@ -132,6 +132,52 @@ mod tests {
     }
 
     #[test]
+    fn files_are_listed_attached_or_with_the_command_that_fetches_them() {
+        let t = Templates::load(None).expect("built-ins compile");
+        let mut c = ctx("Invoice");
+        if let Some(o) = c.as_object_mut() {
+            o.insert("note".into(), json!("Here it is."));
+            o.insert("actor".into(), json!("sara@va.example"));
+            o.insert("attach_max".into(), json!("10 MB"));
+            o.insert(
+                "files".into(),
+                json!([
+                    {"index": 1, "name": "<b>invoice</b>.pdf", "size": "210 KB", "carried": true, "fetch": null},
+                    {"index": 3, "name": "scan.tif", "size": "30 MB", "carried": false,
+                     "fetch": "musaid tasks attachment 7 3"},
+                ]),
+            );
+        }
+        for kind in ["notify", "done", "followup"] {
+            for lang in [Language::En, Language::Ar] {
+                let r = t.render(kind, lang, &c).expect("renders");
+                for part in [&r.text, &r.html] {
+                    assert!(
+                        part.contains("musaid tasks attachment 7 3"),
+                        "{kind}.{lang:?}"
+                    );
+                    assert!(
+                        part.contains("30 MB") && part.contains("10 MB"),
+                        "{kind}.{lang:?}"
+                    );
+                }
+                assert!(
+                    r.text.contains("<b>invoice</b>.pdf (210 KB)"),
+                    "{kind}.{lang:?}"
+                );
+                assert!(r.html.contains("&lt;b&gt;invoice"), "{kind}.{lang:?}");
+                assert!(!r.html.contains("<b>invoice"), "{kind}.{lang:?}");
+                // Without files, no files section.
+                let plain = t.render(kind, lang, ctx("Invoice")).expect("renders");
+                assert!(
+                    !plain.text.contains("musaid tasks attachment"),
+                    "{kind}.{lang:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_hostile_subject_cannot_break_the_header_or_the_html() {
         let t = Templates::load(None).expect("built-ins compile");
         let r = t
