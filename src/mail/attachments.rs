@@ -160,13 +160,15 @@ pub fn fit(sizes: &[u64], cap: u64) -> Vec<bool> {
         .collect()
 }
 
-/// A size for people: `812 B`, `210 KB`, `3.4 MB` (decimal units, as `attach_max` is written).
+/// A size for people: `812 B`, `2.5 KB`, `210 KB`, `3.4 MB` (decimal units, as `attach_max`
+/// is written).
 pub fn human_size(bytes: u64) -> String {
     const KB: u64 = 1000;
     const MB: u64 = 1000 * KB;
     const GB: u64 = 1000 * MB;
     match bytes {
         b if b < KB => format!("{b} B"),
+        b if b < 10 * KB => format!("{:.1} KB", b as f64 / KB as f64),
         b if b < MB => format!("{} KB", (b + KB / 2) / KB),
         b if b < 10 * MB => format!("{:.1} MB", b as f64 / MB as f64),
         b if b < GB => format!("{} MB", (b + MB / 2) / MB),
@@ -245,6 +247,7 @@ mod tests {
     #[test]
     fn sizes_read_as_people_write_them() {
         assert_eq!(human_size(812), "812 B");
+        assert_eq!(human_size(2500), "2.5 KB");
         assert_eq!(human_size(210_400), "210 KB");
         assert_eq!(human_size(3_400_000), "3.4 MB");
         assert_eq!(human_size(30_000_000), "30 MB");

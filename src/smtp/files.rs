@@ -60,7 +60,7 @@ pub fn part(file: &Attached) -> SinglePart {
         .unwrap_or(ContentType::TEXT_PLAIN);
     let body = Body::new_with_encoding(file.bytes.clone(), ContentTransferEncoding::Base64)
         // Base64 takes any bytes; the fallback is never used.
-        .unwrap_or_else(|bytes| Body::new(bytes));
+        .unwrap_or_else(Body::new);
     SinglePart::builder()
         .header(content_type)
         .header(disposition)
@@ -120,7 +120,10 @@ mod tests {
         let text = formatted(&pdf);
         assert!(text.contains("Content-Type: application/pdf"), "{text}");
         assert!(text.contains("Content-Transfer-Encoding: base64"), "{text}");
-        assert!(text.contains("filename*0*=utf-8''%D9%81"), "RFC 2231: {text}");
+        assert!(
+            text.contains("filename*0*=utf-8''%D9%81"),
+            "RFC 2231: {text}"
+        );
 
         let eml = Attached {
             filename: "Invoice.eml".into(),

@@ -381,14 +381,13 @@ pub fn usage(conn: &Connection) -> Result<Usage> {
 /// (Unix seconds). Returns how many rows were marked; [`sweep`] then removes the files no
 /// other row still needs.
 pub fn purge_ended(tx: &Transaction<'_>, before: i64, now: i64) -> Result<usize> {
-    Ok(tx
-        .execute(
-            "UPDATE attachments SET purged_at = ?2 WHERE purged_at IS NULL AND task_id IN \
-             (SELECT id FROM tasks WHERE status NOT IN ('open', 'in_progress', 'waiting') \
-             AND done_at IS NOT NULL AND done_at <= ?1)",
-            params![before, now],
-        )
-        .context("Cannot mark purged attachments")?)
+    tx.execute(
+        "UPDATE attachments SET purged_at = ?2 WHERE purged_at IS NULL AND task_id IN \
+         (SELECT id FROM tasks WHERE status NOT IN ('open', 'in_progress', 'waiting') \
+         AND done_at IS NOT NULL AND done_at <= ?1)",
+        params![before, now],
+    )
+    .context("Cannot mark purged attachments")
 }
 
 /// What a sweep removed.

@@ -59,7 +59,7 @@ fn a_file_is_stored_once_by_its_hash_and_read_back_checked() {
     assert!(files.put(&sha, b"invoice").unwrap());
     assert!(!files.put(&sha, b"invoice").unwrap(), "stored once");
     assert_eq!(files.read(&sha).unwrap(), b"invoice");
-    assert_eq!(names_on_disk(&files), [sha.clone()]);
+    assert_eq!(names_on_disk(&files), std::slice::from_ref(&sha));
     use std::os::unix::fs::PermissionsExt as _;
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(files.dir()), 0o700);
