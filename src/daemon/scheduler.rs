@@ -6,7 +6,7 @@
 
 use super::Context;
 use crate::ingest::Pipeline;
-use crate::store::Store;
+use crate::store::{attachments, Store};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use tracing::{info, warn};
@@ -19,10 +19,12 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(3600);
 enum Job {
     /// The weekly summaries, at each contract's cron time.
     Summaries,
+    /// Once a day: the files of tasks that ended more than `attachments_keep` ago.
+    AttachmentPurge,
 }
 
 /// Every job, in the order they run when due together.
-const JOBS: [Job; 1] = [Job::Summaries];
+const JOBS: [Job; 2] = [Job::Summaries, Job::AttachmentPurge];
 
 impl Job {
     /// Do what is due at `now`; whether it queued mail for the sender.
@@ -39,6 +41,21 @@ impl Job {
                     false
                 }
             },
+            Job::AttachmentPurge => {
+                let files = attachments::Files::new(&p.config.daemon.state_dir);
+                let keep = p.config.policy.attachments_keep;
+                match attachments::purge_if_due(store, &files, keep, now.timestamp()) {
+                    Ok(Some(done)) if done.rows > 0 || done.swept.files > 0 => info!(
+                        purged = done.rows,
+                        files_removed = done.swept.files,
+                        bytes = done.swept.bytes,
+                        "attachments purged (policy.attachments_keep)"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %format!("{e:#}"), "purging attachments failed"),
+                }
+                false
+            }
         }
     }
 
@@ -51,6 +68,8 @@ impl Job {
                 .keys()
                 .filter_map(|c| crate::summary::next_run(&p.config, c, now))
                 .min(),
+            // Looked at whenever the scheduler wakes (hourly at least); it keeps its own day.
+            Job::AttachmentPurge => None,
         }
     }
 }

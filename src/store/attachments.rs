@@ -390,6 +390,40 @@ pub fn purge_ended(tx: &Transaction<'_>, before: i64, now: i64) -> Result<usize>
     .context("Cannot mark purged attachments")
 }
 
+/// What a purge did: rows marked purged, and what the sweep after it removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub rows: usize,
+    pub swept: Swept,
+}
+
+/// The `meta` key of the last purge's time (Unix seconds).
+const LAST_PURGE: &str = "attachments_purged_at";
+
+/// How often [`purge_if_due`] purges.
+pub const PURGE_EVERY: i64 = 86400;
+
+/// Once a day: mark purged the files of tasks that ended more than `keep` before `now`, then
+/// [`sweep`]. None when the last purge was less than a day ago.
+pub fn purge_if_due(
+    store: &mut Store,
+    files: &Files,
+    keep: std::time::Duration,
+    now: i64,
+) -> Result<Option<Purged>> {
+    let last = super::meta_get(store.conn(), LAST_PURGE)?.and_then(|v| v.parse::<i64>().ok());
+    if last.is_some_and(|t| now - t < PURGE_EVERY && t <= now) {
+        return Ok(None);
+    }
+    let keep = i64::try_from(keep.as_secs()).unwrap_or(i64::MAX);
+    let tx = store.transaction()?;
+    let rows = purge_ended(&tx, now.saturating_sub(keep), now)?;
+    super::meta_set(&tx, LAST_PURGE, &now.to_string())?;
+    tx.commit().context("Cannot commit the purge")?;
+    let swept = sweep(store, files)?;
+    Ok(Some(Purged { rows, swept }))
+}
+
 /// What a sweep removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Swept {

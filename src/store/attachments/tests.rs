@@ -321,3 +321,37 @@ fn files_a_mail_to_the_owner_took_are_not_taken_again() {
         .collect();
     assert_eq!(carried, ["draft.pdf"]);
 }
+
+#[test]
+fn the_daily_purge_runs_once_a_day_and_sweeps_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let files = Files::new(dir.path());
+    let day = 86400;
+    let keep = std::time::Duration::from_secs(365 * day as u64);
+    task(&store, 1, "done", Some(day));
+    keep_mail(
+        &mut store,
+        &files,
+        1,
+        Role::Va,
+        &mail("a@x", "b@x", &[("report.pdf", b"r")]),
+    );
+
+    // A year after it ended, less a day: kept; the purge is done for today.
+    let first = purge_if_due(&mut store, &files, keep, 365 * day)
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, Purged::default());
+    assert_eq!(
+        purge_if_due(&mut store, &files, keep, 366 * day - 1).unwrap(),
+        None
+    );
+    // The next day it goes.
+    let second = purge_if_due(&mut store, &files, keep, 366 * day + 1)
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.rows, 1);
+    assert_eq!(second.swept, Swept { files: 1, bytes: 1 });
+    assert!(names_on_disk(&files).is_empty());
+}
