@@ -10,20 +10,8 @@ mod cli;
 mod large;
 mod travel;
 
+pub use crate::support::daemon::noise;
 use mail_parser::{MessageParser, MimeHeaders, PartType};
-
-/// `n` bytes that do not compress, the same for the same `seed`.
-pub fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 /// The files a received mail carries, as a mail client sees them: each top-level
 /// attachment's name and bytes (a forwarded message's as they are in the mail).

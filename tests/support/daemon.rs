@@ -155,6 +155,19 @@ pub fn request(from: &str, to: &str, subject: &str, body: &str) -> (String, Vec<
     (id, raw.into_bytes())
 }
 
+/// `n` bytes that do not compress, the same for the same `seed`: a file's content.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
 /// A file for [`with_files`]: its name as the mail client writes it, its type, its bytes.
 pub struct File<'a> {
     pub name: &'a str,
