@@ -35,7 +35,7 @@ fn unloaded(
         decision,
         task_id: None,
         parsed: Err(why.into()),
-        new_files: 0,
+        staged: Vec::new(),
     })
 }
 
@@ -59,9 +59,9 @@ pub struct Outcome {
     /// The message as parsed (or why it could not be), for callers that show it. Its files'
     /// bytes are released once stored.
     pub parsed: Parsed,
-    /// Files this message stored that were not on disk yet: the caller syncs the attachments
-    /// directory ([`store::attachments::Files::sync_dir`]) before it commits.
-    pub new_files: usize,
+    /// Files this message staged that were not on disk yet: the caller settles them
+    /// ([`store::attachments::Files::settle`]) before it commits.
+    pub staged: Vec<store::attachments::Staged>,
 }
 
 /// A parsed message, or why there is none.
@@ -176,7 +176,7 @@ impl Pipeline {
         let rec = store::record(tx, source, msg, keep_raw, &decision, now)
             .with_context(|| format!("Cannot record message <{message_id}>"))?;
         let mut parsed = parsed;
-        let new_files = self
+        let staged = self
             .keep_files(tx, raw, &decision, rec.task_id, parsed.as_ref().ok(), now)
             .with_context(|| format!("Cannot store the files of message <{message_id}>"))?;
         crate::outbox::effects(
@@ -197,12 +197,12 @@ impl Pipeline {
             decision,
             task_id: rec.task_id,
             parsed,
-            new_files,
+            staged,
         })
     }
 
     /// Store the files of a request or of a message in a task's thread (see
-    /// [`store::attachments`]); how many new files were written.
+    /// [`store::attachments`]); the files it staged.
     fn keep_files(
         &self,
         tx: &Transaction<'_>,
@@ -211,14 +211,14 @@ impl Pipeline {
         task: Option<i64>,
         msg: Option<&Message>,
         now: DateTime<Utc>,
-    ) -> Result<usize> {
+    ) -> Result<Vec<store::attachments::Staged>> {
         let role = match decision {
             Decision::CreateTask(_) => Role::Owner,
             Decision::UpdateTask(u) => u.role,
-            _ => return Ok(0),
+            _ => return Ok(Vec::new()),
         };
         let (Some(task), Some(msg)) = (task, msg) else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
         let files = store::attachments::Files::new(&self.config.daemon.state_dir);
         store::attachments::keep(tx, &files, raw, msg, task, role, now.timestamp())
@@ -316,7 +316,7 @@ impl Pipeline {
             decision,
             task_id: None,
             parsed,
-            new_files: 0,
+            staged: Vec::new(),
         })
     }
 
@@ -331,10 +331,9 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let tx = store.transaction()?;
-        let out = self.process(&tx, source, raw, arrived, now)?;
-        if out.new_files > 0 {
-            store::attachments::Files::new(&self.config.daemon.state_dir).sync_dir()?;
-        }
+        let mut out = self.process(&tx, source, raw, arrived, now)?;
+        store::attachments::Files::new(&self.config.daemon.state_dir)
+            .settle(&std::mem::take(&mut out.staged))?;
         tx.commit().context("Cannot commit the message's record")?;
         Ok(out)
     }

@@ -202,7 +202,7 @@ pub fn record_batch(
     let mut recorded = Vec::with_capacity(batch.uids.len());
     let mut spent = Vec::with_capacity(batch.uids.len());
     let mut normal = 0;
-    let mut new_files = 0;
+    let mut staged = Vec::new();
     for &uid in &batch.uids {
         // Bodies and their parses are in UID order, like `uids`: take this one's, if any
         // (skipping any the server sent unasked).
@@ -231,7 +231,7 @@ pub fn record_batch(
             .find(|(u, _)| *u == uid)
             .map(|(_, s)| u64::from(*s));
         let unfetchable = batch.unfetchable.iter().find(|(u, _)| *u == uid);
-        let outcome = match (size, mail, msg, unfetchable) {
+        let mut outcome = match (size, mail, msg, unfetchable) {
             (_, None, _, Some((_, error))) => {
                 let id = format!("unfetchable.{uidvalidity}.{uid}@musaid.invalid");
                 p.process_unfetchable(&tx, &source, &id, size, error, now)?
@@ -262,15 +262,13 @@ pub fn record_batch(
             sync::add_after_pending(&tx, mailbox, uidvalidity, uid)?;
         }
         recorded.push(uid);
-        new_files += outcome.new_files;
+        staged.append(&mut outcome.staged);
         spent.push(outcome);
     }
     sync::set_last_uid(&tx, mailbox, uidvalidity, batch_last, now.timestamp())?;
-    if new_files > 0 {
-        // The batch's new files are synced one by one; their names, once for all, before the
-        // rows that name them commit.
-        crate::store::attachments::Files::new(&p.config.daemon.state_dir).sync_dir()?;
-    }
+    // The batch's new files are synced and named, once for all, before the rows that name
+    // them commit.
+    crate::store::attachments::Files::new(&p.config.daemon.state_dir).settle(&staged)?;
     tx.commit().context("Cannot commit the batch")?;
     Ok(Committed {
         last: batch_last,

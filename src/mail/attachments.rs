@@ -1,5 +1,6 @@
 //! Attachments as musaid carries them: what a message holds ([`Attachment`]), the name shown
-//! for each ([`file_name`]), and which files fit in one outgoing mail ([`fit`]). Pure: no I/O.
+//! for each ([`file_name`]), and which files fit in one outgoing mail ([`fit`]). Pure: no I/O
+//! but into the writer a caller hands in.
 //!
 //! A file's name comes from the sender's mail client and is only ever shown and offered as a
 //! name: files are stored by their SHA-256 (docs/design.md#attachments).
@@ -30,17 +31,23 @@ pub struct Attachment {
     pub content_type: String,
     /// The file's size in bytes, decoded.
     pub size: usize,
+    /// The lower-case hex SHA-256 of its bytes: its name in `STATE/attachments/`.
+    pub sha256: String,
     /// Where the bytes are, until they are stored.
     #[serde(skip)]
     pub content: Content,
 }
 
-/// Where an attachment's bytes are while its message is recorded.
+/// Where an attachment's bytes are while its message is recorded: in the raw message whenever
+/// they can be, so a message's files take no memory of their own.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Content {
     /// These bytes of the raw message, as they are (no transfer encoding to undo).
     Raw(Range<usize>),
-    /// Decoded from a transfer encoding (base64, quoted-printable).
+    /// These bytes of the raw message, base64: [`base64_decode`] gives the file.
+    Base64(Range<usize>),
+    /// Decoded already (quoted-printable, or inside a forwarded message that was itself
+    /// encoded).
     Decoded(Vec<u8>),
     /// Not held: stored already, or never needed.
     #[default]
@@ -48,14 +55,95 @@ pub enum Content {
 }
 
 impl Attachment {
-    /// The file's bytes, given the raw message it was parsed from; None once released.
-    pub fn bytes<'a>(&'a self, raw: &'a [u8]) -> Option<&'a [u8]> {
+    /// Write the file's bytes to `out`, given the raw message it was parsed from. An error
+    /// once released, or when the raw message is not the one it was parsed from.
+    pub fn write_to(&self, raw: &[u8], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let gone = || std::io::Error::other("the attachment's bytes are not held");
         match &self.content {
-            Content::Raw(r) => raw.get(r.clone()),
-            Content::Decoded(v) => Some(v),
-            Content::Released => None,
+            Content::Raw(r) => out.write_all(raw.get(r.clone()).ok_or_else(gone)?),
+            Content::Base64(r) => {
+                let mut failed = None;
+                let decoded =
+                    base64_decode(raw.get(r.clone()).ok_or_else(gone)?, &mut |chunk| match out
+                        .write_all(chunk)
+                    {
+                        Ok(()) => true,
+                        Err(e) => {
+                            failed = Some(e);
+                            false
+                        }
+                    });
+                match (failed, decoded) {
+                    (Some(e), _) => Err(e),
+                    (None, Some(_)) => Ok(()),
+                    (None, None) => Err(std::io::Error::other("not base64")),
+                }
+            }
+            Content::Decoded(v) => out.write_all(v),
+            Content::Released => Err(gone()),
         }
     }
+
+    /// The file's bytes in a vector of their own; None once released.
+    pub fn to_vec(&self, raw: &[u8]) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.size);
+        self.write_to(raw, &mut out).ok().map(|()| out)
+    }
+}
+
+/// Base64 as MIME writes it (RFC 2045 §6.8): the alphabet in groups of four, line breaks and
+/// blanks between them; `=` ends the data. Hands the bytes to `emit` a few kilobytes at a time
+/// (stopping when it says false) and returns how many there were; None at a character that is
+/// no base64, or when `emit` stopped it.
+pub fn base64_decode(input: &[u8], emit: &mut dyn FnMut(&[u8]) -> bool) -> Option<usize> {
+    const CHUNK: usize = 3 * 1024;
+    let mut buf = Vec::with_capacity(CHUNK + 3);
+    let mut total = 0usize;
+    let (mut group, mut have) = (0u32, 0u8);
+    let mut flush = |buf: &mut Vec<u8>, total: &mut usize| -> bool {
+        *total += buf.len();
+        let go_on = buf.is_empty() || emit(buf);
+        buf.clear();
+        go_on
+    };
+    for &c in input {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b' ' | b'\t' | b'\r' | b'\n' => continue,
+            b'=' => break,
+            _ => return None,
+        };
+        group = (group << 6) | u32::from(v);
+        have += 1;
+        if have == 4 {
+            buf.extend_from_slice(&group.to_be_bytes()[1..]);
+            (group, have) = (0, 0);
+            if buf.len() >= CHUNK && !flush(&mut buf, &mut total) {
+                return None;
+            }
+        }
+    }
+    match have {
+        2 => buf.push((group >> 4) as u8),
+        3 => buf.extend_from_slice(&[(group >> 10) as u8, (group >> 2) as u8]),
+        _ => {}
+    }
+    flush(&mut buf, &mut total).then_some(total)
+}
+
+/// Whether `input`, base64, is `bytes`: checked piece by piece, without decoding it whole.
+pub fn base64_is(input: &[u8], bytes: &[u8]) -> bool {
+    let mut at = 0usize;
+    let decoded = base64_decode(input, &mut |chunk| {
+        let same = bytes.get(at..at + chunk.len()) == Some(chunk);
+        at += chunk.len();
+        same
+    });
+    decoded == Some(bytes.len())
 }
 
 /// A file name safe to show and to save under, from the name a mail client wrote: only its
@@ -256,20 +344,67 @@ mod tests {
 
     #[test]
     fn bytes_come_from_the_raw_message_or_the_decoded_copy() {
-        let raw = b"0123456789";
+        let raw = b"0123456789 aGVsbG8=\r\n*";
         let mut a = Attachment {
             name: None,
             filename: "a".into(),
             content_type: "text/plain".into(),
             size: 3,
+            sha256: String::new(),
             content: Content::Raw(2..5),
         };
-        assert_eq!(a.bytes(raw), Some(&b"234"[..]));
-        a.content = Content::Raw(8..20);
-        assert_eq!(a.bytes(raw), None);
+        assert_eq!(a.to_vec(raw), Some(b"234".to_vec()));
+        a.content = Content::Raw(8..40);
+        assert_eq!(a.to_vec(raw), None);
+        a.content = Content::Base64(11..21);
+        assert_eq!(a.to_vec(raw), Some(b"hello".to_vec()));
+        a.content = Content::Base64(21..22);
+        assert_eq!(a.to_vec(raw), None, "not base64");
         a.content = Content::Decoded(b"xyz".to_vec());
-        assert_eq!(a.bytes(raw), Some(&b"xyz"[..]));
+        assert_eq!(a.to_vec(raw), Some(b"xyz".to_vec()));
         a.content = Content::Released;
-        assert_eq!(a.bytes(raw), None);
+        assert_eq!(a.to_vec(raw), None);
+    }
+
+    fn decode_all(input: &[u8]) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        base64_decode(input, &mut |c| {
+            out.extend_from_slice(c);
+            true
+        })
+        .map(|n| {
+            assert_eq!(n, out.len());
+            out
+        })
+    }
+
+    #[test]
+    fn base64_as_mime_writes_it() {
+        use base64::Engine as _;
+        let bytes: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 256) as u8).collect();
+        let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        let mime: Vec<u8> = text
+            .as_bytes()
+            .chunks(76)
+            .flat_map(|l| l.iter().copied().chain(*b"\r\n"))
+            .collect();
+        assert_eq!(decode_all(&mime), Some(bytes.clone()));
+        assert!(base64_is(&mime, &bytes));
+        let mut other = bytes.clone();
+        other[15_000] ^= 1;
+        assert!(!base64_is(&mime, &other));
+        assert!(!base64_is(&mime, &bytes[..19_999]));
+        for (input, want) in [
+            (&b"aGVsbG8="[..], &b"hello"[..]),
+            (b"aGVsbG8", b"hello"),
+            (b"aGVs bG8=\r\n", b"hello"),
+            (b"", b""),
+            (b"aA==", b"h"),
+        ] {
+            assert_eq!(decode_all(input).as_deref(), Some(want), "{input:?}");
+        }
+        assert_eq!(decode_all(b"aGV*bG8="), None);
+        // A writer that stops it.
+        assert_eq!(base64_decode(&mime, &mut |_| false), None);
     }
 }

@@ -6,11 +6,13 @@
 use super::body::content_type_of;
 use super::header::truncate;
 use super::limits::MAX_FIELD;
-use crate::mail::attachments::{file_name, Attachment, Content, MAX_DEPTH, MAX_FILES};
-use mail_parser::decoders::base64::base64_decode;
+use crate::mail::attachments::{
+    base64_decode, base64_is, file_name, Attachment, Content, MAX_DEPTH, MAX_FILES,
+};
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Encoding, HeaderName, MimeHeaders, PartType};
+use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -51,47 +53,61 @@ impl Walk<'_> {
             let content_type = content_type(part);
             let name = self.name(part, &msg.raw_message, &content_type);
             let span = part.offset_body as usize..part.offset_end as usize;
+            let file = |content| attachment(name.clone(), content_type.clone(), content);
             match &mut part.body {
                 PartType::Message(inner) => {
                     let mut nested = Vec::new();
                     if depth + 1 < MAX_DEPTH {
                         self.message(inner, depth + 1, &mut nested);
                     }
-                    let content = match part.encoding {
+                    let held = match part.encoding {
                         Encoding::None => self.slice(&container, &msg.raw_message, span),
                         // Decoded from base64 or quoted-printable: the bytes are the inner
                         // message's own.
-                        _ => Content::Decoded(std::mem::take(&mut inner.raw_message).into_owned()),
+                        encoding => {
+                            let decoded = std::mem::take(&mut inner.raw_message).into_owned();
+                            self.decoded(&container, &msg.raw_message, span, encoding, decoded)
+                        }
                     };
-                    let name = name.or_else(|| {
+                    let name = name.clone().or_else(|| {
                         inner
                             .subject()
                             .map(|s| truncate(&s.replace(['/', '\\'], "-"), MAX_FIELD))
                     });
-                    out.push(attachment(name, content_type, content));
+                    out.push(attachment(name, content_type, held));
                     out.extend(nested);
                 }
                 PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
-                    let content = match std::mem::take(bytes) {
+                    let held = match std::mem::take(bytes) {
                         Cow::Borrowed(b) => match range_in(self.raw, b) {
-                            Some(r) => Content::Raw(r),
-                            None => Content::Decoded(b.to_vec()),
+                            Some(r) => Held::hashed(Content::Raw(r), b),
+                            None => Held::owned(b.to_vec()),
                         },
-                        Cow::Owned(v) => Content::Decoded(v),
+                        Cow::Owned(v) => {
+                            self.decoded(&container, &msg.raw_message, span, part.encoding, v)
+                        }
                     };
-                    out.push(attachment(name, content_type, content));
+                    out.push(file(held));
                 }
                 PartType::Text(text) | PartType::Html(text) => {
                     // mail-parser turned the text into UTF-8; the file is its bytes as sent.
                     let slice = msg.raw_message.get(span.clone()).unwrap_or_default();
-                    let content = match part.encoding {
+                    let held = match part.encoding {
                         Encoding::None => self.slice(&container, &msg.raw_message, span),
-                        Encoding::Base64 => decoded_or(base64_decode(slice), text),
-                        Encoding::QuotedPrintable => {
-                            decoded_or(quoted_printable_decode(slice), text)
-                        }
+                        Encoding::Base64 => match (&container, base64_hash(slice)) {
+                            (Container::At(start), Some((sha256, size))) => Held {
+                                content: Content::Base64(start + span.start..start + span.end),
+                                sha256,
+                                size,
+                            },
+                            _ => Held::owned(text.as_bytes().to_vec()),
+                        },
+                        Encoding::QuotedPrintable => Held::owned(
+                            quoted_printable_decode(slice)
+                                .unwrap_or_else(|| text.as_bytes().to_vec()),
+                        ),
                     };
-                    out.push(attachment(name, content_type, content));
+                    out.push(file(held));
                 }
                 PartType::Multipart(_) => {}
             }
@@ -109,18 +125,37 @@ impl Walk<'_> {
 
     /// `span` of a message's raw bytes: a range of the whole message, or a copy when that
     /// message was itself decoded.
-    fn slice(&self, container: &Container, raw_message: &[u8], span: Range<usize>) -> Content {
+    fn slice(&self, container: &Container, raw_message: &[u8], span: Range<usize>) -> Held {
         let bytes = raw_message.get(span.clone()).unwrap_or_default();
         match container {
             Container::At(start) => {
                 let r = start + span.start..start + span.start + bytes.len();
-                if self.raw.get(r.clone()).is_some() {
-                    Content::Raw(r)
-                } else {
-                    Content::Decoded(bytes.to_vec())
+                match self.raw.get(r.clone()) {
+                    Some(b) => Held::hashed(Content::Raw(r), b),
+                    None => Held::owned(bytes.to_vec()),
                 }
             }
-            Container::Own => Content::Decoded(bytes.to_vec()),
+            Container::Own => Held::owned(bytes.to_vec()),
+        }
+    }
+
+    /// Bytes mail-parser decoded from `span` of a message's raw bytes: kept as that range of
+    /// the whole message when they are its base64 (checked piece by piece), else as they are.
+    fn decoded(
+        &self,
+        container: &Container,
+        raw_message: &[u8],
+        span: Range<usize>,
+        encoding: Encoding,
+        decoded: Vec<u8>,
+    ) -> Held {
+        let encoded = raw_message.get(span.clone()).unwrap_or_default();
+        match (container, encoding) {
+            (Container::At(start), Encoding::Base64) if base64_is(encoded, &decoded) => {
+                let r = start + span.start..start + span.end;
+                Held::hashed(Content::Base64(r), &decoded)
+            }
+            _ => Held::owned(decoded),
         }
     }
 
@@ -166,23 +201,55 @@ enum Container {
     Own,
 }
 
-fn attachment(name: Option<String>, content_type: String, content: Content) -> Attachment {
-    let size = match &content {
-        Content::Raw(r) => r.len(),
-        Content::Decoded(v) => v.len(),
-        Content::Released => 0,
-    };
+/// A file's bytes as held, with their hash and size.
+struct Held {
+    content: Content,
+    sha256: String,
+    size: usize,
+}
+
+impl Held {
+    fn hashed(content: Content, bytes: &[u8]) -> Held {
+        Held {
+            content,
+            sha256: hex(Sha256::digest(bytes).as_slice()),
+            size: bytes.len(),
+        }
+    }
+
+    fn owned(bytes: Vec<u8>) -> Held {
+        let sha256 = hex(Sha256::digest(&bytes).as_slice());
+        Held {
+            size: bytes.len(),
+            content: Content::Decoded(bytes),
+            sha256,
+        }
+    }
+}
+
+/// The hash and size of what `input`, base64, decodes to; None when it is no base64.
+fn base64_hash(input: &[u8]) -> Option<(String, usize)> {
+    let mut hasher = Sha256::new();
+    let size = base64_decode(input, &mut |chunk| {
+        hasher.update(chunk);
+        true
+    })?;
+    Some((hex(hasher.finalize().as_slice()), size))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn attachment(name: Option<String>, content_type: String, held: Held) -> Attachment {
     Attachment {
         filename: file_name(name.as_deref(), &content_type),
         name,
         content_type,
-        size,
-        content,
+        size: held.size,
+        sha256: held.sha256,
+        content: held.content,
     }
-}
-
-fn decoded_or(decoded: Option<Vec<u8>>, text: &str) -> Content {
-    Content::Decoded(decoded.unwrap_or_else(|| text.as_bytes().to_vec()))
 }
 
 /// `type/subtype`, and the charset of a text type (a text file means nothing without it).
@@ -270,8 +337,14 @@ mod tests {
         m.attachments
             .iter()
             .map(|a| {
-                let bytes = a.bytes(raw).unwrap().to_vec();
+                let bytes = a.to_vec(raw).unwrap();
                 assert_eq!(a.size, bytes.len(), "{}", a.filename);
+                assert_eq!(
+                    a.sha256,
+                    hex(Sha256::digest(&bytes).as_slice()),
+                    "{}",
+                    a.filename
+                );
                 (a.filename.clone(), a.content_type.clone(), bytes)
             })
             .collect()
@@ -320,9 +393,12 @@ mod tests {
         assert_eq!(files[1].1, "message/rfc822");
         assert_eq!(files[1].2, inner, "the original, byte for byte");
         assert_eq!(files[2].2, XLSX);
-        // Nothing copied that the raw message already holds.
+        // Nothing copied that the raw message already holds: the original as it is, the PDF
+        // and the sheet as their base64.
         let m = parse(&raw).unwrap();
+        assert!(matches!(m.attachments[0].content, Content::Base64(_)));
         assert!(matches!(m.attachments[1].content, Content::Raw(_)));
+        assert!(matches!(m.attachments[2].content, Content::Base64(_)));
     }
 
     #[test]
@@ -388,7 +464,7 @@ mod tests {
         raw.extend_from_slice(b"\r\nJVBERi0=\r\n--b--\r\n");
         let m = parse(&raw).unwrap();
         assert_eq!(m.attachments.len(), 1);
-        assert_eq!(m.attachments[0].bytes(&raw), Some(&b"%PDF-"[..]));
+        assert_eq!(m.attachments[0].to_vec(&raw), Some(b"%PDF-".to_vec()));
         m.attachments[0].filename.clone()
     }
 

@@ -34,10 +34,10 @@ fn mail(id: &str, from: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
 fn keep_mail(store: &mut Store, files: &Files, task: i64, role: Role, raw: &[u8]) -> usize {
     let msg = parse(raw).unwrap();
     let tx = store.transaction().unwrap();
-    let n = keep(&tx, files, raw, &msg, task, role, 100).unwrap();
-    files.sync_dir().unwrap();
+    let staged = keep(&tx, files, raw, &msg, task, role, 100).unwrap();
+    files.settle(&staged).unwrap();
     tx.commit().unwrap();
-    n
+    staged.len()
 }
 
 fn names_on_disk(files: &Files) -> Vec<String> {
