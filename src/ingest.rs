@@ -217,7 +217,7 @@ impl Pipeline {
             Decision::UpdateTask(u) => u.role,
             _ => return Ok(Vec::new()),
         };
-        let (Some(task), Some(msg)) = (task, msg) else {
+        let (Some(task), Some(msg)) = (task, msg.filter(|m| !m.attachments.is_empty())) else {
             return Ok(Vec::new());
         };
         let files = store::attachments::Files::new(&self.config.daemon.state_dir);

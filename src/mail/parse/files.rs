@@ -6,8 +6,10 @@
 use super::body::content_type_of;
 use super::header::truncate;
 use super::limits::MAX_FIELD;
+#[cfg(debug_assertions)]
+use crate::mail::attachments::base64_is;
 use crate::mail::attachments::{
-    base64_decode, base64_is, file_name, Attachment, Content, MAX_DEPTH, MAX_FILES,
+    base64_decode, file_name, Attachment, Content, MAX_DEPTH, MAX_FILES,
 };
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
@@ -140,7 +142,8 @@ impl Walk<'_> {
     }
 
     /// Bytes mail-parser decoded from `span` of a message's raw bytes: kept as that range of
-    /// the whole message when they are its base64 (checked piece by piece), else as they are.
+    /// the whole message when they are its base64 ([`base64_decode`] reads it as mail-parser
+    /// does), else as they are.
     fn decoded(
         &self,
         container: &Container,
@@ -151,7 +154,11 @@ impl Walk<'_> {
     ) -> Held {
         let encoded = raw_message.get(span.clone()).unwrap_or_default();
         match (container, encoding) {
-            (Container::At(start), Encoding::Base64) if base64_is(encoded, &decoded) => {
+            (Container::At(start), Encoding::Base64) => {
+                debug_assert!(
+                    base64_is(encoded, &decoded),
+                    "base64 read as mail-parser does"
+                );
                 let r = start + span.start..start + span.end;
                 Held::hashed(Content::Base64(r), &decoded)
             }
@@ -489,6 +496,26 @@ mod tests {
             "passwd"
         );
         assert_eq!(named(b""), "attachment.pdf");
+    }
+
+    #[test]
+    fn odd_base64_is_read_as_mail_parser_reads_it() {
+        for body in [
+            "JVBERi0",             // unpadded, a group cut short by the end
+            "JVBE\r\nRi0=",        // padded after a line break
+            "JVBERg==JVBERg==",    // two padded runs back to back
+            "J=VBERi0=",           // padding after one character
+            "JVBERi0x\r\n \t\r\n", // blanks after the end
+        ] {
+            let raw = format!(
+                "From: a@b.example\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+                 --b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/pdf; \
+                 name=a.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n{body}\r\n--b--\r\n"
+            );
+            // Size and hash from mail-parser's bytes, the file from musaid's reading.
+            let files = files_of(raw.as_bytes());
+            assert_eq!(files.len(), 1, "{body:?}");
+        }
     }
 
     #[test]
