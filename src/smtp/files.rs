@@ -34,8 +34,8 @@ pub fn read(files: &Files, rows: &[AttachmentRow]) -> Result<Vec<Attached>> {
         .collect()
 }
 
-/// One file as a MIME part.
-pub fn part(file: &Attached) -> SinglePart {
+/// One file as a MIME part (its bytes move into the part's encoding, not copied).
+pub fn part(file: Attached) -> SinglePart {
     let disposition = ContentDisposition::attachment(&file.filename);
     if file.content_type == "message/rfc822" && crosses_smtp_unchanged(&file.bytes) {
         let encoding = if file.bytes.is_ascii() {
@@ -43,14 +43,25 @@ pub fn part(file: &Attached) -> SinglePart {
         } else {
             ContentTransferEncoding::EightBit
         };
-        if let Ok(body) = Body::new_with_encoding(file.bytes.clone(), encoding) {
-            return SinglePart::builder()
-                .header(ContentType::parse("message/rfc822").unwrap_or(ContentType::TEXT_PLAIN))
-                .header(disposition)
-                .body(body);
+        match Body::new_with_encoding(file.bytes, encoding) {
+            Ok(body) => {
+                return SinglePart::builder()
+                    .header(ContentType::parse("message/rfc822").unwrap_or(ContentType::TEXT_PLAIN))
+                    .header(disposition)
+                    .body(body)
+            }
+            Err(bytes) => {
+                return as_file(file.filename.as_str(), "application/octet-stream", bytes)
+            }
         }
     }
-    let content_type = match file.content_type.as_str() {
+    as_file(&file.filename, &file.content_type, file.bytes)
+}
+
+/// A file part, base64 (any bytes go so).
+fn as_file(filename: &str, content_type: &str, bytes: Vec<u8>) -> SinglePart {
+    let disposition = ContentDisposition::attachment(filename);
+    let content_type = match content_type {
         // Not as a message: base64 is not allowed there.
         "message/rfc822" => "application/octet-stream",
         other => other,
@@ -58,7 +69,7 @@ pub fn part(file: &Attached) -> SinglePart {
     let content_type = ContentType::parse(content_type)
         .or_else(|_| ContentType::parse("application/octet-stream"))
         .unwrap_or(ContentType::TEXT_PLAIN);
-    let body = Body::new_with_encoding(file.bytes.clone(), ContentTransferEncoding::Base64)
+    let body = Body::new_with_encoding(bytes, ContentTransferEncoding::Base64)
         // Base64 takes any bytes; the fallback is never used.
         .unwrap_or_else(Body::new);
     SinglePart::builder()
@@ -107,7 +118,7 @@ mod tests {
     }
 
     fn formatted(file: &Attached) -> String {
-        String::from_utf8_lossy(&part(file).formatted()).into_owned()
+        String::from_utf8_lossy(&part(file.clone()).formatted()).into_owned()
     }
 
     #[test]

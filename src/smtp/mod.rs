@@ -33,7 +33,7 @@ fn header(name: &'static str, value: String) -> HeaderValue {
 
 /// [`build_with`] for a row without files.
 pub fn build(cfg: &Config, smtp: &SmtpConfig, row: &Row) -> Result<lettre::Message> {
-    build_with(cfg, smtp, row, &[])
+    build_with(cfg, smtp, row, Vec::new())
 }
 
 /// The one function that builds outgoing mail: from an outbox row and the files it carries
@@ -43,7 +43,7 @@ pub fn build_with(
     cfg: &Config,
     smtp: &SmtpConfig,
     row: &Row,
-    attached: &[Attached],
+    attached: Vec<Attached>,
 ) -> Result<lettre::Message> {
     let from: Mailbox = smtp
         .from
@@ -94,7 +94,7 @@ pub fn build_with(
             };
             b.multipart(
                 attached
-                    .iter()
+                    .into_iter()
                     .fold(mixed, |m, f| m.singlepart(files::part(f))),
             )
         }
@@ -224,7 +224,7 @@ async fn send_row(
             return Ok(Sent::Deferred);
         }
     }
-    let email = match carried(store, cfg, row).and_then(|f| build_with(cfg, smtp, row, &f)) {
+    let email = match carried(store, cfg, row).and_then(|f| build_with(cfg, smtp, row, f)) {
         Ok(m) => m,
         Err(e) => return fail(store, row, &format!("{e:#}"), now).map(|_| Sent::Failed),
     };

@@ -124,13 +124,26 @@ impl Files {
         if staged.is_empty() {
             return Ok(());
         }
-        for s in staged {
-            std::fs::File::open(&s.temp)
-                .and_then(|f| f.sync_data())
-                .and_then(|()| std::fs::rename(&s.temp, &s.path))
-                .with_context(|| format!("Cannot store {}", s.path.display()))?;
+        let mut named = Vec::with_capacity(staged.len());
+        let settled = staged
+            .iter()
+            .try_for_each(|s| {
+                std::fs::File::open(&s.temp)
+                    .and_then(|f| f.sync_data())
+                    .and_then(|()| std::fs::rename(&s.temp, &s.path))
+                    .with_context(|| format!("Cannot store {}", s.path.display()))?;
+                named.push(&s.path);
+                Ok(())
+            })
+            .and_then(|()| sync_dir(&self.dir));
+        if settled.is_err() {
+            // No name whose entry may not be on disk stays for a later transaction to trust:
+            // these files are new, and the transaction that would name them fails.
+            for path in named {
+                let _ = std::fs::remove_file(path);
+            }
         }
-        sync_dir(&self.dir)
+        settled
     }
 
     /// The directory, made (readable by the owner only) when missing, and its own name synced.

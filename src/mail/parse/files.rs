@@ -1,15 +1,14 @@
 //! The files a message carries: regular attachments, inline images, forwarded messages (as
-//! `.eml`) and the files inside them, [`MAX_DEPTH`] levels deep. Their bytes are taken from the
-//! parse, not copied: a range of the raw message when no transfer encoding was undone, else
-//! the decoded bytes mail-parser made (moved out of its tree).
+//! `.eml`) and the files inside them, [`MAX_DEPTH`] levels deep, each hashed. Their bytes are
+//! not copied: each is a range of the raw message, as it is when no transfer encoding was
+//! undone, or as its base64; only quoted-printable files and those inside an encoded forwarded
+//! message keep the bytes mail-parser decoded (moved out of its tree).
 
 use super::body::content_type_of;
 use super::header::truncate;
 use super::limits::MAX_FIELD;
-#[cfg(debug_assertions)]
-use crate::mail::attachments::base64_is;
 use crate::mail::attachments::{
-    base64_decode, file_name, Attachment, Content, MAX_DEPTH, MAX_FILES,
+    base64_decode, base64_is, file_name, Attachment, Content, MAX_DEPTH, MAX_FILES,
 };
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
