@@ -8,23 +8,40 @@
 
 use crate::config::{did_you_mean, is_valid_address};
 use crate::model::{Priority, TaskStatus};
+use crate::windows::DueWhen;
 use chrono::NaiveDate;
 use std::fmt;
+
+mod due;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Status(TaskStatus),
     Priority(Priority),
-    Due(NaiveDate),
+    /// A due time as written; `windows::resolve_due` places it in the contract's zone.
+    Due(DueWhen),
     Assign(String),
-    /// Minutes worked, from `#time 1h30m`, `90m`, `1:30`.
-    Time(u32),
+    /// Minutes worked, from `#time 1h30m`, `90m`, `1:30`; negative to correct (`#time -15m`).
+    Time(i32),
+    /// `#merge 12`: fold task 12 into the task of this thread.
+    Merge(i64),
+    /// `#status`, `#hours`: a question answered by mail, which changes nothing.
+    Ask(Query),
     /// `#send`: the note and the VA's files go to the owner, the task stays open.
     Send,
     /// A `#word` that is no command, or a command whose argument is wrong.
     Unknown {
         error: String,
     },
+}
+
+/// What an owner (or a VA) may ask by mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Query {
+    /// `#status`: the open tasks (outside a thread) or the task's state (inside one).
+    Status,
+    /// `#hours`: the retainer's balance.
+    Hours,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,10 +60,15 @@ impl fmt::Display for Command {
             Command::Status(TaskStatus::Waiting) => f.write_str("#waiting"),
             Command::Status(TaskStatus::Cancelled) => f.write_str("#cancel"),
             Command::Status(TaskStatus::Open) => f.write_str("#reopen"),
+            // Only `#merge` makes a task merged; no command line sets it.
+            Command::Status(TaskStatus::Merged) => f.write_str("Status: merged"),
             Command::Priority(p) => write!(f, "#priority {p}"),
-            Command::Due(d) => write!(f, "#due {}", d.format("%Y-%m-%d")),
+            Command::Due(d) => write!(f, "#due {d}"),
             Command::Assign(a) => write!(f, "#assign {a}"),
             Command::Time(m) => write!(f, "#time {m}m"),
+            Command::Merge(id) => write!(f, "#merge {id}"),
+            Command::Ask(Query::Status) => f.write_str("#status"),
+            Command::Ask(Query::Hours) => f.write_str("#hours"),
             Command::Send => f.write_str("#send"),
             Command::Unknown { error } => write!(f, "#unknown {error}"),
         }
@@ -76,8 +98,40 @@ pub fn parse(text: &str) -> Vec<ParsedCommand> {
         .collect()
 }
 
+/// A reply to the agenda: each line that starts with a task tag (`[#12] #done`), as the task's
+/// number and the rest of the line, in order; a task tagged on several lines gets them all,
+/// joined. Lines without a tag are not read.
+pub fn tagged_lines(text: &str) -> Vec<(i64, String)> {
+    let mut out: Vec<(i64, String)> = Vec::new();
+    let mut end = text.len().min(MAX_COMMAND_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    for line in text[..end].lines() {
+        let Some(rest) = line.trim_start().strip_prefix("[#") else {
+            continue;
+        };
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let Some(after) = rest.get(digits.len()..).and_then(|r| r.strip_prefix(']')) else {
+            continue;
+        };
+        let Ok(id) = digits.parse::<i64>() else {
+            continue;
+        };
+        match out.iter_mut().find(|(t, _)| *t == id) {
+            Some((_, text)) => {
+                text.push('\n');
+                text.push_str(after.trim());
+            }
+            None => out.push((id, after.trim().to_string())),
+        }
+    }
+    out
+}
+
 const COMMANDS: &str = "#done, #wip, #waiting, #cancel, #reopen, #priority, #due, #assign, #time, \
-                        #send (#تم، #جاري، #انتظار، #إلغاء، #فتح، #أولوية، #موعد، #وقت، #إرسال)";
+                        #merge, #status, #hours, #send \
+                        (#تم، #جاري، #انتظار، #إلغاء، #فتح، #أولوية، #موعد، #وقت، #دمج، #الحالة، #ساعات، #إرسال)";
 
 /// What a command word does, before its argument is read.
 #[derive(Clone, Copy)]
@@ -87,6 +141,10 @@ enum Verb {
     Due,
     Assign,
     Time,
+    Merge,
+    /// `#status` alone asks; `#status done` sets, as `Status: done` does.
+    StatusQuestion,
+    Hours,
     Send,
 }
 
@@ -119,6 +177,12 @@ const VERBS: &[(&str, Verb)] = &[
     ("اسناد", Verb::Assign),
     ("time", Verb::Time),
     ("وقت", Verb::Time),
+    ("merge", Verb::Merge),
+    ("دمج", Verb::Merge),
+    ("status", Verb::StatusQuestion),
+    ("الحاله", Verb::StatusQuestion),
+    ("hours", Verb::Hours),
+    ("ساعات", Verb::Hours),
     ("send", Verb::Send),
     ("ارسال", Verb::Send),
 ];
@@ -174,10 +238,12 @@ fn hash_command(word: &str, args: &str, shown: &str) -> Command {
                 shown.split_whitespace().nth(1).unwrap_or(first)
             )),
         },
-        Verb::Due => match parse_date(first) {
+        Verb::Due => match due::parse_due(args) {
             Some(d) => Command::Due(d),
-            None if first.is_empty() => unknown(format!("`{shown}` needs a date: write e.g. #due 2026-12-01")),
-            None => unknown(format!("`{shown}`: write the date as YYYY-MM-DD, e.g. #due 2026-12-01")),
+            None if first.is_empty() => {
+                unknown(format!("`{shown}` needs a due time; {}", due::DUE_EXAMPLES))
+            }
+            None => unknown(format!("`{shown}` is not a due time; {}", due::DUE_EXAMPLES)),
         },
         Verb::Assign => {
             let addr = crate::model::normalize_address(first.trim_start_matches("mailto:"));
@@ -193,9 +259,36 @@ fn hash_command(word: &str, args: &str, shown: &str) -> Command {
             Ok(m) => Command::Time(m),
             Err(e) => unknown(format!("`{shown}`: {e}")),
         },
+        Verb::Merge => match task_number(first) {
+            Some(id) => Command::Merge(id),
+            None if first.is_empty() => unknown(format!(
+                "`{shown}` needs the number of the task to fold into this one: write e.g. #merge 12"
+            )),
+            None => unknown(format!(
+                "`{shown}`: write the task's number, e.g. #merge 12 (#دمج 12)"
+            )),
+        },
+        // `#status done` reads as `Status: done`; anything else after `#status` is the question.
+        Verb::StatusQuestion => match rt_status(&format!("status: {args}"), shown) {
+            Some(Command::Status(s)) if !args.is_empty() => Command::Status(s),
+            _ => Command::Ask(Query::Status),
+        },
+        Verb::Hours => Command::Ask(Query::Hours),
         // Words after it are the note's, as after `#done`.
         Verb::Send => Command::Send,
     }
+}
+
+/// A task number as written after `#merge`: `12`, `#12`, `[#12]`.
+fn task_number(word: &str) -> Option<i64> {
+    let digits = word
+        .trim_start_matches('[')
+        .trim_start_matches('#')
+        .trim_end_matches(']');
+    if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n > 0)
 }
 
 /// `Status: done` (RT style) and `الحالة: تم`.
@@ -264,8 +357,23 @@ fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
 }
 
-/// `1h30m`, `1h 30m`, `90m`, `2h`, `1.5h`, `1:30`, `90 min`, `2 hours`, `ساعتين`… as minutes.
-fn parse_minutes(args: &str) -> Result<u32, String> {
+/// `1h30m`, `1h 30m`, `90m`, `2h`, `1.5h`, `1:30`, `90 min`, `2 hours`, `ساعتين`… as minutes;
+/// with a leading `-` (or `−`), a correction that takes them off.
+fn parse_minutes(args: &str) -> Result<i32, String> {
+    let s = args.trim();
+    let (sign, magnitude) = match s.strip_prefix(['-', '\u{2212}']) {
+        Some(rest) => (-1, rest),
+        None => (1, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if sign < 0 && magnitude.trim().is_empty() {
+        return Err("write the time to take off like -15m or -1h".to_string());
+    }
+    let minutes = parse_unsigned_minutes(magnitude)?;
+    // At most 24 h (1,440 minutes): always within i32.
+    Ok(sign * i32::try_from(minutes).unwrap_or(i32::MAX))
+}
+
+fn parse_unsigned_minutes(args: &str) -> Result<u32, String> {
     const HINT: &str = "write the time worked like 1h30m, 90m, 1:30 or 2h";
     let s = args.trim();
     if s.is_empty() {
@@ -380,6 +488,9 @@ fn normalize(s: &str) -> String {
 }
 
 #[cfg(test)]
+mod owner_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use Command::*;
@@ -393,6 +504,21 @@ mod tests {
         let parsed = parse(line);
         assert!(parsed.len() <= 1, "{line}: {parsed:?}");
         parsed.into_iter().next().map(|p| p.command)
+    }
+
+    #[test]
+    fn an_agenda_reply_is_read_line_by_line_per_task() {
+        let text = "Morning!\n[#12] #done\n [#13] #wip\n[#12] #time 30m\n[#x] #done\n[#14]\n#done";
+        assert_eq!(
+            tagged_lines(text),
+            vec![
+                (12, "#done\n#time 30m".to_string()),
+                (13, "#wip".to_string()),
+                (14, String::new()),
+            ]
+        );
+        assert_eq!(parse(&tagged_lines(text)[0].1).len(), 2);
+        assert!(tagged_lines("[#99999999999999999999] #done").is_empty());
     }
 
     #[test]
@@ -418,8 +544,8 @@ mod tests {
             ),
             ("#priority low", Priority(crate::model::Priority::Low)),
             ("#priority normal", Priority(crate::model::Priority::Normal)),
-            ("#due 2026-12-01", Due(date(2026, 12, 1))),
-            ("#due 2026/1/5.", Due(date(2026, 1, 5))),
+            ("#due 2026-12-01", Due(DueWhen::Date(date(2026, 12, 1)))),
+            ("#due 2026/1/5.", Due(DueWhen::Date(date(2026, 1, 5)))),
             ("#assign Ali@VA.example", Assign("ali@va.example".into())),
             ("#assign <ali@va.example>", Assign("ali@va.example".into())),
             ("#time 1h30m", Time(90)),
@@ -461,9 +587,9 @@ mod tests {
             ("#أولوية منخفضة", Priority(crate::model::Priority::Low)),
             ("#أولوية عاجلة!", Priority(crate::model::Priority::Urgent)),
             ("#priority عالية", Priority(crate::model::Priority::High)),
-            ("#موعد 2026-12-01", Due(date(2026, 12, 1))),
-            ("#موعد ٢٠٢٦-١٢-٠١", Due(date(2026, 12, 1))),
-            ("#موعد ۲۰۲۶-۱۲-۰۱", Due(date(2026, 12, 1))),
+            ("#موعد 2026-12-01", Due(DueWhen::Date(date(2026, 12, 1)))),
+            ("#موعد ٢٠٢٦-١٢-٠١", Due(DueWhen::Date(date(2026, 12, 1)))),
+            ("#موعد ۲۰۲۶-۱۲-۰۱", Due(DueWhen::Date(date(2026, 12, 1)))),
             ("#وقت 1:30", Time(90)),
             ("#وقت ١:٣٠", Time(90)),
             ("#وقت ساعة", Time(60)),
@@ -525,12 +651,15 @@ mod tests {
             ("#priority", &["needs a priority"]),
             ("#أولوية قصوى", &["`قصوى` is no priority", "عالية"]),
             ("#اولوية", &["needs a priority"]),
-            ("#due tomorrow", &["`#due tomorrow`", "YYYY-MM-DD"]),
-            ("#due", &["needs a date"]),
+            (
+                "#due someday",
+                &["`#due someday` is not a due time", "#due tomorrow"],
+            ),
+            ("#due", &["needs a due time", "#due 2026-12-10 14:00"]),
             ("#assign", &["needs an address"]),
             ("#time", &["needs the time worked"]),
             ("#time 1:75", &["1h30m, 90m, 1:30 or 2h"]),
-            ("#due 2026-02-30", &["YYYY-MM-DD"]),
+            ("#due 2026-02-30", &["#due 3 business days"]),
             ("#assign ali", &["`#assign ali`", "ali@va.example"]),
             ("#time 90", &["`90` has no unit", "1h30m"]),
             ("#time 0m", &["at least 1 minute"]),
@@ -598,7 +727,7 @@ mod tests {
             (Status(Cancelled), "#cancel"),
             (Status(Open), "#reopen"),
             (Priority(crate::model::Priority::High), "#priority high"),
-            (Due(date(2026, 12, 1)), "#due 2026-12-01"),
+            (Due(DueWhen::Date(date(2026, 12, 1))), "#due 2026-12-01"),
             (Assign("a@b.example".into()), "#assign a@b.example"),
             (Time(90), "#time 90m"),
             (Send, "#send"),

@@ -18,6 +18,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+mod clock;
+pub use clock::DueMove;
+
 /// What the store knows about a task, enough to decide on a reply to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskRef {
@@ -26,6 +29,9 @@ pub struct TaskRef {
     pub status: TaskStatus,
     pub requester: String,
     pub assignee: Option<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    /// When it entered `waiting`, while it is there.
+    pub waiting_since: Option<DateTime<Utc>>,
 }
 
 /// Questions `decide` asks the store. Implemented over SQLite, and over nothing for dry runs.
@@ -38,6 +44,14 @@ pub trait ThreadLookup {
     fn task_by_id(&self, id: i64) -> anyhow::Result<Option<TaskRef>>;
     /// A task of this contract created from the same forwarded original.
     fn task_by_original(&self, contract: &str, key: &str) -> anyhow::Result<Option<i64>>;
+    /// The minutes logged on a task so far, when known (a `#time -15m` may not take it below 0).
+    fn time_logged(&self, _task: i64) -> anyhow::Result<Option<i64>> {
+        Ok(None)
+    }
+    /// The VA an agenda we sent with one of these Message-IDs went to.
+    fn agenda_of(&self, _message_ids: &[String]) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Knows nothing: every message is new. For `rules test` without a database.
@@ -108,15 +122,32 @@ pub struct TaskUpdate {
     pub refused: Vec<Refused>,
     /// Every command found, as written (for `rules test --json`).
     pub commands: Vec<ParsedCommand>,
+    /// Written on a line of a reply to the writer's agenda: refusals are answered even when
+    /// the task is not theirs (they are the VA the agenda went to).
+    pub via_agenda: bool,
+    /// New due times, placed among `apply`: `#due`, and leaving `waiting`.
+    pub due_moves: Vec<DueMove>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     CreateTask(Box<NewTask>),
     UpdateTask(Box<TaskUpdate>),
-    Duplicate { task: Option<i64> },
-    Ignore { reason: Reason },
-    Quarantine { reason: Reason, detail: String },
+    /// A VA's reply to their agenda: one update per task tagged on its lines (`[#12] #done`).
+    /// Its SPEC name is `update_task`.
+    UpdateTasks(Vec<TaskUpdate>),
+    Duplicate {
+        task: Option<i64>,
+    },
+    Ignore {
+        reason: Reason,
+    },
+    Quarantine {
+        reason: Reason,
+        detail: String,
+    },
+    /// Answer, don't create: SPEC's `ignore` (no task is made or changed) with no reason.
+    Answer(Box<Question>),
 }
 
 impl Decision {
@@ -124,10 +155,12 @@ impl Decision {
     pub fn kind(&self) -> &'static str {
         match self {
             Decision::CreateTask(_) => "create_task",
-            Decision::UpdateTask(_) => "update_task",
+            Decision::UpdateTask(_) | Decision::UpdateTasks(_) => "update_task",
             Decision::Duplicate { .. } => "duplicate",
             Decision::Ignore { .. } => "ignore",
             Decision::Quarantine { .. } => "quarantine",
+            // SPEC names five decisions; a question makes no task and changes none.
+            Decision::Answer(_) => "ignore",
         }
     }
 
@@ -173,9 +206,12 @@ pub fn decide(
     let trust = Trust::of(msg, cfg);
 
     if let Some(task) = thread_task(msg, &from, trust, cfg, history)? {
-        return Ok(Decision::UpdateTask(Box::new(update(
-            msg, &from, task, trust, cfg,
-        ))));
+        let u = update(&msg.new_text, &from, task, trust, cfg, history, ctx.now)?;
+        return Ok(Decision::UpdateTask(Box::new(u)));
+    }
+
+    if let Some(updates) = agenda_reply(msg, &from, trust, cfg, history, ctx.now)? {
+        return Ok(Decision::UpdateTasks(updates));
     }
 
     let contract = match owner_contract(cfg, &from) {
@@ -190,6 +226,9 @@ pub fn decide(
                         c.name
                     ),
                 });
+            }
+            if let Some(q) = question(msg, &from, c) {
+                return Ok(Decision::Answer(Box::new(q)));
             }
             c
         }
@@ -340,7 +379,16 @@ fn claimed_role(from: &str, task: &TaskRef, cfg: &Config) -> Role {
     }
 }
 
-fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Config) -> TaskUpdate {
+/// The update `text` (a reply's new text, or an agenda line's) makes to `task`.
+fn update(
+    text: &str,
+    from: &str,
+    task: TaskRef,
+    trust: Trust<'_>,
+    cfg: &Config,
+    history: &dyn ThreadLookup,
+    now: DateTime<Utc>,
+) -> anyhow::Result<TaskUpdate> {
     let role = role(from, &task, trust, cfg);
     let unauthenticated = match trust {
         Trust::Unauthenticated { authserv_id } => {
@@ -348,15 +396,20 @@ fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Conf
         }
         Trust::Believed => None,
     };
-    let parsed = commands::parse(&msg.new_text);
+    let parsed = commands::parse(text);
     let mut apply = Vec::new();
     let mut refused = Vec::new();
+    // The task's time so far, with this reply's entries as they are applied.
+    let mut logged = history.time_logged(task.id)?;
     for pc in &parsed {
         let verdict = match (&pc.command, role) {
             (Command::Unknown { error }, _) => Err(error.clone()),
             (Command::Assign(to), Role::Va) => assignable(to, &task, cfg),
+            (Command::Merge(other), Role::Va) => mergeable(*other, &task, history)?,
+            (Command::Time(m), Role::Va) => correctable(*m, &task, &mut logged),
             (_, Role::Va) => Ok(()),
             (Command::Status(TaskStatus::Cancelled), Role::Owner) => Ok(()),
+            (Command::Ask(_), Role::Owner) => Ok(()),
             (_, Role::Owner) => Err(
                 "only the contract's VAs may change a task; an owner may add notes and #cancel"
                     .to_string(),
@@ -377,15 +430,59 @@ fn update(msg: &Message, from: &str, task: TaskRef, trust: Trust<'_>, cfg: &Conf
             }),
         }
     }
-    TaskUpdate {
-        note: note_without_commands(&msg.new_text, &parsed),
+    let cal = cfg.contracts.get(&task.contract).map(|c| &c.calendar);
+    let due_moves = clock::settle(&task, role, &mut apply, &mut refused, &parsed, cal, now);
+    Ok(TaskUpdate {
+        note: note_without_commands(text, &parsed),
         task,
         actor: from.to_string(),
         role,
         apply,
         refused,
         commands: parsed,
+        via_agenda: false,
+        due_moves,
+    })
+}
+
+/// `#merge N` folds task N into this one: a task of the same contract, not this one, not one
+/// merged already.
+fn mergeable(
+    other: i64,
+    task: &TaskRef,
+    history: &dyn ThreadLookup,
+) -> anyhow::Result<Result<(), String>> {
+    if other == task.id {
+        return Ok(Err(format!("task #{other} cannot be merged into itself")));
     }
+    Ok(match history.task_by_id(other)? {
+        None => Err(format!("there is no task #{other}")),
+        // The store answers for a merged task with the one it went into.
+        Some(t) if t.id != other => Err(format!("task #{other} is already merged into #{}", t.id)),
+        Some(t) if t.contract != task.contract => Err(format!(
+            "task #{other} belongs to another contract; only tasks of contract {} can be merged \
+             into #{}",
+            task.contract, task.id
+        )),
+        Some(_) => Ok(()),
+    })
+}
+
+/// A `#time` entry, unless a correction would take the task's time below zero.
+fn correctable(minutes: i32, task: &TaskRef, logged: &mut Option<i64>) -> Result<(), String> {
+    let Some(total) = *logged else {
+        return Ok(());
+    };
+    let after = total + i64::from(minutes);
+    if after < 0 {
+        return Err(format!(
+            "task #{} has {} logged; a correction cannot take it below zero",
+            task.id,
+            crate::retainer::hours_minutes(total)
+        ));
+    }
+    *logged = Some(after);
+    Ok(())
 }
 
 /// `#assign` hands a task only to one of its contract's VAs: an assignee gains no rights, but
@@ -530,195 +627,14 @@ pub fn original_key(msg: &Message) -> Option<String> {
     Some(digest.iter().take(16).map(|b| format!("{b:02x}")).collect())
 }
 
+mod agenda_reply;
+mod question;
+use agenda_reply::agenda_reply;
+use question::question;
+pub use question::Question;
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::load_str;
-    use std::path::Path;
+mod owner_tests;
 
-    const CONFIG: &str =
-        "[daemon]\naddress = \"tasks@va.example\"\n[imap]\nhost = \"imap.va.example\"\n\
-        [contracts.acme]\nowners = [\"boss@acme.example\"]\n\
-        vas = [\"sara@va.example\", \"ali@va.example\"]\n\
-        timezone = \"Asia/Riyadh\"\nwindows = [\"Sun-Thu 08:00-10:00\"]\n";
-
-    /// A store that knows one task, #1 of acme, whose thread holds `<n1@va.example>`.
-    struct OneTask(TaskRef);
-
-    impl ThreadLookup for OneTask {
-        fn seen_message(&self, _: &str) -> anyhow::Result<Option<Option<i64>>> {
-            Ok(None)
-        }
-        fn task_by_thread(&self, ids: &[String]) -> anyhow::Result<Option<TaskRef>> {
-            Ok(ids
-                .iter()
-                .any(|i| i == "n1@va.example")
-                .then(|| self.0.clone()))
-        }
-        fn task_by_id(&self, id: i64) -> anyhow::Result<Option<TaskRef>> {
-            Ok((id == self.0.id).then(|| self.0.clone()))
-        }
-        fn task_by_original(&self, _: &str, _: &str) -> anyhow::Result<Option<i64>> {
-            Ok(None)
-        }
-    }
-
-    fn task(assignee: &str) -> OneTask {
-        OneTask(TaskRef {
-            id: 1,
-            contract: "acme".into(),
-            status: TaskStatus::Open,
-            requester: "boss@acme.example".into(),
-            assignee: Some(assignee.into()),
-        })
-    }
-
-    fn reply(config: &str, from: &str, body: &str, history: &OneTask) -> TaskUpdate {
-        let config = load_str(config, Path::new("musaid.toml")).expect("config");
-        let raw = format!(
-            "From: {from}\r\nTo: tasks@va.example\r\nSubject: Re: [#1] New task\r\n\
-             Message-ID: <r{}@example.test>\r\nIn-Reply-To: <n1@va.example>\r\n\
-             Date: Sun, 6 Dec 2026 08:00:00 +0300\r\n\r\n{body}\r\n",
-            body.len()
-        );
-        let msg = crate::mail::parse(raw.as_bytes()).expect("parse");
-        let ctx = Context {
-            config: &config,
-            rules: &RuleSet::default(),
-            now: Utc::now(),
-            arrived: None,
-        };
-        match decide(&msg, &ctx, history).expect("decide") {
-            Decision::UpdateTask(u) => *u,
-            other => panic!("not an update: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_va_may_assign_only_to_a_va_of_the_contract() {
-        let to_stranger = reply(
-            CONFIG,
-            "sara@va.example",
-            "#assign mallory@evil.test",
-            &task("sara@va.example"),
-        );
-        assert!(to_stranger.apply.is_empty(), "{:?}", to_stranger.apply);
-        assert!(to_stranger.refused[0]
-            .why
-            .contains("not a VA of contract acme"));
-
-        let to_ali = reply(
-            CONFIG,
-            "sara@va.example",
-            "#assign ali@va.example",
-            &task("sara@va.example"),
-        );
-        assert_eq!(to_ali.apply, [Command::Assign("ali@va.example".into())]);
-    }
-
-    #[test]
-    fn an_assignee_outside_the_roster_steers_nothing() {
-        // However the task came to name mallory (an older release, a hand edit), mallory's
-        // #cancel is refused: rights come from `vas` alone.
-        let u = reply(
-            CONFIG,
-            "mallory@evil.test",
-            "#cancel",
-            &task("mallory@evil.test"),
-        );
-        assert_eq!(u.role, Role::Stranger);
-        assert!(u.apply.is_empty());
-
-        // A VA removed from `vas` loses the tasks assigned to them with the next message.
-        let without_sara = CONFIG.replace("\"sara@va.example\", ", "");
-        let u = reply(
-            &without_sara,
-            "sara@va.example",
-            "#done",
-            &task("sara@va.example"),
-        );
-        assert_eq!(u.role, Role::Stranger);
-        assert!(u.apply.is_empty());
-        let u = reply(CONFIG, "sara@va.example", "#done", &task("sara@va.example"));
-        assert_eq!(u.apply, [Command::Status(TaskStatus::Done)]);
-    }
-
-    #[test]
-    fn an_owner_may_cancel_but_not_close() {
-        let u = reply(
-            CONFIG,
-            "boss@acme.example",
-            "#done\n#cancel",
-            &task("sara@va.example"),
-        );
-        assert_eq!(u.role, Role::Owner);
-        assert_eq!(u.apply, [Command::Status(TaskStatus::Cancelled)]);
-        assert_eq!(u.refused.len(), 1);
-    }
-
-    #[test]
-    fn send_is_a_vas_command() {
-        let va = reply(
-            CONFIG,
-            "sara@va.example",
-            "The draft.\n#إرسال",
-            &task("sara@va.example"),
-        );
-        assert_eq!(va.apply, [Command::Send]);
-        assert_eq!(va.note, "The draft.");
-        let owner = reply(
-            CONFIG,
-            "boss@acme.example",
-            "#send",
-            &task("sara@va.example"),
-        );
-        assert!(owner.apply.is_empty());
-        assert!(owner.refused[0].why.contains("only the contract's VAs"));
-    }
-
-    /// Whether a request from the owner, with `date` as its Date header (none if `None`) and
-    /// `arrived` as its arrival time, is acknowledged at `now` (`ack_max_age` is 3 days).
-    fn acknowledged(
-        date: Option<DateTime<Utc>>,
-        arrived: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> bool {
-        let config = load_str(CONFIG, Path::new("musaid.toml")).expect("config");
-        let date = date
-            .map(|d| format!("Date: {}\r\n", d.to_rfc2822()))
-            .unwrap_or_default();
-        let raw = format!(
-            "From: Boss <boss@acme.example>\r\nTo: tasks@va.example\r\nSubject: Book a flight\r\n\
-             Message-ID: <r1@acme.example>\r\n{date}\r\nPlease.\r\n"
-        );
-        let msg = crate::mail::parse(raw.as_bytes()).expect("parses");
-        let ctx = Context {
-            config: &config,
-            rules: &RuleSet::default(),
-            now,
-            arrived,
-        };
-        match decide(&msg, &ctx, &NoHistory) {
-            Ok(Decision::CreateTask(t)) => t.acknowledge,
-            other => panic!("not a new task: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_requests_age_counts_from_its_arrival_not_its_date_header() {
-        let (now, days) = (Utc::now(), chrono::Duration::days);
-        let month_ago = Some(now - days(30));
-        assert!(acknowledged(month_ago, Some(now), now), "arrived now");
-        assert!(!acknowledged(month_ago, Some(now - days(4)), now));
-        assert!(!acknowledged(Some(now), Some(now - days(4)), now));
-    }
-
-    #[test]
-    fn without_an_arrival_time_the_date_header_counts_and_no_date_is_never_too_old() {
-        let (now, days) = (Utc::now(), chrono::Duration::days);
-        assert!(!acknowledged(Some(now - days(30)), None, now));
-        assert!(acknowledged(Some(now - days(1)), None, now));
-        assert!(acknowledged(None, None, now), "no date at all");
-        assert!(acknowledged(Some(now + days(30)), None, now));
-    }
-}
+#[cfg(test)]
+mod tests;

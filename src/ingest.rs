@@ -93,6 +93,7 @@ impl Pipeline {
 
     /// Put a pipeline together from a loaded config and rule set (loads the templates).
     pub fn new(config: Config, rules: RuleSet) -> Result<Pipeline> {
+        rules.check_recurring(&config)?;
         let templates = Templates::load(config.daemon.templates_dir.as_deref())?;
         Ok(Pipeline {
             config,
@@ -157,6 +158,8 @@ impl Pipeline {
         arrived: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
+        #[cfg(debug_assertions)]
+        abort_if_told(&parsed);
         let decision = self.decide(&parsed, &History(tx), arrived, now)?;
         let fallback_id;
         let (msg, message_id) = match &parsed {
@@ -172,7 +175,14 @@ impl Pipeline {
                 )
             }
         };
-        let keep_raw = matches!(decision, Decision::Quarantine { .. }).then_some(raw);
+        let keep_raw = match &decision {
+            Decision::Quarantine {
+                reason: Reason::UnknownSender | Reason::Untrusted,
+                ..
+            } => Some(store::quarantine::stranger(tx, raw, now)?),
+            Decision::Quarantine { .. } => Some(raw),
+            _ => None,
+        };
         let rec = store::record(tx, source, msg, keep_raw, &decision, now)
             .with_context(|| format!("Cannot record message <{message_id}>"))?;
         let mut parsed = parsed;
@@ -245,7 +255,7 @@ impl Pipeline {
     }
 
     /// Record a message the server would not send, try after try (a damaged or unreadable
-    /// file on its side): quarantined (`unparseable`) with the server's answer as its detail,
+    /// file on its side): quarantined (`unfetchable`) with the server's answer as its detail,
     /// bytes not loaded; it stays on the server, and the mail after it goes on.
     pub fn process_unfetchable(
         &self,
@@ -257,15 +267,45 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let decision = Decision::Quarantine {
-            reason: Reason::Unparseable,
+            reason: Reason::Unfetchable,
             detail: format!("the server would not send it (it is still there): {error}"),
         };
         let why = "not fetched: the server would not send it";
         unloaded(tx, source, message_id, size, decision, why, now)
     }
 
+    /// Record a message the process died on `deaths` times while processing it: quarantined
+    /// (`crashed`) with its bytes, never parsed again (the parser may be what kills it).
+    pub fn process_crashed(
+        &self,
+        tx: &Transaction<'_>,
+        source: &Source,
+        raw: &[u8],
+        deaths: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
+        let decision = Decision::Quarantine {
+            reason: Reason::Crashed,
+            detail: format!("the process died {deaths} times while processing it"),
+        };
+        let message_id = derived_message_id(raw);
+        let unparsed = store::record::Unparsed {
+            message_id: &message_id,
+            size: raw.len(),
+        };
+        store::record(tx, source, Err(unparsed), Some(raw), &decision, now)
+            .with_context(|| format!("Cannot quarantine message <{message_id}>"))?;
+        Ok(Outcome {
+            message_id,
+            decision,
+            task_id: None,
+            parsed: Err("crashed: not parsed".into()),
+            staged: Vec::new(),
+        })
+    }
+
     /// Record a message that could not be recorded, attempt after attempt, for a reason of
-    /// its own (see [`crate::recorder::MessageFailed`]): quarantined (`unparseable`) with the
+    /// its own (a `MessageFailed` of the recorder, which calls this): quarantined (`unparseable`) with the
     /// error as its detail and its bytes kept, so it is neither lost nor tried again in a loop.
     /// Its sender and subject are kept when that can be written; else only its Message-ID.
     pub fn process_unrecordable(
@@ -336,5 +376,18 @@ impl Pipeline {
             .settle(&std::mem::take(&mut out.staged))?;
         tx.commit().context("Cannot commit the message's record")?;
         Ok(out)
+    }
+}
+
+/// Test builds only: abort the process, as a fatal bug would, while processing the message
+/// whose Message-ID is `MUSAID_TEST_ABORT_ON` (the fault tests' poison mail).
+#[cfg(debug_assertions)]
+fn abort_if_told(parsed: &Parsed) {
+    static POISON: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let poison = POISON.get_or_init(|| std::env::var("MUSAID_TEST_ABORT_ON").ok());
+    if let (Some(poison), Ok(m)) = (poison, parsed) {
+        if m.message_id == *poison {
+            std::process::abort();
+        }
     }
 }

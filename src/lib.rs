@@ -3,6 +3,7 @@
 //! A pure core (parse, decide, rules, windows, commands) inside a thin shell
 //! (IMAP, SMTP, SQLite, signals). docs/design.md describes the modules and the invariants.
 
+pub mod agenda;
 pub mod commands;
 pub mod config;
 pub mod daemon;
@@ -15,6 +16,9 @@ pub mod model;
 pub mod outbox;
 pub mod output;
 pub mod recorder;
+pub mod recurring;
+pub mod reminders;
+pub mod retainer;
 pub mod rules;
 pub mod smtp;
 pub mod status;

@@ -43,18 +43,31 @@ enum Command {
     Outbox(cli::outbox::OutboxArgs),
     /// Response windows: open now? the next openings, in the contract's zone and in UTC
     Windows(cli::windows::WindowsArgs),
+    /// Recurring tasks: the [[recurring]] entries of the rule files and their next occurrences
+    Recurring(cli::recurring::RecurringArgs),
     /// Weekly summary: received, done, open and overdue tasks, response times, hours worked.
     ///
     /// Covers the 7 days that end now, or with --week that ISO week (Monday 00:00 to Monday
     /// 00:00 in the contract's zone). Writes STATE/summaries/<contract>/<ISO year>-W<week>.md
     /// and .html (or under --out) and prints the Markdown. Nothing is mailed without --send.
     Summary(cli::summary::SummaryArgs),
+    /// What each VA's daily agenda would list now (or --at TIME), without sending it
+    ///
+    /// Overdue tasks first (how late), then those due today, those new since the last agenda,
+    /// those waiting ("chase" past policy.chase_after), and a count of the others.
+    Agenda(cli::agenda::AgendaArgs),
     /// Health for monitoring: last sync and its age, backlog, next windows, last error
     ///
     /// Exit code 0 when the daemon synced within --max-age; 1 when the last sync is older, or
     /// when it never synced (no database yet, or no sync recorded in it); 2 on a config error.
     /// Use it as a monitoring check (Nagios/Icinga, a systemd timer, cron).
     Status(cli::status::StatusArgs),
+    /// Time entries for invoicing: one row per #time entry of a month or a span of days
+    ///
+    /// Without --month or --from: this month, in each contract's zone. The table ends with
+    /// each contract's total (and with a rate, what it comes to); --csv writes RFC 4180 CSV,
+    /// UTF-8 with a byte order mark, for LibreOffice Calc or Excel.
+    Hours(cli::hours::HoursArgs),
     /// Write a commented musaid.toml and the example rules into DIR (default: .)
     ///
     /// Existing files are never overwritten: if any is there, nothing is written.
@@ -118,8 +131,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Tasks(cmd) => cli::tasks::run(&path, cmd),
         Command::Outbox(args) => cli::outbox::run(&path, &args),
         Command::Windows(args) => cli::windows::run(&path, &args),
+        Command::Recurring(args) => cli::recurring::run(&path, &args),
         Command::Summary(args) => cli::summary::run(&path, &args),
+        Command::Agenda(args) => cli::agenda::run(&path, &args),
         Command::Status(args) => cli::status::run(&path, &args),
+        Command::Hours(args) => cli::hours::run(&path, &args),
         Command::Init(args) => cli::init::run(&args),
         Command::Backup(args) => cli::backup::run(&path, &args),
         // The man page and the completions describe the whole command line, built here.

@@ -13,15 +13,18 @@ pub enum TaskStatus {
     Waiting,
     Done,
     Cancelled,
+    /// Folded into another task by `#merge` (`merged_into` names it); closed for good.
+    Merged,
 }
 
 impl TaskStatus {
-    pub const ALL: [TaskStatus; 5] = [
+    pub const ALL: [TaskStatus; 6] = [
         TaskStatus::Open,
         TaskStatus::InProgress,
         TaskStatus::Waiting,
         TaskStatus::Done,
         TaskStatus::Cancelled,
+        TaskStatus::Merged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -31,12 +34,16 @@ impl TaskStatus {
             TaskStatus::Waiting => "waiting",
             TaskStatus::Done => "done",
             TaskStatus::Cancelled => "cancelled",
+            TaskStatus::Merged => "merged",
         }
     }
 
-    /// Done and cancelled tasks are closed; everything else still needs work.
+    /// Done, cancelled and merged tasks are closed; everything else still needs work.
     pub fn is_closed(self) -> bool {
-        matches!(self, TaskStatus::Done | TaskStatus::Cancelled)
+        matches!(
+            self,
+            TaskStatus::Done | TaskStatus::Cancelled | TaskStatus::Merged
+        )
     }
 }
 
@@ -56,8 +63,9 @@ impl FromStr for TaskStatus {
             "waiting" => Ok(TaskStatus::Waiting),
             "done" => Ok(TaskStatus::Done),
             "cancelled" | "canceled" => Ok(TaskStatus::Cancelled),
+            "merged" => Ok(TaskStatus::Merged),
             _ => Err(format!(
-                "unknown status `{s}`; use one of open, in_progress, waiting, done, cancelled"
+                "unknown status `{s}`; use one of open, in_progress, waiting, done, cancelled, merged"
             )),
         }
     }
@@ -138,6 +146,10 @@ pub enum Reason {
     Unparseable,
     Oversized,
     Untrusted,
+    /// The process died while processing it, three times.
+    Crashed,
+    /// The server would not send it, try after try.
+    Unfetchable,
 }
 
 impl Reason {
@@ -152,6 +164,8 @@ impl Reason {
             Reason::Unparseable => "unparseable",
             Reason::Oversized => "oversized",
             Reason::Untrusted => "untrusted",
+            Reason::Crashed => "crashed",
+            Reason::Unfetchable => "unfetchable",
         }
     }
 }
@@ -175,6 +189,8 @@ impl FromStr for Reason {
             Reason::Unparseable,
             Reason::Oversized,
             Reason::Untrusted,
+            Reason::Crashed,
+            Reason::Unfetchable,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)

@@ -20,7 +20,12 @@ use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 
+mod answer;
 mod files;
+mod hours_alert;
+pub mod limit;
+#[cfg(test)]
+mod tests;
 use files::{with_files, MailFiles};
 
 /// What a row of the outbox is.
@@ -33,6 +38,14 @@ pub enum Kind {
     Followup,
     Error,
     Summary,
+    Agenda,
+    Reminder,
+    Overdue,
+    Escalation,
+    /// The answer to an owner's `#status` or `#hours`.
+    Status,
+    /// A retainer's hours passed 80 % or 100 % in the period.
+    HoursAlert,
 }
 
 impl Kind {
@@ -44,6 +57,12 @@ impl Kind {
             Kind::Followup => "followup",
             Kind::Error => "error",
             Kind::Summary => "summary",
+            Kind::Agenda => "agenda",
+            Kind::Reminder => "reminder",
+            Kind::Overdue => "overdue",
+            Kind::Escalation => "escalation",
+            Kind::Status => "status",
+            Kind::HoursAlert => "hours_alert",
         }
     }
 
@@ -56,6 +75,12 @@ impl Kind {
             Kind::Followup,
             Kind::Error,
             Kind::Summary,
+            Kind::Agenda,
+            Kind::Reminder,
+            Kind::Overdue,
+            Kind::Escalation,
+            Kind::Status,
+            Kind::HoursAlert,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -64,7 +89,12 @@ impl Kind {
     /// RFC 3834 `Auto-Submitted` value.
     pub fn auto_submitted(self) -> &'static str {
         match self {
-            Kind::Summary => "auto-generated",
+            Kind::Summary
+            | Kind::HoursAlert
+            | Kind::Agenda
+            | Kind::Reminder
+            | Kind::Overdue
+            | Kind::Escalation => "auto-generated",
             _ => "auto-replied",
         }
     }
@@ -113,8 +143,9 @@ pub fn enqueue(
         id_domain(cfg)
     );
     let mut headers = BTreeMap::new();
-    if !d.references.is_empty() {
-        headers.insert("References", d.references.join(" "));
+    let refs = references(&d.references);
+    if !refs.is_empty() {
+        headers.insert("References", refs.join(" "));
     }
     if let Some(r) = &d.reply_to {
         headers.insert("Reply-To", r.clone());
@@ -133,7 +164,7 @@ pub fn enqueue(
         d.rendered.subject,
         d.rendered.text,
         d.rendered.html,
-        d.in_reply_to,
+        d.in_reply_to.as_deref().filter(|i| i.len() <= MAX_ID_LEN),
         serde_json::to_string(&headers)?,
         d.windowed,
         d.not_before.timestamp(),
@@ -144,6 +175,26 @@ pub fn enqueue(
         add_to_thread(tx, &message_id, task)?;
     }
     Ok(message_id)
+}
+
+/// At most this many Message-IDs of a thread are copied into `References` (the newest).
+pub const MAX_REFERENCES: usize = 10;
+
+/// A Message-ID longer than this is not copied into our mail at all (RFC 5322's line limit).
+const MAX_ID_LEN: usize = 998;
+
+/// The `References` of a mail we send: the last [`MAX_REFERENCES`] of the thread's IDs, as
+/// RFC 5322 §3.6.4 allows trimming from the front; a reply's header is never copied whole.
+pub fn references(thread: &[String]) -> Vec<&str> {
+    let mut newest: Vec<&str> = thread
+        .iter()
+        .rev()
+        .map(|r| r.as_str())
+        .filter(|r| !r.is_empty() && r.len() <= MAX_ID_LEN)
+        .take(MAX_REFERENCES)
+        .collect();
+    newest.reverse();
+    newest
 }
 
 /// The earliest instant owner-facing mail of this contract may go: now if a window is open,
@@ -196,7 +247,8 @@ pub fn title(original_subject: Option<&str>, subject: &str) -> String {
     }
 }
 
-fn local(c: &Contract, ts: Option<DateTime<Utc>>) -> Option<String> {
+/// A due time in the contract's zone, as mail shows it.
+pub fn local(c: &Contract, ts: Option<DateTime<Utc>>) -> Option<String> {
     ts.map(|t| {
         t.with_timezone(&c.calendar.timezone)
             .format("%a %Y-%m-%d %H:%M %Z")
@@ -221,17 +273,24 @@ pub fn effects(
     msg: Option<&Message>,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    if let (Decision::Answer(q), Some(msg)) = (decision, msg) {
+        return answer::question(tx, cfg, templates, q, msg, now);
+    }
     let (Some(task_id), Some(msg)) = (task_id, msg) else {
         return Ok(());
     };
     match decision {
         Decision::CreateTask(t) => created(tx, cfg, templates, t, task_id, msg, now),
         Decision::UpdateTask(u) => updated(tx, cfg, templates, u, msg, now),
+        Decision::UpdateTasks(us) => us
+            .iter()
+            .try_for_each(|u| updated(tx, cfg, templates, u, msg, now)),
         _ => Ok(()),
     }
 }
 
-fn desk(cfg: &Config) -> String {
+/// The desk's name, from `smtp.from` (else the inbox address), as mail signs it.
+pub fn desk(cfg: &Config) -> String {
     cfg.smtp
         .as_ref()
         .map(|s| {
@@ -340,6 +399,52 @@ struct TaskFacts {
     status: TaskStatus,
 }
 
+/// A recurring task's notification to its VA (no acknowledgement: no owner asked). Call in
+/// the transaction that created it.
+pub fn recurring_created(
+    tx: &Transaction<'_>,
+    cfg: &Config,
+    templates: &Templates,
+    t: &NewTask,
+    id: i64,
+    entry: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (Some(c), Some(va)) = (cfg.contracts.get(&t.contract), &t.assignee) else {
+        return Ok(());
+    };
+    let ctx = json!({
+        "task": {
+            "id": id,
+            "title": t.subject,
+            "category": t.classification.category,
+            "priority": t.classification.priority.as_str(),
+            "due": local(c, t.due_at),
+            "assignee": t.assignee,
+            "contract": t.contract,
+            "requester": t.requester,
+            "original_from": null,
+            "note": t.note,
+            "body": "",
+            "recurring": entry,
+        },
+        "desk": desk(cfg),
+    });
+    let draft = Draft {
+        kind: Kind::Notify,
+        task_id: Some(id),
+        contract: Some(c.name.clone()),
+        recipient: va.clone(),
+        rendered: templates.render("notify", c.language, &ctx)?,
+        in_reply_to: None,
+        references: vec![],
+        reply_to: Some(cfg.daemon.address.clone()),
+        windowed: false,
+        not_before: now,
+    };
+    enqueue(tx, cfg, &draft, now).map(|_| ())
+}
+
 fn facts(tx: &Connection, id: i64) -> Result<TaskFacts> {
     tx.query_row(
         "SELECT contract, requester, assignee, original_subject, subject, message_id, status \
@@ -372,7 +477,7 @@ fn vas_files(tx: &Transaction<'_>, cfg: &Config, id: i64, f: &TaskFacts) -> Resu
 }
 
 /// The owner's "done" notice for task `id` (`rendered` from the `done` template), in a reply
-/// window, threaded under the request. Returns its Message-ID.
+/// window, threaded under the request. Returns its Message-ID (None for a recurring task).
 fn queue_done(
     tx: &Transaction<'_>,
     cfg: &Config,
@@ -381,7 +486,11 @@ fn queue_done(
     f: &TaskFacts,
     rendered: Rendered,
     now: DateTime<Utc>,
-) -> Result<String> {
+) -> Result<Option<String>> {
+    // A recurring task has no owner who asked: no done notice.
+    if f.requester == cfg.daemon.address {
+        return Ok(None);
+    }
     let draft = Draft {
         kind: Kind::Done,
         task_id: Some(id),
@@ -394,7 +503,7 @@ fn queue_done(
         windowed: true,
         not_before: window_start(c, now),
     };
-    enqueue(tx, cfg, &draft, now)
+    enqueue(tx, cfg, &draft, now).map(Some)
 }
 
 /// `musaid tasks set ID done` by hand: the owner hears of it as from a VA's `#done` reply.
@@ -420,8 +529,10 @@ pub fn closed_by_hand(
     });
     let files = vas_files(tx, cfg, id, &f)?;
     let rendered = templates.render("done", c.language, with_files(ctx, &files))?;
-    let queued = queue_done(tx, cfg, c, id, &f, rendered, now)?;
-    files.link(tx, &queued)
+    match queue_done(tx, cfg, c, id, &f, rendered, now)? {
+        Some(queued) => files.link(tx, &queued),
+        None => Ok(()),
+    }
 }
 
 fn updated(
@@ -457,11 +568,14 @@ fn updated(
     if closed_now && u.role == Role::Va {
         let files = vas_files(tx, cfg, id, &f)?;
         let rendered = templates.render("done", c.language, with_files(ctx(json!({})), &files))?;
-        let queued = queue_done(tx, cfg, c, id, &f, rendered, now)?;
-        files.link(tx, &queued)?;
+        if let Some(queued) = queue_done(tx, cfg, c, id, &f, rendered, now)? {
+            files.link(tx, &queued)?;
+        }
     }
     // `#send`: the VA's note and files to the owner in a reply window; the task stays as it is.
-    if u.role == Role::Va && u.apply.contains(&Command::Send) && !closed_now {
+    // A recurring task has no owner who asked: nobody to send to.
+    let has_owner = f.requester != cfg.daemon.address;
+    if u.role == Role::Va && u.apply.contains(&Command::Send) && !closed_now && has_owner {
         let files = vas_files(tx, cfg, id, &f)?;
         if !u.note.is_empty() || !files.is_empty() {
             let draft = Draft {
@@ -484,7 +598,7 @@ fn updated(
             files.link(tx, &queued)?;
         }
     }
-    // An owner's words (and files) in the thread reach the VA at once.
+    // The owner's files in this reply.
     let owners_files = match u.role {
         Role::Owner => MailFiles::choose(
             stored::of_message(tx, id, &msg.message_id)?,
@@ -492,14 +606,32 @@ fn updated(
         ),
         _ => MailFiles::default(),
     };
-    if u.role == Role::Owner
-        && (!u.note.is_empty() || !u.apply.is_empty() || !owners_files.is_empty())
-    {
+    let asked: Vec<crate::commands::Query> = u
+        .apply
+        .iter()
+        .filter_map(|c| match c {
+            Command::Ask(q) => Some(*q),
+            _ => None,
+        })
+        .collect();
+    if !asked.is_empty() {
+        answer::in_thread(tx, cfg, templates, u, &asked, msg, now)?;
+    }
+    if u.apply.iter().any(|c| matches!(c, Command::Time(_))) {
+        hours_alert::check(tx, cfg, templates, c, &f.requester, now)?;
+    }
+    // An owner's words (and files) in the thread reach the VA at once; a question alone is
+    // answered.
+    let changes = u.apply.iter().any(|c| !matches!(c, Command::Ask(_)));
+    if u.role == Role::Owner && (!u.note.is_empty() || changes || !owners_files.is_empty()) {
         if let Some(va) = f.assignee.as_ref().or(c.vas.first()) {
             let mut note = u.note.clone();
             if u.apply.contains(&Command::Status(TaskStatus::Cancelled)) {
                 note = format!("#cancel\n{note}").trim().to_string();
             }
+            // An owner's reply to a waiting task reopened it (decide): the VA hears it now.
+            let reopened = u.task.status == TaskStatus::Waiting
+                && u.apply.contains(&Command::Status(TaskStatus::Open));
             let draft = Draft {
                 kind: Kind::Followup,
                 task_id: Some(id),
@@ -508,7 +640,10 @@ fn updated(
                 rendered: templates.render(
                     "followup",
                     c.language,
-                    with_files(ctx(json!({"note": note})), &owners_files),
+                    with_files(
+                        ctx(json!({"note": note, "reopened": reopened})),
+                        &owners_files,
+                    ),
                 )?,
                 in_reply_to: Some(msg.message_id.clone()),
                 references: refs.clone(),
@@ -521,8 +656,9 @@ fn updated(
         }
     }
     // One short error reply to a VA or owner whose command was refused; strangers get
-    // nothing (no backscatter). At most one an hour to the same address.
-    if !u.refused.is_empty() && u.role != Role::Stranger {
+    // nothing (no backscatter), except the VA an agenda went to, replying to it. At most one
+    // an hour to the same address.
+    if !u.refused.is_empty() && (u.role != Role::Stranger || u.via_agenda) {
         let hour_ago = (now - chrono::Duration::hours(1)).timestamp();
         if count_recent(tx, Kind::Error, &u.actor, hour_ago)? == 0 {
             let refused: Vec<_> = u
@@ -573,12 +709,14 @@ pub struct Row {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub sent_at: Option<i64>,
+    /// Why the sender holds it back (a [`limit::Held`] reason), if it does.
+    pub held: Option<String>,
 }
 
 const ROW_COLUMNS: &str =
     "id, task_id, contract, kind, recipient, message_id, subject, body_text, \
     body_html, in_reply_to, headers, windowed, not_before, status, attempts, last_error, \
-    created_at, sent_at";
+    created_at, sent_at, held";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     let headers: String = r.get(10)?;
@@ -601,6 +739,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         last_error: r.get(15)?,
         created_at: r.get(16)?,
         sent_at: r.get(17)?,
+        held: r.get(18)?,
     })
 }
 
@@ -625,6 +764,25 @@ pub fn due(conn: &Connection, now: i64, limit: i64) -> Result<Vec<Row>> {
         .query_map(params![now, limit], row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
+}
+
+/// The instants mail was sent to `recipient` after `since`: of any kind, and of error
+/// replies (for [`limit::hold`]).
+pub fn sent_to(conn: &Connection, recipient: &str, since: i64) -> Result<(Vec<i64>, Vec<i64>)> {
+    let mut stmt = conn
+        .prepare_cached("SELECT sent_at, kind FROM outbox WHERE recipient = ?1 AND sent_at > ?2")?;
+    let mut any = Vec::new();
+    let mut errors = Vec::new();
+    for r in stmt.query_map(params![recipient, since], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+    })? {
+        let (at, kind) = r?;
+        if kind == Kind::Error.as_str() {
+            errors.push(at);
+        }
+        any.push(at);
+    }
+    Ok((any, errors))
 }
 
 /// When the next pending row falls due.

@@ -11,6 +11,8 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
 
+pub mod csv;
+
 /// A Unix time as RFC 3339 with the zone's offset.
 pub fn rfc3339(ts: i64, tz: Tz) -> Option<String> {
     let t: DateTime<Utc> = Utc.timestamp_opt(ts, 0).single()?;
@@ -45,6 +47,12 @@ pub struct TaskJson<'a> {
     pub due_at: Option<String>,
     pub done_at: Option<String>,
     pub message_id: &'a str,
+    /// For a `merged` task: the task it was folded into; else null.
+    pub merged_into: Option<i64>,
+    /// When it entered `waiting`, while it is there.
+    pub waiting_since: Option<String>,
+    /// The `[[recurring]]` entry that made it.
+    pub recurring: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<EventJson<'a>>>,
     /// `tasks show` only: the task's files ([`attachments_json`]).
@@ -117,7 +125,7 @@ pub struct EventJson<'a> {
     pub to_status: Option<&'a str>,
     pub note: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub minutes: Option<u32>,
+    pub minutes: Option<i32>,
 }
 
 pub fn task_json<'a>(t: &'a TaskRow, tz: Tz, events: Option<&'a [EventRow]>) -> TaskJson<'a> {
@@ -139,6 +147,9 @@ pub fn task_json<'a>(t: &'a TaskRow, tz: Tz, events: Option<&'a [EventRow]>) -> 
         due_at: t.due_at.and_then(|x| rfc3339(x, tz)),
         done_at: t.done_at.and_then(|x| rfc3339(x, tz)),
         message_id: &t.message_id,
+        merged_into: t.merged_into,
+        waiting_since: t.waiting_since.and_then(|x| rfc3339(x, tz)),
+        recurring: t.recurring.as_deref(),
         events: events.map(|evs| {
             evs.iter()
                 .map(|e| EventJson {
@@ -160,8 +171,12 @@ pub fn task_json<'a>(t: &'a TaskRow, tz: Tz, events: Option<&'a [EventRow]>) -> 
 pub fn task_text(t: &TaskRow, events: &[EventRow], tz: Tz) -> String {
     let mut s = String::new();
     let opt = |o: Option<i64>| o.map(|x| short_time(x, tz)).unwrap_or_else(|| "—".into());
-    let field = |s: &mut String, k: &str, v: &str| s.push_str(&format!("{k:<17}{v}\n"));
+    let field =
+        |s: &mut String, k: &str, v: &str| s.push_str(&format!("{k:<17}{}\n", printable(v, false)));
     field(&mut s, "Task", &format!("#{} [{}]", t.id, t.status));
+    if let Some(into) = t.merged_into {
+        field(&mut s, "Merged into", &format!("#{into}"));
+    }
     field(&mut s, "Subject", &t.subject);
     field(&mut s, "Contract", &t.contract);
     field(&mut s, "Category", &t.category);
@@ -181,10 +196,16 @@ pub fn task_text(t: &TaskRow, events: &[EventRow], tz: Tz) -> String {
     field(&mut s, "Acknowledged", &opt(t.acked_at));
     field(&mut s, "Due", &opt(t.due_at));
     field(&mut s, "Done", &opt(t.done_at));
+    if t.waiting_since.is_some() {
+        field(&mut s, "Waiting since", &opt(t.waiting_since));
+    }
+    if let Some(r) = &t.recurring {
+        field(&mut s, "Recurring", r);
+    }
     field(&mut s, "Message-ID", &t.message_id);
     if !t.note.is_empty() {
         s.push_str("\nNote:\n");
-        for l in t.note.lines() {
+        for l in printable(&t.note, true).lines() {
             s.push_str(&format!("  {l}\n"));
         }
     }
@@ -192,7 +213,13 @@ pub fn task_text(t: &TaskRow, events: &[EventRow], tz: Tz) -> String {
     let mut table = Table::new(&["AT", "ACTOR", "EVENT", "DETAIL"]);
     for e in events {
         let detail = match (&e.from_status, &e.to_status, e.minutes) {
-            (_, _, Some(m)) => format!("{}h{:02}m worked", m / 60, m % 60),
+            (_, _, Some(m)) if m < 0 => {
+                format!(
+                    "{} taken off",
+                    crate::retainer::hours_minutes(-i64::from(m))
+                )
+            }
+            (_, _, Some(m)) => format!("{} worked", crate::retainer::hours_minutes(i64::from(m))),
             (Some(f), Some(to), _) => format!(
                 "{f} → {to}{}",
                 e.note
@@ -292,7 +319,23 @@ pub fn decision_json(
             j.task = Some(u.task.id);
             j.commands = u.commands.iter().map(|c| c.command.to_string()).collect();
         }
+        Decision::UpdateTasks(us) => {
+            j.task = us.first().map(|u| u.task.id);
+            j.contract = us.first().map(|u| u.task.contract.clone());
+            j.commands = us
+                .iter()
+                .flat_map(|u| {
+                    u.commands
+                        .iter()
+                        .map(move |c| format!("[#{}] {}", u.task.id, c.command))
+                })
+                .collect();
+        }
         Decision::Duplicate { task } => j.task = *task,
+        Decision::Answer(q) => {
+            j.contract = Some(q.contract.clone());
+            j.commands = q.commands.iter().map(|c| c.command.to_string()).collect();
+        }
         _ => {}
     }
     j
@@ -316,12 +359,31 @@ fn has_rtl(s: &str) -> bool {
     })
 }
 
-/// One line, control characters replaced, cut to `max` columns with an ellipsis.
+/// Characters that steer a terminal or the text's direction rather than show: C0 and C1
+/// controls (ESC starts colour and cursor sequences; CR overwrites a line) and the Unicode
+/// bidirectional embeddings, overrides and isolates.
+fn steers(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Mail-derived text for the terminal: control characters and direction overrides removed,
+/// except that a tab becomes a space and, with `newlines`, line breaks stay.
+pub fn printable(s: &str, newlines: bool) -> String {
+    s.chars()
+        .filter_map(|c| match c {
+            '\n' if newlines => Some('\n'),
+            '\t' | '\n' => Some(' '),
+            c if steers(c) => None,
+            c => Some(c),
+        })
+        .collect()
+}
+
+/// One line, control characters removed (line breaks and tabs become spaces), cut to `max`
+/// columns with an ellipsis.
 fn clean_cell(s: &str, max: usize) -> String {
-    let one_line: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let one_line = printable(s, false);
     let one_line = one_line.trim();
     if one_line.width() <= max {
         return one_line.to_string();
@@ -410,6 +472,21 @@ mod tests {
             l[..idx].replace(['\u{2068}', '\u{2069}'], "").width()
         };
         assert_eq!(col(lines[1]), col(lines[2]));
+    }
+
+    #[test]
+    fn escape_sequences_and_carriage_returns_never_reach_the_terminal() {
+        let hostile = "Pay \x1b[31mnow\x1b[0m\rFAKE\u{202E}txt.exe\x07\tok";
+        let mut t = Table::new(&["ID", "SUBJECT"]);
+        t.row(vec!["1".into(), hostile.into()]);
+        let out = t.render();
+        assert!(out.contains("Pay [31mnow[0mFAKEtxt.exe ok"), "{out:?}");
+        assert!(!out.chars().any(|c| steers(c) && c != '\n'), "{out:?}");
+        assert_eq!(
+            printable("a\x1b]0;title\x07\nb\r\n", true),
+            "a]0;title\nb\n"
+        );
+        assert_eq!(printable("a\nb", false), "a b");
     }
 
     #[test]

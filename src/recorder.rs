@@ -4,6 +4,12 @@
 //!
 //! Exactly once is unchanged: batches are committed one by one in UID order, each in one
 //! transaction with the mailbox's new last UID, by one connection of their own.
+//!
+//! What is in the recorder's hands is written down before it is processed
+//! (`recorder/in_flight.rs`): after the process died, the UIDs it held are taken one at a
+//! time, and a message the process died on three times is quarantined as `crashed`.
+
+mod in_flight;
 
 use crate::config::After;
 use crate::decide::Decision;
@@ -13,6 +19,7 @@ use crate::logging::Untrusted;
 use crate::store::{sync, Source, Store};
 use anyhow::{Context as _, Result};
 use chrono::Utc;
+use in_flight::Watch;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
@@ -57,6 +64,54 @@ pub struct MessageFailed {
 /// [`RECORD_ATTEMPTS`] times.
 pub type Condemned = std::collections::HashMap<u32, String>;
 
+/// What one sync records into.
+#[derive(Debug, Clone, Default)]
+pub struct Sync {
+    pub uidvalidity: u32,
+    /// The UIDs to quarantine rather than record.
+    pub condemned: Condemned,
+    /// Set when this is a re-read after a UIDVALIDITY change.
+    pub reread: Option<Reread>,
+}
+
+impl Sync {
+    /// A sync of a mailbox at `uidvalidity`, nothing condemned, no re-read.
+    pub fn plain(uidvalidity: u32) -> Sync {
+        Sync {
+            uidvalidity,
+            ..Sync::default()
+        }
+    }
+}
+
+/// What a re-read after a UIDVALIDITY change leaves alone, unrecorded: a message whose
+/// Message-ID is recorded already, and one that arrived (IMAP INTERNALDATE) before `before`
+/// (the first start under `first_sync = "new"`, the date under `first_sync = "DATE"`).
+#[derive(Debug, Clone, Default)]
+pub struct Reread {
+    pub before: Option<chrono::DateTime<Utc>>,
+}
+
+impl Reread {
+    /// Whether `mail` (parsed as `msg`) is left alone.
+    fn skips(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        mail: &FetchedMail,
+        msg: Option<&ingest::Parsed>,
+    ) -> Result<bool> {
+        if let (Some(before), Some(arrived)) = (self.before, mail.internal_date) {
+            if arrived < before {
+                return Ok(true);
+            }
+        }
+        match msg {
+            Some(Ok(m)) => sync::message_id_known(tx, &m.message_id),
+            _ => Ok(false),
+        }
+    }
+}
+
 /// One `UID FETCH` batch on its way to the recorder.
 #[derive(Debug)]
 pub struct Fetched {
@@ -99,8 +154,8 @@ pub struct Committed {
 pub fn spawn(
     pipeline: Arc<Pipeline>,
     store: Option<Store>,
-    uidvalidity: u32,
-    condemned: Condemned,
+    sync: Sync,
+    uids: Vec<u32>,
     batches: mpsc::Receiver<Fetched>,
     committed: mpsc::UnboundedSender<Committed>,
 ) -> tokio::task::JoinHandle<(Option<Store>, Result<()>)> {
@@ -112,15 +167,21 @@ pub fn spawn(
                 Err(e) => return (None, Err(e)),
             },
         };
-        let result = run(
-            &pipeline,
+        let mut watch = match Watch::begin(
             &mut store,
-            uidvalidity,
-            &condemned,
-            batches,
-            &committed,
+            &pipeline.config.imap.mailbox,
+            sync.uidvalidity,
+            uids,
+        ) {
+            Ok(w) => w,
+            Err(e) => return (Some(store), Err(e)),
+        };
+        let result = run(
+            &pipeline, &mut store, &sync, &mut watch, batches, &committed,
         );
-        (Some(store), result)
+        // Done or stopped on an error, the process did not die in what it held.
+        let ended = watch.end(store.conn());
+        (Some(store), result.and(ended))
     })
 }
 
@@ -140,20 +201,23 @@ pub fn open_writer(config: &crate::config::Config) -> Result<Store> {
 fn run(
     p: &Pipeline,
     store: &mut Store,
-    uidvalidity: u32,
-    condemned: &Condemned,
+    sync: &Sync,
+    watch: &mut Watch,
     mut batches: mpsc::Receiver<Fetched>,
     committed: &mpsc::UnboundedSender<Committed>,
 ) -> Result<()> {
-    let (parsed_tx, parsed_rx) = std_mpsc::sync_channel::<(Fetched, Vec<ingest::Parsed>)>(0);
+    let (parsed_tx, parsed_rx) =
+        std_mpsc::sync_channel::<(Fetched, Vec<Option<ingest::Parsed>>)>(0);
+    let left = watch.left.clone();
     std::thread::scope(|scope| {
-        // Parsing is pure: it runs ahead of the recording, one batch at a time.
+        // Parsing is pure: it runs ahead of the recording, one batch at a time. A message a
+        // dead process held is parsed later, alone, once that is written down.
         scope.spawn(move || {
             while let Some(batch) = batches.blocking_recv() {
                 let parsed = batch
                     .bodies
                     .iter()
-                    .map(|m| ingest::parse_guarded(&m.raw))
+                    .map(|m| (!left.suspect(m.uid)).then(|| ingest::parse_guarded(&m.raw)))
                     .collect();
                 if parsed_tx.send((batch, parsed)).is_err() {
                     break; // the recorder stopped on an error
@@ -163,7 +227,7 @@ fn run(
         // Deciding and recording stay in UID order, here. Leaving on an error drops the
         // receiver, which stops the parsing thread, which stops the fetching.
         for (batch, parsed) in parsed_rx {
-            let c = record_batch(p, store, uidvalidity, condemned, &batch, parsed)?;
+            let c = record_batch(p, store, sync, watch, &batch, parsed)?;
             if committed.send(c).is_err() {
                 break; // the IMAP loop is gone
             }
@@ -174,14 +238,16 @@ fn run(
 
 /// Record one fetched batch and the mailbox's new last UID in one transaction. A message that
 /// fails to record rolls the batch back with a [`MessageFailed`]; one of `condemned` is
-/// quarantined instead.
+/// quarantined instead. A message a dead process held (`parsed` has no parse of it) is
+/// parsed and recorded alone, after what comes before it is committed and its start is
+/// written down; one the process died on three times is quarantined.
 pub fn record_batch(
     p: &Pipeline,
     store: &mut Store,
-    uidvalidity: u32,
-    condemned: &Condemned,
+    sync_of: &Sync,
+    watch: &mut Watch,
     batch: &Fetched,
-    parsed: Vec<ingest::Parsed>,
+    parsed: Vec<Option<ingest::Parsed>>,
 ) -> Result<Committed> {
     let Some(batch_last) = batch.last() else {
         return Ok(Committed {
@@ -191,19 +257,22 @@ pub fn record_batch(
             normal: 0,
         });
     };
+    let (uidvalidity, condemned) = (sync_of.uidvalidity, &sync_of.condemned);
     let mailbox = &p.config.imap.mailbox;
     let max_size = p.config.policy.max_message_size;
     let mut parsed = parsed.into_iter();
     let mut bodies = batch.bodies.iter();
     let now = Utc::now();
-    let tx = store.transaction()?;
+    let mut tx = store.transaction()?;
     let first = batch.uids.iter().copied().min().unwrap_or(batch_last);
     let done = sync::recorded_between(&tx, mailbox, uidvalidity, first, batch_last)?;
     let mut recorded = Vec::with_capacity(batch.uids.len());
     let mut spent = Vec::with_capacity(batch.uids.len());
     let mut normal = 0;
+    let mut previous = None;
     let mut staged = Vec::new();
     for &uid in &batch.uids {
+        let before = previous.replace(uid);
         // Bodies and their parses are in UID order, like `uids`: take this one's, if any
         // (skipping any the server sent unasked).
         while bodies.as_slice().first().is_some_and(|m| m.uid < uid) {
@@ -211,11 +280,9 @@ pub fn record_batch(
             parsed.next();
         }
         let mail = bodies.as_slice().first().filter(|m| m.uid == uid);
-        let msg = mail.map(|m| {
+        let msg = mail.map(|_| {
             bodies.next();
-            parsed
-                .next()
-                .unwrap_or_else(|| ingest::parse_guarded(&m.raw))
+            parsed.next().flatten()
         });
         if done.contains(&uid) {
             continue;
@@ -240,21 +307,59 @@ pub fn record_batch(
                 let id = format!("oversized.{uidvalidity}.{uid}@musaid.invalid");
                 p.process_oversized(&tx, &source, &id, size, now)?
             }
-            (_, Some(mail), Some(msg), _) => match condemned.get(&uid) {
-                Some(error) => p.process_unrecordable(&tx, &source, &mail.raw, msg, error, now)?,
-                None => match attempt(p, &tx, &source, mail, msg, now) {
-                    Ok(outcome) => {
-                        normal += 1;
-                        outcome
+            (_, Some(mail), Some(msg), _) => {
+                if let Some(reread) = &sync_of.reread {
+                    if reread.skips(&tx, mail, msg.as_ref())? {
+                        continue;
                     }
-                    Err(mut e) => {
-                        if let Some(f) = e.downcast_mut::<MessageFailed>() {
-                            f.after_others = normal > 0;
+                }
+                let deaths = watch.left.deaths(uid);
+                if let Some(error) = condemned.get(&uid) {
+                    let msg = msg.unwrap_or_else(|| ingest::parse_guarded(&mail.raw));
+                    p.process_unrecordable(&tx, &source, &mail.raw, msg, error, now)?
+                } else if deaths >= in_flight::CRASHES {
+                    p.process_crashed(&tx, &source, &mail.raw, deaths, now)?
+                } else {
+                    let alone = msg.is_none();
+                    let msg = match msg {
+                        Some(msg) => msg,
+                        None => {
+                            // Held by a dead process: commit what comes before it, write down
+                            // its start, then parse and record it.
+                            if let Some(before) = before {
+                                sync::set_last_uid(
+                                    &tx,
+                                    mailbox,
+                                    uidvalidity,
+                                    before,
+                                    now.timestamp(),
+                                )?;
+                                watch.committed(&tx, before)?;
+                            }
+                            tx.commit().context("Cannot commit the batch")?;
+                            watch.start_alone(store.conn(), uid)?;
+                            tx = store.transaction()?;
+                            ingest::parse_guarded(&mail.raw)
                         }
-                        return Err(e);
+                    };
+                    match attempt(p, &tx, &source, mail, msg, now) {
+                        Ok(outcome) => {
+                            normal += 1;
+                            outcome
+                        }
+                        Err(mut e) => {
+                            if let Some(f) = e.downcast_mut::<MessageFailed>() {
+                                f.after_others = normal > 0;
+                            }
+                            drop(tx);
+                            if alone {
+                                watch.failed_alone(store.conn(), uid)?;
+                            }
+                            return Err(e);
+                        }
                     }
-                },
-            },
+                }
+            }
             // Gone from the server between SEARCH and FETCH (expunged elsewhere).
             _ => continue,
         };
@@ -269,6 +374,7 @@ pub fn record_batch(
     // The batch's new files are synced and named, once for all, before the rows that name
     // them commit.
     crate::store::attachments::Files::new(&p.config.daemon.state_dir).settle(&staged)?;
+    watch.committed(&tx, batch_last)?;
     tx.commit().context("Cannot commit the batch")?;
     Ok(Committed {
         last: batch_last,
@@ -387,11 +493,11 @@ mod tests {
         (p, store, batch)
     }
 
-    fn parse(batch: &Fetched) -> Vec<ingest::Parsed> {
+    fn parse(batch: &Fetched) -> Vec<Option<ingest::Parsed>> {
         batch
             .bodies
             .iter()
-            .map(|m| ingest::parse_guarded(&m.raw))
+            .map(|m| Some(ingest::parse_guarded(&m.raw)))
             .collect()
     }
 
@@ -403,8 +509,15 @@ mod tests {
     fn a_message_that_fails_to_record_is_named_and_its_batch_rolled_back() {
         let dir = tempfile::tempdir().unwrap();
         let (p, mut store, batch) = poisoned_desk(dir.path());
-        let e =
-            record_batch(&p, &mut store, 7, &Condemned::new(), &batch, parse(&batch)).unwrap_err();
+        let e = record_batch(
+            &p,
+            &mut store,
+            &Sync::plain(7),
+            &mut Watch::default(),
+            &batch,
+            parse(&batch),
+        )
+        .unwrap_err();
         let failed = e.downcast_ref::<MessageFailed>().expect("a MessageFailed");
         assert_eq!(failed.uid, 2);
         assert_eq!(failed.message_id, "r2@acme.example");
@@ -427,7 +540,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (p, mut store, batch) = poisoned_desk(dir.path());
         let condemned = Condemned::from([(2, "this task is refused".to_string())]);
-        let c = record_batch(&p, &mut store, 7, &condemned, &batch, parse(&batch)).unwrap();
+        let c = record_batch(
+            &p,
+            &mut store,
+            &Sync {
+                condemned,
+                ..Sync::plain(7)
+            },
+            &mut Watch::default(),
+            &batch,
+            parse(&batch),
+        )
+        .unwrap();
         assert_eq!(c.recorded, vec![1, 2, 3]);
         assert_eq!((c.last, c.normal), (3, 2));
         let kinds: Vec<&str> = c.spent.iter().map(|o| o.decision.kind()).collect();
@@ -455,7 +579,15 @@ mod tests {
         let (p, mut store, mut batch) = poisoned_desk(dir.path());
         batch.bodies.retain(|m| m.uid != 2);
         batch.unfetchable = vec![(2, "BYE FETCH failed: Internal error".to_string())];
-        let c = record_batch(&p, &mut store, 7, &Condemned::new(), &batch, parse(&batch)).unwrap();
+        let c = record_batch(
+            &p,
+            &mut store,
+            &Sync::plain(7),
+            &mut Watch::default(),
+            &batch,
+            parse(&batch),
+        )
+        .unwrap();
         let kinds: Vec<&str> = c.spent.iter().map(|o| o.decision.kind()).collect();
         assert_eq!(kinds, ["create_task", "quarantine", "create_task"]);
         let (detail, raw): (String, Option<Vec<u8>>) = store
@@ -489,8 +621,15 @@ mod tests {
         if let Some(first) = batch.bodies.first_mut() {
             *first = long;
         }
-        let e =
-            record_batch(&p, &mut store, 7, &Condemned::new(), &batch, parse(&batch)).unwrap_err();
+        let e = record_batch(
+            &p,
+            &mut store,
+            &Sync::plain(7),
+            &mut Watch::default(),
+            &batch,
+            parse(&batch),
+        )
+        .unwrap_err();
         assert!(e.downcast_ref::<MessageFailed>().is_none(), "{e:#}");
         assert!(crate::store::is_database_failure(&e), "{e:#}");
     }

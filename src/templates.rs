@@ -27,6 +27,36 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("error.ar.j2", include_str!("../templates/error.ar.j2")),
     ("summary.en.j2", include_str!("../templates/summary.en.j2")),
     ("summary.ar.j2", include_str!("../templates/summary.ar.j2")),
+    ("agenda.en.j2", include_str!("../templates/agenda.en.j2")),
+    ("agenda.ar.j2", include_str!("../templates/agenda.ar.j2")),
+    (
+        "reminder.en.j2",
+        include_str!("../templates/reminder.en.j2"),
+    ),
+    (
+        "reminder.ar.j2",
+        include_str!("../templates/reminder.ar.j2"),
+    ),
+    ("overdue.en.j2", include_str!("../templates/overdue.en.j2")),
+    ("overdue.ar.j2", include_str!("../templates/overdue.ar.j2")),
+    (
+        "escalation.en.j2",
+        include_str!("../templates/escalation.en.j2"),
+    ),
+    (
+        "escalation.ar.j2",
+        include_str!("../templates/escalation.ar.j2"),
+    ),
+    ("status.en.j2", include_str!("../templates/status.en.j2")),
+    ("status.ar.j2", include_str!("../templates/status.ar.j2")),
+    (
+        "hours_alert.en.j2",
+        include_str!("../templates/hours_alert.en.j2"),
+    ),
+    (
+        "hours_alert.ar.j2",
+        include_str!("../templates/hours_alert.ar.j2"),
+    ),
 ];
 
 /// A rendered mail: one-line subject, plain text and HTML.
@@ -115,7 +145,16 @@ mod tests {
     #[test]
     fn every_kind_renders_in_both_languages() {
         let t = Templates::load(None).expect("built-ins compile");
-        for kind in ["ack", "notify", "done", "followup", "error"] {
+        for kind in [
+            "ack",
+            "notify",
+            "done",
+            "followup",
+            "error",
+            "reminder",
+            "overdue",
+            "escalation",
+        ] {
             for lang in [Language::En, Language::Ar] {
                 let r = t.render(kind, lang, ctx("Invoice")).expect("renders");
                 assert!(r.subject.contains("[#7]"), "{kind}.{lang:?}: {}", r.subject);
@@ -173,6 +212,131 @@ mod tests {
                     !plain.text.contains("musaid tasks attachment"),
                     "{kind}.{lang:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn the_agenda_lists_each_part_in_both_languages() {
+        let t = Templates::load(None).expect("built-ins compile");
+        let line = json!({"id": 12, "title": "<Invoice>", "contract": "acme", "due": "Sun 2026-12-06 10:00 +03",
+                          "late": "2h 0m", "since": "Tue 2026-12-01 09:00 +03", "chase": true});
+        let ctx = json!({"day": "Sun 2026-12-06", "total": 4, "overdue": [line], "due_today": [line],
+                         "new": [line], "waiting": [line], "open_count": 3,
+                         "retainers": [{"contract": "acme", "bought": "20h 00m", "used": "12h 30m", "left": "7.5", "period": "2026-12"}]});
+        for lang in [Language::En, Language::Ar] {
+            let r = t.render("agenda", lang, &ctx).expect("renders");
+            assert!(r.subject.contains("2026-12-06"), "{lang:?}: {}", r.subject);
+            assert!(
+                !r.subject.contains("[#"),
+                "a reply to the agenda names no one task"
+            );
+            assert_eq!(r.text.matches("[#12]").count(), 5, "{lang:?}: {}", r.text);
+            assert!(r.text.contains("2h 0m") && r.text.contains("7.5"));
+            assert!(r.html.contains("&lt;Invoice&gt;"));
+            let overdue = r.text.find("[#12]").unwrap_or(usize::MAX);
+            assert!(
+                r.text.find("2h 0m").is_some_and(|l| l > overdue),
+                "overdue comes first"
+            );
+            if lang == Language::Ar {
+                assert!(r.html.contains("dir=\"rtl\"") && r.text.contains("تابِع"));
+            } else {
+                assert!(r.text.contains("CHASE") && r.text.contains("3 other open tasks"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_recurring_tasks_notification_and_a_reopening_follow_up_say_so() {
+        let t = Templates::load(None).expect("built-ins compile");
+        for (lang, entry, reopened) in [
+            (
+                Language::En,
+                "from the recurring entry monthly",
+                "open again",
+            ),
+            (Language::Ar, "من المهمة المتكررة monthly", "مفتوحة من جديد"),
+        ] {
+            let mut c = ctx("Invoices");
+            c["task"]["recurring"] = json!("monthly");
+            let r = t.render("notify", lang, &c).expect("renders");
+            assert!(
+                r.text.contains(entry) && !r.text.contains("boss@"),
+                "{}",
+                r.text
+            );
+            assert!(r.html.contains("monthly"), "{}", r.html);
+            let mut c = ctx("Invoices");
+            c["reopened"] = json!(true);
+            let r = t.render("followup", lang, &c).expect("renders");
+            assert!(
+                r.text.contains(reopened) && r.html.contains(reopened),
+                "{}",
+                r.text
+            );
+            let r = t
+                .render("followup", lang, ctx("Invoices"))
+                .expect("renders");
+            assert!(!r.text.contains(reopened), "{}", r.text);
+        }
+    }
+
+    #[test]
+    fn status_answers_and_hours_alerts_render_in_both_languages() {
+        let t = Templates::load(None).expect("built-ins compile");
+        let retainer = json!({"bought": "20h 00m", "used": "17h 00m", "left": "3h 00m",
+                              "over": null, "percent": 85, "period": "2026-12", "per": "month"});
+        let open = json!([{"id": 3, "title": "<b>Invoice</b>", "status": "in_progress",
+                           "assignee": "sara@va.example", "due": "Thu 2026-12-10 17:00 +03",
+                           "overdue": true, "updated": "Wed 2026-12-09 09:00 +03"}]);
+        let contract = json!({"view": "contract", "contract": "acme", "desk": "Desk",
+            "status": true, "open": open, "open_count": 1, "overdue_count": 1, "open_more": 0,
+            "done": [], "done_count": 0, "done_more": 0, "done_days": 7,
+            "hours": true, "retainer": retainer, "period": "2026-12"});
+        let task = json!({"view": "task", "contract": "acme", "desk": "Desk", "status": true,
+            "task": {"id": 3, "title": "Invoice", "status": "waiting", "requester": "boss@acme.example",
+                     "created": "Mon", "updated": "Tue", "overdue": false},
+            "events": [{"at": "Tue", "actor": "sara@va.example", "kind": "time", "detail": "+45m"}],
+            "events_more": 4});
+        let hours = json!({"view": "contract", "contract": "acme", "desk": "Desk", "hours": true,
+            "retainer": null, "logged": "2h 00m", "period": "2026-12"});
+        for lang in [Language::En, Language::Ar] {
+            let r = t.render("status", lang, &contract).expect("renders");
+            assert!(
+                r.subject.contains("acme") && r.subject.contains('1'),
+                "{}",
+                r.subject
+            );
+            assert!(r.text.contains("#3 <b>Invoice</b>"), "{}", r.text);
+            assert!(
+                r.text.contains("17h 00m") && r.text.contains("2026-12"),
+                "{}",
+                r.text
+            );
+            assert!(r.html.contains("&lt;b&gt;Invoice"), "HTML is escaped");
+            let r = t.render("status", lang, &task).expect("renders");
+            assert!(r.subject.starts_with("[#3]"), "{}", r.subject);
+            assert!(r.text.contains("+45m"), "{}", r.text);
+            let r = t.render("status", lang, &hours).expect("renders");
+            assert!(r.subject.contains("2h 00m"), "{}", r.subject);
+            let alert = json!({"contract": "acme", "desk": "Desk", "threshold": 80,
+                               "retainer": retainer, "to_owner": true});
+            let r = t.render("hours_alert", lang, &alert).expect("renders");
+            assert!(
+                r.subject.contains("80") && r.subject.contains("17h 00m"),
+                "{}",
+                r.subject
+            );
+            assert!(r.text.contains("3h 00m"), "{}", r.text);
+            if lang == Language::Ar {
+                for html in [
+                    &r.html,
+                    &t.render("status", lang, &contract).expect("r").html,
+                ] {
+                    assert!(html.contains("dir=\"rtl\""), "Arabic HTML is right-to-left");
+                }
+                assert!(r.subject.contains("الساعات"), "{}", r.subject);
             }
         }
     }

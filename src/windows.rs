@@ -8,6 +8,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod due;
+pub use due::{business_time, due_after_waiting, resolve_due, DueWhen};
+
 /// One contracted response window as written in the config.
 #[allow(clippy::large_enum_variant)] // A handful per contract; boxing buys nothing.
 #[derive(Debug, Clone)]
@@ -535,6 +538,49 @@ pub fn due_at(cal: &Calendar, spec: DueSpec, from: DateTime<Utc>) -> Option<Date
                     counted += 1;
                     if counted == n {
                         return Some(close);
+                    }
+                }
+            }
+            None
+        }
+    }
+}
+
+/// The instant `spec` of business time before `due`, counted back through the calendar's
+/// windows: the mirror of [`due_at`]. N business days before start at the opening of the first
+/// window on the N-th local day before `due`'s day that has an open window.
+pub fn before(cal: &Calendar, spec: DueSpec, due: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match spec {
+        DueSpec::Wall(d) => Some(due - chrono::Duration::from_std(d).ok()?),
+        DueSpec::BusinessHours(h) => {
+            let mut left = chrono::Duration::hours(i64::from(h));
+            let mut until = due;
+            let limit = due - chrono::Duration::days(HORIZON_DAYS as i64);
+            while until > limit && !left.is_zero() {
+                let from = until - chrono::Duration::days(8);
+                for (s, e) in open_intervals(cal, from, until).into_iter().rev() {
+                    let (s, e) = (s.max(from), e.min(until));
+                    if e - s >= left {
+                        return Some(e - left);
+                    }
+                    left -= e - s;
+                }
+                until = from;
+            }
+            left.is_zero().then_some(due)
+        }
+        DueSpec::BusinessDays(n) => {
+            let mut day = due.with_timezone(&cal.timezone).date_naive();
+            let mut counted = 0;
+            let mut todays = Vec::new();
+            for _ in 0..HORIZON_DAYS {
+                day = day.pred_opt()?;
+                todays.clear();
+                windows_starting_on(cal, day, &mut todays);
+                if let Some(open) = todays.iter().map(|(s, _)| *s).min() {
+                    counted += 1;
+                    if counted >= n {
+                        return Some(open);
                     }
                 }
             }

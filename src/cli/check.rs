@@ -24,6 +24,10 @@ pub fn run(path: &Path, args: &CheckArgs) -> Result<ExitCode, Failure> {
         p.rules.len(),
         p.config.daemon.rules_dir.display()
     );
+    // Warnings do not fail the check: the config works, it only trusts more than it might.
+    for w in musaid::config::warnings(&p.config) {
+        eprintln!("musaid: warning: {w}");
+    }
     if !args.connect {
         return Ok(ExitCode::SUCCESS);
     }

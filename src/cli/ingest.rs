@@ -137,6 +137,8 @@ fn line(j: &DecisionJson) -> String {
         ("update_task", Some(t)) if j.commands.is_empty() => format!("task #{t}: note"),
         ("update_task", Some(t)) => format!("task #{t}: {}", j.commands.join(" ")),
         ("duplicate", Some(t)) => format!("of task #{t}"),
+        // A question (`#status`, `#hours`): ignored as a request, answered by mail.
+        ("ignore", None) if j.reason.is_none() => format!("answered: {}", j.commands.join(" ")),
         (_, _) => j.reason.unwrap_or("").to_string(),
     };
     format!("{}: {} {}", j.file, j.decision, detail)

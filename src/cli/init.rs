@@ -165,6 +165,18 @@ mod tests {
     }
 
     #[test]
+    fn the_template_explains_trusted_authserv_id() {
+        let line = CONFIG_TEMPLATE
+            .lines()
+            .position(|l| l.starts_with("# trusted_authserv_id = "))
+            .expect("the key, commented");
+        let before: Vec<&str> = CONFIG_TEMPLATE.lines().take(line).collect();
+        let comment = before.join("\n");
+        assert!(comment.contains("taken on trust"), "{comment}");
+        assert!(comment.contains("docs/security.md"), "{comment}");
+    }
+
+    #[test]
     fn every_example_rule_file_is_embedded() {
         let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
         let mut on_disk: Vec<String> = std::fs::read_dir(&rules)

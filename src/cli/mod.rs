@@ -5,12 +5,15 @@
 //! `ingest`: a server or a file that failed), 2 usage or configuration error (clap's own
 //! usage errors exit 2 as well).
 
+pub mod agenda;
 pub mod backup;
 pub mod check;
+pub mod hours;
 pub mod ingest;
 pub mod init;
 pub mod man;
 pub mod outbox;
+pub mod recurring;
 pub mod rules;
 pub mod run;
 pub mod status;

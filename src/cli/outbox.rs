@@ -67,6 +67,8 @@ struct OutboxJson<'a> {
     last_error: Option<&'a str>,
     created_at: Option<String>,
     sent_at: Option<String>,
+    /// Why a pending mail waits past its time: an outgoing limit (`outbox::limit`), or null.
+    held: Option<&'a str>,
 }
 
 fn outbox_json(r: &Row, tz: Tz) -> OutboxJson<'_> {
@@ -85,11 +87,17 @@ fn outbox_json(r: &Row, tz: Tz) -> OutboxJson<'_> {
         last_error: r.last_error.as_deref(),
         created_at: output::rfc3339(r.created_at, tz),
         sent_at: r.sent_at.and_then(|t| output::rfc3339(t, tz)),
+        held: held(r),
     }
 }
 
-/// The readable list: when pending, the earliest send time (and whether a window holds it);
-/// else when it was sent.
+/// The limit holding a pending row back, if any.
+fn held(r: &Row) -> Option<&str> {
+    r.held.as_deref().filter(|_| r.status == "pending")
+}
+
+/// The readable list: when pending, the earliest send time (and whether a window or an
+/// outgoing limit holds it); else when it was sent.
 fn table(rows: &[Row], tz_of: impl Fn(&Row) -> Tz) -> Table {
     let mut t = Table::new(&[
         "ID",
@@ -103,7 +111,14 @@ fn table(rows: &[Row], tz_of: impl Fn(&Row) -> Tz) -> Table {
     ]);
     for r in rows {
         let when = if r.status == "pending" {
-            output::short_time(r.not_before, tz_of(r)) + if r.windowed { " (window)" } else { "" }
+            let why = match held(r) {
+                // Short, so the cell is not cut: `--json` has the setting's name.
+                Some("one_error_per_hour") => " (held: error limit)".to_string(),
+                Some(_) => " (held: per-address limit)".to_string(),
+                None if r.windowed => " (window)".to_string(),
+                None => String::new(),
+            };
+            output::short_time(r.not_before, tz_of(r)) + &why
         } else {
             r.sent_at
                 .map(|t| output::short_time(t, tz_of(r)))

@@ -78,6 +78,11 @@ fn test(path: &Path, files: &[PathBuf], json: bool) -> Result<ExitCode, Failure>
                 j.reason
                     .map(str::to_string)
                     .or(j.rule.clone())
+                    .or_else(|| {
+                        // A question is answered, not a request: what it asks.
+                        (j.decision == "ignore")
+                            .then(|| format!("answered: {}", j.commands.join(" ")))
+                    })
                     .unwrap_or_default(),
                 j.category.clone().unwrap_or_default(),
                 j.contract.clone().unwrap_or_default(),

@@ -18,7 +18,7 @@ use std::process::ExitCode;
 pub enum TasksCommand {
     /// Every task, whatever its status, unless filtered
     List {
-        /// open, in_progress, waiting, done or cancelled
+        /// open, in_progress, waiting, done, cancelled or merged
         #[arg(long, value_name = "S")]
         status: Option<TaskStatus>,
         /// Only this contract's tasks
@@ -58,6 +58,12 @@ pub enum TasksCommand {
         #[arg(long)]
         no_mail: bool,
     },
+    /// A task's time entries (#time), the oldest first, with their total
+    Time {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {
@@ -85,6 +91,7 @@ pub fn run(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {
             note,
             no_mail,
         } => set(&cfg, &mut store, id, status, note.as_deref(), no_mail)?,
+        TasksCommand::Time { id, json } => time(&cfg, &store, id, json)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -271,6 +278,17 @@ fn set(
     note: Option<&str>,
     no_mail: bool,
 ) -> Result<(), Failure> {
+    if status == TaskStatus::Merged {
+        return Err(anyhow::anyhow!(
+            "A task is merged by a VA's `#merge {id}` reply in the thread of the task it goes into"
+        )
+        .into());
+    }
+    if let Some(into) = store.task(id)?.and_then(|t| t.merged_into) {
+        return Err(
+            anyhow::anyhow!("Task #{id} is merged into #{into}; change #{into} instead").into(),
+        );
+    }
     let actor = format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "unknown".into())
@@ -278,7 +296,17 @@ fn set(
     let templates = musaid::templates::Templates::load(cfg.daemon.templates_dir.as_deref())?;
     let now = Utc::now();
     let queued = std::cell::Cell::new(false);
+    let calendar = store
+        .task(id)?
+        .and_then(|t| cfg.contracts.get(&t.contract))
+        .map(|c| c.calendar.clone());
     let t = store.set_task_status(id, status, note, &actor, now.timestamp(), &|tx, from| {
+        // Leaving `waiting` by hand moves the due time as a reply would.
+        if let (TaskStatus::Waiting, false, Some(cal)) =
+            (from, status == TaskStatus::Waiting, calendar.as_ref())
+        {
+            resume_due(tx, cal, id, &actor, now)?;
+        }
         if status == TaskStatus::Done && from != TaskStatus::Done && !no_mail {
             musaid::outbox::closed_by_hand(tx, cfg, &templates, id, &actor, note, now)?;
             queued.set(true);
@@ -289,5 +317,91 @@ fn set(
     if queued.get() {
         println!("The owner's notice waits in the outbox for a reply window (`musaid outbox`)");
     }
+    Ok(())
+}
+
+/// Move the due time of task `id`, leaving `waiting` at `now`, by the business time it waited.
+fn resume_due(
+    tx: &rusqlite::Transaction<'_>,
+    cal: &musaid::windows::Calendar,
+    id: i64,
+    actor: &str,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let (Some(due), Some(since)) = Store::due_clock(tx, id)? else {
+        return Ok(());
+    };
+    let (Some(due), Some(since)) = (
+        chrono::DateTime::from_timestamp(due, 0),
+        chrono::DateTime::from_timestamp(since, 0),
+    ) else {
+        return Ok(());
+    };
+    let moved = musaid::windows::due_after_waiting(cal, due, since, now);
+    if moved != due {
+        let waited = musaid::windows::business_time(cal, since, now);
+        let note = format!(
+            "due {}: moved later by {} of business time waiting",
+            moved
+                .with_timezone(&cal.timezone)
+                .format("%Y-%m-%d %H:%M %Z"),
+            musaid::units::format_duration(waited.to_std().unwrap_or_default())
+        );
+        Store::move_due(tx, id, moved.timestamp(), &note, actor, now.timestamp())?;
+    }
+    Ok(())
+}
+
+/// One entry of `tasks time --json`.
+#[derive(Serialize)]
+struct TimeJson<'a> {
+    task: i64,
+    at: Option<String>,
+    va: &'a str,
+    minutes: i32,
+    message_id: Option<&'a str>,
+}
+
+/// `tasks time`: a task's time entries and their total.
+fn time(cfg: &Config, store: &Store, id: i64, json: bool) -> Result<(), Failure> {
+    let task = store
+        .task(id)?
+        .ok_or_else(|| anyhow::anyhow!("No task #{id}"))?;
+    if let Some(into) = task.merged_into {
+        eprintln!("Task #{id} is merged into #{into}: its time entries are #{into}'s");
+    }
+    let entries = musaid::store::hours::task_entries(store.conn(), id)?;
+    let tz = zone(cfg, &task.contract);
+    if json {
+        let v: Vec<TimeJson> = entries
+            .iter()
+            .map(|e| TimeJson {
+                task: e.task,
+                at: output::rfc3339(e.at, tz),
+                va: &e.va,
+                minutes: e.minutes,
+                message_id: e.message_id.as_deref(),
+            })
+            .collect();
+        return print_json(&v);
+    }
+    if entries.is_empty() {
+        println!("No time logged on task #{id}.");
+        return Ok(());
+    }
+    let mut t = Table::new(&["AT", "VA", "TIME"]);
+    for e in &entries {
+        t.row(vec![
+            output::short_time(e.at, tz),
+            e.va.clone(),
+            musaid::retainer::hours_minutes(i64::from(e.minutes)),
+        ]);
+    }
+    print!("{}", t.render());
+    let total: i64 = entries.iter().map(|e| i64::from(e.minutes)).sum();
+    println!(
+        "Total: {} ({total} minutes)",
+        musaid::retainer::hours_minutes(total)
+    );
     Ok(())
 }

@@ -1,9 +1,9 @@
-//! `[contracts.NAME]`: owners, VAs, time zone, windows, holidays, summary and rate.
+//! `[contracts.NAME]`: owners, VAs, time zone, windows, holidays, summary, rate and escalation.
 
 use super::diag::Diag;
 use super::values::{address_value, is_valid_address, required, DateOrString, S};
 use super::*;
-use crate::windows::WindowSpec;
+use crate::windows::{DueSpec, WindowSpec};
 use chrono_tz::Tz;
 use serde::de::{self, MapAccess, Visitor};
 use serde::Deserialize;
@@ -22,6 +22,16 @@ pub(super) struct RawContract {
     language: Option<S<String>>,
     summary: Option<S<RawSummary>>,
     rate: Option<S<RawRate>>,
+    escalate_to: Option<S<Vec<S<String>>>>,
+    escalate_after: Option<S<String>>,
+    retainer: Option<S<RawRetainer>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetainer {
+    hours: Option<S<f64>>,
+    per: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -330,6 +340,24 @@ pub(super) fn contract(
             currency: currency?,
         })
     });
+    let mut escalate_to = Vec::new();
+    if let Some(list) = &raw.escalate_to {
+        for a in list.get_ref() {
+            escalate_to.extend(address_value(d, a, &format!("{sec} escalate_to")));
+        }
+    }
+    let escalate_after = match &raw.escalate_after {
+        None => DueSpec::BusinessDays(1),
+        Some(v) => v
+            .get_ref()
+            .parse::<DueSpec>()
+            .map_err(|e| d.at_spanned(v, format!("{sec} escalate_after: {e}")))
+            .unwrap_or(DueSpec::BusinessDays(1)),
+    };
+    let retainer = raw
+        .retainer
+        .as_ref()
+        .and_then(|r| retainer_value(d, r, sec));
     if d.count() > before {
         return None;
     }
@@ -345,5 +373,63 @@ pub(super) fn contract(
         language,
         summary,
         rate,
+        escalate_to,
+        escalate_after,
+        retainer,
     })
 }
+
+fn retainer_value(d: &mut Diag<'_>, r: &S<RawRetainer>, sec: &str) -> Option<Retainer> {
+    const EXAMPLE: &str = "{ hours = 20, per = \"month\" }";
+    let hours = match &r.get_ref().hours {
+        // A week has 168 hours; more bought than that is a slip of the keyboard.
+        Some(h) if h.get_ref().is_finite() && *h.get_ref() > 0.0 && *h.get_ref() <= 744.0 => {
+            Some(*h.get_ref())
+        }
+        Some(h) => {
+            d.at_spanned(
+                h,
+                format!(
+                    "{sec} retainer.hours = {}: write the hours bought per period, a positive \
+                     number up to 744, e.g. {EXAMPLE}",
+                    h.get_ref()
+                ),
+            );
+            None
+        }
+        None => {
+            d.at_spanned(r, format!("{sec} retainer needs hours, e.g. {EXAMPLE}"));
+            None
+        }
+    };
+    let per = match &r.get_ref().per {
+        Some(p) => match p.get_ref().trim().to_ascii_lowercase().as_str() {
+            "week" | "weekly" => Some(RetainerPeriod::Week),
+            "month" | "monthly" => Some(RetainerPeriod::Month),
+            _ => {
+                d.at_spanned(
+                    p,
+                    format!(
+                        "{sec} retainer.per = \"{}\": use \"week\" or \"month\"",
+                        p.get_ref()
+                    ),
+                );
+                None
+            }
+        },
+        None => {
+            d.at_spanned(
+                r,
+                format!("{sec} retainer needs per, \"week\" or \"month\", e.g. {EXAMPLE}"),
+            );
+            None
+        }
+    };
+    Some(Retainer {
+        hours: hours?,
+        per: per?,
+    })
+}
+
+#[cfg(test)]
+mod retainer_tests;

@@ -29,7 +29,11 @@ struct RawPolicy {
     max_message_size: Option<S<SizeValue>>,
     acks_per_sender_per_day: Option<S<i64>>,
     ack_max_age: Option<S<String>>,
+    quarantine_keep: Option<S<String>>,
     trusted_authserv_id: Option<S<String>>,
+    remind_before: Option<S<String>>,
+    chase_after: Option<S<String>>,
+    mails_per_recipient_per_hour: Option<S<i64>>,
     attach_max: Option<S<SizeValue>>,
     attachments_keep: Option<S<String>>,
 }
@@ -85,7 +89,7 @@ pub fn load_str(text: &str, path: &Path) -> Result<Config, ConfigError> {
     }
 }
 
-const SECTIONS: [&str; 5] = ["daemon", "imap", "smtp", "contracts", "policy"];
+const SECTIONS: [&str; 6] = ["daemon", "imap", "smtp", "contracts", "policy", "vas"];
 
 fn build(d: &mut Diag<'_>, text: &str, path: &Path) -> Option<Config> {
     let root = d.parse()?;
@@ -187,7 +191,12 @@ fn build(d: &mut Diag<'_>, text: &str, path: &Path) -> Option<Config> {
         None => Some(Policy::default()),
     };
 
+    let vas = match section("vas") {
+        Some(v) => super::vas::vas(d, &v),
+        None => BTreeMap::new(),
+    };
     Some(Config {
+        vas,
         path: path.to_path_buf(),
         daemon: daemon?,
         imap: imap?,
@@ -293,6 +302,28 @@ fn policy(d: &mut Diag<'_>, raw: RawPolicy) -> Option<Policy> {
             ),
         }
     }
+    if let Some(k) = &raw.quarantine_keep {
+        match parse_duration(k.get_ref()) {
+            Ok(v) if !v.is_zero() => p.quarantine_keep = v,
+            Ok(_) => d.at_spanned(
+                k,
+                "[policy] quarantine_keep must be more than 0; write e.g. \"30d\"",
+            ),
+            Err(e) => d.at_spanned(
+                k,
+                format!("[policy] quarantine_keep = \"{}\": {e}", k.get_ref()),
+            ),
+        }
+    }
+    if let Some(m) = &raw.mails_per_recipient_per_hour {
+        match u32::try_from(*m.get_ref()) {
+            Ok(v) if v > 0 => p.mails_per_recipient_per_hour = v,
+            _ => d.at_spanned(
+                m,
+                format!("[policy] mails_per_recipient_per_hour = {}: write a whole number from 1 up, e.g. 30", m.get_ref()),
+            ),
+        }
+    }
     if let Some(m) = &raw.attach_max {
         match size_value(m.get_ref()) {
             Ok(v) => p.attach_max = v,
@@ -318,6 +349,17 @@ fn policy(d: &mut Diag<'_>, raw: RawPolicy) -> Option<Policy> {
             d.at_spanned(t, "[policy] trusted_authserv_id: write the authserv-id of your MX, e.g. \"mx.va.example\"");
         } else {
             p.trusted_authserv_id = Some(v.to_ascii_lowercase());
+        }
+    }
+    for (key, value, slot) in [
+        ("remind_before", &raw.remind_before, &mut p.remind_before),
+        ("chase_after", &raw.chase_after, &mut p.chase_after),
+    ] {
+        if let Some(v) = value {
+            match v.get_ref().parse::<crate::windows::DueSpec>() {
+                Ok(spec) => *slot = spec,
+                Err(e) => d.at_spanned(v, format!("[policy] {key}: {e}")),
+            }
         }
     }
     (d.count() == before).then_some(p)

@@ -18,6 +18,8 @@ mod load;
 mod secret;
 mod server;
 mod values;
+mod vas;
+mod warnings;
 
 pub(crate) use diag::{did_you_mean, Diag};
 
@@ -25,6 +27,7 @@ pub(crate) use diag::{did_you_mean, Diag};
 pub use crate::units;
 pub use load::{load, load_str};
 pub use values::is_valid_address;
+pub use warnings::warnings;
 
 /// For unit tests: a desk in `dir` (its state in `dir/state`) with one contract, `acme` (owner
 /// boss@acme.example, VA sara@va.example, Riyadh, Sunday to Thursday 08:00-10:00), and
@@ -52,7 +55,7 @@ windows = ["Sun-Thu 08:00-10:00"]
 }
 
 use crate::model::Language;
-use crate::windows::Calendar;
+use crate::windows::{Calendar, DueSpec};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -70,6 +73,34 @@ pub struct Config {
     /// By name, in name order.
     pub contracts: BTreeMap<String, Contract>,
     pub policy: Policy,
+    /// `[vas."ADDR"]`, by lower-cased address: per-VA settings (the agenda).
+    pub vas: BTreeMap<String, VaSettings>,
+}
+
+/// `[vas."ADDR"]`: one VA's own settings.
+#[derive(Debug, Clone, Default)]
+pub struct VaSettings {
+    /// The agenda's language; else the VA's first contract's.
+    pub language: Option<Language>,
+    pub agenda: AgendaTime,
+}
+
+/// When a VA's daily agenda goes out.
+#[allow(clippy::large_enum_variant)] // One per VA; boxing buys nothing.
+#[derive(Debug, Clone, Default)]
+pub enum AgendaTime {
+    /// At the opening of the VA's first window each day, among their contracts.
+    #[default]
+    FirstWindow,
+    /// `agenda = { cron = "0 30 7 * * Sun-Thu", timezone = "Asia/Riyadh" }`.
+    Cron {
+        schedule: cron::Schedule,
+        timezone: chrono_tz::Tz,
+        /// The cron expression as written, for messages.
+        source: String,
+    },
+    /// `agenda = false`.
+    Off,
 }
 
 #[derive(Debug, Clone)]
@@ -260,6 +291,31 @@ pub struct Rate {
     pub currency: String,
 }
 
+/// How often a retainer's hours are bought.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetainerPeriod {
+    /// The ISO week: Monday 00:00 to Monday 00:00 in the contract's zone.
+    Week,
+    /// The calendar month, from the 1st at 00:00 in the contract's zone.
+    Month,
+}
+
+impl RetainerPeriod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetainerPeriod::Week => "week",
+            RetainerPeriod::Month => "month",
+        }
+    }
+}
+
+/// `retainer = { hours = 20, per = "month" }`: hours bought for each period.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retainer {
+    pub hours: f64,
+    pub per: RetainerPeriod,
+}
+
 #[derive(Debug, Clone)]
 pub struct Contract {
     pub name: String,
@@ -271,6 +327,10 @@ pub struct Contract {
     pub language: Language,
     pub summary: Option<SummaryConfig>,
     pub rate: Option<Rate>,
+    /// Told about tasks overdue longer than `escalate_after` (lower-cased addresses).
+    pub escalate_to: Vec<String>,
+    pub escalate_after: DueSpec,
+    pub retainer: Option<Retainer>,
 }
 
 impl Contract {
@@ -310,7 +370,15 @@ pub struct Policy {
     pub max_message_size: u64,
     pub acks_per_sender_per_day: u32,
     pub ack_max_age: Duration,
+    /// How long quarantined mail keeps its raw bytes; the record stays.
+    pub quarantine_keep: Duration,
     pub trusted_authserv_id: Option<String>,
+    /// The assignee's reminder comes this long before a task's due time.
+    pub remind_before: DueSpec,
+    /// A task waiting longer than this shows as "chase" in the agenda.
+    pub chase_after: DueSpec,
+    /// Mail of any kind to one address in any hour; what is over waits (`outbox::limit`).
+    pub mails_per_recipient_per_hour: u32,
     /// Bytes of attachments one mail carries; larger files are listed with the fetch command.
     pub attach_max: u64,
     /// How long after a task ends its files are kept (unless an open task needs them).
@@ -324,7 +392,11 @@ impl Default for Policy {
             max_message_size: 25 * 1000 * 1000,
             acks_per_sender_per_day: 20,
             ack_max_age: Duration::from_secs(3 * 86400),
+            quarantine_keep: Duration::from_secs(30 * 86400),
             trusted_authserv_id: None,
+            remind_before: DueSpec::BusinessHours(2),
+            chase_after: DueSpec::BusinessDays(3),
+            mails_per_recipient_per_hour: 30,
             attach_max: 10 * 1000 * 1000,
             attachments_keep: Duration::from_secs(365 * 86400),
         }

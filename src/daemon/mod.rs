@@ -40,6 +40,8 @@ struct Context {
     heartbeat: Heartbeat,
     /// Wakes the sender: there may be mail to send.
     wake: Arc<Notify>,
+    /// Wakes the scheduler: tasks were recorded or changed, so due times may have moved.
+    tasks_changed: Arc<Notify>,
 }
 
 /// Run the daemon until `shutdown` turns true. The message in hand is finished first.
@@ -98,6 +100,7 @@ pub async fn run_reloadable(
         shutdown,
         heartbeat: Heartbeat::new(),
         wake: Arc::new(Notify::new()),
+        tasks_changed: Arc::new(Notify::new()),
     };
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(crate::smtp::run_sender(
@@ -123,6 +126,9 @@ pub async fn run_reloadable(
             rules = p.rules.len(),
             "musaid started"
         );
+        for w in crate::config::warnings(&p.config) {
+            warn!("{w}");
+        }
     }
 
     sync::run(ctx, store, early).await;

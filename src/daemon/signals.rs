@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// Install the signal handlers of `musaid run`: SIGTERM and SIGINT stop (after the message in
 /// hand), SIGHUP reloads.
@@ -70,6 +70,9 @@ pub(super) async fn run_reloads(
                     rules = p.rules.len(),
                     "configuration reloaded"
                 );
+                for w in crate::config::warnings(&p.config) {
+                    warn!("{w}");
+                }
                 current.send_replace(Arc::new(p));
             }
             Err(e) => error!(

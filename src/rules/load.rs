@@ -48,6 +48,7 @@ struct RawMatch {
 #[derive(Default)]
 struct Builder {
     rules: Vec<Rule>,
+    recurring: Vec<super::Recurring>,
     fields: Vec<(Field, Vec<Pattern>)>,
     /// Rule name → where it was first defined.
     names: HashMap<String, String>,
@@ -69,10 +70,15 @@ impl Builder {
         let mut d = Diag::new(file, text);
         if let Some(root) = d.parse() {
             for (key, value) in root.get_ref().iter() {
+                if key.get_ref() == "recurring" {
+                    self.add_recurring(&mut d, &key.span(), value);
+                    continue;
+                }
                 if key.get_ref() != "rule" {
-                    let hint = match did_you_mean(key.get_ref(), ["rule"]) {
+                    let hint = match did_you_mean(key.get_ref(), ["rule", "recurring"]) {
+                        Some("recurring") => "did you mean [[recurring]]?",
                         Some(_) => "did you mean [[rule]]?",
-                        None => "a rule file holds only [[rule]] tables",
+                        None => "a rule file holds only [[rule]] and [[recurring]] tables",
                     };
                     d.at(
                         &key.span(),
@@ -94,6 +100,32 @@ impl Builder {
             }
         }
         self.errors.extend(d.finish());
+    }
+
+    fn add_recurring<'t>(
+        &mut self,
+        d: &mut Diag<'t>,
+        key: &std::ops::Range<usize>,
+        value: &S<DeValue<'t>>,
+    ) {
+        let DeValue::Array(entries) = value.get_ref() else {
+            d.at(
+                key,
+                "write each entry as [[recurring]] (double brackets), not [recurring]",
+            );
+            return;
+        };
+        for entry in entries.iter() {
+            let taken = |n: &str| {
+                self.recurring
+                    .iter()
+                    .find(|r| r.name == n)
+                    .map(|r| r.location.clone())
+            };
+            if let Some(r) = super::recurring::read(d, entry, taken) {
+                self.recurring.push(r);
+            }
+        }
     }
 
     fn add_rule<'t>(&mut self, d: &mut Diag<'t>, value: &S<DeValue<'t>>) {
@@ -269,6 +301,7 @@ impl Builder {
         Ok(RuleSet {
             rules: self.rules,
             fields,
+            recurring: self.recurring,
         })
     }
 }

@@ -14,12 +14,14 @@
 
 mod load;
 mod matching;
+mod recurring;
 #[cfg(test)]
 mod tests;
 
 use crate::model::Priority;
 use crate::windows::DueSpec;
 use matching::FieldMatcher;
+pub use recurring::Recurring;
 
 /// What a rule sees of a request. Addresses are lower-cased emails.
 #[derive(Debug, Clone, Default)]
@@ -82,6 +84,7 @@ struct Rule {
 pub struct RuleSet {
     rules: Vec<Rule>,
     fields: Vec<FieldMatcher>,
+    recurring: Vec<Recurring>,
 }
 
 /// Every problem found in the rule files, each with `file:line`.

@@ -11,8 +11,9 @@ pub use connection::{SendError, Sender};
 pub use files::Attached;
 
 use crate::config::{Config, SmtpConfig};
+use crate::logging::Untrusted;
 use crate::mail::LOOP_HEADER;
-use crate::outbox::{self, Row};
+use crate::outbox::{self, limit, Row};
 use crate::store::record::Event;
 use crate::store::Store;
 use crate::windows;
@@ -108,6 +109,8 @@ pub enum Sent {
     Sent,
     /// Its window is closed; moved to the next opening.
     Deferred,
+    /// Over an outgoing limit (`outbox::limit`); moved to when the limit allows it.
+    Held,
     Retry,
     Failed,
 }
@@ -157,7 +160,7 @@ fn mark_sent(store: &mut Store, a: &Accepted) -> Result<()> {
     let tx = store.transaction()?;
     tx.execute(
         "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, \
-         last_error = NULL WHERE id = ?1",
+         last_error = NULL, held = NULL WHERE id = ?1",
         params![a.id, a.at],
     )?;
     if a.kind == "ack" {
@@ -218,11 +221,27 @@ async fn send_row(
                 .map(|c| outbox::window_start(c, now))
                 .unwrap_or(now + chrono::Duration::days(3650));
             store.conn().execute(
-                "UPDATE outbox SET not_before = ?2 WHERE id = ?1 AND status = 'pending'",
+                "UPDATE outbox SET not_before = ?2, held = NULL WHERE id = ?1 AND status = 'pending'",
                 params![row.id, next.timestamp().max(now.timestamp() + 1)],
             )?;
             return Ok(Sent::Deferred);
         }
+    }
+    // The outgoing limits, also at the instant of sending: a row over one waits for its hour.
+    let kind = outbox::Kind::parse(&row.kind).unwrap_or(outbox::Kind::Ack);
+    let (sent, errors) =
+        outbox::sent_to(store.conn(), &row.recipient, now.timestamp() - limit::HOUR)?;
+    let per_hour = cfg.policy.mails_per_recipient_per_hour;
+    if let Some((why, until)) = limit::hold(kind, &sent, &errors, per_hour, now.timestamp()) {
+        store.conn().execute(
+            "UPDATE outbox SET not_before = ?2, held = ?3 WHERE id = ?1 AND status = 'pending'",
+            params![row.id, until, why.as_str()],
+        )?;
+        if row.held.is_none() {
+            info!(kind = %row.kind, task = row.task_id, to = %Untrusted(&row.recipient),
+                held = why.as_str(), "mail held back by an outgoing limit");
+        }
+        return Ok(Sent::Held);
     }
     let email = match carried(store, cfg, row).and_then(|f| build_with(cfg, smtp, row, f)) {
         Ok(m) => m,
@@ -236,7 +255,7 @@ async fn send_row(
                 kind: row.kind.clone(),
                 at: now_fn().timestamp(),
             };
-            info!(kind = %row.kind, task = row.task_id, to = %row.recipient, "mail sent");
+            info!(kind = %row.kind, task = row.task_id, to = %Untrusted(&row.recipient), "mail sent");
             if let Err(e) = mark_sent(store, &accepted) {
                 unrecorded.0.push(accepted);
                 return Err(e.context(format!(
@@ -267,7 +286,7 @@ async fn send_row(
                 params![row.id, attempts, e.to_string(), (now + wait).timestamp()],
             )?;
             if attempts == 1 {
-                warn!(kind = %row.kind, to = %row.recipient, error = %e, "SMTP failed; will retry");
+                warn!(kind = %row.kind, to = %Untrusted(&row.recipient), error = %Untrusted(&e.to_string()), "SMTP failed; will retry");
             }
             Ok(Sent::Retry)
         }
@@ -307,7 +326,7 @@ fn fail(store: &mut Store, row: &Row, why: &str, now: DateTime<Utc>) -> Result<(
             .record(&tx)?;
     }
     tx.commit()?;
-    warn!(kind = %row.kind, to = %row.recipient, error = %why, "mail failed permanently");
+    warn!(kind = %row.kind, to = %Untrusted(&row.recipient), error = %Untrusted(why), "mail failed permanently");
     Ok(())
 }
 
@@ -413,7 +432,7 @@ pub async fn run_sender(
                     Ok(_) => failing = false,
                     Err(e) => {
                         if !failing {
-                            warn!(error = %format!("{e:#}"), "outbox sender failed; retrying");
+                            warn!(error = %Untrusted(&format!("{e:#}")), "outbox sender failed; retrying");
                         }
                         failing = true;
                     }

@@ -4,17 +4,24 @@
 
 pub mod attachments;
 pub mod backup;
+pub mod hours;
+mod merge;
+pub mod notices;
+pub mod quarantine;
 pub mod record;
+pub mod recurring;
 mod schema;
 pub mod sync;
 mod tasks;
 
 pub use record::{record, Recorded, Source};
+pub use tasks::{done_since, events_of, open_tasks, task_of};
 pub use tasks::{EventRow, QuarantineRow, TaskFilter, TaskRow};
 
 use crate::decide::{TaskRef, ThreadLookup};
 use crate::model::TaskStatus;
 use anyhow::{Context as _, Result};
+use chrono::DateTime;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -180,6 +187,19 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     if usize::try_from(version).is_ok_and(|v| v == schema::MIGRATIONS.len()) {
         return Ok(());
     }
+    // A migration may rebuild a table that others reference (SQLite's way to change a
+    // constraint), which needs foreign keys off; they are all checked before the commit.
+    // The pragma is a no-op inside a transaction, so it is set around it.
+    let enforced: bool = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let migrated = migrate_in_transaction(conn);
+    if enforced {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+    }
+    migrated
+}
+
+fn migrate_in_transaction(conn: &mut Connection) -> Result<()> {
     // Take the write lock first, then read the version again: two processes opening a new
     // database at once (the daemon and `musaid status`) must not both migrate it.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -195,13 +215,28 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     if version == schema::MIGRATIONS.len() {
         return Ok(());
     }
+    let orphans_before = orphans(&tx)?;
     for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version) {
         tx.execute_batch(sql)
             .with_context(|| format!("Migration {} failed", i + 1))?;
     }
+    // Rows that already pointed nowhere are not the migrations' doing, and stay.
+    let made = orphans(&tx)? - orphans_before;
+    if made > 0 {
+        anyhow::bail!("{made} row(s) would point at rows that do not exist; nothing was changed");
+    }
     tx.pragma_update(None, "user_version", schema::MIGRATIONS.len() as i64)?;
     tx.commit()?;
     Ok(())
+}
+
+/// Rows whose foreign key names a row that does not exist.
+fn orphans(conn: &Connection) -> Result<i64> {
+    Ok(
+        conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 /// [`ThreadLookup`] over a connection or an open transaction.
@@ -215,10 +250,16 @@ fn task_ref(row: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRef> {
         status: status.parse().unwrap_or(TaskStatus::Open),
         requester: row.get(3)?,
         assignee: row.get(4)?,
+        due_at: row
+            .get::<_, Option<i64>>(5)?
+            .and_then(|t| DateTime::from_timestamp(t, 0)),
+        waiting_since: row
+            .get::<_, Option<i64>>(6)?
+            .and_then(|t| DateTime::from_timestamp(t, 0)),
     })
 }
 
-const TASK_REF_COLUMNS: &str = "id, contract, status, requester, assignee";
+const TASK_REF_COLUMNS: &str = "id, contract, status, requester, assignee, due_at, waiting_since";
 
 impl ThreadLookup for History<'_> {
     fn seen_message(&self, message_id: &str) -> Result<Option<Option<i64>>> {
@@ -253,21 +294,46 @@ impl ThreadLookup for History<'_> {
         Ok(self
             .0
             .query_row(
-                &format!("SELECT {TASK_REF_COLUMNS} FROM tasks WHERE id = ?1"),
+                // A merged task answers for the one it was merged into (`[#12]` after `#merge 12`).
+                &format!(
+                    "SELECT {TASK_REF_COLUMNS} FROM tasks \
+                     WHERE id = coalesce((SELECT merged_into FROM tasks WHERE id = ?1), ?1)"
+                ),
                 params![id],
                 task_ref,
             )
             .optional()?)
     }
 
+    fn time_logged(&self, task: i64) -> Result<Option<i64>> {
+        hours::task_minutes(self.0, task).map(Some)
+    }
+
     fn task_by_original(&self, contract: &str, key: &str) -> Result<Option<i64>> {
         Ok(self
             .0
             .prepare_cached(
-                "SELECT id FROM tasks WHERE contract = ?1 AND original_key = ?2 ORDER BY id LIMIT 1",
+                // A merged task's duplicates belong to the task it was merged into.
+                "SELECT coalesce(merged_into, id) FROM tasks WHERE contract = ?1 AND original_key = ?2 \
+                 ORDER BY id LIMIT 1",
             )?
             .query_row(params![contract, key], |r| r.get(0))
             .optional()?)
+    }
+
+    fn agenda_of(&self, message_ids: &[String]) -> Result<Option<String>> {
+        let mut stmt = self.0.prepare_cached(
+            "SELECT recipient FROM outbox WHERE message_id = ?1 AND kind = 'agenda'",
+        )?;
+        for id in message_ids {
+            if let Some(va) = stmt
+                .query_row(params![id], |r| r.get::<_, String>(0))
+                .optional()?
+            {
+                return Ok(Some(va));
+            }
+        }
+        Ok(None)
     }
 }
 

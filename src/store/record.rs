@@ -36,7 +36,7 @@ pub struct Unparsed<'a> {
 /// Write the message row and every effect of `decision`. The caller commits.
 ///
 /// `msg` is None for messages that were never parsed (oversized, unparseable); `raw` is kept
-/// for quarantined messages so nothing is lost.
+/// for quarantined messages (its first 256 KiB, [`super::quarantine::KEPT`]).
 pub fn record(
     tx: &Transaction<'_>,
     source: &Source,
@@ -58,8 +58,17 @@ pub fn record(
     let task_id = match decision {
         Decision::CreateTask(t) => Some(create_task(tx, t, message_id, ts)?),
         Decision::UpdateTask(u) => Some(update_task(tx, u, message_id, ts)?),
+        // The message row names the first task; each task's events name the message.
+        Decision::UpdateTasks(us) => {
+            let mut first = None;
+            for u in us {
+                let id = update_task(tx, u, message_id, ts)?;
+                first.get_or_insert(id);
+            }
+            first
+        }
         Decision::Duplicate { task } => *task,
-        Decision::Ignore { .. } | Decision::Quarantine { .. } => None,
+        Decision::Ignore { .. } | Decision::Quarantine { .. } | Decision::Answer(_) => None,
     };
     let (mailbox, uidvalidity, uid, file) = match source {
         Source::File(f) => (None, None, None, Some(f.as_str())),
@@ -93,7 +102,13 @@ pub fn record(
     if let Decision::Quarantine { reason, detail } = decision {
         tx.execute(
             "INSERT INTO quarantine (message_row, reason, detail, raw, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![message_row, reason.as_str(), detail, raw, ts],
+            params![
+                message_row,
+                reason.as_str(),
+                detail,
+                raw.map(super::quarantine::capped),
+                ts
+            ],
         )
         .context("Cannot record the quarantined message")?;
     }
@@ -103,7 +118,12 @@ pub fn record(
     })
 }
 
-fn create_task(tx: &Transaction<'_>, t: &NewTask, message_id: &str, ts: i64) -> Result<i64> {
+pub(crate) fn create_task(
+    tx: &Transaction<'_>,
+    t: &NewTask,
+    message_id: &str,
+    ts: i64,
+) -> Result<i64> {
     let c = &t.classification;
     let tags = serde_json::to_string(&c.tags)?;
     tx.prepare_cached(
@@ -146,10 +166,11 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
         event("note").note(Some(&u.note)).record(tx)?;
     }
     let mut status = current_status(tx, id)?;
-    for cmd in &u.apply {
+    for (i, cmd) in u.apply.iter().enumerate() {
         match cmd {
             Command::Status(to) => {
                 set_status(tx, id, status, *to, ts)?;
+                waiting_clock(tx, id, status, *to, ts)?;
                 event("status").status(status, *to).record(tx)?;
                 status = *to;
             }
@@ -161,15 +182,8 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
                 let note = format!("priority {p}");
                 event("priority").note(Some(&note)).record(tx)?;
             }
-            Command::Due(d) => {
-                let due = d.and_hms_opt(23, 59, 59).map(|t| t.and_utc().timestamp());
-                tx.execute(
-                    "UPDATE tasks SET due_at = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![id, due, ts],
-                )?;
-                let note = format!("due {d}");
-                event("due").note(Some(&note)).record(tx)?;
-            }
+            // Placed in the contract's zone by `decide`: see the due moves below.
+            Command::Due(_) => {}
             Command::Assign(a) => {
                 tx.execute(
                     "UPDATE tasks SET assignee = ?2, updated_at = ?3 WHERE id = ?1",
@@ -183,7 +197,23 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
             }
             // The mail it queues is the event's detail (`outbox::effects`).
             Command::Send => event("send").record(tx)?,
+            Command::Merge(from) => {
+                let merge = super::merge::Merge {
+                    from: *from,
+                    into: id,
+                    actor,
+                    message_id,
+                    at: ts,
+                };
+                super::merge::fold(tx, &merge)?;
+            }
+            // Answered by mail (`outbox::effects`); nothing about the task changes.
+            Command::Ask(_) => {}
             Command::Unknown { .. } => {}
+        }
+        for m in u.due_moves.iter().filter(|m| m.after == i) {
+            set_due(tx, id, m.at.timestamp(), ts)?;
+            event("due").note(Some(&m.note)).record(tx)?;
         }
     }
     for r in &u.refused {
@@ -223,6 +253,34 @@ pub(crate) fn set_status(
     Ok(())
 }
 
+/// Start a task's waiting clock when it enters `waiting`, clear it when it leaves
+/// (docs/commands.md#the-waiting-clock). The due time moves separately ([`set_due`]).
+pub(crate) fn waiting_clock(
+    tx: &Transaction<'_>,
+    id: i64,
+    from: TaskStatus,
+    to: TaskStatus,
+    ts: i64,
+) -> Result<()> {
+    let since = match (from == TaskStatus::Waiting, to == TaskStatus::Waiting) {
+        (false, true) => Some(ts),
+        (true, false) => None,
+        _ => return Ok(()),
+    };
+    tx.prepare_cached("UPDATE tasks SET waiting_since = ?2 WHERE id = ?1")?
+        .execute(params![id, since])
+        .context("Cannot record the waiting clock")?;
+    Ok(())
+}
+
+/// Set a task's due time.
+pub(crate) fn set_due(tx: &Transaction<'_>, id: i64, due: i64, ts: i64) -> Result<()> {
+    tx.prepare_cached("UPDATE tasks SET due_at = ?2, updated_at = ?3 WHERE id = ?1")?
+        .execute(params![id, due, ts])
+        .context("Cannot set the due time")?;
+    Ok(())
+}
+
 /// Why a request older than `policy.ack_max_age` got no acknowledgement.
 pub const TOO_OLD_TO_ACK: &str =
     "older than policy.ack_max_age: no acknowledgement, no notification";
@@ -254,7 +312,7 @@ pub(crate) struct Event<'a> {
     from: Option<TaskStatus>,
     to: Option<TaskStatus>,
     note: Option<&'a str>,
-    minutes: Option<u32>,
+    minutes: Option<i32>,
 }
 
 impl<'a> Event<'a> {
@@ -290,7 +348,7 @@ impl<'a> Event<'a> {
         Event { note, ..self }
     }
 
-    pub(crate) fn minutes(self, minutes: u32) -> Self {
+    pub(crate) fn minutes(self, minutes: i32) -> Self {
         Event {
             minutes: Some(minutes),
             ..self

@@ -159,7 +159,97 @@ UPDATE tasks SET ack_skipped = (SELECT e.note FROM events e
 WHERE id IN (SELECT task_id FROM events WHERE kind = 'ack_skipped');
 DELETE FROM events WHERE kind IN ('created', 'ack_skipped');
 "#,
-    // 7: the files of a task's mail, stored under STATE/attachments/ by SHA-256 (written and
+    // 7: `#merge` folds one task into another: the status `merged`, and `merged_into`, the task
+    // it went into. SQLite cannot change a CHECK constraint, so the table is rebuilt, every
+    // column and index kept (`migrate` turns foreign keys off around it and checks them all
+    // before it commits; docs/design.md#merging-tasks).
+    r#"
+CREATE TABLE tasks_new (
+    id               INTEGER PRIMARY KEY,
+    contract         TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('open','in_progress','waiting','done','cancelled','merged')),
+    category         TEXT NOT NULL,
+    priority         TEXT NOT NULL CHECK (priority IN ('low','normal','high','urgent')),
+    assignee         TEXT,
+    requester        TEXT NOT NULL,
+    original_from    TEXT,
+    original_subject TEXT,
+    original_date    TEXT,
+    subject          TEXT NOT NULL,
+    note             TEXT NOT NULL,
+    rule             TEXT,
+    tags             TEXT NOT NULL DEFAULT '[]',
+    original_key     TEXT,
+    message_id       TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    acked_at         INTEGER,
+    due_at           INTEGER,
+    done_at          INTEGER,
+    updated_at       INTEGER NOT NULL,
+    ack_skipped      TEXT,
+    merged_into      INTEGER REFERENCES tasks(id)
+) STRICT;
+INSERT INTO tasks_new (id, contract, status, category, priority, assignee, requester,
+    original_from, original_subject, original_date, subject, note, rule, tags, original_key,
+    message_id, created_at, acked_at, due_at, done_at, updated_at, ack_skipped)
+SELECT id, contract, status, category, priority, assignee, requester,
+    original_from, original_subject, original_date, subject, note, rule, tags, original_key,
+    message_id, created_at, acked_at, due_at, done_at, updated_at, ack_skipped FROM tasks;
+DROP TABLE tasks;
+ALTER TABLE tasks_new RENAME TO tasks;
+CREATE INDEX tasks_contract_status ON tasks(contract, status);
+CREATE INDEX tasks_original ON tasks(contract, original_key) WHERE original_key IS NOT NULL;
+CREATE INDEX tasks_contract_created ON tasks(contract, created_at);
+CREATE INDEX tasks_contract_acked ON tasks(contract, acked_at) WHERE acked_at IS NOT NULL;
+CREATE INDEX tasks_merged_into ON tasks(merged_into) WHERE merged_into IS NOT NULL;
+"#,
+    // 8: UIDs being processed, written before they are: a row left by a process that died is
+    // narrowed down to the one message at the next start, and its deaths counted there
+    // (three quarantine it as `crashed`).
+    r#"
+CREATE TABLE in_flight (
+    id          INTEGER PRIMARY KEY,
+    mailbox     TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    first_uid   INTEGER NOT NULL,
+    last_uid    INTEGER NOT NULL,
+    starts      INTEGER NOT NULL
+) STRICT;
+"#,
+    // 9: the due-time notices sent (reminder, overdue, escalation), once per task,
+    // kind and due time; a new due time re-arms them
+    r#"
+CREATE TABLE notices_sent (
+    task_id INTEGER NOT NULL REFERENCES tasks(id),
+    kind    TEXT NOT NULL CHECK (kind IN ('reminder','overdue','escalation')),
+    due_at  INTEGER NOT NULL,
+    sent_at INTEGER NOT NULL,
+    PRIMARY KEY (task_id, kind, due_at)
+) STRICT, WITHOUT ROWID;
+"#,
+    // 10: the waiting clock (when a task entered `waiting`; leaving it moves `due_at`), and
+    // recurring tasks: the entry a task was made for, and one row per occurrence made, its
+    // (entry, instant) unique so that no occurrence makes two tasks, whatever crashes
+    r#"
+ALTER TABLE tasks ADD COLUMN waiting_since INTEGER;
+ALTER TABLE tasks ADD COLUMN recurring TEXT;
+UPDATE tasks SET waiting_since = updated_at WHERE status = 'waiting';
+CREATE TABLE recurring_runs (
+    name    TEXT NOT NULL,
+    at      INTEGER NOT NULL,
+    task_id INTEGER NOT NULL REFERENCES tasks(id),
+    late    INTEGER NOT NULL CHECK (late IN (0, 1)),
+    made_at INTEGER NOT NULL,
+    PRIMARY KEY (name, at)
+) STRICT, WITHOUT ROWID;
+"#,
+    // 11: why the sender holds a pending row back (`outbox::limit`; NULL when
+    // nothing does), and the mail sent to one address in the last hour, looked up per row
+    r#"
+ALTER TABLE outbox ADD COLUMN held TEXT;
+CREATE INDEX outbox_recipient_sent ON outbox(recipient, sent_at) WHERE sent_at IS NOT NULL;
+"#,
+    // 12: the files of a task's mail, stored under STATE/attachments/ by SHA-256 (written and
     // synced before the row that names them commits), numbered per task; and which files an
     // outgoing mail carries (`carried = 1`) or lists with the fetch command (`0`), read from
     // disk when it is sent. A purged file's row stays, with `purged_at`.
@@ -189,6 +279,9 @@ CREATE TABLE outbox_attachments (
 CREATE INDEX outbox_attachments_attachment ON outbox_attachments(attachment_id);
 "#,
 ];
+
+#[cfg(test)]
+mod merged_tests;
 
 #[cfg(test)]
 mod tests {

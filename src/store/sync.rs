@@ -102,3 +102,44 @@ pub fn after_pending(conn: &Connection, mailbox: &str, uidvalidity: u32) -> Resu
         .collect::<rusqlite::Result<Vec<u32>>>()?;
     Ok(uids)
 }
+
+/// Is a message with this Message-ID recorded already (from any source)?
+pub fn message_id_known(conn: &Connection, message_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1 LIMIT 1")?
+        .query_row(params![message_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Was this mailbox ever synced at another UIDVALIDITY than `uidvalidity`? Then what it
+/// holds now is a re-read.
+pub fn uidvalidity_changed(conn: &Connection, mailbox: &str, uidvalidity: u32) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM sync_state WHERE mailbox = ?1 AND uidvalidity <> ?2 LIMIT 1",
+            params![mailbox, uidvalidity],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// When musaid first started on this mailbox (written at that first start; for a database
+/// from before it was, the first message recorded from the mailbox).
+pub fn first_start(conn: &Connection, mailbox: &str) -> Result<Option<i64>> {
+    let key = format!("first_start:{mailbox}");
+    if let Some(at) = crate::store::meta_get(conn, &key)?.and_then(|v| v.parse().ok()) {
+        return Ok(Some(at));
+    }
+    Ok(conn.query_row(
+        "SELECT min(recorded_at) FROM messages WHERE mailbox = ?1",
+        params![mailbox],
+        |r| r.get(0),
+    )?)
+}
+
+/// Remember when musaid first started on this mailbox.
+pub fn set_first_start(conn: &Connection, mailbox: &str, at: i64) -> Result<()> {
+    crate::store::meta_set(conn, &format!("first_start:{mailbox}"), &at.to_string())
+}

@@ -1,6 +1,6 @@
 //! Reading tasks and their events; changing a task by hand (`musaid tasks set`).
 
-use super::record::{set_status, Event};
+use super::record::{set_due, set_status, waiting_clock, Event};
 use super::Store;
 use crate::model::{Priority, TaskStatus};
 use anyhow::{Context as _, Result};
@@ -28,6 +28,12 @@ pub struct TaskRow {
     pub acked_at: Option<i64>,
     pub due_at: Option<i64>,
     pub done_at: Option<i64>,
+    pub updated_at: i64,
+    /// For a `merged` task: the task it was folded into.
+    pub merged_into: Option<i64>,
+    pub waiting_since: Option<i64>,
+    /// The `[[recurring]]` entry that made it.
+    pub recurring: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +44,8 @@ pub struct EventRow {
     pub from_status: Option<String>,
     pub to_status: Option<String>,
     pub note: Option<String>,
-    pub minutes: Option<u32>,
+    /// Minutes logged by a `time` event; negative for a correction.
+    pub minutes: Option<i32>,
     pub message_id: Option<String>,
 }
 
@@ -50,7 +57,7 @@ pub struct TaskFilter {
 
 const TASK_COLUMNS: &str = "id, contract, status, category, priority, assignee, requester, \
     original_from, original_subject, original_date, subject, note, rule, tags, message_id, \
-    created_at, acked_at, due_at, done_at";
+    created_at, acked_at, due_at, done_at, updated_at, merged_into, waiting_since, recurring";
 
 fn task_row(r: &Row<'_>) -> rusqlite::Result<TaskRow> {
     let status: String = r.get(2)?;
@@ -77,6 +84,10 @@ fn task_row(r: &Row<'_>) -> rusqlite::Result<TaskRow> {
         acked_at: r.get(16)?,
         due_at: r.get(17)?,
         done_at: r.get(18)?,
+        updated_at: r.get(19)?,
+        merged_into: r.get(20)?,
+        waiting_since: r.get(21)?,
+        recurring: r.get(22)?,
     })
 }
 
@@ -91,6 +102,68 @@ pub struct QuarantineRow {
     pub reason: String,
     pub detail: String,
     pub source: Option<String>,
+}
+
+/// A task's events, the oldest first, its `created` event (and any `ack_skipped`) included.
+pub fn events_of(conn: &rusqlite::Connection, task: i64) -> Result<Vec<EventRow>> {
+    let mut stmt = conn.prepare_cached(
+        // A task's `created` event and any `ack_skipped` one are its row's (schema 6).
+        "SELECT at, actor, kind, from_status, to_status, note, minutes, message_id FROM ( \
+             SELECT 0 AS o, created_at AS at, requester AS actor, 'created' AS kind, \
+             NULL AS from_status, 'open' AS to_status, nullif(note, '') AS note, \
+             NULL AS minutes, nullif(message_id, '') AS message_id FROM tasks WHERE id = ?1 \
+             UNION ALL SELECT 1, created_at, 'musaid', 'ack_skipped', NULL, NULL, ack_skipped, \
+             NULL, NULL FROM tasks WHERE id = ?1 AND ack_skipped IS NOT NULL \
+             UNION ALL SELECT 1 + id, at, actor, kind, from_status, to_status, note, minutes, \
+             message_id FROM events WHERE task_id = ?1) ORDER BY o",
+    )?;
+    let rows = stmt
+        .query_map(params![task], |r| {
+            Ok(EventRow {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                kind: r.get(2)?,
+                from_status: r.get(3)?,
+                to_status: r.get(4)?,
+                note: r.get(5)?,
+                minutes: r.get(6)?,
+                message_id: r.get(7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// One task as stored, read in any transaction.
+pub fn task_of(conn: &rusqlite::Connection, id: i64) -> Result<Option<TaskRow>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"))?
+        .query_row(params![id], task_row)
+        .optional()?)
+}
+
+/// A contract's tasks still open (`open`, `in_progress`, `waiting`), by number.
+pub fn open_tasks(conn: &rusqlite::Connection, contract: &str) -> Result<Vec<TaskRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {TASK_COLUMNS} FROM tasks \
+         WHERE contract = ?1 AND status IN ('open', 'in_progress', 'waiting') ORDER BY id"
+    ))?;
+    let rows = stmt
+        .query_map(params![contract], task_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// A contract's tasks done at or after `since` (Unix seconds), the latest first.
+pub fn done_since(conn: &rusqlite::Connection, contract: &str, since: i64) -> Result<Vec<TaskRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {TASK_COLUMNS} FROM tasks \
+         WHERE contract = ?1 AND status = 'done' AND done_at >= ?2 ORDER BY done_at DESC, id DESC"
+    ))?;
+    let rows = stmt
+        .query_map(params![contract, since], task_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 impl Store {
@@ -108,6 +181,19 @@ impl Store {
         Ok(rows)
     }
 
+    /// Tasks still being worked on (open, in progress or waiting), in id order: the agenda's
+    /// and the due-time notices' material.
+    pub fn working_tasks(&self) -> Result<Vec<TaskRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks \
+             WHERE status IN ('open', 'in_progress', 'waiting') ORDER BY id"
+        ))?;
+        let rows = stmt
+            .query_map([], task_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     pub fn task(&self, id: i64) -> Result<Option<TaskRow>> {
         Ok(self
             .conn
@@ -120,32 +206,7 @@ impl Store {
     }
 
     pub fn events(&self, task: i64) -> Result<Vec<EventRow>> {
-        let mut stmt = self.conn.prepare(
-            // A task's `created` event and any `ack_skipped` one are its row's (schema 6).
-            "SELECT at, actor, kind, from_status, to_status, note, minutes, message_id FROM ( \
-             SELECT 0 AS o, created_at AS at, requester AS actor, 'created' AS kind, \
-             NULL AS from_status, 'open' AS to_status, nullif(note, '') AS note, \
-             NULL AS minutes, nullif(message_id, '') AS message_id FROM tasks WHERE id = ?1 \
-             UNION ALL SELECT 1, created_at, 'musaid', 'ack_skipped', NULL, NULL, ack_skipped, \
-             NULL, NULL FROM tasks WHERE id = ?1 AND ack_skipped IS NOT NULL \
-             UNION ALL SELECT 1 + id, at, actor, kind, from_status, to_status, note, minutes, \
-             message_id FROM events WHERE task_id = ?1) ORDER BY o",
-        )?;
-        let rows = stmt
-            .query_map(params![task], |r| {
-                Ok(EventRow {
-                    at: r.get(0)?,
-                    actor: r.get(1)?,
-                    kind: r.get(2)?,
-                    from_status: r.get(3)?,
-                    to_status: r.get(4)?,
-                    note: r.get(5)?,
-                    minutes: r.get(6)?,
-                    message_id: r.get(7)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        events_of(&self.conn, task)
     }
 
     pub fn quarantined(&self) -> Result<Vec<QuarantineRow>> {
@@ -197,7 +258,9 @@ impl Store {
             .status(from, to)
             .note(note)
             .record(&tx)?;
+        // `also` still sees when a task leaving `waiting` entered it (to move its due time).
         also(&tx, from)?;
+        waiting_clock(&tx, id, from, to, now)?;
         let row = tx.query_row(
             &format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"),
             params![id],
@@ -205,5 +268,32 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(row)
+    }
+
+    /// A task's due time and when it entered `waiting`, in a transaction that changes it.
+    pub fn due_clock(
+        tx: &rusqlite::Transaction<'_>,
+        id: i64,
+    ) -> Result<(Option<i64>, Option<i64>)> {
+        Ok(tx.query_row(
+            "SELECT due_at, waiting_since FROM tasks WHERE id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// Move a task's due time, with a `due` event naming `actor`.
+    pub fn move_due(
+        tx: &rusqlite::Transaction<'_>,
+        id: i64,
+        due: i64,
+        note: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<()> {
+        set_due(tx, id, due, now)?;
+        Event::new(id, now, actor, "due", "")
+            .note(Some(note))
+            .record(tx)
     }
 }

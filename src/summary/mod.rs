@@ -35,6 +35,7 @@ pub use schedule::{
 
 use crate::config::Contract;
 use crate::model::Language;
+use crate::retainer::Balance;
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Datelike, Days, LocalResult, NaiveDate, TimeZone, Utc};
 use rusqlite::{params, Connection};
@@ -94,6 +95,8 @@ pub struct Summary {
     pub assignees: Vec<Breakdown>,
     /// The same counts for the period of equal local length just before.
     pub previous: Counts,
+    /// With a `retainer`: its week or month holding the period's end, used up to that end.
+    pub retainer: Option<crate::retainer::Balance>,
     #[serde(skip)]
     pub start: DateTime<Utc>,
     #[serde(skip)]
@@ -224,7 +227,7 @@ fn rfc3339(c: &Contract, t: i64) -> String {
 }
 
 fn is_closed(status: &str) -> bool {
-    matches!(status, "done" | "cancelled")
+    matches!(status, "done" | "cancelled" | "merged")
 }
 
 /// A task's status at the end of a period, with what the summary shows of it.
@@ -555,9 +558,28 @@ pub fn compute(
         categories: cats.into_values().collect(),
         assignees: vas.into_values().collect(),
         previous,
+        retainer: retainer_at(conn, c, period_end)?,
         start: period_start,
         end: period_end,
     })
+}
+
+/// The retainer's balance at `end`: its period holding the last second before `end`, with the
+/// time logged in it up to `end`.
+fn retainer_at(conn: &Connection, c: &Contract, end: DateTime<Utc>) -> Result<Option<Balance>> {
+    let Some(r) = &c.retainer else {
+        return Ok(None);
+    };
+    let last = end - chrono::Duration::seconds(1);
+    let p = crate::retainer::period(r, c.calendar.timezone, last);
+    let until = whole_seconds(end).min(p.end.timestamp());
+    let used = crate::store::hours::minutes_logged(conn, &c.name, p.start.timestamp(), until)?;
+    Ok(Some(crate::retainer::retainer_balance(
+        r,
+        c.calendar.timezone,
+        last,
+        used,
+    )))
 }
 
 fn slot<'a>(map: &'a mut BTreeMap<String, Breakdown>, name: &str) -> &'a mut Breakdown {

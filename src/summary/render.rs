@@ -213,6 +213,7 @@ fn context(s: &Summary) -> Value {
         "acks_outside": s.acks_outside_windows,
         "chart_days": days_chart(&s.days, lang),
         "chart_categories": categories_chart(s, lang),
+        "retainer": s.retainer.as_ref().map(|b| crate::retainer::balance_words(b, lang)),
     })
 }
 

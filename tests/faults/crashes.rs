@@ -34,7 +34,11 @@ async fn crash_storm_sigkill_at_random_instants_loses_nothing_and_acks_once_insi
 
     let world = World::new("storm");
     let (server, people, state) = (world.server(), &world.people, world.state.as_path());
-    let mut d = world.start_synced(|c| every_minute(c).policy("acks_per_sender_per_day", 100000));
+    let mut d = world.start_synced(|c| {
+        every_minute(c)
+            .policy("acks_per_sender_per_day", 100000)
+            .policy("mails_per_recipient_per_hour", 100000)
+    });
 
     let started = Instant::now();
     let sender = send_steadily(server, people, n, pace, "Please see to it.");

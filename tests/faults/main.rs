@@ -14,5 +14,7 @@ mod support;
 mod crashes;
 mod outages;
 mod poison;
+mod recurring;
+mod reminders;
 mod storage;
 mod world;

@@ -6,6 +6,7 @@ use crate::support::daemon::{
     config, connected, count, delivered, eventually, pipeline, request, tasks, Daemon, People,
 };
 use crate::support::servers::{self, mailserver, send_smtp};
+use crate::world::{scalar, strings, wait_for, Musaid};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
@@ -159,7 +160,7 @@ async fn assert_the_withheld_one_is_quarantined(
     assert_eq!(got, want);
     let quarantined = format!(
         "SELECT count(*) FROM quarantine q JOIN messages m ON m.id = q.message_row \
-         WHERE m.uid = 2 AND q.reason = 'unparseable' AND q.raw IS NULL \
+         WHERE m.uid = 2 AND q.reason = 'unfetchable' AND q.raw IS NULL \
          AND q.detail LIKE '{detail}'"
     );
     assert_eq!(count(state, &quarantined), 1, "{detail}");
@@ -287,4 +288,76 @@ async fn a_message_the_server_leaves_out_of_its_answer_is_not_taken_for_expunged
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_the_server_hangs_on_is_quarantined_after_three_silences_and_blocks_nothing() {
     a_withheld_message_is_quarantined_and_blocks_nothing(Withhold::Hang, "%no answer%").await;
+}
+
+/// A message the process dies on (in a test build, `MUSAID_TEST_ABORT_ON` aborts the process
+/// while it is processed, as a fatal bug would) is tried again at each start, alone after the
+/// first death; after the third it is quarantined as `crashed`, and the daemon goes on. The
+/// mail around it becomes tasks, once each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_process_dies_on_three_times_is_quarantined_as_crashed() {
+    let server = mailserver();
+    let people = People::new("crashed");
+    let ids: Vec<String> = [
+        "Book a flight",
+        "Renew the lease",
+        "The fatal one",
+        "Pay the invoice",
+        "Call the bank",
+    ]
+    .iter()
+    .map(|subject| {
+        let (id, raw) = request(&people.owner, &people.inbox, subject, "Thanks.");
+        send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+        id
+    })
+    .collect();
+    let cfg = servers::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    assert!(delivered(&mut s, "INBOX", 5).await, "not delivered");
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let config_file = config(server, &people, &state).write(&dir.path().join("musaid.toml"));
+    let poison = ids.get(2).expect("three").clone();
+    let mut d = Musaid::start_with(
+        &config_file,
+        &dir.path().join("musaid.log"),
+        &[("MUSAID_TEST_ABORT_ON", &poison)],
+    );
+    for death in 1..=3 {
+        let died = wait_for(Duration::from_secs(60), || d.exited().is_some());
+        assert!(died, "death {death} did not come:\n{}", d.tail());
+        assert_eq!(
+            scalar(&state, "SELECT count(*) FROM quarantine"),
+            0,
+            "quarantined before the third death"
+        );
+        d.spawn();
+    }
+    let all = wait_for(Duration::from_secs(60), || {
+        scalar(&state, "SELECT count(*) FROM messages") == 5
+    });
+    let alive = d.exited().is_none();
+    let _ = d.term();
+    assert!(all, "not all recorded after three deaths:\n{}", d.tail());
+    assert!(alive, "the fourth process died too");
+    let got: Vec<String> = strings(&state, "SELECT message_id FROM tasks ORDER BY id");
+    let want: BTreeSet<String> = [0, 1, 3, 4]
+        .iter()
+        .filter_map(|&i| ids.get(i))
+        .cloned()
+        .collect();
+    assert_eq!(got.len(), 4, "one task each: {got:?}");
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), want);
+    let crashed = strings(
+        &state,
+        "SELECT q.detail FROM quarantine q JOIN messages m ON m.id = q.message_row \
+         WHERE q.reason = 'crashed' AND m.uid = 3 AND CAST(q.raw AS TEXT) LIKE '%The fatal one%'",
+    );
+    assert_eq!(crashed, ["the process died 3 times while processing it"]);
+    assert_eq!(
+        scalar(&state, "SELECT count(*) FROM in_flight"),
+        0,
+        "nothing is left in flight"
+    );
 }

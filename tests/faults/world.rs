@@ -49,16 +49,27 @@ pub struct Musaid {
     pub starts: u32,
     /// Where the current process's lines begin in the log.
     pub log_from: usize,
+    /// Environment variables each process is started with.
+    pub env: Vec<(String, String)>,
 }
 
 impl Musaid {
     pub fn start(config: &Path, log: &Path) -> Musaid {
+        Musaid::start_with(config, log, &[])
+    }
+
+    /// [`Musaid::start`] with these environment variables, for each process.
+    pub fn start_with(config: &Path, log: &Path, env: &[(&str, &str)]) -> Musaid {
         let mut m = Musaid {
             child: None,
             config: config.to_path_buf(),
             log: log.to_path_buf(),
             starts: 0,
             log_from: 0,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         m.spawn();
         m
@@ -77,6 +88,7 @@ impl Musaid {
             .arg(&self.config)
             .arg("run")
             .env("RUST_LOG", "musaid=debug")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
@@ -342,10 +354,11 @@ pub async fn settled(
 
 // --- one test's world --------------------------------------------------------------------
 
-/// A daily ack limit per sender above what a test sends, so none is held back (the crash
-/// storm sends more and sets its own).
+/// Sending limits above what a test sends (a daily ack limit per sender, mails per recipient
+/// an hour), so none is held back; the crash storm sends more and sets its own.
 pub fn ack_limit(c: ConfigBuilder) -> ConfigBuilder {
     c.policy("acks_per_sender_per_day", 1000)
+        .policy("mails_per_recipient_per_hour", 1000)
 }
 
 /// What one fault test runs in: private mail servers, three fresh mailboxes, and a temporary

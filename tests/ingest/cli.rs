@@ -55,3 +55,44 @@ fn ingest_reports_an_unreadable_file_and_still_feeds_the_others() {
     let tasks = json(&musaid(&s, &["tasks", "list", "--json"]));
     assert_eq!(tasks.as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn tasks_list_and_show_print_no_terminal_escapes_from_mail() {
+    let s = setup();
+    let eml = s.dir.path().join("escape.eml");
+    std::fs::write(
+        &eml,
+        "From: Boss <boss@acme.example>\r\nTo: tasks@va.example\r\n\
+         Subject: =?utf-8?b?UGF5IBtbMzFtbm93G1swbQ1GQUtF?=\r\n\
+         Date: Mon, 30 Nov 2026 10:00:00 +0000\r\nMessage-ID: <esc.1@acme.example>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n\
+         Line one\x1b[2J\r\nLine two\x1b]0;owned\x07\r\n",
+    )
+    .expect("write eml");
+    let out = musaid(&s, &["ingest", eml.to_str().unwrap_or_default()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for args in [&["tasks", "list"][..], &["tasks", "show", "1"][..]] {
+        let out = musaid(&s, args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Pay [31mnow[0m"), "{args:?}: {text:?}");
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{args:?}: {text:?}"
+        );
+    }
+    let show = musaid(&s, &["tasks", "show", "1"]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        text.contains("  Line one[2J\n  Line two]0;owned\n"),
+        "{text:?}"
+    );
+}

@@ -8,5 +8,6 @@ mod support;
 mod cli;
 mod corpus;
 mod daemon;
+mod flood;
 mod memory;
 mod moves;

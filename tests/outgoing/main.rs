@@ -6,6 +6,7 @@
 mod support;
 
 mod acks;
+mod limits;
 mod outbox_cli;
 mod smtp_sender;
 mod windows;

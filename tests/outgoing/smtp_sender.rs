@@ -350,7 +350,9 @@ async fn fifty_queued_rows_are_all_accepted_by_postfix_and_arrive() -> Result<()
     let people = People::new("drain");
     let dir = tempfile::tempdir()?;
     let state = dir.path().join("state");
-    let p = pipeline(&config(ms, &people, &state), dir.path());
+    // Over the hourly limit per recipient (30 by default): `limits.rs` tests that.
+    let desk = config(ms, &people, &state).policy("mails_per_recipient_per_hour", 100);
+    let p = pipeline(&desk, dir.path());
     let cfg = &p.config;
     let mut store = Store::open(&state)?;
     let now = Utc::now();

@@ -41,6 +41,13 @@ fn init_writes_a_config_that_passes_check_and_never_overwrites() {
         .expect("check");
     assert!(check.status.success(), "{}", text(&check));
     assert!(text(&check).contains("OK"), "{}", text(&check));
+    // The key is there, commented: until it is set, check says what that trusts.
+    assert!(written.contains("# trusted_authserv_id = "), "{written}");
+    let warned = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        warned.contains("trusted_authserv_id is not set"),
+        "{warned}"
+    );
 
     // A second init changes nothing and says why.
     std::fs::write(&config, "# edited by the sysadmin\n").expect("edit");
@@ -432,4 +439,109 @@ fn check_connect_logs_in_as_the_daemon_would_and_says_what_fails() {
     );
     assert!(err.contains("SMTP 127.0.0.1:"), "{err}");
     assert!(!err.contains("not-the-password"), "{err}");
+}
+
+#[test]
+fn recurring_lists_the_entries_and_check_names_their_errors() {
+    use crate::support::cli::{json, musaid, Desk};
+    let rules = tempfile::tempdir().expect("rules dir");
+    let entry = "[[recurring]]\nname = \"monthly-invoices\"\ncontract = \"acme\"\n\
+                 cron = \"0 0 9 1 * *\"\nsubject = \"Send the monthly invoices\"\n\
+                 assign = \"sara@va.example\"\ndue = \"2 business days\"\n";
+    std::fs::write(rules.path().join("50-recurring.toml"), entry).expect("write");
+    let rules_dir = rules.path().display().to_string();
+    let d = Desk::new(|c| {
+        c.daemon_set("rules_dir", rules_dir.as_str())
+            .contract("acme", |c| {
+                c.timezone("Asia/Riyadh").windows(&["Sun-Thu 08:00-16:00"])
+            })
+    });
+    let out = musaid(&d, &["recurring", "--json", "--next", "2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v[0]["name"], "monthly-invoices");
+    assert_eq!(v[0]["timezone"], "Asia/Riyadh");
+    assert_eq!(v[0]["due"], "2 business days");
+    let next: Vec<&str> = v[0]["next"]
+        .as_array()
+        .expect("next")
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert_eq!(next.len(), 2);
+    assert!(
+        next.iter().all(|t| t.contains("-01T09:00:00+03:00")),
+        "{next:?}"
+    );
+    let text = musaid(&d, &["recurring"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("monthly-invoices"));
+
+    // A VA who is not the contract's, and a cron of five fields: both with file:line.
+    let broken = entry
+        .replace("sara@va.example", "mallory@evil.test")
+        .replace("0 0 9 1 * *", "0 9 1 * *");
+    std::fs::write(rules.path().join("50-recurring.toml"), &broken).expect("write");
+    let out = musaid(&d, &["check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("50-recurring.toml:4: recurring `monthly-invoices`: cron"),
+        "{err}"
+    );
+    std::fs::write(
+        rules.path().join("50-recurring.toml"),
+        entry.replace("sara@va.example", "mallory@evil.test"),
+    )
+    .expect("write");
+    let out = musaid(&d, &["check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("50-recurring.toml:6: recurring `monthly-invoices`: mallory@evil.test is not a VA of contract acme"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_warns_of_what_the_config_takes_on_trust_and_still_succeeds() {
+    use crate::support::cli::{musaid as on, riyadh_office, Desk};
+    let trusting = Desk::new(riyadh_office);
+    let out = on(&trusting, &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: [policy] trusted_authserv_id is not set"),
+        "{err}"
+    );
+    assert!(err.contains("cancel or reassign tasks"), "{err}");
+    assert!(err.contains("docs/security.md"), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK"));
+
+    let careful = Desk::new(|c| riyadh_office(c).policy("trusted_authserv_id", "mx.va.example"));
+    let out = on(&careful, &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+
+    let open = Desk::new(|c| {
+        riyadh_office(c)
+            .policy("trusted_authserv_id", "mx.va.example")
+            .policy("unknown_senders", "task")
+            .contract("acme", |c| c.owners(&["*"]))
+    });
+    let out = on(&open, &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("trusted_authserv_id"), "{err}");
+    assert!(err.contains("unknown_senders = \"task\""), "{err}");
+    assert!(err.contains("[contracts.acme] owners = \"*\""), "{err}");
+    assert_eq!(
+        err.matches("every forged sender gets an acknowledgement")
+            .count(),
+        2,
+        "{err}"
+    );
 }

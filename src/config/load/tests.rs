@@ -603,3 +603,26 @@ fn load_reads_a_file_and_names_a_missing_one() {
         "{err}"
     );
 }
+
+#[test]
+fn mails_per_recipient_per_hour_defaults_to_30_and_takes_a_positive_number() {
+    let path = Path::new("/etc/musaid/musaid.toml");
+    let c = load_str(MINIMAL, path).unwrap();
+    assert_eq!(c.policy.mails_per_recipient_per_hour, 30);
+    let c = load_str(
+        &format!("{MINIMAL}[policy]\nmails_per_recipient_per_hour = 5\n"),
+        path,
+    )
+    .unwrap();
+    assert_eq!(c.policy.mails_per_recipient_per_hour, 5);
+    for bad in ["0", "-3"] {
+        let errs = errors(&format!(
+            "{MINIMAL}[policy]\nmails_per_recipient_per_hour = {bad}\n"
+        ));
+        assert_error(
+            &errs,
+            11,
+            &["mails_per_recipient_per_hour", "from 1 up, e.g. 30"],
+        );
+    }
+}

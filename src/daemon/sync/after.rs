@@ -5,6 +5,7 @@ use super::retry::Reconnect;
 use crate::config::After;
 use crate::imap::{self, ImapSession};
 use crate::ingest::Pipeline;
+use crate::logging::Untrusted;
 use crate::store::{sync, Store};
 use anyhow::{Context as _, Result};
 use tracing::{debug, info, warn};
@@ -52,7 +53,7 @@ pub(super) fn after_outcome(
             let text = format!("{e:#}");
             if retry.after_refused.as_deref() != Some(text.as_str()) {
                 warn!(
-                    error = %text,
+                    error = %Untrusted(&text),
                     "the server refused imap.after; requests are still recorded, and stay in \
                      the mailbox until it works"
                 );

@@ -11,6 +11,7 @@ use super::{Context, EarlyLogin};
 use crate::config::{After, FirstSync};
 use crate::imap::{self, IdleOutcome, ImapSession};
 use crate::ingest::Pipeline;
+use crate::logging::Untrusted;
 use crate::recorder;
 use crate::store::{sync, Store};
 use after::{after_batch, after_outcome, reconcile_after, AfterRefused};
@@ -77,11 +78,11 @@ impl ImapLoop {
     async fn back_off(&mut self, e: &anyhow::Error) {
         let text = format!("{e:#}");
         if self.retry.failing.as_deref() != Some(text.as_str()) {
-            warn!(error = %text, "IMAP session failed; reconnecting with backoff");
+            warn!(error = %Untrusted(&text), "IMAP session failed; reconnecting with backoff");
             let _ = self.store.record_error(&text);
             self.retry.failing = Some(text);
         } else {
-            debug!(error = %text, "IMAP still failing");
+            debug!(error = %Untrusted(&text), "IMAP still failing");
         }
         // Waiting on purpose is a sign of life: beat at least every half watchdog period, so
         // systemd does not kill a daemon that waits out a long outage (docs/operations.md).
@@ -155,6 +156,7 @@ impl ImapLoop {
             )?;
             if c.last != before {
                 self.ctx.wake.notify_one();
+                self.ctx.tasks_changed.notify_one();
             }
             self.retry.connected();
             if *self.ctx.shutdown.borrow() {
@@ -219,8 +221,12 @@ impl ImapLoop {
         let recorder = recorder::spawn(
             c.p.clone(),
             c.writer.take(),
-            uidvalidity,
-            self.retry.condemned(uidvalidity),
+            recorder::Sync {
+                uidvalidity,
+                condemned: self.retry.condemned(uidvalidity),
+                reread: reread(&c.p, &self.store, uidvalidity)?,
+            },
+            uids.clone(),
             batch_rx,
             committed_tx,
         );
@@ -332,7 +338,8 @@ async fn start_uid(
     if let Some(last) = sync::last_uid(store.conn(), name, mb.uid_validity)? {
         return Ok(last);
     }
-    let start = if sync::mailbox_known(store.conn(), name)? {
+    let start_fresh = !sync::mailbox_known(store.conn(), name)?;
+    let start = if !start_fresh {
         warn!(mailbox = %name, uidvalidity = mb.uid_validity, "UIDVALIDITY changed; re-reading the mailbox, matching by Message-ID");
         0
     } else {
@@ -352,9 +359,32 @@ async fn start_uid(
         }
     };
     let tx = store.transaction()?;
-    sync::set_last_uid(&tx, name, mb.uid_validity, start, Utc::now().timestamp())?;
+    let now = Utc::now().timestamp();
+    if start_fresh {
+        sync::set_first_start(&tx, name, now)?;
+    }
+    sync::set_last_uid(&tx, name, mb.uid_validity, start, now)?;
     tx.commit()?;
     Ok(start)
+}
+
+/// After a UIDVALIDITY change, what the re-read leaves alone: mail recorded already (by
+/// Message-ID), and mail that arrived before `first_sync` reached (the first start, or the
+/// configured date).
+fn reread(p: &Pipeline, store: &Store, uidvalidity: u32) -> Result<Option<recorder::Reread>> {
+    let name = &p.config.imap.mailbox;
+    if !sync::uidvalidity_changed(store.conn(), name, uidvalidity)? {
+        return Ok(None);
+    }
+    let before = match &p.config.imap.first_sync {
+        FirstSync::All => None,
+        // Mail of the first start's own second is kept (INTERNALDATE has no finer grain):
+        // in doubt, a request is not lost.
+        FirstSync::New => sync::first_start(store.conn(), name)?
+            .and_then(|at| chrono::DateTime::from_timestamp(at, 0)),
+        FirstSync::Since(date) => date.and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
+    };
+    Ok(Some(recorder::Reread { before }))
 }
 
 /// Checkpoint the write-ahead log once the recorder has added `due` messages to it

@@ -3,6 +3,7 @@
 //! quarantined after a few tries and blocks nothing, while a fault of musaid's or the
 //! network's condemns none.
 
+use crate::logging::Untrusted;
 use crate::recorder;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -125,16 +126,16 @@ impl Reconnect {
         if self.condemned_in_a_row <= UNRECORDABLE_IN_A_ROW {
             error!(
                 uid = f.uid,
-                message_id = %f.message_id,
+                message_id = %Untrusted(&f.message_id),
                 attempts,
-                error = %f.detail,
+                error = %Untrusted(&f.detail),
                 "a message cannot be recorded; it is quarantined with its bytes at the next try"
             );
         } else {
             error!(
                 uid = f.uid,
-                message_id = %f.message_id,
-                error = %f.detail,
+                message_id = %Untrusted(&f.message_id),
+                error = %Untrusted(&f.detail),
                 "{} messages in a row cannot be recorded, and none between them could: the \
                  fault is not theirs (a template, the configuration, a bug); nothing more is \
                  quarantined, and the mail waits until it can be recorded",
@@ -186,7 +187,7 @@ impl Reconnect {
             error!(
                 uid,
                 attempts,
-                error = %error,
+                error = %Untrusted(&error),
                 "the server will not send a message; it is quarantined without its bytes at \
                  the next try, and stays on the server"
             );
