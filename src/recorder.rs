@@ -270,6 +270,8 @@ pub fn record_batch(
     let mut spent = Vec::with_capacity(batch.uids.len());
     let mut normal = 0;
     let mut previous = None;
+    // Files staged by the messages recorded so far, settled before each commit.
+    let files = crate::store::attachments::Files::new(&p.config.daemon.state_dir);
     let mut staged = Vec::new();
     for &uid in &batch.uids {
         let before = previous.replace(uid);
@@ -336,6 +338,7 @@ pub fn record_batch(
                                 )?;
                                 watch.committed(&tx, before)?;
                             }
+                            files.settle(&std::mem::take(&mut staged))?;
                             tx.commit().context("Cannot commit the batch")?;
                             watch.start_alone(store.conn(), uid)?;
                             tx = store.transaction()?;
@@ -373,7 +376,7 @@ pub fn record_batch(
     sync::set_last_uid(&tx, mailbox, uidvalidity, batch_last, now.timestamp())?;
     // The batch's new files are synced and named, once for all, before the rows that name
     // them commit.
-    crate::store::attachments::Files::new(&p.config.daemon.state_dir).settle(&staged)?;
+    files.settle(&staged)?;
     watch.committed(&tx, batch_last)?;
     tx.commit().context("Cannot commit the batch")?;
     Ok(Committed {

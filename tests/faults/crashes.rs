@@ -283,13 +283,20 @@ async fn kill_9_during_a_backlog_with_files_leaves_every_file_stored_once_and_na
             .expect("musaid run")
     };
     // Kill it three times in the middle of the backlog.
+    let mut at_kills = Vec::new();
     for round in 0..3 {
         let mut child = spawn();
         let target = (round + 1) * 30;
         eventually(Duration::from_secs(30), || tasks(&state).len() >= target).await;
         child.kill().expect("kill -9");
         let _ = child.wait();
+        at_kills.push(tasks(&state).len());
     }
+    println!("FAULTS kill -9 with files: tasks at the kills {at_kills:?} of {n}");
+    assert!(
+        at_kills.iter().any(|&t| t < n),
+        "every kill came after the backlog: {at_kills:?}"
+    );
     // What a crash between storing a file and committing its record leaves, made sure of.
     let files = state.join("attachments");
     std::fs::write(
