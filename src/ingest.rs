@@ -39,6 +39,19 @@ fn unloaded(
     })
 }
 
+/// A message whose bytes are not loaded (oversized, or one the server would not send): what
+/// is known of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Unloaded<'a> {
+    /// The id it is recorded under.
+    pub message_id: &'a str,
+    pub size: Option<u64>,
+    /// The first bytes of its header, when the server sent them (or the file's first bytes).
+    pub header: Option<&'a [u8]>,
+    /// When it reached the mailbox.
+    pub arrived: Option<DateTime<Utc>>,
+}
+
 /// The loaded configuration and rule set: what a reload replaces as a whole.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -234,15 +247,16 @@ impl Pipeline {
         store::attachments::keep(tx, &files, raw, msg, task, role, now.timestamp())
     }
 
-    /// Record a message that is too large to load: quarantined as `oversized`, bytes not kept.
+    /// Record a message that is too large to load: quarantined as `oversized`, bytes not
+    /// kept; its sender, if an owner, is told (docs/mail.md#mail-that-is-not-read).
     pub fn process_oversized(
         &self,
         tx: &Transaction<'_>,
         source: &Source,
-        message_id: &str,
-        size: u64,
+        m: &Unloaded<'_>,
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
+        let size = m.size.unwrap_or(0);
         let decision = Decision::Quarantine {
             reason: Reason::Oversized,
             detail: format!(
@@ -251,18 +265,20 @@ impl Pipeline {
             ),
         };
         let why = "oversized: not loaded";
-        unloaded(tx, source, message_id, Some(size), decision, why, now)
+        let out = unloaded(tx, source, m.message_id, m.size, decision, why, now)?;
+        self.tell_unread(tx, Reason::Oversized, m, now)?;
+        Ok(out)
     }
 
     /// Record a message the server would not send, try after try (a damaged or unreadable
     /// file on its side): quarantined (`unfetchable`) with the server's answer as its detail,
-    /// bytes not loaded; it stays on the server, and the mail after it goes on.
+    /// bytes not loaded; it stays on the server, and the mail after it goes on. Its sender,
+    /// if an owner and the server sent its header, is told.
     pub fn process_unfetchable(
         &self,
         tx: &Transaction<'_>,
         source: &Source,
-        message_id: &str,
-        size: Option<u64>,
+        m: &Unloaded<'_>,
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
@@ -271,7 +287,29 @@ impl Pipeline {
             detail: format!("the server would not send it (it is still there): {error}"),
         };
         let why = "not fetched: the server would not send it";
-        unloaded(tx, source, message_id, size, decision, why, now)
+        let out = unloaded(tx, source, m.message_id, m.size, decision, why, now)?;
+        self.tell_unread(tx, Reason::Unfetchable, m, now)?;
+        Ok(out)
+    }
+
+    /// Queue the owner's notice for a message that was not read, judged from its header.
+    fn tell_unread(
+        &self,
+        tx: &Transaction<'_>,
+        reason: Reason,
+        m: &Unloaded<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let Some(header) = m.header else {
+            return Ok(());
+        };
+        // Only the header was fetched (at most 64 KiB): parsing it is bounded work.
+        let Ok(msg) = parse_guarded(header) else {
+            return Ok(());
+        };
+        crate::outbox::unread::notice(tx, &self.config, &self.templates, reason, &msg, m, now)
+            .with_context(|| format!("Cannot queue the notice for message <{}>", m.message_id))?;
+        Ok(())
     }
 
     /// Record a message the process died on `deaths` times while processing it: quarantined

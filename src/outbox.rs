@@ -26,6 +26,7 @@ mod hours_alert;
 pub mod limit;
 #[cfg(test)]
 mod tests;
+pub mod unread;
 use files::{with_files, MailFiles};
 
 /// What a row of the outbox is.

@@ -25,6 +25,8 @@ const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("error.en.j2", include_str!("../templates/error.en.j2")),
     ("error.ar.j2", include_str!("../templates/error.ar.j2")),
+    ("unread.en.j2", include_str!("../templates/unread.en.j2")),
+    ("unread.ar.j2", include_str!("../templates/unread.ar.j2")),
     ("summary.en.j2", include_str!("../templates/summary.en.j2")),
     ("summary.ar.j2", include_str!("../templates/summary.ar.j2")),
     ("agenda.en.j2", include_str!("../templates/agenda.en.j2")),
@@ -167,6 +169,30 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn an_unread_message_is_explained_in_both_languages() {
+        let t = Templates::load(None).expect("built-ins compile");
+        for (reason, en, ar) in [
+            ("oversized", "larger than the 25 MB", "أكبر من 25 MB"),
+            ("unfetchable", "would not hand it over", "لم يسلّمها"),
+        ] {
+            let c = json!({"reason": reason, "subject": "<b>Scans</b>", "size": "31 MB",
+                           "limit": "25 MB", "received": "Sun 2026-12-06 09:00 +03",
+                           "desk": "Sara's desk", "contract": "acme"});
+            let r = t.render("unread", Language::En, &c).expect("renders");
+            assert!(
+                r.text.contains(en) && r.html.contains(en),
+                "{reason}: {}",
+                r.text
+            );
+            assert!(r.subject.ends_with("<b>Scans</b>"), "{}", r.subject);
+            assert!(r.html.contains("&lt;b&gt;Scans"), "escaped in HTML");
+            let r = t.render("unread", Language::Ar, &c).expect("renders");
+            assert!(r.text.contains(ar), "{reason}: {}", r.text);
+            assert!(r.html.contains("dir=\"rtl\""));
         }
     }
 

@@ -45,6 +45,10 @@ pub fn size_spans(uids: &[u32]) -> impl Iterator<Item = &[u32]> {
 /// requests still come 200 at a time.
 pub const FETCH_BYTES: u64 = 2 << 20;
 
+/// How much of a header [`ImapSession::fetch_headers`] asks for: the sender of a message too
+/// large to load is read from it, never more (docs/mail.md#mail-that-is-not-read).
+pub const HEADER_BYTES: usize = 64 * 1024;
+
 /// One message as [`ImapSession::fetch_mail`] fetched it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedMail {
