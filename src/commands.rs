@@ -188,6 +188,12 @@ const VERBS: &[(&str, Verb)] = &[
 ];
 
 fn parse_line(raw: &str) -> Option<Command> {
+    // A command starts with `#` or is `Status: …`, and normalising only ever makes `#` and `:`
+    // of their full-width forms: a line with none of the four is passed over without being
+    // normalised (most lines of a request, which every owner's mail is read for).
+    if !raw.contains(['#', '＃', ':', '：']) {
+        return None;
+    }
     let line = normalize(raw);
     let line = line.trim();
     // Messages quote the line as the VA wrote it.
