@@ -169,6 +169,29 @@ def message(i, owner, inbox, date, tag, rng):
     return msgid, build(budget)
 
 
+def with_pdf(raw, i, size, seed):
+    """`raw`, a request of `message`, as multipart/mixed: its body first, then a scanned PDF
+    of `size` bytes (base64), its own for each `i`."""
+    cut = raw.index(b"\r\nContent-Type: ") + 2
+    head, entity = raw[:cut], raw[cut:]
+    prng = random.Random(seed * 7_000_003 + i)
+    pdf = b"%PDF-1.4\n" + prng.randbytes(max(0, size - 9))
+    boundary = f"mixed{prng.getrandbits(64):016x}"
+    name = f"scan-{1000 + i}.pdf"
+    return (
+        head
+        + f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n--{boundary}\r\n'.encode()
+        + entity
+        + (
+            f"\r\n--{boundary}\r\nContent-Type: application/pdf; name=\"{name}\"\r\n"
+            f"Content-Disposition: attachment; filename=\"{name}\"\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n"
+        ).encode()
+        + base64.encodebytes(pdf).replace(b"\n", b"\r\n")
+        + f"--{boundary}--\r\n".encode()
+    )
+
+
 def large_message(i, owner, inbox, date, size, rng):
     """A short request with a scanned document of `size` bytes attached (a PDF, base64)."""
     msgid = f"<large.{i}.{rng.getrandbits(40):010x}@mail.example.test>"
@@ -200,8 +223,9 @@ def large_message(i, owner, inbox, date, size, rng):
 FILL_SESSIONS = 4
 
 
-def fill_part(port, owner, inbox, count, seed, part):
-    """Messages part, part + FILL_SESSIONS, ... over one LMTP session; returns their bytes."""
+def fill_part(port, owner, inbox, count, seed, part, every=0, pdf_size=0):
+    """Messages part, part + FILL_SESSIONS, ... over one LMTP session; returns their bytes.
+    With `every`, one message in `every` carries a PDF of `pdf_size` bytes."""
     now = dt.datetime.now(dt.timezone.utc)
     total = 0
     with smtplib.LMTP("127.0.0.1", port) as lmtp:
@@ -210,6 +234,8 @@ def fill_part(port, owner, inbox, count, seed, part):
             rng = random.Random(seed * 1_000_003 + i)
             date = now - dt.timedelta(seconds=int(90 * 86400 * (count - i) / count) + 60)
             _, raw = message(i, owner, inbox, date, "backlog", rng)
+            if every and i % every == 0:
+                raw = with_pdf(raw, i, pdf_size, seed)
             total += len(raw)
             refused = lmtp.sendmail(owner, [inbox], raw)
             if refused:
@@ -217,14 +243,16 @@ def fill_part(port, owner, inbox, count, seed, part):
     return total
 
 
-def fill(port, owner, inbox, count, seed):
+def fill(port, owner, inbox, count, seed, every=0, pdf_size=0):
     """Deliver `count` requests to `inbox` over FILL_SESSIONS parallel LMTP sessions (one
-    transaction per message), dated over the last 90 days like a real backlog."""
+    transaction per message), dated over the last 90 days like a real backlog; with `every`,
+    one in `every` carries a `pdf_size`-byte PDF."""
     from concurrent.futures import ProcessPoolExecutor
 
     start = time.monotonic()
     with ProcessPoolExecutor(FILL_SESSIONS) as pool:
-        parts = [pool.submit(fill_part, port, owner, inbox, count, seed, k) for k in range(FILL_SESSIONS)]
+        parts = [pool.submit(fill_part, port, owner, inbox, count, seed, k, every, pdf_size)
+                 for k in range(FILL_SESSIONS)]
         total = sum(p.result() for p in parts)
     print(f"fill_messages={count}")
     print(f"fill_bytes={total}")
@@ -449,19 +477,24 @@ def remote(musaid, fetcher, config, db_path, count, imap_port, one_way_ms, time_
 
 
 def variant(musaid, config, db_path, count, runs, time_out, log_path, pid_file):
-    """The backlog again with a variant of the desk's config (a fresh database each time; the
-    fastest of `runs` counts): its seconds and CPU seconds."""
-    times = []
+    """The backlog again with a variant of the desk's config or mailbox (a fresh database each
+    time; the fastest of `runs` counts): its seconds, CPU seconds, the highest peak RSS of the
+    runs, and the attachment files recorded."""
+    times, hwm, files = [], 0, 0
     for _ in range(runs):
         proc, pid, db, _, took = start_and_time_backlog(musaid, config, db_path, count, time_out,
                                                         log_path, pid_file)
         times.append((took, cpu_seconds(pid)))
+        hwm = max(hwm, proc_status(pid, "VmHWM"))
+        files = scalar(db, "SELECT count(*) FROM attachments")
         db.close()
         stop(proc, pid)
     took, cpu = min(times)
     print(f"variant_seconds={took:.3f}")
     print(f"variant_cpu_seconds={cpu:.3f}")
     print("variant_runs=" + ", ".join(f"{t:.2f} s" for t, _ in times))
+    print(f"variant_hwm_kb={hwm}")
+    print(f"variant_attachments={files}")
 
 
 def pct(values, p):
@@ -752,8 +785,10 @@ def window(musaid, template, config, db_path, timezone, count, lead, owner, inbo
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "fill":
-        port, owner, inbox, count, seed = args
-        fill(int(port), owner, inbox, int(count), int(seed))
+        # fill PORT OWNER INBOX COUNT SEED [EVERY PDF_SIZE]
+        port, owner, inbox, count, seed, *pdfs = args
+        every, pdf_size = (int(pdfs[0]), int(pdfs[1])) if pdfs else (0, 0)
+        fill(int(port), owner, inbox, int(count), int(seed), every, pdf_size)
     elif cmd == "fill-large":
         port, owner, inbox, count, size, seed = args
         fill_large(int(port), owner, inbox, int(count), int(size), int(seed))

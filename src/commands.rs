@@ -27,6 +27,8 @@ pub enum Command {
     Merge(i64),
     /// `#status`, `#hours`: a question answered by mail, which changes nothing.
     Ask(Query),
+    /// `#send`: the note and the VA's files go to the owner, the task stays open.
+    Send,
     /// A `#word` that is no command, or a command whose argument is wrong.
     Unknown {
         error: String,
@@ -67,6 +69,7 @@ impl fmt::Display for Command {
             Command::Merge(id) => write!(f, "#merge {id}"),
             Command::Ask(Query::Status) => f.write_str("#status"),
             Command::Ask(Query::Hours) => f.write_str("#hours"),
+            Command::Send => f.write_str("#send"),
             Command::Unknown { error } => write!(f, "#unknown {error}"),
         }
     }
@@ -127,8 +130,8 @@ pub fn tagged_lines(text: &str) -> Vec<(i64, String)> {
 }
 
 const COMMANDS: &str = "#done, #wip, #waiting, #cancel, #reopen, #priority, #due, #assign, #time, \
-                        #merge, #status, #hours \
-                        (#تم، #جاري، #انتظار، #إلغاء، #فتح، #أولوية، #موعد، #وقت، #دمج، #الحالة، #ساعات)";
+                        #merge, #status, #hours, #send \
+                        (#تم، #جاري، #انتظار، #إلغاء، #فتح، #أولوية، #موعد، #وقت، #دمج، #الحالة، #ساعات، #إرسال)";
 
 /// What a command word does, before its argument is read.
 #[derive(Clone, Copy)]
@@ -142,6 +145,7 @@ enum Verb {
     /// `#status` alone asks; `#status done` sets, as `Status: done` does.
     StatusQuestion,
     Hours,
+    Send,
 }
 
 /// Command words, already normalized (see [`normalize`]).
@@ -179,9 +183,17 @@ const VERBS: &[(&str, Verb)] = &[
     ("الحاله", Verb::StatusQuestion),
     ("hours", Verb::Hours),
     ("ساعات", Verb::Hours),
+    ("send", Verb::Send),
+    ("ارسال", Verb::Send),
 ];
 
 fn parse_line(raw: &str) -> Option<Command> {
+    // A command starts with `#` or is `Status: …`, and normalising only ever makes `#` and `:`
+    // of their full-width forms: a line with none of the four is passed over without being
+    // normalised (most lines of a request, which every owner's mail is read for).
+    if !raw.contains(['#', '＃', ':', '：']) {
+        return None;
+    }
     let line = normalize(raw);
     let line = line.trim();
     // Messages quote the line as the VA wrote it.
@@ -268,6 +280,8 @@ fn hash_command(word: &str, args: &str, shown: &str) -> Command {
             _ => Command::Ask(Query::Status),
         },
         Verb::Hours => Command::Ask(Query::Hours),
+        // Words after it are the note's, as after `#done`.
+        Verb::Send => Command::Send,
     }
 }
 
@@ -290,6 +304,7 @@ fn written(w: &str) -> &str {
         "اولويه" => "أولوية",
         "الغاء" => "إلغاء",
         "اسناد" => "إسناد",
+        "ارسال" => "إرسال",
         other => other,
     }
 }
@@ -687,6 +702,29 @@ mod tests {
     }
 
     #[test]
+    fn send_in_english_and_arabic() {
+        for line in [
+            "#send",
+            "#Send",
+            "#send: the draft",
+            "#إرسال",
+            "#ارسال",
+            "#إرسال.",
+        ] {
+            assert_eq!(one(line), Some(Send), "{line}");
+        }
+        // A near miss is answered with the command meant.
+        match one("#sned") {
+            Some(Unknown { error }) => assert!(error.contains("#send"), "{error}"),
+            other => panic!("{other:?}"),
+        }
+        match one("#ارسل") {
+            Some(Unknown { error }) => assert!(error.contains("#إرسال"), "{error}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn display_is_canonical_english() {
         let cases = [
             (Status(Done), "#done"),
@@ -698,6 +736,7 @@ mod tests {
             (Due(DueWhen::Date(date(2026, 12, 1))), "#due 2026-12-01"),
             (Assign("a@b.example".into()), "#assign a@b.example"),
             (Time(90), "#time 90m"),
+            (Send, "#send"),
             (Unknown { error: "x".into() }, "#unknown x"),
         ];
         for (cmd, want) in cases {

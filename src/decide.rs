@@ -294,6 +294,21 @@ impl<'a> Trust<'a> {
     }
 }
 
+/// The contract whose owner is to be told that their message was not read (too large, or
+/// one the server would not send), judged from its header alone: the sender is an owner,
+/// believed as a request would be, and the message is no automatic mail. None: nobody is
+/// told (docs/mail.md#mail-that-is-not-read).
+pub fn unread_owner<'c>(header: &Message, cfg: &'c Config) -> Option<&'c Contract> {
+    if auto::classify(header, &cfg.daemon.address).is_some() {
+        return None;
+    }
+    let from = header.from_email();
+    if from.is_empty() || Trust::of(header, cfg) != Trust::Believed {
+        return None;
+    }
+    owner_contract(cfg, &from)
+}
+
 /// The contract whose owners admit this sender; the most specific pattern wins, then name order.
 pub fn owner_contract<'c>(cfg: &'c Config, email: &str) -> Option<&'c Contract> {
     let mut best: Option<(&Contract, u8)> = None;

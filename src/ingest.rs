@@ -2,7 +2,7 @@
 //! bytes → parse → decide → one transaction with the message record and its effects.
 
 use crate::config::Config;
-use crate::decide::{self, Context, Decision, ThreadLookup};
+use crate::decide::{self, Context, Decision, Role, ThreadLookup};
 use crate::mail::{self, Message};
 use crate::model::Reason;
 use crate::rules::RuleSet;
@@ -35,7 +35,21 @@ fn unloaded(
         decision,
         task_id: None,
         parsed: Err(why.into()),
+        staged: Vec::new(),
     })
+}
+
+/// A message whose bytes are not loaded (oversized, or one the server would not send): what
+/// is known of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Unloaded<'a> {
+    /// The id it is recorded under.
+    pub message_id: &'a str,
+    pub size: Option<u64>,
+    /// The first bytes of its header, when the server sent them (or the file's first bytes).
+    pub header: Option<&'a [u8]>,
+    /// When it reached the mailbox.
+    pub arrived: Option<DateTime<Utc>>,
 }
 
 /// The loaded configuration and rule set: what a reload replaces as a whole.
@@ -55,8 +69,12 @@ pub struct Outcome {
     pub message_id: String,
     pub decision: Decision,
     pub task_id: Option<i64>,
-    /// The message as parsed (or why it could not be), for callers that show it.
+    /// The message as parsed (or why it could not be), for callers that show it. Its files'
+    /// bytes are released once stored.
     pub parsed: Parsed,
+    /// Files this message staged that were not on disk yet: the caller settles them
+    /// ([`store::attachments::Files::settle`]) before it commits.
+    pub staged: Vec<store::attachments::Staged>,
 }
 
 /// A parsed message, or why there is none.
@@ -180,6 +198,10 @@ impl Pipeline {
         };
         let rec = store::record(tx, source, msg, keep_raw, &decision, now)
             .with_context(|| format!("Cannot record message <{message_id}>"))?;
+        let mut parsed = parsed;
+        let staged = self
+            .keep_files(tx, raw, &decision, rec.task_id, parsed.as_ref().ok(), now)
+            .with_context(|| format!("Cannot store the files of message <{message_id}>"))?;
         crate::outbox::effects(
             tx,
             &self.config,
@@ -190,23 +212,51 @@ impl Pipeline {
             now,
         )
         .with_context(|| format!("Cannot queue the mail for message <{message_id}>"))?;
+        if let Ok(m) = parsed.as_mut() {
+            store::attachments::release(m);
+        }
         Ok(Outcome {
             message_id,
             decision,
             task_id: rec.task_id,
             parsed,
+            staged,
         })
     }
 
-    /// Record a message that is too large to load: quarantined as `oversized`, bytes not kept.
+    /// Store the files of a request or of a message in a task's thread (see
+    /// [`store::attachments`]); the files it staged.
+    fn keep_files(
+        &self,
+        tx: &Transaction<'_>,
+        raw: &[u8],
+        decision: &Decision,
+        task: Option<i64>,
+        msg: Option<&Message>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<store::attachments::Staged>> {
+        let role = match decision {
+            Decision::CreateTask(_) => Role::Owner,
+            Decision::UpdateTask(u) => u.role,
+            _ => return Ok(Vec::new()),
+        };
+        let (Some(task), Some(msg)) = (task, msg.filter(|m| !m.attachments.is_empty())) else {
+            return Ok(Vec::new());
+        };
+        let files = store::attachments::Files::new(&self.config.daemon.state_dir);
+        store::attachments::keep(tx, &files, raw, msg, task, role, now.timestamp())
+    }
+
+    /// Record a message that is too large to load: quarantined as `oversized`, bytes not
+    /// kept; its sender, if an owner, is told (docs/mail.md#mail-that-is-not-read).
     pub fn process_oversized(
         &self,
         tx: &Transaction<'_>,
         source: &Source,
-        message_id: &str,
-        size: u64,
+        m: &Unloaded<'_>,
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
+        let size = m.size.unwrap_or(0);
         let decision = Decision::Quarantine {
             reason: Reason::Oversized,
             detail: format!(
@@ -215,18 +265,20 @@ impl Pipeline {
             ),
         };
         let why = "oversized: not loaded";
-        unloaded(tx, source, message_id, Some(size), decision, why, now)
+        let out = unloaded(tx, source, m.message_id, m.size, decision, why, now)?;
+        self.tell_unread(tx, Reason::Oversized, m, now)?;
+        Ok(out)
     }
 
     /// Record a message the server would not send, try after try (a damaged or unreadable
     /// file on its side): quarantined (`unfetchable`) with the server's answer as its detail,
-    /// bytes not loaded; it stays on the server, and the mail after it goes on.
+    /// bytes not loaded; it stays on the server, and the mail after it goes on. Its sender,
+    /// if an owner and the server sent its header, is told.
     pub fn process_unfetchable(
         &self,
         tx: &Transaction<'_>,
         source: &Source,
-        message_id: &str,
-        size: Option<u64>,
+        m: &Unloaded<'_>,
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
@@ -235,7 +287,29 @@ impl Pipeline {
             detail: format!("the server would not send it (it is still there): {error}"),
         };
         let why = "not fetched: the server would not send it";
-        unloaded(tx, source, message_id, size, decision, why, now)
+        let out = unloaded(tx, source, m.message_id, m.size, decision, why, now)?;
+        self.tell_unread(tx, Reason::Unfetchable, m, now)?;
+        Ok(out)
+    }
+
+    /// Queue the owner's notice for a message that was not read, judged from its header.
+    fn tell_unread(
+        &self,
+        tx: &Transaction<'_>,
+        reason: Reason,
+        m: &Unloaded<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let Some(header) = m.header else {
+            return Ok(());
+        };
+        // Only the header was fetched (at most 64 KiB): parsing it is bounded work.
+        let Ok(msg) = parse_guarded(header) else {
+            return Ok(());
+        };
+        crate::outbox::unread::notice(tx, &self.config, &self.templates, reason, &msg, m, now)
+            .with_context(|| format!("Cannot queue the notice for message <{}>", m.message_id))?;
+        Ok(())
     }
 
     /// Record a message the process died on `deaths` times while processing it: quarantined
@@ -264,6 +338,7 @@ impl Pipeline {
             decision,
             task_id: None,
             parsed: Err("crashed: not parsed".into()),
+            staged: Vec::new(),
         })
     }
 
@@ -319,6 +394,7 @@ impl Pipeline {
             decision,
             task_id: None,
             parsed,
+            staged: Vec::new(),
         })
     }
 
@@ -333,7 +409,9 @@ impl Pipeline {
         now: DateTime<Utc>,
     ) -> Result<Outcome> {
         let tx = store.transaction()?;
-        let out = self.process(&tx, source, raw, arrived, now)?;
+        let mut out = self.process(&tx, source, raw, arrived, now)?;
+        store::attachments::Files::new(&self.config.daemon.state_dir)
+            .settle(&std::mem::take(&mut out.staged))?;
         tx.commit().context("Cannot commit the message's record")?;
         Ok(out)
     }

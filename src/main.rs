@@ -72,10 +72,12 @@ enum Command {
     ///
     /// Existing files are never overwritten: if any is there, nothing is written.
     Init(cli::init::InitArgs),
-    /// Copy the database to DEST with SQLite's online backup (safe while the daemon runs)
+    /// Copy the database to DEST with SQLite's online backup (safe while the daemon runs), and
+    /// the attachment files it names to DEST.attachments/
     ///
-    /// DEST must not exist. Restore by stopping the daemon and copying DEST over
-    /// STATE/musaid.db (removing musaid.db-wal and musaid.db-shm).
+    /// Neither may exist. Restore by stopping the daemon, copying DEST over STATE/musaid.db
+    /// (removing musaid.db-wal and musaid.db-shm) and the files of DEST.attachments/ into
+    /// STATE/attachments/.
     Backup(cli::backup::BackupArgs),
     /// Print a shell completion script (e.g. musaid completions bash > /etc/bash_completion.d/musaid)
     Completions(cli::man::CompletionsArgs),

@@ -9,6 +9,7 @@ use crate::config::{Config, Contract};
 use crate::decide::{Decision, NewTask, Role, TaskUpdate};
 use crate::mail::Message;
 use crate::model::TaskStatus;
+use crate::store::attachments as stored;
 use crate::store::record::{ack_skipped, add_to_thread};
 use crate::templates::{Rendered, Templates};
 use crate::windows;
@@ -20,10 +21,13 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 mod answer;
+mod files;
 mod hours_alert;
 pub mod limit;
 #[cfg(test)]
 mod tests;
+pub mod unread;
+use files::{with_files, MailFiles};
 
 /// What a row of the outbox is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -363,19 +367,25 @@ fn created(
         enqueue(tx, cfg, &draft, now)?;
     }
     if let Some(va) = &t.assignee {
+        // The request's files go to the VA with it.
+        let files = MailFiles::choose(
+            stored::of_message(tx, id, &msg.message_id)?,
+            cfg.policy.attach_max,
+        );
         let draft = Draft {
             kind: Kind::Notify,
             task_id: Some(id),
             contract: Some(c.name.clone()),
             recipient: va.clone(),
-            rendered: templates.render("notify", c.language, &ctx)?,
+            rendered: templates.render("notify", c.language, with_files(ctx, &files))?,
             in_reply_to: None,
             references: vec![msg.message_id.clone()],
             reply_to: Some(cfg.daemon.address.clone()),
             windowed: false,
             not_before: now,
         };
-        enqueue(tx, cfg, &draft, now)?;
+        let queued = enqueue(tx, cfg, &draft, now)?;
+        files.link(tx, &queued)?;
     }
     Ok(())
 }
@@ -458,8 +468,17 @@ fn facts(tx: &Connection, id: i64) -> Result<TaskFacts> {
     .with_context(|| format!("Cannot read task #{id}"))
 }
 
+/// The files VAs sent in task `id`'s thread that its owner has not had yet: what the done
+/// notice (or a `#send` mail) takes.
+fn vas_files(tx: &Transaction<'_>, cfg: &Config, id: i64, f: &TaskFacts) -> Result<MailFiles> {
+    Ok(MailFiles::choose(
+        stored::from_vas_not_sent_to(tx, id, &f.requester)?,
+        cfg.policy.attach_max,
+    ))
+}
+
 /// The owner's "done" notice for task `id` (`rendered` from the `done` template), in a reply
-/// window, threaded under the request.
+/// window, threaded under the request. Returns its Message-ID (None for a recurring task).
 fn queue_done(
     tx: &Transaction<'_>,
     cfg: &Config,
@@ -468,10 +487,10 @@ fn queue_done(
     f: &TaskFacts,
     rendered: Rendered,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<Option<String>> {
     // A recurring task has no owner who asked: no done notice.
     if f.requester == cfg.daemon.address {
-        return Ok(());
+        return Ok(None);
     }
     let draft = Draft {
         kind: Kind::Done,
@@ -485,7 +504,7 @@ fn queue_done(
         windowed: true,
         not_before: window_start(c, now),
     };
-    enqueue(tx, cfg, &draft, now).map(|_| ())
+    enqueue(tx, cfg, &draft, now).map(Some)
 }
 
 /// `musaid tasks set ID done` by hand: the owner hears of it as from a VA's `#done` reply.
@@ -509,8 +528,12 @@ pub fn closed_by_hand(
         "actor": actor,
         "note": note.unwrap_or_default(),
     });
-    let rendered = templates.render("done", c.language, ctx)?;
-    queue_done(tx, cfg, c, id, &f, rendered, now)
+    let files = vas_files(tx, cfg, id, &f)?;
+    let rendered = templates.render("done", c.language, with_files(ctx, &files))?;
+    match queue_done(tx, cfg, c, id, &f, rendered, now)? {
+        Some(queued) => files.link(tx, &queued),
+        None => Ok(()),
+    }
 }
 
 fn updated(
@@ -544,9 +567,46 @@ fn updated(
         && f.status == TaskStatus::Done
         && u.apply.contains(&Command::Status(TaskStatus::Done));
     if closed_now && u.role == Role::Va {
-        let rendered = templates.render("done", c.language, ctx(json!({})))?;
-        queue_done(tx, cfg, c, id, &f, rendered, now)?;
+        let files = vas_files(tx, cfg, id, &f)?;
+        let rendered = templates.render("done", c.language, with_files(ctx(json!({})), &files))?;
+        if let Some(queued) = queue_done(tx, cfg, c, id, &f, rendered, now)? {
+            files.link(tx, &queued)?;
+        }
     }
+    // `#send`: the VA's note and files to the owner in a reply window; the task stays as it is.
+    // A recurring task has no owner who asked: nobody to send to.
+    let has_owner = f.requester != cfg.daemon.address;
+    if u.role == Role::Va && u.apply.contains(&Command::Send) && !closed_now && has_owner {
+        let files = vas_files(tx, cfg, id, &f)?;
+        if !u.note.is_empty() || !files.is_empty() {
+            let draft = Draft {
+                kind: Kind::Followup,
+                task_id: Some(id),
+                contract: Some(c.name.clone()),
+                recipient: f.requester.clone(),
+                rendered: templates.render(
+                    "followup",
+                    c.language,
+                    with_files(ctx(json!({})), &files),
+                )?,
+                in_reply_to: Some(f.message_id.clone()),
+                references: vec![f.message_id.clone()],
+                reply_to: None,
+                windowed: true,
+                not_before: window_start(c, now),
+            };
+            let queued = enqueue(tx, cfg, &draft, now)?;
+            files.link(tx, &queued)?;
+        }
+    }
+    // The owner's files in this reply.
+    let owners_files = match u.role {
+        Role::Owner => MailFiles::choose(
+            stored::of_message(tx, id, &msg.message_id)?,
+            cfg.policy.attach_max,
+        ),
+        _ => MailFiles::default(),
+    };
     let asked: Vec<crate::commands::Query> = u
         .apply
         .iter()
@@ -561,9 +621,10 @@ fn updated(
     if u.apply.iter().any(|c| matches!(c, Command::Time(_))) {
         hours_alert::check(tx, cfg, templates, c, &f.requester, now)?;
     }
-    // An owner's words in the thread reach the VA at once; a question alone is answered.
+    // An owner's words (and files) in the thread reach the VA at once; a question alone is
+    // answered.
     let changes = u.apply.iter().any(|c| !matches!(c, Command::Ask(_)));
-    if u.role == Role::Owner && (!u.note.is_empty() || changes) {
+    if u.role == Role::Owner && (!u.note.is_empty() || changes || !owners_files.is_empty()) {
         if let Some(va) = f.assignee.as_ref().or(c.vas.first()) {
             let mut note = u.note.clone();
             if u.apply.contains(&Command::Status(TaskStatus::Cancelled)) {
@@ -580,7 +641,10 @@ fn updated(
                 rendered: templates.render(
                     "followup",
                     c.language,
-                    ctx(json!({"note": note, "reopened": reopened})),
+                    with_files(
+                        ctx(json!({"note": note, "reopened": reopened})),
+                        &owners_files,
+                    ),
                 )?,
                 in_reply_to: Some(msg.message_id.clone()),
                 references: refs.clone(),
@@ -588,7 +652,8 @@ fn updated(
                 windowed: false,
                 not_before: now,
             };
-            enqueue(tx, cfg, &draft, now)?;
+            let queued = enqueue(tx, cfg, &draft, now)?;
+            owners_files.link(tx, &queued)?;
         }
     }
     // One short error reply to a VA or owner whose command was refused; strangers get

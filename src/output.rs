@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::decide::{self, Decision};
 use crate::ingest;
+use crate::store::attachments::AttachmentRow;
 use crate::store::{EventRow, TaskRow};
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -54,6 +55,65 @@ pub struct TaskJson<'a> {
     pub recurring: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<EventJson<'a>>>,
+    /// `tasks show` only: the task's files ([`attachments_json`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<Vec<AttachmentJson<'a>>>,
+}
+
+/// One file of a task in `tasks show --json` (fields in docs/commands.md).
+#[derive(Debug, Serialize)]
+pub struct AttachmentJson<'a> {
+    pub index: i64,
+    pub filename: &'a str,
+    pub content_type: &'a str,
+    pub size: i64,
+    pub sha256: &'a str,
+    pub from: &'a str,
+    pub at: Option<String>,
+    /// When `attachments_keep` purged the file, or null.
+    pub purged_at: Option<String>,
+}
+
+/// A task's files for `--json`.
+pub fn attachments_json(rows: &[AttachmentRow], tz: Tz) -> Vec<AttachmentJson<'_>> {
+    rows.iter()
+        .map(|a| AttachmentJson {
+            index: a.index,
+            filename: &a.filename,
+            content_type: &a.content_type,
+            size: a.size,
+            sha256: &a.sha256,
+            from: &a.sender,
+            at: rfc3339(a.at, tz),
+            purged_at: a.purged_at.and_then(|p| rfc3339(p, tz)),
+        })
+        .collect()
+}
+
+/// A task's files for reading, after its events (`tasks show`); nothing when it has none.
+pub fn attachments_text(task: i64, rows: &[AttachmentRow], tz: Tz) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut t = Table::new(&["#", "NAME", "TYPE", "SIZE", "FROM", "AT"]);
+    for a in rows {
+        let size = crate::mail::attachments::human_size(u64::try_from(a.size).unwrap_or(0));
+        t.row(vec![
+            a.index.to_string(),
+            a.filename.clone(),
+            a.content_type.clone(),
+            match a.purged_at {
+                Some(_) => format!("{size}, purged"),
+                None => size,
+            },
+            a.sender.clone(),
+            short_time(a.at, tz),
+        ]);
+    }
+    format!(
+        "\nAttachments (musaid tasks attachment {task} INDEX [--out FILE]):\n{}",
+        t.render()
+    )
 }
 
 #[derive(Debug, Serialize)]
@@ -103,6 +163,7 @@ pub fn task_json<'a>(t: &'a TaskRow, tz: Tz, events: Option<&'a [EventRow]>) -> 
                 })
                 .collect()
         }),
+        attachments: None,
     }
 }
 

@@ -124,6 +124,9 @@ pub struct Fetched {
     /// The ones the server would not send, try after try, with its last answer: quarantined
     /// without their bytes.
     pub unfetchable: Vec<(u32, String)>,
+    /// The first bytes of the header of those not loaded (oversized, unfetchable), when the
+    /// server sent them: who is told the message was not read.
+    pub headers: Vec<FetchedMail>,
 }
 
 impl Fetched {
@@ -270,6 +273,9 @@ pub fn record_batch(
     let mut spent = Vec::with_capacity(batch.uids.len());
     let mut normal = 0;
     let mut previous = None;
+    // Files staged by the messages recorded so far, settled before each commit.
+    let files = crate::store::attachments::Files::new(&p.config.daemon.state_dir);
+    let mut staged = Vec::new();
     for &uid in &batch.uids {
         let before = previous.replace(uid);
         // Bodies and their parses are in UID order, like `uids`: take this one's, if any
@@ -297,14 +303,21 @@ pub fn record_batch(
             .find(|(u, _)| *u == uid)
             .map(|(_, s)| u64::from(*s));
         let unfetchable = batch.unfetchable.iter().find(|(u, _)| *u == uid);
-        let outcome = match (size, mail, msg, unfetchable) {
+        let header = batch.headers.iter().find(|h| h.uid == uid);
+        let unloaded = |message_id| ingest::Unloaded {
+            message_id,
+            size,
+            header: header.map(|h| h.raw.as_slice()),
+            arrived: header.and_then(|h| h.internal_date),
+        };
+        let mut outcome = match (size, mail, msg, unfetchable) {
             (_, None, _, Some((_, error))) => {
                 let id = format!("unfetchable.{uidvalidity}.{uid}@musaid.invalid");
-                p.process_unfetchable(&tx, &source, &id, size, error, now)?
+                p.process_unfetchable(&tx, &source, &unloaded(&id), error, now)?
             }
             (Some(size), _, _, _) if size > max_size => {
                 let id = format!("oversized.{uidvalidity}.{uid}@musaid.invalid");
-                p.process_oversized(&tx, &source, &id, size, now)?
+                p.process_oversized(&tx, &source, &unloaded(&id), now)?
             }
             (_, Some(mail), Some(msg), _) => {
                 if let Some(reread) = &sync_of.reread {
@@ -335,6 +348,7 @@ pub fn record_batch(
                                 )?;
                                 watch.committed(&tx, before)?;
                             }
+                            files.settle(&std::mem::take(&mut staged))?;
                             tx.commit().context("Cannot commit the batch")?;
                             watch.start_alone(store.conn(), uid)?;
                             tx = store.transaction()?;
@@ -366,9 +380,13 @@ pub fn record_batch(
             sync::add_after_pending(&tx, mailbox, uidvalidity, uid)?;
         }
         recorded.push(uid);
+        staged.append(&mut outcome.staged);
         spent.push(outcome);
     }
     sync::set_last_uid(&tx, mailbox, uidvalidity, batch_last, now.timestamp())?;
+    // The batch's new files are synced and named, once for all, before the rows that name
+    // them commit.
+    files.settle(&staged)?;
     watch.committed(&tx, batch_last)?;
     tx.commit().context("Cannot commit the batch")?;
     Ok(Committed {
@@ -484,6 +502,7 @@ mod tests {
             sizes: bodies.iter().map(|m| (m.uid, m.raw.len() as u32)).collect(),
             bodies,
             unfetchable: Vec::new(),
+            headers: Vec::new(),
         };
         (p, store, batch)
     }

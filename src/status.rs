@@ -28,6 +28,8 @@ pub struct Facts {
     pub tasks_open: i64,
     pub quarantined: i64,
     pub outbox: Backlog,
+    /// The files kept under `STATE/attachments/`.
+    pub attachments: crate::store::attachments::Usage,
 }
 
 /// The outbox, by what its pending mail waits for.
@@ -92,6 +94,7 @@ pub fn read(conn: &Connection, now: i64) -> Result<Facts> {
             )?,
             failed: count(conn, "SELECT count(*) FROM outbox WHERE status = 'failed'", now)?,
         },
+        attachments: crate::store::attachments::usage(conn)?,
     })
 }
 
@@ -130,6 +133,8 @@ pub struct Status {
     pub tasks_open: i64,
     pub quarantined: i64,
     pub outbox: Backlog,
+    /// The files kept under `STATE/attachments/`: how many, and their bytes.
+    pub attachments: crate::store::attachments::Usage,
     pub windows: Vec<WindowState>,
     /// The daemon holding the state directory (null when none runs on it).
     pub daemon: Option<crate::daemon::Holder>,
@@ -207,6 +212,7 @@ pub fn build(
         tasks_open: f.tasks_open,
         quarantined: f.quarantined,
         outbox: f.outbox.clone(),
+        attachments: f.attachments,
         windows,
         daemon: None,
     }
@@ -265,6 +271,15 @@ pub fn render(s: &Status) -> String {
         &format!(
             "{} pending: {} due now, {} waiting for a window, {} retrying; {} failed",
             b.pending, b.due_now, b.waiting_for_window, b.retrying, b.failed
+        ),
+    );
+    field(
+        &mut o,
+        "Attachments",
+        &format!(
+            "{} files, {}",
+            s.attachments.files,
+            crate::mail::attachments::human_size(u64::try_from(s.attachments.bytes).unwrap_or(0))
         ),
     );
     for w in &s.windows {
@@ -396,6 +411,40 @@ mod tests {
                 retrying: 1,
                 failed: 1
             }
+        );
+        assert_eq!(f.attachments, Default::default());
+        conn.execute_batch(
+            "INSERT INTO tasks (id, contract, status, category, priority, requester, subject, note,
+                 message_id, created_at, updated_at)
+             VALUES (1, 'acme', 'open', 'general', 'normal', 'b@x', 's', '', 'm@x', 0, 0);
+             INSERT INTO attachments (task_id, idx, filename, content_type, size, sha256, sender,
+                 role, at, message_id, purged_at) VALUES
+             (1, 1, 'a.pdf', 'application/pdf', 2000, 'aa', 'b@x', 'owner', 0, 'm@x', NULL),
+             (1, 2, 'again.pdf', 'application/pdf', 2000, 'aa', 'b@x', 'owner', 0, 'm@x', NULL),
+             (1, 3, 'b.png', 'image/png', 500, 'bb', 'b@x', 'owner', 0, 'm@x', NULL),
+             (1, 4, 'gone.png', 'image/png', 900, 'cc', 'b@x', 'owner', 0, 'm@x', 5);",
+        )
+        .unwrap();
+        let with_files = read(conn, now).unwrap();
+        assert_eq!(
+            with_files.attachments,
+            crate::store::attachments::Usage {
+                files: 2,
+                bytes: 2500
+            }
+        );
+        let cfg = config(dir.path());
+        let s = build(
+            &cfg,
+            Path::new("x"),
+            Some(&with_files),
+            Utc.timestamp_opt(now, 0).unwrap(),
+            DEFAULT_MAX_AGE,
+        );
+        assert!(
+            render(&s).contains("Attachments  2 files, 2.5 KB"),
+            "{}",
+            render(&s)
         );
         let e = last_error(f.last_error.as_deref().unwrap());
         assert_eq!(e.at.as_deref(), Some("2026-11-27T10:00:00+00:00"));

@@ -1,5 +1,5 @@
 //! `musaid backup`: a copy of the database by SQLite's online backup, safe while the daemon
-//! runs.
+//! runs, and of the attachment files it names.
 
 use super::{load_config, Failure};
 use clap::Args;
@@ -34,5 +34,17 @@ pub fn run(path: &Path, args: &BackupArgs) -> Result<ExitCode, Failure> {
         r.schema_version,
         store.path().display()
     );
+    println!(
+        "Wrote {}: {} attachment file(s), {} bytes",
+        r.attachments_dir.display(),
+        r.attachment_files,
+        r.attachment_bytes
+    );
+    if r.attachments_missing > 0 {
+        println!(
+            "{} file(s) were purged while the backup ran: marked purged in the copy",
+            r.attachments_missing
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -54,6 +54,28 @@ fn maildir_files(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
     Ok(files)
 }
 
+/// The header of a mail file, from at most its first `max` bytes; None when unreadable.
+fn read_head(path: &Path, max: usize) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let mut head = Vec::with_capacity(max.min(64 * 1024));
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max as u64).read_to_end(&mut head))
+        .ok()?;
+    // The body is not read: a header ends at the first empty line.
+    let end = [&b"\r\n\r\n"[..], b"\n\n"]
+        .iter()
+        .filter_map(|sep| {
+            head.windows(sep.len())
+                .position(|w| w == *sep)
+                .map(|i| i + sep.len())
+        })
+        .min();
+    if let Some(end) = end {
+        head.truncate(end);
+    }
+    Some(head)
+}
+
 pub fn run(path: &Path, args: &IngestArgs) -> Result<ExitCode, Failure> {
     let p = load_pipeline(path)?;
     let files = match &args.maildir {
@@ -86,7 +108,15 @@ pub fn run(path: &Path, args: &IngestArgs) -> Result<ExitCode, Failure> {
                 "oversized-{size}-{}",
                 ingest::derived_message_id(name.as_bytes())
             );
-            let o = p.process_oversized(&tx, &source, &id, size, now);
+            // Its sender is read from the file's first bytes, as the daemon reads the header.
+            let head = read_head(f, musaid::imap::HEADER_BYTES);
+            let unloaded = ingest::Unloaded {
+                message_id: &id,
+                size: Some(size),
+                header: head.as_deref(),
+                arrived,
+            };
+            let o = p.process_oversized(&tx, &source, &unloaded, now);
             tx.commit()?;
             o.map(|o| (o, Vec::new()))
         } else {

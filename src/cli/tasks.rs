@@ -1,15 +1,17 @@
 //! `musaid tasks`: list, show and change tasks, and list the quarantined messages.
 
-use super::{load_config, print_json, Failure};
+use super::{config_failure, load_config, print_json, Failure};
+use anyhow::Context as _;
 use chrono::Utc;
 use chrono_tz::Tz;
 use clap::Subcommand;
 use musaid::config::Config;
 use musaid::model::TaskStatus;
 use musaid::output::{self, Table};
-use musaid::store::{Store, TaskFilter};
+use musaid::store::{attachments, Store, TaskFilter};
 use serde::Serialize;
-use std::path::Path;
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Subcommand, Debug)]
@@ -33,6 +35,15 @@ pub enum TasksCommand {
         id: i64,
         #[arg(long)]
         json: bool,
+    },
+    /// Write one of a task's files (numbered in `tasks show`) to standard output or FILE
+    Attachment {
+        id: i64,
+        /// The file's number in `musaid tasks show ID`
+        index: i64,
+        /// Write to FILE (created, or replaced) instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Change a task's status by hand (recorded with you as the actor)
     Set {
@@ -71,6 +82,9 @@ pub fn run(path: &Path, cmd: TasksCommand) -> Result<ExitCode, Failure> {
             ..
         } => list(&cfg, &store, &TaskFilter { status, contract }, json)?,
         TasksCommand::Show { id, json } => show(&cfg, &store, id, json)?,
+        TasksCommand::Attachment { id, index, out } => {
+            attachment(&cfg, &store, id, index, out.as_deref())?
+        }
         TasksCommand::Set {
             id,
             status,
@@ -179,11 +193,77 @@ fn show(cfg: &Config, store: &Store, id: i64, json: bool) -> Result<(), Failure>
         .task(id)?
         .ok_or_else(|| anyhow::anyhow!("No task #{id}"))?;
     let events = store.events(id)?;
+    let files = attachments::of_task(store.conn(), id)?;
     let tz = zone(cfg, &task.contract);
     if json {
-        print_json(&output::task_json(&task, tz, Some(&events)))?;
+        let mut j = output::task_json(&task, tz, Some(&events));
+        j.attachments = Some(output::attachments_json(&files, tz));
+        print_json(&j)?;
     } else {
         print!("{}", output::task_text(&task, &events, tz));
+        print!("{}", output::attachments_text(id, &files, tz));
+    }
+    Ok(())
+}
+
+/// `tasks attachment`: one file's bytes, checked against its SHA-256, to `out` or stdout.
+fn attachment(
+    cfg: &Config,
+    store: &Store,
+    id: i64,
+    index: i64,
+    out: Option<&Path>,
+) -> Result<(), Failure> {
+    let task = store
+        .task(id)?
+        .ok_or_else(|| anyhow::anyhow!("No task #{id}"))?;
+    let Some(file) = attachments::one(store.conn(), id, index)? else {
+        let count = attachments::of_task(store.conn(), id)?.len();
+        return Err(match count {
+            0 => anyhow::anyhow!("Task #{id} has no attachments"),
+            n => anyhow::anyhow!(
+                "Task #{id} has no attachment {index}: its files are numbered 1 to {n} \
+                 (musaid tasks show {id})"
+            ),
+        }
+        .into());
+    };
+    if let Some(at) = file.purged_at {
+        return Err(anyhow::anyhow!(
+            "Attachment {index} of task #{id} ({}) was purged on {} after the task ended \
+             (policy.attachments_keep); only its record is kept",
+            file.filename,
+            output::short_time(at, zone(cfg, &task.contract))
+        )
+        .into());
+    }
+    if out.is_none() && std::io::stdout().is_terminal() {
+        return Err(config_failure(anyhow::anyhow!(
+            "Standard output is a terminal; write the file with --out FILE, or redirect it"
+        )));
+    }
+    let bytes = attachments::Files::new(&cfg.daemon.state_dir)
+        .read(&file.sha256)
+        .with_context(|| format!("Attachment {index} of task #{id} ({})", file.filename))?;
+    match out {
+        Some(path) => {
+            std::fs::write(path, &bytes)
+                .with_context(|| format!("Cannot write {}", path.display()))?;
+            eprintln!(
+                "Wrote {}: {} ({}, {} bytes)",
+                path.display(),
+                file.filename,
+                file.content_type,
+                bytes.len()
+            );
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&bytes)
+                .and_then(|()| stdout.flush())
+                .context("Cannot write to standard output")?;
+        }
     }
     Ok(())
 }

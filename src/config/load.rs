@@ -34,6 +34,8 @@ struct RawPolicy {
     remind_before: Option<S<String>>,
     chase_after: Option<S<String>>,
     mails_per_recipient_per_hour: Option<S<i64>>,
+    attach_max: Option<S<SizeValue>>,
+    attachments_keep: Option<S<String>>,
 }
 
 /// A size: a number of bytes or a string with a unit.
@@ -241,6 +243,16 @@ fn daemon_config(
     })
 }
 
+/// A size as written: bytes, or a string with a unit.
+fn size_value(v: &SizeValue) -> Result<u64, String> {
+    match v {
+        SizeValue::Bytes(b) => {
+            u64::try_from(*b).map_err(|_| "a size cannot be negative".to_string())
+        }
+        SizeValue::Text(t) => parse_size(t),
+    }
+}
+
 fn policy(d: &mut Diag<'_>, raw: RawPolicy) -> Option<Policy> {
     let mut p = Policy::default();
     let before = d.count();
@@ -259,13 +271,7 @@ fn policy(d: &mut Diag<'_>, raw: RawPolicy) -> Option<Policy> {
         }
     }
     if let Some(m) = &raw.max_message_size {
-        let parsed = match m.get_ref() {
-            SizeValue::Bytes(b) => {
-                u64::try_from(*b).map_err(|_| "a size cannot be negative".to_string())
-            }
-            SizeValue::Text(t) => parse_size(t),
-        };
-        match parsed {
+        match size_value(m.get_ref()) {
             Ok(0) => d.at_spanned(
                 m,
                 "[policy] max_message_size must be more than 0; write e.g. \"25MB\"",
@@ -315,6 +321,25 @@ fn policy(d: &mut Diag<'_>, raw: RawPolicy) -> Option<Policy> {
             _ => d.at_spanned(
                 m,
                 format!("[policy] mails_per_recipient_per_hour = {}: write a whole number from 1 up, e.g. 30", m.get_ref()),
+            ),
+        }
+    }
+    if let Some(m) = &raw.attach_max {
+        match size_value(m.get_ref()) {
+            Ok(v) => p.attach_max = v,
+            Err(e) => d.at_spanned(m, format!("[policy] attach_max: {e}")),
+        }
+    }
+    if let Some(k) = &raw.attachments_keep {
+        match parse_duration(k.get_ref()) {
+            Ok(v) if !v.is_zero() => p.attachments_keep = v,
+            Ok(_) => d.at_spanned(
+                k,
+                "[policy] attachments_keep must be more than 0; write e.g. \"365d\"",
+            ),
+            Err(e) => d.at_spanned(
+                k,
+                format!("[policy] attachments_keep = \"{}\": {e}", k.get_ref()),
             ),
         }
     }

@@ -379,6 +379,10 @@ pub struct Policy {
     pub chase_after: DueSpec,
     /// Mail of any kind to one address in any hour; what is over waits (`outbox::limit`).
     pub mails_per_recipient_per_hour: u32,
+    /// Bytes of attachments one mail carries; larger files are listed with the fetch command.
+    pub attach_max: u64,
+    /// How long after a task ends its files are kept (unless an open task needs them).
+    pub attachments_keep: Duration,
 }
 
 impl Default for Policy {
@@ -393,6 +397,8 @@ impl Default for Policy {
             remind_before: DueSpec::BusinessHours(2),
             chase_after: DueSpec::BusinessDays(3),
             mails_per_recipient_per_hour: 30,
+            attach_max: 10 * 1000 * 1000,
+            attachments_keep: Duration::from_secs(365 * 86400),
         }
     }
 }

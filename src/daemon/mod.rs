@@ -67,6 +67,21 @@ pub fn log_in_early(
     Some(rt.spawn(async move { imap::connect(&cfg).await }))
 }
 
+/// Remove the attachment files no record names: what a crash between storing a file and
+/// committing its record left (docs/design.md#attachments).
+fn sweep_attachments(store: &mut Store, state_dir: &std::path::Path) {
+    let files = crate::store::attachments::Files::new(state_dir);
+    match crate::store::attachments::sweep(store, &files) {
+        Ok(s) if s.files > 0 => info!(
+            files = s.files,
+            bytes = s.bytes,
+            "removed attachment files no record names"
+        ),
+        Ok(_) => {}
+        Err(e) => warn!(error = %format!("{e:#}"), "cannot sweep the attachments directory"),
+    }
+}
+
 /// [`run`], re-reading `config_path` whenever `reload` receives (SIGHUP in `musaid run`).
 /// A config or rule set that does not load is reported with its `file:line`, and the running
 /// one is kept. `early` is the first session's connection, when its login started already.
@@ -77,7 +92,8 @@ pub async fn run_reloadable(
     shutdown: Shutdown,
 ) -> Result<()> {
     let _lock = lock_state_dir(&pipeline.config.daemon.state_dir)?;
-    let store = Store::open(&pipeline.config.daemon.state_dir)?;
+    let mut store = Store::open(&pipeline.config.daemon.state_dir)?;
+    sweep_attachments(&mut store, &pipeline.config.daemon.state_dir);
     let (current_tx, current) = watch::channel(Arc::new(pipeline));
     let ctx = Context {
         current,

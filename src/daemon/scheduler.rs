@@ -7,7 +7,7 @@
 
 use super::Context;
 use crate::ingest::Pipeline;
-use crate::store::Store;
+use crate::store::{attachments, Store};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use tracing::{info, warn};
@@ -29,15 +29,18 @@ enum Job {
     DueNotices,
     /// The tasks of `[[recurring]]` entries, at each occurrence.
     Recurring,
+    /// Once a day: the files of tasks that ended more than `attachments_keep` ago.
+    AttachmentPurge,
 }
 
 /// Every job, in the order they run when due together.
-const JOBS: [Job; 5] = [
+const JOBS: [Job; 6] = [
     Job::Summaries,
     Job::QuarantinePurge,
     Job::Recurring,
     Job::DueNotices,
     Job::Agendas,
+    Job::AttachmentPurge,
 ];
 
 /// Log how a job went; whether it queued mail.
@@ -98,6 +101,21 @@ impl Job {
                 }
                 false
             }
+            Job::AttachmentPurge => {
+                let files = attachments::Files::new(&p.config.daemon.state_dir);
+                let keep = p.config.policy.attachments_keep;
+                match attachments::purge_if_due(store, &files, keep, now.timestamp()) {
+                    Ok(Some(done)) if done.rows > 0 || done.swept.files > 0 => info!(
+                        purged = done.rows,
+                        files_removed = done.swept.files,
+                        bytes = done.swept.bytes,
+                        "attachments purged (policy.attachments_keep)"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %format!("{e:#}"), "purging attachments failed"),
+                }
+                false
+            }
         }
     }
 
@@ -125,6 +143,8 @@ impl Job {
             // Hourly is soon enough: the scheduler wakes at least that often.
             Job::QuarantinePurge => None,
             Job::Recurring => crate::recurring::next_due(p, now),
+            // Looked at whenever the scheduler wakes (hourly at least); it keeps its own day.
+            Job::AttachmentPurge => None,
         }
     }
 }

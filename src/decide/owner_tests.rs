@@ -205,3 +205,49 @@ fn a_correction_may_not_take_a_tasks_time_below_zero() {
     assert_eq!(u.apply, [Command::Time(60)]);
     assert_eq!(u.refused.len(), 1);
 }
+
+/// Who hears that a message was not read, from its header alone.
+fn told(config: &str, header: &str) -> Option<String> {
+    let config = load_str(config, Path::new("musaid.toml")).expect("config");
+    let msg = crate::mail::parse(header.as_bytes()).expect("parse");
+    unread_owner(&msg, &config).map(|c| c.name.clone())
+}
+
+#[test]
+fn only_an_owner_whose_mail_is_believed_hears_that_it_was_not_read() {
+    let header = |from: &str, extra: &str| {
+        format!(
+            "From: {from}\r\nTo: tasks@va.example\r\nSubject: Scans\r\n{extra}\
+             Message-ID: <big@example.test>\r\n\r\n"
+        )
+    };
+    assert_eq!(
+        told(CONFIG, &header("Boss <boss@acme.example>", "")).as_deref(),
+        Some("acme")
+    );
+    assert_eq!(
+        told(CONFIG, &header("ceo@globex.example", "")).as_deref(),
+        Some("globex")
+    );
+    // Strangers and VAs get nothing back (no backscatter), automatic mail neither.
+    assert_eq!(told(CONFIG, &header("mallory@evil.test", "")), None);
+    assert_eq!(told(CONFIG, &header("sara@va.example", "")), None);
+    assert_eq!(
+        told(
+            CONFIG,
+            &header("boss@acme.example", "Auto-Submitted: auto-replied\r\n")
+        ),
+        None
+    );
+    // With trusted_authserv_id, the owner's address must be vouched for by our MX.
+    let trusted = CONFIG.replace(
+        "[contracts.acme]",
+        "[policy]\ntrusted_authserv_id = \"mx.va.example\"\n[contracts.acme]",
+    );
+    assert_eq!(told(&trusted, &header("boss@acme.example", "")), None);
+    let passed = "Authentication-Results: mx.va.example; dmarc=pass header.from=acme.example\r\n";
+    assert_eq!(
+        told(&trusted, &header("boss@acme.example", passed)).as_deref(),
+        Some("acme")
+    );
+}

@@ -126,6 +126,26 @@ fn an_owner_may_cancel_but_not_close() {
     assert_eq!(u.refused.len(), 1);
 }
 
+#[test]
+fn send_is_a_vas_command() {
+    let va = reply(
+        CONFIG,
+        "sara@va.example",
+        "The draft.\n#إرسال",
+        &task("sara@va.example"),
+    );
+    assert_eq!(va.apply, [Command::Send]);
+    assert_eq!(va.note, "The draft.");
+    let owner = reply(
+        CONFIG,
+        "boss@acme.example",
+        "#send",
+        &task("sara@va.example"),
+    );
+    assert!(owner.apply.is_empty());
+    assert!(owner.refused[0].why.contains("only the contract's VAs"));
+}
+
 /// Whether a request from the owner, with `date` as its Date header (none if `None`) and
 /// `arrived` as its arrival time, is acknowledged at `now` (`ack_max_age` is 3 days).
 fn acknowledged(

@@ -1,6 +1,6 @@
 //! What musaid reads from a `FETCH` answer.
 
-use async_imap::imap_proto::AttributeValue;
+use async_imap::imap_proto::{AttributeValue, MessageSection, SectionPath};
 use chrono::{DateTime, Utc};
 
 /// One FETCH response, as far as musaid asks for it.
@@ -9,6 +9,8 @@ pub(super) struct Fetched {
     pub(super) uid: Option<u32>,
     pub(super) size: Option<u32>,
     pub(super) body: Option<Vec<u8>>,
+    /// `BODY[HEADER]` (or the part of it asked for).
+    pub(super) header: Option<Vec<u8>>,
     /// `INTERNALDATE`: when the message reached the mailbox.
     pub(super) internal_date: Option<DateTime<Utc>>,
     pub(super) flags: Vec<String>,
@@ -28,6 +30,12 @@ impl Fetched {
                     ..
                 }
                 | AttributeValue::Rfc822(Some(data)) => f.body = Some(data.to_vec()),
+                AttributeValue::BodySection {
+                    section: Some(SectionPath::Full(MessageSection::Header)),
+                    data: Some(data),
+                    ..
+                }
+                | AttributeValue::Rfc822Header(Some(data)) => f.header = Some(data.to_vec()),
                 AttributeValue::Flags(flags) => {
                     f.flags = flags.iter().map(|fl| fl.to_string()).collect()
                 }
@@ -44,6 +52,9 @@ impl Fetched {
         self.internal_date = self.internal_date.or(other.internal_date);
         if other.body.is_some() {
             self.body = other.body;
+        }
+        if other.header.is_some() {
+            self.header = other.header;
         }
         if !other.flags.is_empty() {
             self.flags = other.flags;

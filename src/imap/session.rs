@@ -568,6 +568,27 @@ impl ImapSession {
         Ok(mail)
     }
 
+    /// The first [`HEADER_BYTES`](super::HEADER_BYTES) of the header of each UID that still
+    /// exists (as `raw`) and its arrival, ascending by UID: enough to tell who sent a message that is not loaded
+    /// (oversized, or one whose body the server will not send) without loading it.
+    pub async fn fetch_headers(&mut self, uids: &[u32]) -> Result<Vec<FetchedMail>> {
+        let items = format!(
+            "(UID INTERNALDATE BODY.PEEK[HEADER]<0.{}>)",
+            super::HEADER_BYTES
+        );
+        let fetched = self.uid_fetch(uids, &items).await?;
+        Ok(fetched
+            .into_iter()
+            .filter_map(|(uid, f)| {
+                Some(FetchedMail {
+                    uid,
+                    internal_date: f.internal_date,
+                    raw: f.header?,
+                })
+            })
+            .collect())
+    }
+
     /// The flags of each UID that still exists (`\Seen`, `\Deleted`, keywords), ascending.
     pub async fn fetch_flags(&mut self, uids: &[u32]) -> Result<Vec<(u32, Vec<String>)>> {
         let fetched = self.uid_fetch(uids, "(UID FLAGS)").await?;

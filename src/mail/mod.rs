@@ -6,7 +6,9 @@
 //! - `labels`: the header-block labels, separators and folding that forward and quote share
 //! - [`auto`]: auto-replies, bounces, lists, loops (RFC 3834)
 //! - [`auth`]: Authentication-Results (RFC 8601): is the From address authenticated?
+//! - [`attachments`]: the files a message carries, their names, and which fit in a mail
 
+pub mod attachments;
 pub mod auth;
 pub mod auto;
 pub mod forward;
@@ -17,6 +19,7 @@ pub mod quote;
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
+pub use attachments::{Attachment, Content};
 pub use parse::parse;
 
 /// One mailbox: `Name <addr@example>`. `email` is kept as written; compare with
@@ -36,14 +39,6 @@ impl std::fmt::Display for Address {
             _ => f.write_str(&self.email),
         }
     }
-}
-
-/// An attachment's description; its bytes are not kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Attachment {
-    pub name: Option<String>,
-    pub content_type: String,
-    pub size: usize,
 }
 
 /// The forwarded original inside an owner's mail.
@@ -107,6 +102,7 @@ pub struct Message {
     pub headers: Vec<(String, String)>,
     /// The body as plain text: the first text/plain part, or the HTML part converted.
     pub text: String,
+    /// Every file it carries, forwarded messages' included (see [`attachments`]).
     pub attachments: Vec<Attachment>,
     /// The forwarded original, when this message forwards one.
     pub forward: Option<Forward>,

@@ -5,8 +5,10 @@
 //! are retried with jittered backoff; permanent ones are recorded on the task.
 
 mod connection;
+pub mod files;
 
 pub use connection::{SendError, Sender};
+pub use files::Attached;
 
 use crate::config::{Config, SmtpConfig};
 use crate::logging::Untrusted;
@@ -18,7 +20,7 @@ use crate::windows;
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use rusqlite::params;
 use std::time::Duration;
 use tracing::{info, warn};
@@ -30,8 +32,20 @@ fn header(name: &'static str, value: String) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
 
-/// The one function that builds outgoing mail from an outbox row.
+/// [`build_with`] for a row without files.
 pub fn build(cfg: &Config, smtp: &SmtpConfig, row: &Row) -> Result<lettre::Message> {
+    build_with(cfg, smtp, row, Vec::new())
+}
+
+/// The one function that builds outgoing mail: from an outbox row and the files it carries
+/// (a `multipart/mixed` of the text and HTML, then the files; without files, the text and
+/// HTML alone).
+pub fn build_with(
+    cfg: &Config,
+    smtp: &SmtpConfig,
+    row: &Row,
+    attached: Vec<Attached>,
+) -> Result<lettre::Message> {
     let from: Mailbox = smtp
         .from
         .parse()
@@ -65,12 +79,26 @@ pub fn build(cfg: &Config, smtp: &SmtpConfig, row: &Row) -> Result<lettre::Messa
             b = b.reply_to(m);
         }
     }
-    let body = match &row.body_html {
-        Some(html) => b.multipart(MultiPart::alternative_plain_html(
+    let body = match (&row.body_html, attached.is_empty()) {
+        (Some(html), true) => b.multipart(MultiPart::alternative_plain_html(
             row.body_text.clone(),
             html.clone(),
         )),
-        None => b.body(row.body_text.clone()),
+        (None, true) => b.body(row.body_text.clone()),
+        (html, false) => {
+            let mixed = match html {
+                Some(html) => MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
+                    row.body_text.clone(),
+                    html.clone(),
+                )),
+                None => MultiPart::mixed().singlepart(SinglePart::plain(row.body_text.clone())),
+            };
+            b.multipart(
+                attached
+                    .into_iter()
+                    .fold(mixed, |m, f| m.singlepart(files::part(f))),
+            )
+        }
     };
     body.context("Cannot build the mail")
 }
@@ -215,7 +243,7 @@ async fn send_row(
         }
         return Ok(Sent::Held);
     }
-    let email = match build(cfg, smtp, row) {
+    let email = match carried(store, cfg, row).and_then(|f| build_with(cfg, smtp, row, f)) {
         Ok(m) => m,
         Err(e) => return fail(store, row, &format!("{e:#}"), now).map(|_| Sent::Failed),
     };
@@ -263,6 +291,16 @@ async fn send_row(
             Ok(Sent::Retry)
         }
     }
+}
+
+/// The files `row` carries, read from the attachments directory (none for most mail).
+fn carried(store: &Store, cfg: &Config, row: &Row) -> Result<Vec<Attached>> {
+    let rows = crate::store::attachments::carried_by(store.conn(), row.id)?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = crate::store::attachments::Files::new(&cfg.daemon.state_dir);
+    files::read(&dir, &rows)
 }
 
 /// 5 s, 10 s, 20 s … capped at an hour, with ±25 % jitter: a relay that restarts is

@@ -1,6 +1,8 @@
 //! `musaid backup`: a consistent copy of the database with SQLite's online backup API, safe
-//! while the daemon runs (one read transaction copies a snapshot; the daemon writes on).
+//! while the daemon runs (one read transaction copies a snapshot; the daemon writes on), and
+//! of the attachment files that copy names, into `DEST.attachments/`.
 
+use super::attachments::Files;
 use super::Store;
 use anyhow::{bail, Context as _, Result};
 use rusqlite::backup::Backup;
@@ -16,17 +18,35 @@ pub struct BackupReport {
     pub tasks: i64,
     pub messages: i64,
     pub schema_version: i64,
+    /// Where the attachment files went, how many and how many bytes.
+    pub attachments_dir: std::path::PathBuf,
+    pub attachment_files: usize,
+    pub attachment_bytes: u64,
+    /// Files the copy names that were gone by the time they were copied (purged meanwhile):
+    /// marked purged in the copy.
+    pub attachments_missing: usize,
+}
+
+/// Where `musaid backup DEST` puts the attachment files: `DEST.attachments/`.
+pub fn attachments_dir(dest: &Path) -> std::path::PathBuf {
+    let mut name = dest.as_os_str().to_os_string();
+    name.push(".attachments");
+    name.into()
 }
 
 impl Store {
-    /// Copy the database to `dest`, a new file (readable by the owner only); an existing
-    /// `dest` is never overwritten.
+    /// Copy the database to `dest`, a new file (readable by the owner only), and the
+    /// attachment files it names to the new directory `dest.attachments`; an existing `dest`
+    /// (or directory) is never overwritten.
     pub fn backup_to(&self, dest: &Path) -> Result<BackupReport> {
-        if dest.symlink_metadata().is_ok() {
-            bail!(
-                "Refusing to overwrite {}; choose a new file name",
-                dest.display()
-            );
+        let files_dest = attachments_dir(dest);
+        for path in [dest, files_dest.as_path()] {
+            if path.symlink_metadata().is_ok() {
+                bail!(
+                    "Refusing to overwrite {}; choose a new file name",
+                    path.display()
+                );
+            }
         }
         // create_new claims the name atomically; SQLite takes an empty file as a new database.
         std::fs::OpenOptions::new()
@@ -35,13 +55,77 @@ impl Store {
             .mode(0o600)
             .open(dest)
             .with_context(|| format!("Cannot create {}", dest.display()))?;
-        let result = copy_into(self.conn(), dest);
+        let state_dir = self.path().parent().unwrap_or(Path::new("."));
+        let result = copy_into(self.conn(), dest).and_then(|report| {
+            let copied = copy_files(dest, &Files::new(state_dir), &files_dest)?;
+            Ok(BackupReport {
+                attachments_dir: files_dest.clone(),
+                attachment_files: copied.files,
+                attachment_bytes: copied.bytes,
+                attachments_missing: copied.missing,
+                ..report
+            })
+        });
         if result.is_err() {
-            // Leave no half-written file that a later restore could mistake for a backup.
+            // Leave nothing half-written that a later restore could mistake for a backup.
             let _ = std::fs::remove_file(dest);
+            let _ = std::fs::remove_dir_all(&files_dest);
         }
         result
     }
+}
+
+#[derive(Debug, Default)]
+struct Copied {
+    files: usize,
+    bytes: u64,
+    missing: usize,
+}
+
+/// Copy every file the database copy at `db` names (not purged) from `from` into the new
+/// directory `to`, each synced; a file gone meanwhile is marked purged in the copy.
+fn copy_files(db: &Path, from: &Files, to: &Path) -> Result<Copied> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(to)
+        .with_context(|| format!("Cannot create {}", to.display()))?;
+    let copy = Connection::open(db).with_context(|| format!("Cannot open {}", db.display()))?;
+    let wanted: Vec<String> = copy
+        .prepare("SELECT DISTINCT sha256 FROM attachments WHERE purged_at IS NULL")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut done = Copied::default();
+    for sha in &wanted {
+        let source = from.path(sha)?;
+        let target = to.join(sha);
+        match std::fs::copy(&source, &target) {
+            Ok(bytes) => {
+                std::fs::File::open(&target)
+                    .and_then(|f| f.sync_all())
+                    .with_context(|| format!("Cannot sync {}", target.display()))?;
+                done.files += 1;
+                done.bytes += bytes;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                copy.execute(
+                    "UPDATE attachments SET purged_at = strftime('%s', 'now') \
+                     WHERE sha256 = ?1 AND purged_at IS NULL",
+                    [sha],
+                )?;
+                done.missing += 1;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("Cannot copy {} to {}", source.display(), target.display())
+                })
+            }
+        }
+    }
+    std::fs::File::open(to)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("Cannot sync {}", to.display()))?;
+    Ok(done)
 }
 
 fn copy_into(src: &Connection, dest: &Path) -> Result<BackupReport> {
@@ -66,6 +150,10 @@ fn copy_into(src: &Connection, dest: &Path) -> Result<BackupReport> {
         }
     }
     let report = BackupReport {
+        attachments_dir: std::path::PathBuf::new(),
+        attachment_files: 0,
+        attachment_bytes: 0,
+        attachments_missing: 0,
         bytes: 0,
         tasks: dst.query_row("SELECT count(*) FROM tasks", [], |r| r.get(0))?,
         messages: dst.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?,
@@ -110,5 +198,54 @@ mod tests {
         );
         let err = store.backup_to(&dest).unwrap_err().to_string();
         assert!(err.contains("Refusing to overwrite"), "{err}");
+    }
+
+    #[test]
+    fn the_files_the_copy_names_are_copied_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let store = Store::open(&state).unwrap();
+        let files = Files::new(&state);
+        let kept = crate::store::attachments::sha256_hex(b"kept");
+        let gone = crate::store::attachments::sha256_hex(b"gone");
+        files.put(&kept, b"kept").unwrap();
+        store
+            .conn()
+            .execute_batch(&format!(
+                "INSERT INTO tasks (id, contract, status, category, priority, requester, subject,
+                     note, message_id, created_at, updated_at)
+                 VALUES (1, 'acme', 'open', 'general', 'normal', 'b@x', 's', '', 'm@x', 0, 0);
+                 INSERT INTO attachments (task_id, idx, filename, content_type, size, sha256,
+                     sender, role, at, message_id) VALUES
+                 (1, 1, 'kept.pdf', 'application/pdf', 4, '{kept}', 'b@x', 'owner', 0, 'm@x'),
+                 (1, 2, 'gone.pdf', 'application/pdf', 4, '{gone}', 'b@x', 'owner', 0, 'm@x');"
+            ))
+            .unwrap();
+        let dest = dir.path().join("copy.db");
+        let r = store.backup_to(&dest).unwrap();
+        assert_eq!(r.attachments_dir, dir.path().join("copy.db.attachments"));
+        assert_eq!((r.attachment_files, r.attachment_bytes), (1, 4));
+        assert_eq!(r.attachments_missing, 1);
+        assert_eq!(
+            std::fs::read(r.attachments_dir.join(&kept)).unwrap(),
+            b"kept"
+        );
+        let copy = Connection::open(&dest).unwrap();
+        let purged: Vec<bool> = copy
+            .prepare("SELECT purged_at IS NOT NULL FROM attachments ORDER BY idx")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            purged,
+            [false, true],
+            "the missing file is purged in the copy only"
+        );
+        // A second backup to a new name; the directory of the first is not overwritten.
+        std::fs::remove_file(&dest).unwrap();
+        let err = store.backup_to(&dest).unwrap_err().to_string();
+        assert!(err.contains("copy.db.attachments"), "{err}");
     }
 }

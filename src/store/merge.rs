@@ -20,7 +20,7 @@ pub(crate) struct Merge<'a> {
 }
 
 /// Fold task `from` into `into`: `from`'s received mail and thread (so replies to it find
-/// `into`), its notes and time entries become `into`'s; `from` gets the status `merged` and
+/// `into`), its notes, time entries and files become `into`'s; `from` gets the status `merged` and
 /// `merged_into`; its acknowledgement and done notice, if still waiting, are dropped, so the
 /// owner hears of the request once. False when `from` was merged already (the same `#merge`
 /// twice in one reply).
@@ -48,6 +48,9 @@ pub(crate) fn fold(tx: &Transaction<'_>, m: &Merge<'_>) -> Result<bool> {
     moved(&format!(
         "UPDATE events SET task_id = ?2 WHERE task_id = ?1 AND kind NOT IN ({OWN_EVENTS})"
     ))?;
+    // Its files too, numbered after the survivor's own.
+    super::attachments::move_to(tx, from, into)
+        .with_context(|| format!("Cannot move task #{from}'s files to #{into}"))?;
     // Tasks merged into `from` before point at the survivor too: one step always finds it.
     moved("UPDATE tasks SET merged_into = ?2 WHERE merged_into = ?1")?;
     set_status(tx, from, status, TaskStatus::Merged, m.at)?;
@@ -193,5 +196,58 @@ mod tests {
         assert_eq!(feed(&p, &mut store, &tagged), Some(2));
         let ours = crate::store::events_of(store.conn(), 1).unwrap().len();
         assert_eq!(ours, 3, "nothing more lands on the merged task");
+    }
+
+    /// A request from `from` carrying one file, `name`, base64.
+    fn with_file(from: &str, id: &str, subject: &str, name: &str, bytes: &[u8]) -> Vec<u8> {
+        use base64::Engine as _;
+        format!(
+            "From: <{from}>\r\nTo: <tasks@va.example>\r\nSubject: {subject}\r\n\
+             Message-ID: <{id}>\r\nDate: Sun, 6 Dec 2026 08:00:00 +0300\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+             Please.\r\n--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; \
+             filename={name}\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_merged_task_hands_over_its_files_numbered_after_the_survivors() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::test_desk(dir.path(), "");
+        let p = Pipeline::new(cfg, RuleSet::default()).unwrap();
+        let mut store = Store::open(&p.config.daemon.state_dir).unwrap();
+        let boss = "boss@acme.example";
+        let first = with_file(boss, "a@acme.example", "Invoice 114", "first.pdf", b"one");
+        let second = with_file(
+            boss,
+            "b@acme.example",
+            "Invoice 114 again",
+            "second.pdf",
+            b"two",
+        );
+        assert_eq!(feed(&p, &mut store, &first), Some(1));
+        assert_eq!(feed(&p, &mut store, &second), Some(2));
+        let merge = mail(
+            "sara@va.example",
+            "r@va.example",
+            "Re: Invoice",
+            Some("b@acme.example"),
+            "#merge 1",
+        );
+        assert_eq!(feed(&p, &mut store, &merge), Some(2));
+        let files: Vec<(i64, String)> = crate::store::attachments::of_task(store.conn(), 2)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.index, a.filename))
+            .collect();
+        assert_eq!(
+            files,
+            [(1, "second.pdf".to_string()), (2, "first.pdf".to_string())]
+        );
+        assert!(crate::store::attachments::of_task(store.conn(), 1)
+            .unwrap()
+            .is_empty());
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! WAL mode, STRICT tables, explicit column lists. Times are Unix seconds (UTC).
 
+pub mod attachments;
 pub mod backup;
 pub mod hours;
 mod merge;

@@ -195,6 +195,8 @@ fn update_task(tx: &Transaction<'_>, u: &TaskUpdate, message_id: &str, ts: i64) 
             Command::Time(minutes) => {
                 event("time").minutes(*minutes).record(tx)?;
             }
+            // The mail it queues is the event's detail (`outbox::effects`).
+            Command::Send => event("send").record(tx)?,
             Command::Merge(from) => {
                 let merge = super::merge::Merge {
                     from: *from,

@@ -249,6 +249,35 @@ CREATE TABLE recurring_runs (
 ALTER TABLE outbox ADD COLUMN held TEXT;
 CREATE INDEX outbox_recipient_sent ON outbox(recipient, sent_at) WHERE sent_at IS NOT NULL;
 "#,
+    // 12: the files of a task's mail, stored under STATE/attachments/ by SHA-256 (written and
+    // synced before the row that names them commits), numbered per task; and which files an
+    // outgoing mail carries (`carried = 1`) or lists with the fetch command (`0`), read from
+    // disk when it is sent. A purged file's row stays, with `purged_at`.
+    r#"
+CREATE TABLE attachments (
+    id           INTEGER PRIMARY KEY,
+    task_id      INTEGER NOT NULL REFERENCES tasks(id),
+    idx          INTEGER NOT NULL,
+    filename     TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    sha256       TEXT NOT NULL,
+    sender       TEXT NOT NULL,
+    role         TEXT NOT NULL CHECK (role IN ('owner','va','stranger')),
+    at           INTEGER NOT NULL,
+    message_id   TEXT NOT NULL,
+    purged_at    INTEGER,
+    UNIQUE (task_id, idx)
+) STRICT;
+CREATE INDEX attachments_sha256 ON attachments(sha256);
+CREATE TABLE outbox_attachments (
+    outbox_id     INTEGER NOT NULL REFERENCES outbox(id),
+    attachment_id INTEGER NOT NULL REFERENCES attachments(id),
+    carried       INTEGER NOT NULL,
+    PRIMARY KEY (outbox_id, attachment_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX outbox_attachments_attachment ON outbox_attachments(attachment_id);
+"#,
 ];
 
 #[cfg(test)]

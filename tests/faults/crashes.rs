@@ -3,7 +3,9 @@
 
 use super::world::*;
 use crate::support::config::ConfigBuilder;
-use crate::support::daemon::{config, delivered, eventually, send_requests, tasks, People};
+use crate::support::daemon::{
+    config, delivered, eventually, noise, request_with_files, send_requests, tasks, File, People,
+};
 use crate::support::servers::{self, mailserver};
 use chrono::{Timelike, Utc};
 use rand::{Rng, SeedableRng};
@@ -206,4 +208,142 @@ async fn kill_9_during_ingest_loses_nothing_and_duplicates_nothing() {
     let inbox = s.message_count("INBOX").await.expect("count");
     let processed = s.message_count("Processed").await.expect("count");
     assert_eq!((inbox as usize, processed as usize), (0, n));
+}
+
+// --- kill -9 during a backlog with files ---------------------------------------------------
+
+/// The names in the attachments directory, and their contents' hashes.
+fn files_on_disk(state: &std::path::Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = std::fs::read_dir(state.join("attachments"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| {
+                    let bytes = std::fs::read(e.path()).unwrap_or_default();
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        musaid::store::attachments::sha256_hex(&bytes),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_backlog_with_files_leaves_every_file_stored_once_and_named() {
+    let server = mailserver();
+    let people = People::new("kill9files");
+    let n: usize = 150;
+    // Each request carries a file of its own and the letterhead every request shares.
+    let letterhead = noise(30_000, 9999);
+    let mut own = Vec::new();
+    for i in 0..n {
+        let mine = noise(20_000, i as u64);
+        let (_, raw) = request_with_files(
+            &people.owner,
+            &people.inbox,
+            &format!("Scan {i}"),
+            "Please file it.",
+            &[
+                File {
+                    name: &format!("scan-{i}.pdf"),
+                    content_type: "application/pdf",
+                    bytes: &mine,
+                },
+                File {
+                    name: "letterhead.png",
+                    content_type: "image/png",
+                    bytes: &letterhead,
+                },
+            ],
+        );
+        servers::send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+        own.push(musaid::store::attachments::sha256_hex(&mine));
+    }
+    let cfg = servers::imap_config_for(server, &people.inbox);
+    let mut s = musaid::imap::connect(&cfg).await.expect("imap");
+    assert!(
+        delivered(&mut s, "INBOX", n as u32).await,
+        "backlog not delivered"
+    );
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let config = config(server, &people, &state).write(&dir.path().join("musaid.toml"));
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_musaid"))
+            .arg("--config")
+            .arg(&config)
+            .arg("run")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("musaid run")
+    };
+    // Kill it three times in the middle of the backlog.
+    let mut at_kills = Vec::new();
+    for round in 0..3 {
+        let mut child = spawn();
+        let target = (round + 1) * 30;
+        eventually(Duration::from_secs(30), || tasks(&state).len() >= target).await;
+        child.kill().expect("kill -9");
+        let _ = child.wait();
+        at_kills.push(tasks(&state).len());
+    }
+    println!("FAULTS kill -9 with files: tasks at the kills {at_kills:?} of {n}");
+    assert!(
+        at_kills.iter().any(|&t| t < n),
+        "every kill came after the backlog: {at_kills:?}"
+    );
+    // What a crash between storing a file and committing its record leaves, made sure of.
+    let files = state.join("attachments");
+    std::fs::write(
+        files.join(musaid::store::attachments::sha256_hex(b"orphan")),
+        b"orphan",
+    )
+    .expect("an orphan");
+    std::fs::write(files.join(".tmp.half-written"), b"half").expect("a temporary file");
+    let mut child = spawn();
+    let ok = eventually(Duration::from_secs(60), || tasks(&state).len() >= n).await;
+    let c = musaid::store::Store::open(&state).expect("db");
+    let rows = |sql: &str| -> Vec<(String, i64)> {
+        c.conn()
+            .prepare(sql)
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .and_then(|rows| rows.collect())
+            })
+            .unwrap_or_default()
+    };
+    let named = rows("SELECT sha256, count(*) FROM attachments GROUP BY sha256 ORDER BY sha256");
+    let per_message = rows(
+        "SELECT message_id, count(*) FROM attachments GROUP BY message_id HAVING count(*) <> 2",
+    );
+    let on_disk = files_on_disk(&state);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        ok,
+        "only {} of {n} tasks after restarts",
+        tasks(&state).len()
+    );
+    assert_eq!(tasks(&state).len(), n, "no duplicate tasks");
+    assert!(
+        per_message.is_empty(),
+        "files recorded twice or not at all: {per_message:?}"
+    );
+    // Each file on disk once, under its own hash, and named by the records: a scan by its
+    // task only, the letterhead by every task; no orphan, no temporary file left.
+    let letterhead = musaid::store::attachments::sha256_hex(&letterhead);
+    let mut want: Vec<(String, i64)> = own.iter().map(|s| (s.clone(), 1)).collect();
+    want.push((letterhead, n as i64));
+    want.sort();
+    assert_eq!(named, want);
+    let names: Vec<String> = on_disk.iter().map(|(name, _)| name.clone()).collect();
+    let hashes: Vec<String> = on_disk.iter().map(|(_, h)| h.clone()).collect();
+    let named_files: Vec<String> = want.into_iter().map(|(s, _)| s).collect();
+    assert_eq!(names, named_files, "exactly the files the records name");
+    assert_eq!(hashes, named_files, "each file's bytes are its name's");
 }

@@ -96,3 +96,40 @@ fn tasks_list_and_show_print_no_terminal_escapes_from_mail() {
         "{text:?}"
     );
 }
+
+#[test]
+fn an_oversized_file_from_an_owner_queues_one_notice_in_a_window() {
+    let s = Desk::new(|c| riyadh_office(c).policy("max_message_size", "10KB"));
+    let big = s.dir.path().join("big.eml");
+    let body = "Scan page\r\n".repeat(2000);
+    let raw = format!(
+        "From: Boss <boss@acme.example>\r\nTo: tasks@va.example\r\nSubject: Receipts for May\r\n\
+         Message-ID: <scans-may@acme.example>\r\n\r\n{body}"
+    );
+    std::fs::write(&big, raw).expect("write");
+    let file = big.to_str().unwrap_or_default();
+    let out = json(&musaid(&s, &["ingest", "--json", file]));
+    assert_eq!(out[0]["decision"], "quarantine");
+    assert_eq!(out[0]["reason"], "oversized");
+
+    let rows = json(&musaid(&s, &["outbox", "--json"]));
+    let rows = rows.as_array().expect("array");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let notice = &rows[0];
+    assert_eq!(notice["kind"], "error");
+    assert_eq!(notice["to"], "boss@acme.example");
+    assert_eq!(notice["windowed"], true, "owner-facing: inside a window");
+    // The contract is in Arabic.
+    let subject = notice["subject"].as_str().unwrap_or_default();
+    assert!(
+        subject.starts_with("رسالة أكبر من أن تُقرأ") && subject.ends_with("Receipts for May"),
+        "{subject}"
+    );
+
+    // The same file again: recorded again under its file name, but the owner is told once.
+    let again = s.dir.path().join("big-again.eml");
+    std::fs::copy(&big, &again).expect("copy");
+    musaid(&s, &["ingest", again.to_str().unwrap_or_default()]);
+    let rows = json(&musaid(&s, &["outbox", "--json"]));
+    assert_eq!(rows.as_array().map(Vec::len), Some(1));
+}

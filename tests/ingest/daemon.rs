@@ -1,10 +1,11 @@
 //! Requests becoming tasks through the daemon, against real Dovecot and Postfix: within two
 //! seconds by IDLE, a backlog exactly once (large mail a few megabytes at a time), no
-//! duplicate after a UIDVALIDITY change, an oversized message recorded but never loaded.
+//! duplicate after a UIDVALIDITY change, an oversized message recorded but never loaded and
+//! its owner told.
 
 use crate::support::daemon::{
-    config, connected, count, delivered, eventually, pipeline, request, send_requests, tasks,
-    Daemon, People,
+    config, connected, count, delivered, eventually, header, mailbox, pipeline, request,
+    send_requests, tasks, Daemon, People,
 };
 use crate::support::servers::{self, mailserver, send_smtp, MailServer};
 use std::collections::BTreeSet;
@@ -267,7 +268,7 @@ async fn a_uidvalidity_change_keeps_to_first_sync() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_oversized_message_is_recorded_and_never_loaded() {
+async fn an_oversized_message_is_recorded_never_loaded_and_its_owner_told_once() {
     let server = mailserver();
     let people = People::new("big");
     let dir = tempfile::tempdir().expect("tmp");
@@ -276,14 +277,35 @@ async fn an_oversized_message_is_recorded_and_never_loaded() {
     let d = Daemon::start(pipeline(&desk, dir.path()));
     connected(&state).await;
     let big = "x".repeat(200) + "\n";
-    let (_, raw) = request(&people.owner, &people.inbox, "Scans", &big.repeat(300));
+    let (big_id, raw) = request(&people.owner, &people.inbox, "Scans", &big.repeat(300));
     send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
     let (small_id, raw) = request(&people.owner, &people.inbox, "Small", "ok");
     send_smtp(&people.owner, &people.inbox, &raw).expect("smtp");
+    // A stranger's large mail is recorded the same way, and nobody is written to.
+    let (_, raw) = request(
+        "nobody@elsewhere.test",
+        &people.inbox,
+        "Spam",
+        &big.repeat(300),
+    );
+    servers::send_smtp_relay(server, "nobody@elsewhere.test", &people.inbox, &raw).expect("smtp");
     let ok = eventually(Duration::from_secs(10), || {
-        count(&state, "SELECT count(*) FROM messages") == 2
+        count(&state, "SELECT count(*) FROM messages") == 3
     })
     .await;
+    // The owner hears of the large one: a notice, not an ack, in reply to it.
+    let mut told = Vec::new();
+    for _ in 0..100 {
+        told = mailbox(server, &people.owner)
+            .await
+            .into_iter()
+            .filter(|m| header(m, "Subject").is_some_and(|s| s.starts_with("Too large to read")))
+            .collect();
+        if !told.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     d.stop().await;
     assert!(ok);
     assert_eq!(
@@ -291,9 +313,36 @@ async fn an_oversized_message_is_recorded_and_never_loaded() {
             &state,
             "SELECT count(*) FROM quarantine WHERE reason = 'oversized' AND raw IS NULL"
         ),
-        1
+        2
     );
     let t = tasks(&state);
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].message_id, small_id);
+    assert_eq!(told.len(), 1, "one notice to the owner");
+    let notice = &told[0];
+    assert_eq!(
+        header(notice, "In-Reply-To").as_deref(),
+        Some(format!("<{big_id}>").as_str())
+    );
+    let text = String::from_utf8_lossy(notice);
+    assert!(text.contains("Scans") && text.contains("20 KB"), "{text}");
+    assert_eq!(
+        count(
+            &state,
+            "SELECT count(*) FROM outbox WHERE kind = 'error' AND recipient = 'nobody@elsewhere.test'"
+        ),
+        0,
+        "no backscatter to strangers"
+    );
+
+    // Started again, nothing is recorded or told twice.
+    let d = Daemon::start(pipeline(&desk, dir.path()));
+    connected(&state).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    d.stop().await;
+    assert_eq!(count(&state, "SELECT count(*) FROM messages"), 3);
+    assert_eq!(
+        count(&state, "SELECT count(*) FROM outbox WHERE kind = 'error'"),
+        1
+    );
 }

@@ -155,6 +155,94 @@ pub fn request(from: &str, to: &str, subject: &str, body: &str) -> (String, Vec<
     (id, raw.into_bytes())
 }
 
+/// `n` bytes that do not compress, the same for the same `seed`: a file's content.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A file for [`with_files`]: its name as the mail client writes it, its type, its bytes.
+pub struct File<'a> {
+    pub name: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// A `multipart/mixed` message as a mail client writes it, dated now: `head` (its header
+/// lines, each ending in CRLF, without MIME ones), the text `body`, then each file base64;
+/// a file of type `message/rfc822` goes as a forwarded message, as it is.
+pub fn with_files(head: &str, body: &str, files: &[File<'_>]) -> Vec<u8> {
+    use base64::Engine as _;
+    let boundary = format!("b{}", Utc::now().timestamp_micros());
+    let mut raw = format!(
+        "{head}Date: {date}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         {text}\r\n",
+        date = Utc::now().to_rfc2822(),
+        text = body.replace('\n', "\r\n"),
+    )
+    .into_bytes();
+    for f in files {
+        if f.content_type == "message/rfc822" {
+            raw.extend(
+                format!(
+                    "--{boundary}\r\nContent-Type: message/rfc822\r\n\
+                     Content-Disposition: attachment\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            raw.extend(f.bytes);
+            raw.extend(b"\r\n");
+            continue;
+        }
+        let b64 = base64::engine::general_purpose::STANDARD.encode(f.bytes);
+        raw.extend(
+            format!(
+                "--{boundary}\r\nContent-Type: {ct}; name=\"{name}\"\r\n\
+                 Content-Disposition: attachment; filename=\"{name}\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n",
+                ct = f.content_type,
+                name = f.name
+            )
+            .as_bytes(),
+        );
+        for line in b64.as_bytes().chunks(76) {
+            raw.extend(line);
+            raw.extend(b"\r\n");
+        }
+    }
+    raw.extend(format!("--{boundary}--\r\n").as_bytes());
+    raw
+}
+
+/// A request from `from` to `to` carrying `files` ([`with_files`]); its Message-ID.
+pub fn request_with_files(
+    from: &str,
+    to: &str,
+    subject: &str,
+    body: &str,
+    files: &[File<'_>],
+) -> (String, Vec<u8>) {
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = format!(
+        "files.{}.{n}.{}@client.example",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    );
+    let head = format!(
+        "From: Owner <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n"
+    );
+    (id, with_files(&head, body, files))
+}
+
 /// `n` requests from the owner to the inbox through SMTP, one after the other, with the
 /// subjects `subject` gives; their Message-IDs.
 pub fn send_requests(

@@ -48,6 +48,8 @@ max_message_size = "1GiB"
 acks_per_sender_per_day = 5
 ack_max_age = "1h30m"
 trusted_authserv_id = "mx.va.example"
+attach_max = "5MiB"
+attachments_keep = "90d"
 "#;
 
 fn errors(text: &str) -> Vec<String> {
@@ -190,6 +192,8 @@ fn spec_example_parses() {
     assert_eq!(c.policy.max_message_size, 1 << 30);
     assert_eq!(c.policy.acks_per_sender_per_day, 5);
     assert_eq!(c.policy.ack_max_age, Duration::from_secs(5400));
+    assert_eq!(c.policy.attach_max, 5 << 20);
+    assert_eq!(c.policy.attachments_keep, Duration::from_secs(90 * 86400));
     assert_eq!(
         c.policy.trusted_authserv_id.as_deref(),
         Some("mx.va.example")
@@ -223,6 +227,8 @@ fn minimal_config_gets_defaults_and_relative_paths() {
         c.policy.max_message_size,
         Policy::default().max_message_size
     );
+    assert_eq!(c.policy.attach_max, 10_000_000);
+    assert_eq!(c.policy.attachments_keep, Duration::from_secs(365 * 86400));
 }
 
 #[test]
@@ -317,6 +323,8 @@ max_message_size = "25 megabytes"
 acks_per_sender_per_day = -1
 ack_max_age = "3 days"
 trusted_authserv_id = ""
+attach_max = "ten megabytes"
+attachments_keep = "0d"
 "#;
     let errs = errors(text);
     assert_error(&errs, 2, &["not a mail address", "sara@va.example"]);
@@ -369,7 +377,9 @@ trusted_authserv_id = ""
     assert_error(&errs, 28, &["acks_per_sender_per_day = -1"]);
     assert_error(&errs, 29, &["ack_max_age = \"3 days\"", "3d"]);
     assert_error(&errs, 30, &["trusted_authserv_id"]);
-    assert!(errs.len() >= 23, "{}", errs.join("\n"));
+    assert_error(&errs, 31, &["attach_max", "25MB"]);
+    assert_error(&errs, 32, &["attachments_keep", "more than 0", "365d"]);
+    assert!(errs.len() >= 25, "{}", errs.join("\n"));
 }
 
 #[test]

@@ -154,16 +154,47 @@ pub(super) async fn fetch_run(
         }
         !over
     });
-    let unfetchable = run
+    let unfetchable: Vec<(u32, String)> = run
         .iter()
         .filter_map(|u| gave_up.get(u).map(|e| (*u, e.clone())))
         .collect();
+    let unread: Vec<u32> = sizes
+        .iter()
+        .filter(|(_, size)| u64::from(*size) > max_size)
+        .map(|(u, _)| *u)
+        .chain(unfetchable.iter().map(|(u, _)| *u))
+        .collect();
+    let headers = unread_headers(s, unread).await;
     Ok(Fetched {
         uids: run.to_vec(),
         sizes,
         bodies,
         unfetchable,
+        headers,
     })
+}
+
+/// The headers of the messages not loaded, to tell an owner theirs was not read
+/// (docs/mail.md#mail-that-is-not-read). Best effort: a server that will not send them
+/// either leaves the message quarantined all the same, and nobody is told. Should the
+/// connection die on it, the batch is recorded first and the next command reconnects, so no
+/// message is asked for twice.
+async fn unread_headers(s: &mut ImapSession, mut uids: Vec<u32>) -> Vec<imap::FetchedMail> {
+    if uids.is_empty() {
+        return Vec::new();
+    }
+    uids.sort_unstable();
+    uids.dedup();
+    match s.fetch_headers(&uids).await {
+        Ok(headers) => headers,
+        Err(e) => {
+            tracing::warn!(
+                error = %format!("{e:#}"),
+                "cannot fetch the header of a message that is not loaded; its sender is not told"
+            );
+            Vec::new()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,7 @@
-//! MIME walking and text extraction: which part is the body, HTML turned into text, and the
-//! attachments' descriptions.
+//! MIME walking and text extraction: which part is the body, and HTML turned into text.
 
 use super::header::truncate;
-use super::limits::{MAX_ADDRESSES, MAX_FIELD, MAX_HTML};
-use crate::mail::Attachment;
+use super::limits::MAX_HTML;
 use mail_parser::decoders::html::html_to_text as mp_html_to_text;
 use mail_parser::{MimeHeaders, PartType};
 use regex::Regex;
@@ -169,7 +167,7 @@ fn unwrap_unannounced_parts(text: &str) -> String {
     html.unwrap_or_else(|| text.to_string())
 }
 
-fn content_type_of(part: &mail_parser::MessagePart<'_>) -> String {
+pub(super) fn content_type_of(part: &mail_parser::MessagePart<'_>) -> String {
     match part.content_type() {
         Some(ct) => match ct.subtype() {
             Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
@@ -182,19 +180,6 @@ fn content_type_of(part: &mail_parser::MessagePart<'_>) -> String {
             _ => "application/octet-stream".into(),
         },
     }
-}
-
-pub(super) fn attachments(msg: &mail_parser::Message<'_>) -> Vec<Attachment> {
-    msg.attachments
-        .iter()
-        .filter_map(|&id| msg.parts.get(id as usize))
-        .take(MAX_ADDRESSES)
-        .map(|p| Attachment {
-            name: p.attachment_name().map(|n| truncate(n, MAX_FIELD)),
-            content_type: content_type_of(p),
-            size: p.len(),
-        })
-        .collect()
 }
 
 /// Whether `part`'s content type is `want` (lower-case `type/subtype`): [`content_type_of`]

@@ -2,9 +2,10 @@
 //!
 //! This module checks the bytes and assembles the [`Message`]; `header` decodes header values,
 //! addresses, ids and dates; `body` walks the MIME parts for the body text and the attachments;
-//! `limits` holds the bounds all three keep.
+//! `files` takes out the files it carries; `limits` holds the bounds all of them keep.
 
 mod body;
+mod files;
 mod header;
 mod limits;
 
@@ -12,7 +13,7 @@ pub use body::html_to_text;
 pub use header::derived_id;
 
 use super::{forward, quote, Address, AutoSignals, Forward, Message, LOOP_HEADER};
-use body::{attachments, body_text, content_type_is};
+use body::{body_text, content_type_is};
 use header::{
     addresses, clean_id, first_address, header_text, header_text_with, id_list, is_raw_8bit,
     reparse_addresses, to_chrono, truncate,
@@ -51,7 +52,7 @@ pub fn parse(raw: &[u8]) -> Result<Message, ParseError> {
             "More than {MAX_PARTS} MIME parts; not parsed"
         )));
     }
-    let parsed = PARSER
+    let mut parsed = PARSER
         .parse(raw.get(start..).unwrap_or_default())
         .map(FlatDrop)
         .ok_or_else(|| ParseError("Not an RFC 5322 message".into()))?;
@@ -114,7 +115,6 @@ pub fn parse(raw: &[u8]) -> Result<Message, ParseError> {
     msg.references = id_list(parsed.references());
 
     msg.text = body_text(&parsed);
-    msg.attachments = attachments(&parsed);
     msg.auto = auto_signals(&msg.headers, &parsed);
 
     msg.forward = attached_forward(&parsed, &msg.text).or_else(|| {
@@ -124,6 +124,14 @@ pub fn parse(raw: &[u8]) -> Result<Message, ParseError> {
         Some(f) => quote::new_text(&f.note),
         None => quote::new_text(&msg.text),
     };
+    // Last: it moves decoded bytes out of the parse.
+    let charset = parsed
+        .parts
+        .first()
+        .and_then(|p| p.content_type())
+        .and_then(|ct| ct.attribute("charset"))
+        .map(str::to_string);
+    msg.attachments = files::files(&mut parsed, raw, charset.as_deref());
     Ok(msg)
 }
 
@@ -136,6 +144,12 @@ impl<'x> std::ops::Deref for FlatDrop<'x> {
     type Target = mail_parser::Message<'x>;
     fn deref(&self) -> &Self::Target {
         &self.0
+    }
+}
+
+impl std::ops::DerefMut for FlatDrop<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
     }
 }
 
