@@ -182,10 +182,14 @@ impl Store {
     }
 
     /// Tasks still being worked on (open, in progress or waiting), in id order: the agenda's
-    /// and the due-time notices' material.
+    /// and the due-time notices' material. Their `note` is left empty: the scheduler reads
+    /// them whenever it wakes, and a desk's notes (a request's text each) would hold tens of
+    /// megabytes at once for nothing (docs/performance.md#what-bounds-memory).
     pub fn working_tasks(&self) -> Result<Vec<TaskRow>> {
+        let columns = TASK_COLUMNS.replace(" note,", " '' AS note,");
+        debug_assert_ne!(columns, TASK_COLUMNS);
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks \
+            "SELECT {columns} FROM tasks \
              WHERE status IN ('open', 'in_progress', 'waiting') ORDER BY id"
         ))?;
         let rows = stmt
