@@ -259,6 +259,25 @@ def fill(port, owner, inbox, count, seed, every=0, pdf_size=0):
     print(f"fill_seconds={time.monotonic() - start:.3f}")
 
 
+def arrive(maildir):
+    """Give each message of a Maildir the arrival its Date header claims (the file's mtime,
+    which Dovecot serves as INTERNALDATE): a backlog that came in over 90 days, as the
+    reference figures were measured on, most of it older than `ack_max_age`."""
+    n = 0
+    for sub in ("new", "cur"):
+        folder = os.path.join(maildir, sub)
+        for name in os.listdir(folder) if os.path.isdir(folder) else []:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as f:
+                head = f.read(16384).split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+            date = re.search(r"^Date: (.+)$", head, re.M)
+            if date:
+                t = email.utils.parsedate_to_datetime(date.group(1).strip()).timestamp()
+                os.utime(path, (t, t))
+                n += 1
+    print(f"arrived={n}")
+
+
 def fill_large(port, owner, inbox, count, size, seed):
     """Deliver `count` requests with a `size`-byte attachment each to `inbox`, over LMTP."""
     rng = random.Random(seed)
@@ -789,6 +808,8 @@ def main():
         port, owner, inbox, count, seed, *pdfs = args
         every, pdf_size = (int(pdfs[0]), int(pdfs[1])) if pdfs else (0, 0)
         fill(int(port), owner, inbox, int(count), int(seed), every, pdf_size)
+    elif cmd == "arrive":
+        arrive(args[0])
     elif cmd == "fill-large":
         port, owner, inbox, count, size, seed = args
         fill_large(int(port), owner, inbox, int(count), int(size), int(seed))
