@@ -192,32 +192,10 @@ impl Builder {
                 .map_err(|e| d.at_spanned(p, format!("rule `{label}`: {e}")))
                 .ok()
         });
-        let assign = raw.assign.as_ref().and_then(|a| {
-            let addr = crate::model::normalize_address(a.get_ref());
-            if is_valid_address(&addr) {
-                Some(addr)
-            } else {
-                d.at_spanned(
-                    a,
-                    format!("rule `{label}`: assign = \"{}\" is not an address; write e.g. \"sara@va.example\"", a.get_ref()),
-                );
-                None
-            }
-        });
-        let due = raw.due.as_ref().and_then(|v| {
-            DueSpec::from_str(v.get_ref())
-                .map_err(|e| d.at_spanned(v, format!("rule `{label}`: {e}")))
-                .ok()
-        });
-        let mut tags: Vec<String> = Vec::new();
-        for t in raw.tags.iter().flat_map(|t| t.get_ref()) {
-            let tag = t.get_ref().trim();
-            if tag.is_empty() {
-                d.at_spanned(t, format!("rule `{label}`: a tag is empty"));
-            } else if !tags.iter().any(|x| x == tag) {
-                tags.push(tag.to_string());
-            }
-        }
+        let what = format!("rule `{label}`");
+        let assign = assign_value(d, raw.assign.as_ref(), &what);
+        let due = due_value(d, raw.due.as_ref(), &what);
+        let tags = tags_value(d, raw.tags.as_ref(), &what);
         let contract = raw
             .contract
             .as_ref()
@@ -378,4 +356,51 @@ impl RuleSet {
             Err(RulesError { errors })
         }
     }
+}
+
+/// The `assign` of a rule or recurring entry (`what` names it in errors): an address,
+/// lower-cased.
+pub(super) fn assign_value(d: &mut Diag, assign: Option<&S<String>>, what: &str) -> Option<String> {
+    assign.and_then(|a| {
+        let addr = crate::model::normalize_address(a.get_ref());
+        if is_valid_address(&addr) {
+            Some(addr)
+        } else {
+            d.at_spanned(
+                a,
+                format!(
+                    "{what}: assign = \"{}\" is not an address; write e.g. \"sara@va.example\"",
+                    a.get_ref()
+                ),
+            );
+            None
+        }
+    })
+}
+
+/// The `due` of a rule or recurring entry.
+pub(super) fn due_value(d: &mut Diag, due: Option<&S<String>>, what: &str) -> Option<DueSpec> {
+    due.and_then(|v| {
+        DueSpec::from_str(v.get_ref())
+            .map_err(|e| d.at_spanned(v, format!("{what}: {e}")))
+            .ok()
+    })
+}
+
+/// The `tags` of a rule or recurring entry: trimmed, each once, none empty.
+pub(super) fn tags_value(
+    d: &mut Diag,
+    tags: Option<&S<Vec<S<String>>>>,
+    what: &str,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tags.iter().flat_map(|t| t.get_ref()) {
+        let tag = t.get_ref().trim();
+        if tag.is_empty() {
+            d.at_spanned(t, format!("{what}: a tag is empty"));
+        } else if !out.iter().any(|x| x == tag) {
+            out.push(tag.to_string());
+        }
+    }
+    out
 }

@@ -2,8 +2,9 @@
 //! (docs/rules.md#recurring-tasks). Read here with `file:line` errors; checked against the
 //! config by [`RuleSet::check_recurring`]; their occurrences are `crate::recurring`'s.
 
+use super::load::{assign_value, due_value, tags_value};
 use super::{RuleSet, RulesError, DEFAULT_CATEGORY};
-use crate::config::{did_you_mean, is_valid_address, Config, Diag};
+use crate::config::{did_you_mean, Config, Diag};
 use crate::model::Priority;
 use crate::windows::DueSpec;
 use serde::Deserialize;
@@ -112,35 +113,10 @@ pub(super) fn read<'t>(
             .ok(),
         None => Some(Priority::default()),
     };
-    let assign = raw.assign.as_ref().and_then(|a| {
-        let addr = crate::model::normalize_address(a.get_ref());
-        if is_valid_address(&addr) {
-            Some(addr)
-        } else {
-            d.at_spanned(
-                a,
-                format!(
-                    "recurring `{label}`: assign = \"{}\" is not an address; write e.g. \"sara@va.example\"",
-                    a.get_ref()
-                ),
-            );
-            None
-        }
-    });
-    let due = raw.due.as_ref().and_then(|v| {
-        DueSpec::from_str(v.get_ref())
-            .map_err(|e| d.at_spanned(v, format!("recurring `{label}`: {e}")))
-            .ok()
-    });
-    let mut tags: Vec<String> = Vec::new();
-    for t in raw.tags.iter().flat_map(|t| t.get_ref()) {
-        let tag = t.get_ref().trim();
-        if tag.is_empty() {
-            d.at_spanned(t, format!("recurring `{label}`: a tag is empty"));
-        } else if !tags.iter().any(|x| x == tag) {
-            tags.push(tag.to_string());
-        }
-    }
+    let what = format!("recurring `{label}`");
+    let assign = assign_value(d, raw.assign.as_ref(), &what);
+    let due = due_value(d, raw.due.as_ref(), &what);
+    let tags = tags_value(d, raw.tags.as_ref(), &what);
     if d.count() > before {
         return None;
     }
