@@ -54,25 +54,14 @@ fn maildir_files(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
     Ok(files)
 }
 
-/// The header of a mail file, from at most its first `max` bytes; None when unreadable.
+/// At most the first `max` bytes of a mail file (its header, and perhaps some body, which
+/// parsing a few KiB more does not mind); None when unreadable.
 fn read_head(path: &Path, max: usize) -> Option<Vec<u8>> {
     use std::io::Read as _;
-    let mut head = Vec::with_capacity(max.min(64 * 1024));
+    let mut head = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(max as u64).read_to_end(&mut head))
         .ok()?;
-    // The body is not read: a header ends at the first empty line.
-    let end = [&b"\r\n\r\n"[..], b"\n\n"]
-        .iter()
-        .filter_map(|sep| {
-            head.windows(sep.len())
-                .position(|w| w == *sep)
-                .map(|i| i + sep.len())
-        })
-        .min();
-    if let Some(end) = end {
-        head.truncate(end);
-    }
     Some(head)
 }
 

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::ingest::Unloaded;
 use crate::mail::{attachments::human_size, Message};
 use crate::model::Reason;
-use crate::templates::{one_line, Templates};
+use crate::templates::Templates;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Transaction};
@@ -40,10 +40,9 @@ pub fn notice(
     if told {
         return Ok(false);
     }
-    let subject = one_line(&header.subject);
     let ctx = json!({
         "reason": reason.as_str(),
-        "subject": if subject.is_empty() { "(no subject)".to_string() } else { super::cut(&subject, 120) },
+        "subject": super::cut(&super::title(None, &header.subject), 120),
         "size": m.size.map(human_size),
         "limit": human_size(cfg.policy.max_message_size),
         "received": local(c, m.arrived),
